@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
+
+export const CONFIG_NAMESPACE = "redis-dr";
+
+/** Keys that are read as secrets and never pass through the typed object. */
+export const SECRET_KEYS = ["redisPassword", "sentinelPassword"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid stack config (nothing was created):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+/** The zod type name under any default/optional/pipe wrappers ("number", "array", ...). */
+function baseType(schema: z.ZodType): string {
+  let def = (schema as unknown as { def: ZodDef }).def;
+  while ((def.type === "default" || def.type === "optional" || def.type === "pipe") && (def.innerType ?? def.in)) {
+    def = ((def.innerType ?? def.in) as unknown as { def: ZodDef }).def;
+  }
+  return def.type;
+}
+type ZodDef = { type: string; innerType?: z.ZodType; in?: z.ZodType };
+
+/** Turn Pulumi's string config values into the JSON types the schema expects. */
+function decodeValue(key: string, raw: string): unknown {
+  const schema = (stackConfigShape as Record<string, z.ZodType>)[key];
+  if (!schema) return raw;
+  const type = baseType(schema);
+  if (type === "number") {
+    const n = Number(raw);
+    return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+  }
+  if (type === "boolean") {
+    return raw === "true" ? true : raw === "false" ? false : raw;
+  }
+  if (type === "array" || type === "object") {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+function fixHint(key: string): string {
+  return `fix: pulumi config set ${CONFIG_NAMESPACE}:${key} <value> (see "Stack config" in README.md)`;
+}
+
+/**
+ * Validate a stack's raw config (Pulumi's `namespace:key -> string` map) into the typed StackConfig.
+ * Throws one StackConfigError listing every problem, each naming its key and the fix.
+ */
+export function parseStackConfig(raw: Record<string, string>): StackConfig {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(raw)) {
+    const [namespace, key] = fullKey.includes(":") ? fullKey.split(":", 2) : [CONFIG_NAMESPACE, fullKey];
+    if (namespace !== CONFIG_NAMESPACE || key === undefined) continue;
+    if ((SECRET_KEYS as readonly string[]).includes(key)) {
+      if (!PASSWORD_PATTERN.test(value)) {
+        problems.push(
+          `${CONFIG_NAMESPACE}:${key}: must be 16-128 characters of letters, digits and !#%+,-./:=@^_~ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>, or remove it to have one generated`,
+        );
+      }
+      continue;
+    }
+    if (!(key in stackConfigShape)) {
+      const known = Object.keys(stackConfigShape).join(", ");
+      problems.push(`${CONFIG_NAMESPACE}:${key}: unknown key; fix: remove it (pulumi config rm ${CONFIG_NAMESPACE}:${key}) or use one of: ${known}`);
+      continue;
+    }
+    values[key] = decodeValue(key, value);
+  }
+  const result = stackConfigSchema.safeParse(values);
+  if (result.success && problems.length === 0) return result.data;
+  const reported = new Set<string>();
+  for (const issue of result.error?.issues ?? []) {
+    const key = String(issue.path[0] ?? "");
+    // One message per key: the first is the most basic; fixing it reveals any other.
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const message = issue.code === "invalid_type" && values[key] === undefined ? "is required" : issue.message;
+    problems.push(`${CONFIG_NAMESPACE}:${key}: ${message}; ${fixHint(key)}`);
+  }
+  throw new StackConfigError(problems);
+}
+
+export type { StackConfig, StackConfigKey };

@@ -1,0 +1,139 @@
+import { z } from "zod";
+
+/**
+ * The whole stack config for one environment. Every key lives under the
+ * `redis-dr:` namespace in Pulumi.<stack>.yaml; the README's config reference
+ * is generated from the `describe` texts below, so keep them precise.
+ */
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$/;
+// registry/path:tag or registry/path@sha256:digest (or both); never an implicit or `latest` tag.
+const IMAGE =
+  /^(?:(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]+)?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// Characters that survive redis.conf and sentinel.conf parsing without quoting.
+const PASSWORD = /^[A-Za-z0-9!#%+,\-./:=@^_~]{16,128}$/;
+
+export function parseImage(image: string): { tag?: string; digest?: boolean } | undefined {
+  const match = IMAGE.exec(image);
+  if (!match) return undefined;
+  return { tag: match[1], digest: image.includes("@sha256:") };
+}
+
+const pinnedImage = (key: string) =>
+  z.string().superRefine((image, ctx) => {
+    const parsed = parseImage(image);
+    if (!parsed) {
+      ctx.addIssue({ code: "custom", message: `"${image}" is not a valid image reference; use registry/name:tag, e.g. redis:7.4.2-bookworm` });
+    } else if (!parsed.tag && !parsed.digest) {
+      ctx.addIssue({ code: "custom", message: `"${image}" has no tag; pin a version (name:1.2.3) or a digest (name@sha256:...) so every pod runs the same build` });
+    } else if (parsed.tag === "latest" && !parsed.digest) {
+      ctx.addIssue({ code: "custom", message: `"${image}" uses the moving "latest" tag; pin a version so a restart cannot change the ${key} build` });
+    }
+  });
+
+const quantity = (example: string) =>
+  z.string().regex(QUANTITY, `must be a Kubernetes quantity such as ${example}`);
+
+const cidr = z
+  .string()
+  .regex(/^(([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}|[0-9a-fA-F:]+\/[0-9]{1,3})$/, "must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24");
+
+export const stackConfigShape = {
+  // --- infra/: Linode ---
+  region: z.string().regex(/^[a-z]{2}-[a-z]+(-[0-9]+)?$/, "must be a Linode region id such as us-ord").describe("Linode region for the LKE cluster and the NodeBalancer."),
+  k8sVersion: z.string().regex(/^1\.[0-9]{2}$/, "must be an LKE Kubernetes minor version such as 1.33").describe("LKE Kubernetes version (major.minor)."),
+  nodeType: z.string().regex(/^g[0-9]+-[a-z0-9-]+$/, "must be a Linode type id such as g6-standard-2").describe("Linode plan of every node in the pool."),
+  nodeCount: z.number().int().min(3, "must be at least 3: the Redis pods need one node each (required anti-affinity)").describe("Nodes in the pool (at least the number of Redis pods)."),
+  autoscalerMin: z.number().int().min(3, "must be at least 3: the Redis pods need one node each").optional().describe("Autoscaler lower bound; set with autoscalerMax to enable the LKE autoscaler."),
+  autoscalerMax: z.number().int().max(100).optional().describe("Autoscaler upper bound; set with autoscalerMin to enable the LKE autoscaler."),
+  haControlPlane: z.boolean().describe("LKE high-availability control plane (recommended for prod)."),
+  tags: z.array(z.string().regex(/^[A-Za-z0-9:_.-]{3,50}$/, "tags are 3-50 characters of letters, digits, : _ . -")).default([]).describe("Extra Linode tags on the cluster and NodeBalancer (the stack name is always added)."),
+  publicPort: z.number().int().min(1).max(65535).default(80).describe("Port the NodeBalancer serves the app on; the only port the Cloud Firewall admits."),
+  publicIngressCidrs: z.array(cidr).min(1).default(["0.0.0.0/0", "::/0"]).describe("Source ranges the Cloud Firewall admits to publicPort."),
+
+  // --- k8s/: Redis tier ---
+  namespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and -").describe("Kubernetes namespace for every workload."),
+  redisImage: pinnedImage("Redis").describe("Redis image for the redis and sentinel containers (pinned tag or digest)."),
+  redisReplicas: z.number().int().min(3, "must be at least 3 so a majority of Sentinels survives one pod loss").refine((n) => n % 2 === 1, "must be odd so the Sentinels always have a strict majority").default(3).describe("Redis pods (each with a Sentinel sidecar)."),
+  redisCpu: quantity("500m").describe("CPU request of each redis container (no CPU limit: throttling stalls replication and probes)."),
+  redisMemory: quantity("1Gi").describe("Memory request and limit of each redis container; maxmemory is set to 70% of it to leave room for fork copy-on-write during AOF rewrite."),
+  sentinelCpu: quantity("50m").default("50m").describe("CPU request of each sentinel container."),
+  sentinelMemory: quantity("64Mi").default("64Mi").describe("Memory request and limit of each sentinel container."),
+  volumeSize: quantity("10Gi").refine((q) => toBytes(q) >= 10 * 1024 ** 3, "must be at least 10Gi (the smallest Linode Block Storage volume)").describe("PersistentVolumeClaim size for each Redis pod's AOF and Sentinel state."),
+  storageClass: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a StorageClass name").default("linode-block-storage-retain").describe("StorageClass of the Redis volumes; the -retain class keeps data when a claim is deleted."),
+  masterName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be letters, digits, _ or -").default("mymaster").describe("Name Sentinel monitors the master under (REDIS_MASTER_NAME in the app)."),
+  sentinelQuorum: z.number().int().min(1).default(2).describe("Sentinels that must agree the master is down before a failover starts."),
+  sentinelDownAfterMs: z.number().int().min(100).describe("Milliseconds without a valid reply before a Sentinel considers an instance down: the floor of unplanned recovery time."),
+  sentinelFailoverTimeoutMs: z.number().int().min(1000).default(60000).describe("Sentinel failover-timeout in milliseconds (also the wait before the same master is failed over again)."),
+  sentinelParallelSyncs: z.number().int().min(1).default(1).describe("Replicas resynchronised with a new master at the same time."),
+  minReplicasToWrite: z.number().int().min(0).default(1).describe("The master refuses writes unless at least this many replicas are connected (bounds writes an isolated master accepts)."),
+  minReplicasMaxLagSeconds: z.number().int().min(1).default(10).describe("A replica counts towards minReplicasToWrite only if it acknowledged within this many seconds."),
+  notReadyTolerationSeconds: z.number().int().min(0).max(300).default(30).describe("How long pods stay bound to a not-ready or unreachable node before eviction (Kubernetes default is 300)."),
+  redisTerminationGraceSeconds: z.number().int().min(10).max(600).default(60).describe("Grace period for a Redis pod to hand over the master role in preStop before it is killed."),
+
+  // --- k8s/ and app/: the C++ service ---
+  appImage: pinnedImage("app").describe("Image of the C++ service built from app/Dockerfile (pinned tag or digest)."),
+  appReplicas: z.number().int().min(2, "must be at least 2 so one app pod can be lost or drained").describe("App Deployment replicas."),
+  appPort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8080).describe("Container port of the app's HTTP API and probes."),
+  appCpu: quantity("250m").describe("CPU request of each app container."),
+  appMemory: quantity("256Mi").describe("Memory request and limit of each app container."),
+  appWaitReplicas: z.number().int().min(0).default(0).describe("REDIS_WAIT_REPLICAS: replicas a write must reach (WAIT) before the app acknowledges it; 0 disables."),
+  appWaitTimeoutMs: z.number().int().min(1).default(500).describe("REDIS_WAIT_TIMEOUT_MS: how long the app waits for those replicas."),
+  appRequestTimeoutMs: z.number().int().min(100).default(3000).describe("REDIS_REQUEST_TIMEOUT_MS: deadline for one Redis operation inside the app, retries and re-discovery included."),
+} as const;
+
+export const stackConfigSchema = z
+  .object(stackConfigShape)
+  .strict()
+  .superRefine((c, ctx) => {
+    const at = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.nodeCount < c.redisReplicas) {
+      at("nodeCount", `is ${c.nodeCount} but redisReplicas is ${c.redisReplicas}; each Redis pod needs its own node, so set nodeCount to at least ${c.redisReplicas}`);
+    }
+    if (c.sentinelQuorum > c.redisReplicas) {
+      at("sentinelQuorum", `is ${c.sentinelQuorum} but only ${c.redisReplicas} Sentinels run; set it to at most ${c.redisReplicas} (a majority, ${Math.floor(c.redisReplicas / 2) + 1}, is recommended)`);
+    }
+    if (c.sentinelQuorum <= c.redisReplicas / 2) {
+      at("sentinelQuorum", `is ${c.sentinelQuorum}, not a majority of ${c.redisReplicas} Sentinels; set it to at least ${Math.floor(c.redisReplicas / 2) + 1} so a minority cannot declare the master down`);
+    }
+    if (c.sentinelDownAfterMs >= c.sentinelFailoverTimeoutMs) {
+      at("sentinelDownAfterMs", `(${c.sentinelDownAfterMs}) must be below sentinelFailoverTimeoutMs (${c.sentinelFailoverTimeoutMs}); lower it or raise the failover timeout`);
+    }
+    if (c.minReplicasToWrite > c.redisReplicas - 2) {
+      at("minReplicasToWrite", `is ${c.minReplicasToWrite}: with ${c.redisReplicas} pods, losing one replica would stop all writes; set it to at most ${c.redisReplicas - 2}`);
+    }
+    if (c.appWaitReplicas > c.redisReplicas - 1) {
+      at("appWaitReplicas", `is ${c.appWaitReplicas} but only ${c.redisReplicas - 1} replicas exist; set it to at most ${c.redisReplicas - 1}`);
+    }
+    if ((c.autoscalerMin === undefined) !== (c.autoscalerMax === undefined)) {
+      at(c.autoscalerMin === undefined ? "autoscalerMin" : "autoscalerMax", "autoscalerMin and autoscalerMax must be set together (or both left out to disable the autoscaler)");
+    } else if (c.autoscalerMin !== undefined && c.autoscalerMax !== undefined) {
+      if (c.autoscalerMax < c.autoscalerMin) at("autoscalerMax", `(${c.autoscalerMax}) must be at least autoscalerMin (${c.autoscalerMin})`);
+      if (c.nodeCount < c.autoscalerMin || c.nodeCount > c.autoscalerMax) {
+        at("nodeCount", `(${c.nodeCount}) must lie within autoscalerMin..autoscalerMax (${c.autoscalerMin}..${c.autoscalerMax})`);
+      }
+      if (c.autoscalerMin < c.redisReplicas) at("autoscalerMin", `must be at least redisReplicas (${c.redisReplicas})`);
+    }
+    if (c.appWaitReplicas > 0 && c.appWaitTimeoutMs >= c.appRequestTimeoutMs) {
+      at("appWaitTimeoutMs", `(${c.appWaitTimeoutMs}) must be below appRequestTimeoutMs (${c.appRequestTimeoutMs}) so a write can still answer within its deadline`);
+    }
+    const graceMs = c.redisTerminationGraceSeconds * 1000;
+    if (graceMs <= c.sentinelDownAfterMs) {
+      at("redisTerminationGraceSeconds", `(${c.redisTerminationGraceSeconds}s) must exceed sentinelDownAfterMs so the preStop handover can finish before the pod is killed`);
+    }
+  });
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type StackConfigKey = keyof typeof stackConfigShape;
+
+const UNITS: Record<string, number> = { "": 1, m: 0.001, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** Bytes (or cores, for CPU quantities) of a Kubernetes quantity accepted by QUANTITY. */
+export function toBytes(quantity: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti)?$/.exec(quantity);
+  if (!match) throw new Error(`not a quantity: ${quantity}`);
+  return Number(match[1]) * (UNITS[match[2] ?? ""] ?? 1);
+}
+
+export { PASSWORD as PASSWORD_PATTERN };

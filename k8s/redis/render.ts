@@ -1,0 +1,123 @@
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig, toBytes } from "../../config/schema";
+
+/** Names shared by the StatefulSet, its Services and the pod scripts. */
+export const REDIS_PORT = 6379;
+export const SENTINEL_PORT = 26379;
+export const STATEFULSET_NAME = "redis";
+export const HEADLESS_SERVICE_NAME = "redis-headless";
+export const SENTINEL_SERVICE_NAME = "redis-sentinel";
+export const SECRET_NAME = "redis-auth";
+export const SECRET_KEYS = { redisPassword: "redis-password", sentinelPassword: "sentinel-password" } as const;
+/** Mount points inside the Redis pod; the scripts get them through the environment. */
+export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis" } as const;
+
+export const SCRIPT_DIR = path.join(__dirname, "scripts");
+export const SCRIPT_FILES = [
+  "lib.sh",
+  "start-redis.sh",
+  "start-sentinel.sh",
+  "probe-redis.sh",
+  "probe-sentinel.sh",
+  "prestop-redis.sh",
+  "prestop-sentinel.sh",
+] as const;
+
+/** The pod scripts exactly as they are in the repository. */
+export function readScripts(): Record<string, string> {
+  return Object.fromEntries(SCRIPT_FILES.map((name) => [name, fs.readFileSync(path.join(SCRIPT_DIR, name), "utf8")]));
+}
+
+/** maxmemory: 70% of the container limit, leaving room for fork copy-on-write and buffers. */
+export function maxmemoryBytes(cfg: StackConfig): number {
+  return Math.floor(toBytes(cfg.redisMemory) * 0.7);
+}
+
+/** Static Redis settings; start-redis.sh includes this file and adds role, names and secrets. */
+export function renderRedisConf(cfg: StackConfig): string {
+  return `# redis.conf rendered by redis-dr from the stack config; start-redis.sh includes it
+# from a generated file that adds port, dir, announce names, passwords and replicaof.
+bind * -::*
+protected-mode yes
+daemonize no
+supervised no
+loglevel notice
+logfile ""
+tcp-keepalive 60
+timeout 0
+
+# Durability: the AOF on the pod's volume survives restarts; a master that came
+# back empty would wipe its replicas.
+appendonly yes
+appendfsync everysec
+aof-use-rdb-preamble yes
+save 3600 1 300 100 60 10000
+
+# Memory: 70% of the ${cfg.redisMemory} container limit.
+maxmemory ${maxmemoryBytes(cfg)}
+maxmemory-policy noeviction
+
+# Replication: bound the writes a master cut off from its replicas accepts.
+min-replicas-to-write ${cfg.minReplicasToWrite}
+min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds}
+replica-read-only yes
+replica-serve-stale-data yes
+repl-diskless-sync yes
+repl-backlog-size 64mb
+repl-timeout 60
+replica-priority 100
+`;
+}
+
+/** Sentinel template: start-sentinel.sh fills {{POD_FQDN}} and {{MASTER_HOST}} and appends port, id, epoch and secrets. */
+export function renderSentinelTemplate(cfg: StackConfig): string {
+  return `# sentinel.conf template rendered by redis-dr. start-sentinel.sh copies it to the
+# pod's volume (Sentinel rewrites its own config) and fills in the placeholders.
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip {{POD_FQDN}}
+sentinel monitor ${cfg.masterName} {{MASTER_HOST}} ${REDIS_PORT} ${cfg.sentinelQuorum}
+sentinel down-after-milliseconds ${cfg.masterName} ${cfg.sentinelDownAfterMs}
+sentinel failover-timeout ${cfg.masterName} ${cfg.sentinelFailoverTimeoutMs}
+sentinel parallel-syncs ${cfg.masterName} ${cfg.sentinelParallelSyncs}
+`;
+}
+
+/** Stable DNS names of the Redis pods, in ordinal order. */
+export function podFqdns(cfg: StackConfig): string[] {
+  return Array.from(
+    { length: cfg.redisReplicas },
+    (_, i) => `${STATEFULSET_NAME}-${i}.${HEADLESS_SERVICE_NAME}.${cfg.namespace}.svc.cluster.local`,
+  );
+}
+
+/**
+ * How long start-redis.sh may wait for an agreed master: long enough for Sentinel
+ * to notice a dead master and promote a replica.
+ */
+export function discoveryTimeoutSeconds(cfg: StackConfig): number {
+  return Math.ceil((3 * cfg.sentinelDownAfterMs) / 1000) + 30;
+}
+
+/** preStop budget: the grace period less a margin for the kubelet's own SIGTERM. */
+export function prestopTimeoutSeconds(cfg: StackConfig): number {
+  return Math.max(5, cfg.redisTerminationGraceSeconds - 10);
+}
+
+/**
+ * The non-secret environment every pod script reads (see lib.sh), independent
+ * of where the pod runs. POD_FQDN, passwords and local overrides are added by
+ * the caller: the StatefulSet or the local topology.
+ */
+export function scriptEnvironment(cfg: StackConfig, nodes: string[] = podFqdns(cfg)): Record<string, string> {
+  return {
+    REDIS_NODES: nodes.join(" "),
+    REDIS_PORT: String(REDIS_PORT),
+    SENTINEL_PORT: String(SENTINEL_PORT),
+    MASTER_NAME: cfg.masterName,
+    SENTINEL_QUORUM: String(cfg.sentinelQuorum),
+    DISCOVERY_TIMEOUT_SECONDS: String(discoveryTimeoutSeconds(cfg)),
+    PRESTOP_TIMEOUT_SECONDS: String(prestopTimeoutSeconds(cfg)),
+  };
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Shared helpers for the Redis pod's start, probe and preStop scripts.
+# Sourced, never run. Every value comes from the environment the StatefulSet
+# (or the local topology) sets; see README.md "Pod environment contract".
+#
+#   POD_FQDN           this pod's stable DNS name, announced to peers
+#   REDIS_NODES        stable names of all Redis pods, in ordinal order
+#   REDIS_PORT         Redis port (6379)          SENTINEL_PORT  Sentinel port (26379)
+#   MASTER_NAME        name Sentinel monitors     SENTINEL_QUORUM
+#   REDIS_PASSWORD     Redis requirepass/masterauth (from the Secret)
+#   SENTINEL_PASSWORD  Sentinel requirepass (from the Secret)
+#   DATA_DIR           the pod's volume: AOF and saved Sentinel state
+#   CONFIG_DIR         the ConfigMap: redis.conf, sentinel.conf
+#   RUNTIME_DIR        writable scratch for the generated config files
+#   LOCAL_ADDRESS      where this pod's own redis/sentinel answer (127.0.0.1 in a pod)
+
+set -euo pipefail
+
+: "${POD_FQDN:?POD_FQDN must be set}"
+: "${REDIS_NODES:?REDIS_NODES must be set}"
+: "${MASTER_NAME:?MASTER_NAME must be set}"
+: "${REDIS_PASSWORD:?REDIS_PASSWORD must be set}"
+: "${SENTINEL_PASSWORD:?SENTINEL_PASSWORD must be set}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+SENTINEL_PORT="${SENTINEL_PORT:-26379}"
+DATA_DIR="${DATA_DIR:-/data}"
+CONFIG_DIR="${CONFIG_DIR:-/config}"
+RUNTIME_DIR="${RUNTIME_DIR:-/run/redis}"
+LOCAL_ADDRESS="${LOCAL_ADDRESS:-127.0.0.1}"
+CALL_TIMEOUT_SECONDS="${CALL_TIMEOUT_SECONDS:-2}"
+SAVED_SENTINEL_CONF="$DATA_DIR/sentinel/sentinel.conf"
+
+log() {
+  printf '%s %s[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG:-redis-dr}" "$POD_FQDN" "$*" >&2
+}
+
+# redis_cmd HOST ARGS... : one Redis command, bounded in time, password via env (not argv).
+redis_cmd() {
+  local host="$1"; shift
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$CALL_TIMEOUT_SECONDS" \
+    redis-cli --no-auth-warning -h "$host" -p "$REDIS_PORT" "$@"
+}
+
+# sentinel_cmd HOST ARGS... : one Sentinel command, bounded in time.
+sentinel_cmd() {
+  local host="$1"; shift
+  REDISCLI_AUTH="$SENTINEL_PASSWORD" timeout "$CALL_TIMEOUT_SECONDS" \
+    redis-cli --no-auth-warning -h "$host" -p "$SENTINEL_PORT" "$@"
+}
+
+node_count() { wc -w <<<"$REDIS_NODES"; }
+majority() { echo $(( $(node_count) / 2 + 1 )); }
+first_node() { awk '{print $1}' <<<"$REDIS_NODES"; }
+
+# Prints "role" (master/slave/sentinel) of a Redis instance, or fails.
+redis_role() {
+  local out
+  out=$(redis_cmd "$1" ROLE 2>/dev/null) || return 1
+  out=$(head -n 1 <<<"$out")
+  [[ $out == master || $out == slave ]] || return 1
+  echo "$out"
+}
+
+# Prints the master host a replica is configured to follow.
+redis_master_of() {
+  redis_cmd "$1" ROLE 2>/dev/null | sed -n 2p
+}
+
+# Asks every Sentinel (by stable name) which instance is the master.
+# Prints "HOST PORT" when a majority of all Sentinels agree and returns 0;
+# returns 1 if some answered without a majority, 2 if none answered.
+sentinel_majority_master() {
+  local node reply answered=0 votes=""
+  for node in $REDIS_NODES; do
+    reply=$(sentinel_cmd "$node" SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | paste -sd' ') || continue
+    if [[ $reply =~ ^[^[:space:]]+\ [0-9]+$ ]]; then
+      answered=$((answered + 1))
+      votes+="$reply"$'\n'
+    fi
+  done
+  (( answered > 0 )) || return 2
+  local best
+  best=$(printf '%s' "$votes" | sort | uniq -c | sort -rn | head -n 1)
+  if (( $(awk '{print $1}' <<<"$best") >= $(majority) )); then
+    awk '{print $2, $3}' <<<"$best"
+    return 0
+  fi
+  return 1
+}
+
+# The master recorded in this pod's saved Sentinel state (on the volume), if any.
+saved_master() {
+  [[ -s $SAVED_SENTINEL_CONF ]] || return 1
+  awk -v name="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == name {print $4; found=1} END {exit !found}' "$SAVED_SENTINEL_CONF"
+}
+
+# True when this pod's volume holds Redis data from an earlier run.
+has_local_data() {
+  compgen -G "$DATA_DIR/appendonlydir/*" >/dev/null || [[ -s $DATA_DIR/dump.rdb ]]
+}
+
+# A peer Redis that reports itself master right now, if exactly one does.
+peer_master() {
+  local node masters=()
+  for node in $REDIS_NODES; do
+    [[ $node == "$POD_FQDN" ]] && continue
+    if [[ $(redis_role "$node" 2>/dev/null || true) == master ]]; then masters+=("$node"); fi
+  done
+  (( ${#masters[@]} == 1 )) || return 1
+  echo "${masters[0]}"
+}
+
+# True if some peer Redis is a replica linked to HOST (so HOST's data exists elsewhere).
+has_linked_replica_of() {
+  local host="$1" node
+  for node in $REDIS_NODES; do
+    [[ $node == "$POD_FQDN" || $node == "$host" ]] && continue
+    [[ $(redis_role "$node" 2>/dev/null || true) == slave ]] || continue
+    [[ $(redis_master_of "$node") == "$host" ]] && return 0
+  done
+  return 1
+}
+
+# Write FILE atomically from stdin, readable only by the owner (it holds secrets).
+write_private() {
+  local file="$1" tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  chmod 600 "$tmp"
+  cat >"$tmp"
+  mv -f "$tmp" "$file"
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Entry point of the sentinel container. Sentinel rewrites its config file, so it
+# runs from a writable copy on the pod's volume (never the read-only ConfigMap).
+# The Sentinel id and epoch saved there survive restarts, so peers never see a
+# "new" Sentinel and votes stay consistent.
+LOG_TAG=start-sentinel
+# shellcheck source=k8s/redis/scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MASTER_RESOLVE_TIMEOUT_SECONDS="${MASTER_RESOLVE_TIMEOUT_SECONDS:-120}"
+
+saved_value() { # saved_value KEY -> value of "sentinel KEY value" in the saved state
+  [[ -s $SAVED_SENTINEL_CONF ]] || return 1
+  awk -v key="$1" '$1 == "sentinel" && $2 == key {print $3; found=1} END {exit !found}' "$SAVED_SENTINEL_CONF"
+}
+
+choose_master() {
+  local answer round host role
+  for round in 1 2 3; do
+    if answer=$(sentinel_majority_master); then
+      log "Sentinel majority names ${answer% *} as master"
+      echo "${answer% *}"
+      return 0
+    fi
+    ((round < 3)) && sleep 1
+  done
+  if host=$(saved_master); then
+    log "no Sentinel majority; resuming saved state with master $host"
+  elif role=$(redis_role "$LOCAL_ADDRESS") && [[ $role == slave ]]; then
+    host=$(redis_master_of "$LOCAL_ADDRESS")
+    log "no Sentinel majority or saved state; local redis follows $host"
+  elif [[ ${role:-} == master ]]; then
+    host=$POD_FQDN
+    log "no Sentinel majority or saved state; local redis is master"
+  else
+    host=$(first_node)
+    log "cold start: monitoring the first pod $host"
+  fi
+  echo "$host"
+}
+
+wait_until_resolvable() {
+  local host="$1" deadline=$((SECONDS + MASTER_RESOLVE_TIMEOUT_SECONDS))
+  until getent ahosts "$host" >/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "master name $host does not resolve after ${MASTER_RESOLVE_TIMEOUT_SECONDS}s"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+mkdir -p "$DATA_DIR/sentinel"
+master=$(choose_master)
+wait_until_resolvable "$master"
+myid=$(saved_value myid || true)
+epoch=$(saved_value current-epoch || true)
+
+{
+  echo "port $SENTINEL_PORT"
+  if [[ -n ${SENTINEL_BIND:-} ]]; then echo "bind $SENTINEL_BIND"; fi
+  echo "dir $DATA_DIR/sentinel"
+  sed -e "s|{{POD_FQDN}}|$POD_FQDN|g" -e "s|{{MASTER_HOST}}|$master|g" "$CONFIG_DIR/sentinel.conf"
+  echo "sentinel announce-port $SENTINEL_PORT"
+  if [[ -n $myid ]]; then echo "sentinel myid $myid"; fi
+  if [[ -n $epoch ]]; then echo "sentinel current-epoch $epoch"; fi
+  echo "sentinel auth-pass $MASTER_NAME $REDIS_PASSWORD"
+  echo "requirepass $SENTINEL_PASSWORD"
+  echo "sentinel sentinel-pass $SENTINEL_PASSWORD"
+} | write_private "$SAVED_SENTINEL_CONF"
+
+log "starting redis-sentinel monitoring $master${myid:+ as $myid}"
+exec redis-sentinel "$SAVED_SENTINEL_CONF"

@@ -1,0 +1,263 @@
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "../config/schema";
+import {
+  HEADLESS_SERVICE_NAME,
+  POD_PATHS,
+  readScripts,
+  REDIS_PORT,
+  renderRedisConf,
+  renderSentinelTemplate,
+  scriptEnvironment,
+  SECRET_KEYS,
+  SECRET_NAME,
+  SENTINEL_PORT,
+  SENTINEL_SERVICE_NAME,
+  STATEFULSET_NAME,
+} from "./redis/render";
+import {
+  labelsFor,
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  selectorFor,
+  shortNodeFailureTolerations,
+} from "./security";
+
+/** uid/gid of the `redis` user in the official Redis images. */
+const REDIS_UID = 999;
+export const REDIS_COMPONENT = "redis";
+
+export interface RedisTierArgs {
+  cfg: StackConfig;
+  namespace: pulumi.Input<string>;
+  redisPassword: pulumi.Input<string>;
+  sentinelPassword: pulumi.Input<string>;
+  /** Pods allowed to reach Redis and Sentinel besides the Redis pods themselves. */
+  clientSelector: Record<string, string>;
+}
+
+/**
+ * Redis with a Sentinel sidecar in every pod: StatefulSet, Secret, ConfigMaps,
+ * headless and Sentinel Services, PodDisruptionBudget and NetworkPolicy.
+ */
+export class RedisTier extends pulumi.ComponentResource {
+  readonly secretName: pulumi.Output<string>;
+  readonly sentinelServiceName: pulumi.Output<string>;
+  readonly sentinelHost: pulumi.Output<string>;
+  readonly statefulSet: k8s.apps.v1.StatefulSet;
+
+  constructor(name: string, args: RedisTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-dr:k8s:RedisTier", name, {}, opts);
+    const { cfg, namespace } = args;
+    const child = { parent: this };
+    const labels = labelsFor(REDIS_COMPONENT);
+    const selector = selectorFor(REDIS_COMPONENT);
+
+    const secret = new k8s.core.v1.Secret(
+      SECRET_NAME,
+      {
+        metadata: { name: SECRET_NAME, namespace, labels },
+        type: "Opaque",
+        stringData: {
+          [SECRET_KEYS.redisPassword]: pulumi.secret(args.redisPassword),
+          [SECRET_KEYS.sentinelPassword]: pulumi.secret(args.sentinelPassword),
+        },
+      },
+      child,
+    );
+
+    const configFiles = { "redis.conf": renderRedisConf(cfg), "sentinel.conf": renderSentinelTemplate(cfg) };
+    const scripts = readScripts();
+    const config = new k8s.core.v1.ConfigMap(
+      "redis-config",
+      { metadata: { name: "redis-config", namespace, labels }, data: configFiles },
+      child,
+    );
+    const scriptMap = new k8s.core.v1.ConfigMap(
+      "redis-scripts",
+      { metadata: { name: "redis-scripts", namespace, labels }, data: scripts },
+      child,
+    );
+    // A changed config or script rolls the pods (one at a time, with the preStop handover).
+    const checksum = crypto.createHash("sha256").update(JSON.stringify({ configFiles, scripts })).digest("hex");
+
+    const headless = new k8s.core.v1.Service(
+      HEADLESS_SERVICE_NAME,
+      {
+        metadata: { name: HEADLESS_SERVICE_NAME, namespace, labels },
+        spec: {
+          clusterIP: "None",
+          // Pods must resolve each other by name before they are ready (discovery runs at start).
+          publishNotReadyAddresses: true,
+          selector,
+          ports: [
+            { name: "redis", port: REDIS_PORT, targetPort: "redis" },
+            { name: "sentinel", port: SENTINEL_PORT, targetPort: "sentinel" },
+          ],
+        },
+      },
+      child,
+    );
+
+    // Headless too: the name resolves to every ready Sentinel, which the client tries in turn.
+    const sentinelService = new k8s.core.v1.Service(
+      SENTINEL_SERVICE_NAME,
+      {
+        metadata: { name: SENTINEL_SERVICE_NAME, namespace, labels },
+        spec: {
+          clusterIP: "None",
+          selector,
+          ports: [{ name: "sentinel", port: SENTINEL_PORT, targetPort: "sentinel" }],
+        },
+      },
+      child,
+    );
+
+    const secretEnv = (envName: string, key: string): k8s.types.input.core.v1.EnvVar => ({
+      name: envName,
+      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
+    });
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      {
+        name: "POD_FQDN",
+        value: pulumi.interpolate`$(POD_NAME).${HEADLESS_SERVICE_NAME}.${namespace}.svc.cluster.local`,
+      },
+      ...Object.entries(scriptEnvironment(cfg)).map(([name, value]) => ({ name, value })),
+      { name: "DATA_DIR", value: POD_PATHS.data },
+      { name: "CONFIG_DIR", value: POD_PATHS.config },
+      { name: "RUNTIME_DIR", value: POD_PATHS.runtime },
+      secretEnv("REDIS_PASSWORD", SECRET_KEYS.redisPassword),
+      secretEnv("SENTINEL_PASSWORD", SECRET_KEYS.sentinelPassword),
+    ];
+    const mounts: k8s.types.input.core.v1.VolumeMount[] = [
+      { name: "data", mountPath: POD_PATHS.data },
+      { name: "config", mountPath: POD_PATHS.config, readOnly: true },
+      { name: "scripts", mountPath: POD_PATHS.scripts, readOnly: true },
+    ];
+    const exec = (script: string, ...args: string[]) => ({ exec: { command: ["bash", `${POD_PATHS.scripts}/${script}`, ...args] } });
+
+    // Loading a large AOF and waiting for Sentinel to promote a replica both happen before Redis answers.
+    const startupBudgetSeconds = 600;
+    this.statefulSet = new k8s.apps.v1.StatefulSet(
+      STATEFULSET_NAME,
+      {
+        metadata: { name: STATEFULSET_NAME, namespace, labels },
+        spec: {
+          serviceName: headless.metadata.name,
+          replicas: cfg.redisReplicas,
+          // All pods start together: each one's role comes from Sentinel, not from its ordinal.
+          podManagementPolicy: "Parallel",
+          updateStrategy: { type: "RollingUpdate" },
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels, annotations: { "redis-dr/config-checksum": checksum } },
+            spec: {
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              terminationGracePeriodSeconds: cfg.redisTerminationGraceSeconds,
+              securityContext: restrictedPodSecurity(REDIS_UID),
+              affinity: {
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [
+                    { labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" },
+                  ],
+                },
+              },
+              tolerations: shortNodeFailureTolerations(cfg.notReadyTolerationSeconds),
+              containers: [
+                {
+                  name: "redis",
+                  image: cfg.redisImage,
+                  imagePullPolicy: "IfNotPresent",
+                  command: ["bash", `${POD_PATHS.scripts}/start-redis.sh`],
+                  env,
+                  ports: [{ name: "redis", containerPort: REDIS_PORT }],
+                  resources: {
+                    requests: { cpu: cfg.redisCpu, memory: cfg.redisMemory },
+                    limits: { memory: cfg.redisMemory },
+                  },
+                  startupProbe: { ...exec("probe-redis.sh", "liveness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: startupBudgetSeconds / 5 },
+                  livenessProbe: { ...exec("probe-redis.sh", "liveness"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                  readinessProbe: { ...exec("probe-redis.sh", "readiness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2, successThreshold: 1 },
+                  lifecycle: { preStop: exec("prestop-redis.sh") },
+                  securityContext: restrictedContainerSecurity(),
+                  volumeMounts: [...mounts, { name: "runtime", mountPath: POD_PATHS.runtime }],
+                },
+                {
+                  name: "sentinel",
+                  image: cfg.redisImage,
+                  imagePullPolicy: "IfNotPresent",
+                  command: ["bash", `${POD_PATHS.scripts}/start-sentinel.sh`],
+                  env,
+                  ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
+                  resources: {
+                    requests: { cpu: cfg.sentinelCpu, memory: cfg.sentinelMemory },
+                    limits: { memory: cfg.sentinelMemory },
+                  },
+                  startupProbe: { ...exec("probe-sentinel.sh", "liveness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 60 },
+                  livenessProbe: { ...exec("probe-sentinel.sh", "liveness"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                  readinessProbe: { ...exec("probe-sentinel.sh", "readiness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 },
+                  lifecycle: { preStop: exec("prestop-sentinel.sh") },
+                  securityContext: restrictedContainerSecurity(),
+                  volumeMounts: mounts,
+                },
+              ],
+              volumes: [
+                { name: "config", configMap: { name: config.metadata.name } },
+                { name: "scripts", configMap: { name: scriptMap.metadata.name, defaultMode: 0o555 } },
+                // Holds the generated redis.conf with the password: memory-backed, never on disk.
+                { name: "runtime", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: cfg.storageClass,
+                resources: { requests: { storage: cfg.volumeSize } },
+              },
+            },
+          ],
+        },
+      },
+      { ...child, dependsOn: [headless, config, scriptMap, secret] },
+    );
+
+    new k8s.policy.v1.PodDisruptionBudget(
+      "redis",
+      { metadata: { name: "redis", namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
+      child,
+    );
+
+    new k8s.networking.v1.NetworkPolicy(
+      "redis",
+      {
+        metadata: { name: "redis", namespace, labels },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ["Ingress"],
+          ingress: [
+            {
+              from: [{ podSelector: { matchLabels: selector } }, { podSelector: { matchLabels: args.clientSelector } }],
+              ports: [
+                { protocol: "TCP", port: REDIS_PORT },
+                { protocol: "TCP", port: SENTINEL_PORT },
+              ],
+            },
+          ],
+        },
+      },
+      child,
+    );
+
+    this.secretName = secret.metadata.name;
+    this.sentinelServiceName = sentinelService.metadata.name;
+    this.sentinelHost = pulumi.interpolate`${sentinelService.metadata.name}.${namespace}.svc.cluster.local`;
+    this.registerOutputs({ secretName: this.secretName, sentinelServiceName: this.sentinelServiceName });
+  }
+}

@@ -1,0 +1,77 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { StackConfig } from "../config/schema";
+import { AppTier, appSelector } from "./appTier";
+import { RedisTier } from "./redisTier";
+
+export interface WorkloadsArgs {
+  cfg: StackConfig;
+  nodeBalancerId: pulumi.Input<string>;
+  /** Secret config values; a strong random password is generated for any left unset. */
+  redisPassword?: pulumi.Output<string>;
+  sentinelPassword?: pulumi.Output<string>;
+}
+
+function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource) {
+  if (configured) return pulumi.secret(configured);
+  // Alphanumeric only: the value goes verbatim into redis.conf and sentinel.conf.
+  return new random.RandomPassword(name, { length: 40, special: false }, { parent }).result;
+}
+
+/** Everything inside the cluster: namespace, the Redis tier and the app tier. */
+export class Workloads extends pulumi.ComponentResource {
+  readonly namespace: pulumi.Output<string>;
+  readonly sentinelServiceName: pulumi.Output<string>;
+  readonly appServiceName: pulumi.Output<string>;
+
+  constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-dr:k8s:Workloads", name, {}, opts);
+    const { cfg } = args;
+    const child = { parent: this };
+
+    const namespace = new k8s.core.v1.Namespace(
+      cfg.namespace,
+      {
+        metadata: {
+          name: cfg.namespace,
+          labels: {
+            "app.kubernetes.io/part-of": "redis-dr",
+            // Every pod here meets the restricted Pod Security Standard; enforce it.
+            "pod-security.kubernetes.io/enforce": "restricted",
+          },
+        },
+      },
+      child,
+    );
+
+    const redis = new RedisTier(
+      "redis",
+      {
+        cfg,
+        namespace: namespace.metadata.name,
+        redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
+        sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),
+        clientSelector: appSelector(),
+      },
+      child,
+    );
+
+    const app = new AppTier(
+      "app",
+      {
+        cfg,
+        namespace: namespace.metadata.name,
+        secretName: redis.secretName,
+        sentinelHost: redis.sentinelHost,
+        nodeBalancerId: args.nodeBalancerId,
+      },
+      { ...child, dependsOn: [redis] },
+    );
+
+    this.namespace = namespace.metadata.name;
+    this.sentinelServiceName = redis.sentinelServiceName;
+    this.appServiceName = app.serviceName;
+    this.registerOutputs({ namespace: this.namespace });
+  }
+}

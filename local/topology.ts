@@ -1,0 +1,157 @@
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "../config/schema";
+import {
+  renderRedisConf,
+  renderSentinelTemplate,
+  SCRIPT_DIR,
+  scriptEnvironment,
+} from "../k8s/redis/render";
+
+/**
+ * The production Redis tier on one machine: one "pod" per loopback address,
+ * each running the StatefulSet's own start scripts with the rendered config.
+ * A pod's stable name is its address, so the scripts announce and resolve it
+ * exactly as they would a pod DNS name.
+ */
+export type Component = "redis" | "sentinel";
+
+export interface LocalPod {
+  name: string;
+  address: string;
+  dir: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface TopologyOptions {
+  cfg: StackConfig;
+  baseDir: string;
+  redisPassword: string;
+  sentinelPassword: string;
+  /** First octets of the pods' loopback addresses: pod i is `${prefix}.${10 + i}`. */
+  addressPrefix?: string;
+  /** Extra environment for every script (e.g. shorter timeouts in tests). */
+  extraEnv?: Record<string, string>;
+}
+
+export class LocalTopology {
+  readonly pods: LocalPod[];
+  private readonly processes = new Map<string, ChildProcess>();
+
+  constructor(private readonly opts: TopologyOptions) {
+    const prefix = opts.addressPrefix ?? "127.0.1";
+    const addresses = Array.from({ length: opts.cfg.redisReplicas }, (_, i) => `${prefix}.${10 + i}`);
+    const shared = scriptEnvironment(opts.cfg, addresses);
+    const configDir = path.join(opts.baseDir, "config");
+    this.pods = addresses.map((address, i) => {
+      const dir = path.join(opts.baseDir, `redis-${i}`);
+      const dataDir = path.join(dir, "data");
+      return {
+        name: `redis-${i}`,
+        address,
+        dir,
+        dataDir,
+        env: {
+          PATH: process.env.PATH,
+          ...shared,
+          POD_FQDN: address,
+          LOCAL_ADDRESS: address,
+          REDIS_BIND: address,
+          SENTINEL_BIND: address,
+          DATA_DIR: dataDir,
+          CONFIG_DIR: configDir,
+          RUNTIME_DIR: path.join(dir, "run"),
+          REDIS_PASSWORD: opts.redisPassword,
+          SENTINEL_PASSWORD: opts.sentinelPassword,
+          ...opts.extraEnv,
+        },
+      };
+    });
+  }
+
+  /** Write the ConfigMap's files exactly as the program renders them. */
+  renderConfig(): void {
+    const configDir = path.join(this.opts.baseDir, "config");
+    fs.mkdirSync(configDir, { recursive: true });
+    fs.writeFileSync(path.join(configDir, "redis.conf"), renderRedisConf(this.opts.cfg));
+    fs.writeFileSync(path.join(configDir, "sentinel.conf"), renderSentinelTemplate(this.opts.cfg));
+    for (const pod of this.pods) fs.mkdirSync(pod.dataDir, { recursive: true });
+  }
+
+  start(pod: LocalPod, component: Component): ChildProcess {
+    const key = `${pod.name}/${component}`;
+    if (this.isRunning(pod, component)) throw new Error(`${key} is already running`);
+    const log = fs.openSync(path.join(pod.dir, `${component}.log`), "a");
+    const child = spawn("bash", [path.join(SCRIPT_DIR, `start-${component}.sh`)], {
+      env: pod.env,
+      stdio: ["ignore", log, log],
+      detached: true,
+    });
+    fs.closeSync(log);
+    this.processes.set(key, child);
+    return child;
+  }
+
+  isRunning(pod: LocalPod, component: Component): boolean {
+    const child = this.processes.get(`${pod.name}/${component}`);
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  startPod(pod: LocalPod): void {
+    this.start(pod, "redis");
+    this.start(pod, "sentinel");
+  }
+
+  startAll(): void {
+    this.renderConfig();
+    for (const pod of this.pods) this.startPod(pod);
+  }
+
+  /** Send a signal to a component's whole process group (script and server). */
+  signal(pod: LocalPod, component: Component, signal: NodeJS.Signals): void {
+    const pid = this.processes.get(`${pod.name}/${component}`)?.pid;
+    if (pid !== undefined && this.isRunning(pod, component)) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  async stop(pod: LocalPod, component: Component, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = this.processes.get(`${pod.name}/${component}`);
+    if (!child || !this.isRunning(pod, component)) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    this.signal(pod, component, signal);
+    const timer = setTimeout(() => this.signal(pod, component, "SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async stopPod(pod: LocalPod, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    await Promise.all([this.stop(pod, "redis", signal), this.stop(pod, "sentinel", signal)]);
+  }
+
+  /** Run one of the pod's hook scripts (probe or preStop) as the kubelet would. */
+  runScript(pod: LocalPod, script: string, args: string[] = []): Promise<{ code: number; output: string }> {
+    return new Promise((resolve) => {
+      const child = spawn("bash", [path.join(SCRIPT_DIR, script), ...args], { env: pod.env });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      child.on("exit", (code) => resolve({ code: code ?? 1, output }));
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.pods.map((pod) => this.stopPod(pod)));
+  }
+
+  log(pod: LocalPod, component: Component): string {
+    const file = path.join(pod.dir, `${component}.log`);
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  }
+}

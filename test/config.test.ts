@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { parseStackConfig, StackConfigError } from "../config/load";
+import { parseImage } from "../config/schema";
+import { rawStackConfig, stackConfig } from "./helpers/stackConfig";
+
+function problemsFor(overrides: Record<string, string>, remove: string[] = []): string[] {
+  const raw: Record<string, string> = { ...rawStackConfig("dev"), ...overrides };
+  for (const key of remove) delete raw[key];
+  try {
+    parseStackConfig(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(StackConfigError);
+    return (error as StackConfigError).problems;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("stack config", () => {
+  it("accepts both stack files and types their values", () => {
+    const dev = stackConfig("dev");
+    expect(dev.nodeCount).toBe(3);
+    expect(dev.haControlPlane).toBe(false);
+    expect(dev.tags).toEqual(["env-dev"]);
+    const prod = stackConfig("prod");
+    expect(prod.haControlPlane).toBe(true);
+    expect(prod.nodeCount).toBeGreaterThan(dev.nodeCount);
+    expect(prod.autoscalerMin).toBe(5);
+    expect(prod.appWaitReplicas).toBe(1);
+  });
+
+  it("prod is larger than dev where it matters", () => {
+    const dev = stackConfig("dev");
+    const prod = stackConfig("prod");
+    expect(parseInt(prod.volumeSize)).toBeGreaterThan(parseInt(dev.volumeSize));
+    expect(prod.appReplicas).toBeGreaterThan(dev.appReplicas);
+  });
+
+  it("fills documented defaults for keys a stack leaves out", () => {
+    const cfg = parseStackConfig(
+      Object.fromEntries(Object.entries(rawStackConfig("dev")).filter(([k]) => k !== "redis-dr:storageClass" && k !== "redis-dr:masterName")),
+    );
+    expect(cfg.storageClass).toBe("linode-block-storage-retain");
+    expect(cfg.masterName).toBe("mymaster");
+    expect(cfg.redisReplicas).toBe(3);
+  });
+
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ["node count below 3", { "redis-dr:nodeCount": "2" }, /redis-dr:nodeCount: must be at least 3.*fix: pulumi config set redis-dr:nodeCount/],
+    ["quorum above the Sentinel count", { "redis-dr:sentinelQuorum": "4" }, /redis-dr:sentinelQuorum: is 4 but only 3 Sentinels run/],
+    ["quorum that is not a majority", { "redis-dr:sentinelQuorum": "1" }, /redis-dr:sentinelQuorum: is 1, not a majority of 3 Sentinels/],
+    ["down-after not below failover-timeout", { "redis-dr:sentinelDownAfterMs": "60000" }, /redis-dr:sentinelDownAfterMs: \(60000\) must be below sentinelFailoverTimeoutMs \(60000\)/],
+    ["an unknown key", { "redis-dr:nodeCont": "3" }, /redis-dr:nodeCont: unknown key; fix: remove it \(pulumi config rm redis-dr:nodeCont\)/],
+    ["the latest tag", { "redis-dr:redisImage": "redis:latest" }, /redis-dr:redisImage: "redis:latest" uses the moving "latest" tag/],
+    ["an untagged image", { "redis-dr:appImage": "ghcr.io/acme/app" }, /redis-dr:appImage: "ghcr.io\/acme\/app" has no tag/],
+    ["a malformed image", { "redis-dr:redisImage": "Redis::7" }, /redis-dr:redisImage: "Redis::7" is not a valid image reference/],
+    ["a non-numeric count", { "redis-dr:nodeCount": "three" }, /redis-dr:nodeCount: .*number/i],
+    ["a volume below 10Gi", { "redis-dr:volumeSize": "5Gi" }, /redis-dr:volumeSize: must be at least 10Gi/],
+    ["a malformed quantity", { "redis-dr:redisMemory": "1GB" }, /redis-dr:redisMemory: must be a Kubernetes quantity/],
+    ["an even Redis pod count", { "redis-dr:redisReplicas": "4", "redis-dr:nodeCount": "4" }, /redis-dr:redisReplicas: must be odd/],
+    ["fewer nodes than Redis pods", { "redis-dr:redisReplicas": "5" }, /redis-dr:nodeCount: is 3 but redisReplicas is 5/],
+    ["half an autoscaler", { "redis-dr:autoscalerMin": "3" }, /redis-dr:autoscalerMax: autoscalerMin and autoscalerMax must be set together/],
+    ["autoscaler bounds that exclude the node count", { "redis-dr:autoscalerMin": "4", "redis-dr:autoscalerMax": "6" }, /redis-dr:nodeCount: \(3\) must lie within autoscalerMin..autoscalerMax \(4..6\)/],
+    ["a min-replicas that stops writes on one replica loss", { "redis-dr:minReplicasToWrite": "2" }, /redis-dr:minReplicasToWrite: is 2: with 3 pods, losing one replica would stop all writes/],
+    ["WAIT for more replicas than exist", { "redis-dr:appWaitReplicas": "3" }, /redis-dr:appWaitReplicas: is 3 but only 2 replicas exist/],
+    ["a single app replica", { "redis-dr:appReplicas": "1" }, /redis-dr:appReplicas: must be at least 2/],
+    ["a privileged app port", { "redis-dr:appPort": "80" }, /redis-dr:appPort: must be 1024 or above/],
+    ["a bad CIDR", { "redis-dr:publicIngressCidrs": '["everyone"]' }, /redis-dr:publicIngressCidrs: must be an IPv4 or IPv6 CIDR/],
+    ["a grace period shorter than down-after", { "redis-dr:redisTerminationGraceSeconds": "10", "redis-dr:sentinelDownAfterMs": "15000" }, /redis-dr:redisTerminationGraceSeconds: \(10s\) must exceed sentinelDownAfterMs/],
+  ];
+  it.each(cases)("rejects %s with a message naming the key and the fix", (_name, overrides, message) => {
+    const problems = problemsFor(overrides);
+    expect(problems.join("\n")).toMatch(message);
+    for (const problem of problems) expect(problem).toMatch(/^redis-dr:[A-Za-z]+: .*(fix|set it|lower it|remove it|must)/);
+  });
+
+  it("names a missing required key", () => {
+    expect(problemsFor({}, ["redis-dr:region"]).join("\n")).toMatch(/redis-dr:region: is required; fix: pulumi config set redis-dr:region/);
+  });
+
+  it("reports every problem at once, in one error", () => {
+    const problems = problemsFor({ "redis-dr:nodeCount": "1", "redis-dr:redisImage": "redis", "redis-dr:bogus": "x" });
+    expect(problems.map((p) => p.split(":")[1])).toEqual(["bogus", "nodeCount", "redisImage"]);
+  });
+
+  it("validates a secret password without printing it", () => {
+    const problems = problemsFor({ "redis-dr:redisPassword": "short pass" });
+    expect(problems.join("\n")).toMatch(/redis-dr:redisPassword: must be 16-128 characters/);
+    expect(problems.join("\n")).not.toContain("short pass");
+  });
+
+  it("parses image references", () => {
+    expect(parseImage("redis:7.4.2-bookworm")).toEqual({ tag: "7.4.2-bookworm", digest: false });
+    expect(parseImage(`ghcr.io/acme/app@sha256:${"a".repeat(64)}`)).toEqual({ tag: undefined, digest: true });
+    expect(parseImage("registry.example:5000/team/app:1.0")?.tag).toBe("1.0");
+    expect(parseImage("UPPER/case:1")).toBeUndefined();
+  });
+});

@@ -1,0 +1,46 @@
+import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
+import { MockResource } from "./pulumiMocks";
+
+/** Pulumi's wire marker for a secret value: {[SECRET_SIG]: SECRET_MARK, value}. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretWrapper(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_MARK;
+}
+
+/** The plain object a resource's inputs describe, with secret wrappers removed. */
+export function plain(value: unknown): any {
+  if (isSecretWrapper(value)) return plain(value.value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  "v1/Namespace": Namespace,
+  "v1/ConfigMap": ConfigMap,
+  "v1/Secret": Secret,
+  "v1/Service": Service,
+  "apps/v1/StatefulSet": StatefulSet,
+  "apps/v1/Deployment": Deployment,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+};
+
+export function isKubernetesObject(resource: MockResource): boolean {
+  return resource.type.startsWith("kubernetes:") && !resource.type.startsWith("pulumi:");
+}
+
+/** Validate a rendered Kubernetes object against the Kubernetes OpenAPI schema; throws on mismatch. */
+export function validateAgainstSchema(resource: MockResource): void {
+  const obj = plain(resource.inputs);
+  const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
+  if (!Model) throw new Error(`no schema model for ${obj.apiVersion}/${obj.kind}; add it to MODELS`);
+  new Model(obj).validate();
+}

@@ -1,0 +1,284 @@
+import * as fs from "fs";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { NODEBALANCER_ANNOTATIONS } from "../k8s/appTier";
+import { SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
+import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
+import { byType, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+
+const T = {
+  cluster: "linode:index/lkeCluster:LkeCluster",
+  nodeBalancer: "linode:index/nodeBalancer:NodeBalancer",
+  firewall: "linode:index/firewall:Firewall",
+  provider: "pulumi:providers:kubernetes",
+  namespace: "kubernetes:core/v1:Namespace",
+  secret: "kubernetes:core/v1:Secret",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  service: "kubernetes:core/v1:Service",
+  statefulSet: "kubernetes:apps/v1:StatefulSet",
+  deployment: "kubernetes:apps/v1:Deployment",
+  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+  netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+};
+
+const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
+const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";
+
+function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function container(rendered: RenderedStack, type: string, name: string) {
+  const spec = plain(one(rendered, type).inputs).spec.template.spec;
+  const found = spec.containers.find((c: { name: string }) => c.name === name);
+  if (!found) throw new Error(`no container ${name}`);
+  return found;
+}
+
+function envOf(c: { env: Array<{ name: string; value?: string; valueFrom?: any }> }) {
+  return Object.fromEntries(c.env.map((e) => [e.name, e]));
+}
+
+describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) => {
+  let rendered: RenderedStack;
+  beforeAll(async () => {
+    rendered = await renderStack(stack, {}, { "redis-dr:redisPassword": REDIS_PASSWORD, "redis-dr:sentinelPassword": SENTINEL_PASSWORD });
+  });
+
+  it("creates every resource of the design, once", () => {
+    const counts = (type: string) => byType(rendered, type).length;
+    expect(counts(T.cluster)).toBe(1);
+    expect(counts(T.nodeBalancer)).toBe(1);
+    expect(counts(T.firewall)).toBe(1);
+    expect(counts(T.provider)).toBe(1);
+    expect(counts(T.namespace)).toBe(1);
+    expect(counts(T.secret)).toBe(1);
+    expect(counts(T.configMap)).toBe(2);
+    expect(counts(T.service)).toBe(3);
+    expect(counts(T.statefulSet)).toBe(1);
+    expect(counts(T.deployment)).toBe(1);
+    expect(counts(T.pdb)).toBe(2);
+    expect(counts(T.netpol)).toBe(2);
+    // Passwords come from config here, so nothing is generated.
+    expect(counts("random:index/randomPassword:RandomPassword")).toBe(0);
+  });
+
+  it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
+    const objects = rendered.resources.filter(isKubernetesObject);
+    expect(objects.length).toBe(13);
+    for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
+  });
+
+  it("builds the LKE cluster from the config, with tags and the control plane mode", () => {
+    const cluster = plain(one(rendered, T.cluster).inputs);
+    expect(cluster.label).toBe(`redis-dr-${stack}`);
+    expect(cluster.tags).toEqual(expect.arrayContaining(["redis-dr", `redis-dr-${stack}`, `env-${stack}`]));
+    expect(cluster.controlPlane.highAvailability).toBe(stack === "prod");
+    expect(cluster.pools[0].count).toBeGreaterThanOrEqual(3);
+    if (stack === "prod") expect(cluster.pools[0].autoscaler).toEqual({ min: 5, max: 8 });
+    else expect(cluster.pools[0].autoscaler).toBeUndefined();
+  });
+
+  it("firewalls the NodeBalancer to the public port only", () => {
+    const firewall = plain(one(rendered, T.firewall).inputs);
+    expect(firewall.inboundPolicy).toBe("DROP");
+    expect(firewall.inbounds).toHaveLength(1);
+    expect(firewall.inbounds[0]).toMatchObject({ action: "ACCEPT", protocol: "TCP", ports: "80" });
+    expect(firewall.nodebalancers).toEqual([Number(MOCK_NODEBALANCER.id)]);
+  });
+
+  it("binds the LoadBalancer Service to the Pulumi NodeBalancer with an HTTP check on /readyz", () => {
+    const service = plain(one(rendered, T.service, "redis-dr-app").inputs);
+    expect(service.spec.type).toBe("LoadBalancer");
+    const annotations = service.metadata.annotations;
+    expect(annotations[NODEBALANCER_ANNOTATIONS.id]).toBe(MOCK_NODEBALANCER.id);
+    expect(annotations[NODEBALANCER_ANNOTATIONS.preserve]).toBe("true");
+    expect(annotations[NODEBALANCER_ANNOTATIONS.checkType]).toBe("http");
+    expect(annotations[NODEBALANCER_ANNOTATIONS.checkPath]).toBe("/readyz");
+    expect(service.spec.ports[0]).toMatchObject({ port: 80, targetPort: "http" });
+  });
+
+  it("selects pods with every Service, PDB and NetworkPolicy", () => {
+    const podLabels = {
+      redis: plain(one(rendered, T.statefulSet).inputs).spec.template.metadata.labels,
+      app: plain(one(rendered, T.deployment).inputs).spec.template.metadata.labels,
+    };
+    const services = Object.fromEntries(byType(rendered, T.service).map((s) => [s.name, plain(s.inputs)]));
+    expect(matches(services["redis-headless"].spec.selector, podLabels.redis)).toBe(true);
+    expect(matches(services["redis-sentinel"].spec.selector, podLabels.redis)).toBe(true);
+    expect(matches(services["redis-dr-app"].spec.selector, podLabels.app)).toBe(true);
+    expect(matches(services["redis-dr-app"].spec.selector, podLabels.redis)).toBe(false);
+    for (const pdb of byType(rendered, T.pdb).map((p) => plain(p.inputs))) {
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      const target = pdb.metadata.name === "redis" ? podLabels.redis : podLabels.app;
+      expect(matches(pdb.spec.selector.matchLabels, target)).toBe(true);
+    }
+    const redisPolicy = plain(one(rendered, T.netpol, "redis").inputs);
+    expect(matches(redisPolicy.spec.podSelector.matchLabels, podLabels.redis)).toBe(true);
+    const sources = redisPolicy.spec.ingress[0].from.map((f: any) => f.podSelector.matchLabels);
+    expect(sources.some((s: Record<string, string>) => matches(s, podLabels.app))).toBe(true);
+    expect(sources.some((s: Record<string, string>) => matches(s, podLabels.redis))).toBe(true);
+    expect(redisPolicy.spec.ingress[0].ports.map((p: any) => p.port).sort()).toEqual([26379, 6379]);
+  });
+
+  it("points Services at the container ports that exist", () => {
+    const redisPorts = ["redis", "sentinel"].flatMap((c) => container(rendered, T.statefulSet, c).ports.map((p: any) => p.name));
+    const appPorts = container(rendered, T.deployment, "app").ports.map((p: any) => p.name);
+    const services = Object.fromEntries(byType(rendered, T.service).map((s) => [s.name, plain(s.inputs)]));
+    for (const port of services["redis-headless"].spec.ports) expect(redisPorts).toContain(port.targetPort);
+    expect(services["redis-sentinel"].spec.ports).toEqual([{ name: "sentinel", port: 26379, targetPort: "sentinel" }]);
+    expect(services["redis-headless"].spec.publishNotReadyAddresses).toBe(true);
+    for (const port of services["redis-dr-app"].spec.ports) expect(appPorts).toContain(port.targetPort);
+  });
+
+  it("wires the app's environment to what the C++ service reads, passwords via secretKeyRef", () => {
+    const app = container(rendered, T.deployment, "app");
+    const env = envOf(app);
+    expect(env.SENTINEL_HOST!.value).toBe("redis-sentinel.redis-dr.svc.cluster.local");
+    expect(env.SENTINEL_PORT!.value).toBe("26379");
+    expect(env.REDIS_MASTER_NAME!.value).toBe("mymaster");
+    expect(env.HTTP_PORT!.value).toBe(String(app.ports[0].containerPort));
+    const secret = plain(one(rendered, T.secret).inputs);
+    for (const name of ["REDIS_PASSWORD", "SENTINEL_PASSWORD"]) {
+      const ref = env[name]!.valueFrom.secretKeyRef;
+      expect(ref.name).toBe(secret.metadata.name);
+      expect(Object.keys(secret.stringData)).toContain(ref.key);
+      expect(env[name]!.value).toBeUndefined();
+    }
+    expect(env.REDIS_WAIT_REPLICAS!.value).toBe(stack === "prod" ? "1" : "0");
+  });
+
+  it("probes the app on its own paths and port; liveness never involves Redis", () => {
+    const app = container(rendered, T.deployment, "app");
+    expect(app.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(app.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(app.startupProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    const deployment = plain(one(rendered, T.deployment).inputs);
+    expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe("kubernetes.io/hostname");
+  });
+
+  it("runs Redis and Sentinel as foreground scripts with probes and preStop hooks", () => {
+    const redis = container(rendered, T.statefulSet, "redis");
+    const sentinel = container(rendered, T.statefulSet, "sentinel");
+    expect(redis.command).toEqual(["bash", "/scripts/start-redis.sh"]);
+    expect(sentinel.command).toEqual(["bash", "/scripts/start-sentinel.sh"]);
+    expect(redis.lifecycle.preStop.exec.command).toEqual(["bash", "/scripts/prestop-redis.sh"]);
+    expect(sentinel.lifecycle.preStop.exec.command).toEqual(["bash", "/scripts/prestop-sentinel.sh"]);
+    expect(redis.livenessProbe.exec.command).toEqual(["bash", "/scripts/probe-redis.sh", "liveness"]);
+    expect(redis.readinessProbe.exec.command).toEqual(["bash", "/scripts/probe-redis.sh", "readiness"]);
+    expect(redis.startupProbe.failureThreshold * redis.startupProbe.periodSeconds).toBeGreaterThanOrEqual(300);
+    expect(redis.image).toMatch(/^redis:\d+\.\d+\.\d+/);
+    // The Sentinel config lives on the writable volume, never a read-only ConfigMap file.
+    expect(sentinel.volumeMounts.find((m: any) => m.name === "data")).toEqual({ name: "data", mountPath: "/data" });
+    for (const mount of [...redis.volumeMounts, ...sentinel.volumeMounts]) expect(mount.subPath).toBeUndefined();
+    const env = envOf(redis);
+    expect(env.POD_FQDN!.value).toBe("$(POD_NAME).redis-headless.redis-dr.svc.cluster.local");
+    expect(env.REDIS_NODES!.value.split(" ")).toEqual([0, 1, 2].map((i) => `redis-${i}.redis-headless.redis-dr.svc.cluster.local`));
+  });
+
+  it("ships the scripts and rendered configs in ConfigMaps, executable", () => {
+    const scripts = plain(one(rendered, T.configMap, "redis-scripts").inputs);
+    const onDisk = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh")).sort();
+    expect(Object.keys(scripts.data).sort()).toEqual(onDisk);
+    for (const file of onDisk) expect(scripts.data[file]).toBe(fs.readFileSync(path.join(SCRIPT_DIR, file), "utf8"));
+    const config = plain(one(rendered, T.configMap, "redis-config").inputs);
+    expect(config.data["redis.conf"]).toMatch(/^daemonize no$/m);
+    expect(config.data["redis.conf"]).toMatch(/^appendonly yes$/m);
+    expect(config.data["redis.conf"]).toMatch(/^min-replicas-to-write 1$/m);
+    expect(config.data["sentinel.conf"]).toMatch(/^sentinel monitor mymaster \{\{MASTER_HOST\}\} 6379 2$/m);
+    expect(config.data["sentinel.conf"]).toMatch(/^sentinel down-after-milliseconds mymaster 5000$/m);
+    const volumes = plain(one(rendered, T.statefulSet).inputs).spec.template.spec.volumes;
+    expect(volumes.find((v: any) => v.name === "scripts").configMap.defaultMode).toBe(0o555);
+  });
+
+  it("keeps Redis pods on separate nodes and leaves failed nodes quickly", () => {
+    const pod = plain(one(rendered, T.statefulSet).inputs).spec.template.spec;
+    const [term] = pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+    expect(term.topologyKey).toBe("kubernetes.io/hostname");
+    expect(matches(term.labelSelector.matchLabels, plain(one(rendered, T.statefulSet).inputs).spec.template.metadata.labels)).toBe(true);
+    const tolerations = Object.fromEntries(pod.tolerations.map((t: any) => [t.key, t.tolerationSeconds]));
+    expect(tolerations).toEqual({ "node.kubernetes.io/not-ready": 30, "node.kubernetes.io/unreachable": 30 });
+  });
+
+  it("stores Redis data on a retained PVC of the configured class and size", () => {
+    const set = plain(one(rendered, T.statefulSet).inputs).spec;
+    const [claim] = set.volumeClaimTemplates;
+    expect(claim.spec.storageClassName).toBe("linode-block-storage-retain");
+    expect(claim.spec.resources.requests.storage).toBe(stack === "prod" ? "50Gi" : "10Gi");
+    expect(set.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    expect(set.template.spec.volumes.find((v: any) => v.name === "data")).toBeUndefined();
+  });
+
+  it("runs every container non-root with no capabilities and the RuntimeDefault seccomp profile", () => {
+    for (const type of [T.statefulSet, T.deployment]) {
+      const pod = plain(one(rendered, type).inputs).spec.template.spec;
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
+      for (const c of pod.containers) {
+        expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        expect(c.resources.limits.memory).toBe(c.resources.requests.memory);
+      }
+    }
+  });
+
+  it("sends passwords only as secrets and never exposes them in outputs", () => {
+    const secretInputs = one(rendered, T.secret).inputs;
+    expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
+    expect(plain(secretInputs.stringData)).toEqual({
+      [SECRET_KEYS.redisPassword]: REDIS_PASSWORD,
+      [SECRET_KEYS.sentinelPassword]: SENTINEL_PASSWORD,
+    });
+    for (const resource of rendered.resources.filter((r) => r.type !== T.secret)) {
+      const text = JSON.stringify(plain(resource.inputs));
+      expect(text, resource.name).not.toContain(REDIS_PASSWORD);
+      expect(text, resource.name).not.toContain(SENTINEL_PASSWORD);
+    }
+    for (const [name, value] of Object.entries(rendered.outputs)) {
+      const text = JSON.stringify(value);
+      if (text.includes(REDIS_PASSWORD) || text.includes(SENTINEL_PASSWORD)) expect(rendered.secretOutputs, name).toContain(name);
+    }
+  });
+
+  it("exports the documented outputs, the kubeconfig as a secret", () => {
+    expect(rendered.outputs).toMatchObject({
+      nodeBalancerIpv4: MOCK_NODEBALANCER.ipv4,
+      nodeBalancerHostname: MOCK_NODEBALANCER.hostname,
+      publicUrl: `http://${MOCK_NODEBALANCER.hostname}/`,
+      clusterId: "cluster-id",
+      namespace: "redis-dr",
+      sentinelService: "redis-sentinel",
+    });
+    expect(rendered.outputs.kubeconfig).toMatch(/^apiVersion: v1/);
+    expect(rendered.secretOutputs).toEqual(new Set(["kubeconfig"]));
+  });
+});
+
+describe("program without password config", () => {
+  it("generates both passwords and still keeps them secret", async () => {
+    const rendered = await renderStack("dev");
+    expect(byType(rendered, "random:index/randomPassword:RandomPassword").map((r) => r.inputs)).toEqual([
+      expect.objectContaining({ length: 40, special: false }),
+      expect.objectContaining({ length: 40, special: false }),
+    ]);
+    const secretInputs = one(rendered, T.secret).inputs;
+    expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
+    expect(JSON.stringify(rendered.outputs)).not.toContain(MOCK_GENERATED_PASSWORD);
+  });
+});
+
+describe("program with bad config", () => {
+  it("fails before registering any resource", async () => {
+    let registered = -1;
+    await expect(
+      renderStack("dev", { "redis-dr:nodeCount": "2" }).then((r) => (registered = r.resources.length)),
+    ).rejects.toThrow(/redis-dr:nodeCount: must be at least 3/);
+    expect(registered).toBe(-1);
+  });
+
+  it("uses the public port everywhere it appears", async () => {
+    const rendered = await renderStack("dev", { "redis-dr:publicPort": "8443" });
+    expect(plain(one(rendered, T.firewall).inputs).inbounds[0].ports).toBe("8443");
+    expect(plain(one(rendered, T.service, "redis-dr-app").inputs).spec.ports[0].port).toBe(8443);
+    expect(rendered.outputs.publicUrl).toBe(`http://${MOCK_NODEBALANCER.hostname}:8443/`);
+  });
+});
