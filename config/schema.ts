@@ -64,8 +64,12 @@ export const stackConfigShape = {
   storageClass: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a StorageClass name").default("linode-block-storage-retain").describe("StorageClass of the Redis volumes; the -retain class keeps data when a claim is deleted."),
   masterName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be letters, digits, _ or -").default("mymaster").describe("Name Sentinel monitors the master under (REDIS_MASTER_NAME in the app)."),
   sentinelQuorum: z.number().int().min(1).default(2).describe("Sentinels that must agree the master is down before a failover starts."),
-  sentinelDownAfterMs: z.number().int().min(100).describe("Milliseconds without a valid reply before a Sentinel considers an instance down: the floor of unplanned recovery time."),
-  sentinelFailoverTimeoutMs: z.number().int().min(1000).default(60000).describe("Sentinel failover-timeout in milliseconds (also the wait before the same master is failed over again)."),
+  sentinelDownAfterMs: z
+    .number()
+    .int()
+    .min(2000, "must be at least 2000: Sentinel pings once a second, and a shorter window flags a healthy, just-promoted master as down and fails over again")
+    .describe("Milliseconds without a valid reply before a Sentinel considers an instance down: the floor of unplanned recovery time."),
+  sentinelFailoverTimeoutMs: z.number().int().min(1000).default(18000).describe("Sentinel failover-timeout in milliseconds. After an aborted or split-vote failover Sentinel waits twice this long before trying again, so it bounds the worst-case recovery time."),
   sentinelParallelSyncs: z.number().int().min(1).default(1).describe("Replicas resynchronised with a new master at the same time."),
   minReplicasToWrite: z.number().int().min(0).default(1).describe("The master refuses writes unless at least this many replicas are connected (bounds writes an isolated master accepts)."),
   minReplicasMaxLagSeconds: z.number().int().min(1).default(10).describe("A replica counts towards minReplicasToWrite only if it acknowledged within this many seconds."),

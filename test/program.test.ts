@@ -173,7 +173,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     for (const mount of [...redis.volumeMounts, ...sentinel.volumeMounts]) expect(mount.subPath).toBeUndefined();
     const env = envOf(redis);
     expect(env.POD_FQDN!.value).toBe("$(POD_NAME).redis-headless.redis-dr.svc.cluster.local");
-    expect(env.REDIS_NODES!.value.split(" ")).toEqual([0, 1, 2].map((i) => `redis-${i}.redis-headless.redis-dr.svc.cluster.local`));
+    expect(String(env.REDIS_NODES!.value).split(" ")).toEqual([0, 1, 2].map((i) => `redis-${i}.redis-headless.redis-dr.svc.cluster.local`));
   });
 
   it("ships the scripts and rendered configs in ConfigMaps, executable", () => {

@@ -15,6 +15,8 @@
 #   LOCAL_ADDRESS      where this pod's own redis/sentinel answer (127.0.0.1 in a pod)
 
 set -euo pipefail
+# Config files here hold passwords; Redis derives a rewritten file's mode from the umask.
+umask 077
 
 : "${POD_FQDN:?POD_FQDN must be set}"
 : "${REDIS_NODES:?REDIS_NODES must be set}"
@@ -110,13 +112,20 @@ peer_master() {
   echo "${masters[0]}"
 }
 
-# True if some peer Redis is a replica linked to HOST (so HOST's data exists elsewhere).
-has_linked_replica_of() {
-  local host="$1" node
+# True if some peer Redis is a replica of HOST that has received data from it
+# (replication offset > 0), i.e. HOST's data exists elsewhere. A replica that
+# never completed a sync (cold start) does not count.
+has_synced_replica_of() {
+  local host="$1" node info offset
   for node in $REDIS_NODES; do
     [[ $node == "$POD_FQDN" || $node == "$host" ]] && continue
-    [[ $(redis_role "$node" 2>/dev/null || true) == slave ]] || continue
-    [[ $(redis_master_of "$node") == "$host" ]] && return 0
+    # INFO, not ROLE: with the master link down ROLE reports offset -1, while
+    # INFO keeps slave_repl_offset from the cached master.
+    info=$(redis_cmd "$node" INFO replication 2>/dev/null | tr -d '\r') || continue
+    grep -qx 'role:slave' <<<"$info" || continue
+    grep -qx "master_host:$host" <<<"$info" || continue
+    offset=$(sed -n 's/^slave_repl_offset:\([0-9]*\)$/\1/p' <<<"$info")
+    (( ${offset:-0} > 0 )) && return 0
   done
   return 1
 }

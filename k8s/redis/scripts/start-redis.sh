@@ -5,8 +5,8 @@
 # A restarting pod never assumes it is the master. In order:
 #  1. A majority of Sentinels name the master:
 #     - another pod, verified with ROLE -> replicate it;
-#     - this pod, while a peer replica still follows it -> wait for Sentinel to
-#       promote that replica (its copy is at least as new as our AOF);
+#     - this pod, while a peer replica holds data synced from it -> wait for
+#       Sentinel to promote that replica (its copy is at least as new as our AOF);
 #     - this pod, with no replica holding its data -> serve as master from the AOF.
 #  2. No Sentinel answers at all: a peer that reports ROLE master, else the master
 #     in the Sentinel state saved on this pod's volume.
@@ -30,10 +30,10 @@ decide_role() {
         host=${answer% *}
         if [[ $host == "$POD_FQDN" ]]; then
           named_me=1
-          if has_linked_replica_of "$POD_FQDN"; then
+          if has_synced_replica_of "$POD_FQDN"; then
             log "Sentinels still name this pod master and a replica holds its data; waiting for Sentinel to promote it"
           else
-            log "Sentinels name this pod master and no replica follows it; serving as master from local data"
+            log "Sentinels name this pod master and no replica holds data from it; serving as master from local data"
             echo master
             return 0
           fi

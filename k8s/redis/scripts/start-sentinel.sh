@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Entry point of the sentinel container. Sentinel rewrites its config file, so it
 # runs from a writable copy on the pod's volume (never the read-only ConfigMap).
-# The Sentinel id and epoch saved there survive restarts, so peers never see a
-# "new" Sentinel and votes stay consistent.
+# The Sentinel id, epoch and known replicas and peers saved there survive
+# restarts: peers never see a "new" Sentinel, votes stay consistent, and a
+# restarted Sentinel can fail over at once even if the master dies before it
+# has read the master's INFO (the only place Sentinel learns replicas from).
 LOG_TAG=start-sentinel
 # shellcheck source=k8s/redis/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -50,11 +52,22 @@ wait_until_resolvable() {
   done
 }
 
+# Saved "sentinel known-replica|known-sentinel" lines for our master name,
+# except the replica entry for the host we now monitor as master.
+saved_topology() {
+  [[ -s $SAVED_SENTINEL_CONF ]] || return 0
+  awk -v name="$MASTER_NAME" -v master="$1" '
+    $1 == "sentinel" && $3 == name && $2 == "known-sentinel" { print }
+    $1 == "sentinel" && $3 == name && $2 == "known-replica" && $4 != master { print }
+  ' "$SAVED_SENTINEL_CONF"
+}
+
 mkdir -p "$DATA_DIR/sentinel"
 master=$(choose_master)
 wait_until_resolvable "$master"
 myid=$(saved_value myid || true)
 epoch=$(saved_value current-epoch || true)
+topology=$(saved_topology "$master")
 
 {
   echo "port $SENTINEL_PORT"
@@ -64,6 +77,7 @@ epoch=$(saved_value current-epoch || true)
   echo "sentinel announce-port $SENTINEL_PORT"
   if [[ -n $myid ]]; then echo "sentinel myid $myid"; fi
   if [[ -n $epoch ]]; then echo "sentinel current-epoch $epoch"; fi
+  if [[ -n $topology ]]; then echo "$topology"; fi
   echo "sentinel auth-pass $MASTER_NAME $REDIS_PASSWORD"
   echo "requirepass $SENTINEL_PASSWORD"
   echo "sentinel sentinel-pass $SENTINEL_PASSWORD"
