@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything redis-dr needs on a Debian machine, idempotently:
+# Debian packages (Redis, Sentinel, the C++ toolchain and libraries, shellcheck)
+# and the npm packages from package-lock.json. Both README commands run it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  redis-server redis-sentinel redis-tools # the real Redis processes the tests and local topology run
+  g++ make cmake pkg-config               # builds app/
+  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libgtest-dev
+  shellcheck                              # lints the pod scripts
+  iproute2 procps                         # ip netns, pkill for the local topology
+)
+
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "bootstrap: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { stackConfigShape } from "../config/schema";
+
+type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown };
+
+function describeKey(schema: z.ZodType): { required: boolean; defaultValue?: unknown } {
+  const def = (schema as unknown as { def: Def }).def;
+  if (def.type === "default") return { required: false, defaultValue: def.defaultValue };
+  if (def.type === "optional") return { required: false };
+  return { required: true };
+}
+
+/** The README's "Stack config" table, generated from the schema so the two cannot drift apart. */
+export function configReferenceTable(): string {
+  const rows = Object.entries(stackConfigShape).map(([key, schema]) => {
+    const { required, defaultValue } = describeKey(schema as z.ZodType);
+    const value = required ? "required" : defaultValue === undefined ? "unset" : `\`${JSON.stringify(defaultValue)}\``;
+    return `| \`redis-dr:${key}\` | ${value} | ${(schema as z.ZodType).description ?? ""} |`;
+  });
+  const secrets = [
+    "| `redis-dr:redisPassword` (secret) | generated | Redis requirepass/masterauth; 16-128 of letters, digits and !#%+,-./:=@^_~. Set with `pulumi config set --secret`. |",
+    "| `redis-dr:sentinelPassword` (secret) | generated | Sentinel requirepass; same rules. |",
+  ];
+  return ["| key | default | meaning |", "| --- | --- | --- |", ...rows, ...secrets].join("\n");
+}
+
+if (require.main === module) console.log(configReferenceTable());
