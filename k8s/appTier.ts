@@ -9,7 +9,7 @@ export const APP_SERVICE_NAME = "redis-dr-app";
 /** Paths the C++ service serves its probes on (app/src/http_api.cpp). */
 export const APP_PATHS = { liveness: "/healthz", readiness: "/readyz", metrics: "/metrics" } as const;
 /** Non-root uid baked into app/Dockerfile. */
-const APP_UID = 10001;
+export const APP_UID = 10001;
 /** Seconds the app keeps serving after SIGTERM while endpoints and the NodeBalancer drop it. */
 const SHUTDOWN_DRAIN_SECONDS = 5;
 

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace redisdr {
+
+struct Endpoint {
+    std::string host;
+    int port = 0;
+
+    std::string str() const;
+    bool operator==(const Endpoint& other) const { return host == other.host && port == other.port; }
+    bool operator!=(const Endpoint& other) const { return !(*this == other); }
+};
+
+// Parse "host[:port],host[:port],..." (IPv6 as "[::1]:26379"); a missing port is defaultPort.
+// Throws std::invalid_argument naming the bad item.
+std::vector<Endpoint> parseEndpointList(const std::string& list, int defaultPort);
+
+// Every address a name resolves to (IPv4 and IPv6, de-duplicated, resolver order).
+// An IP literal resolves to itself. Empty if the name does not resolve.
+std::vector<std::string> resolveAll(const std::string& host);
+
+}  // namespace redisdr

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redisdr/endpoint.hpp"
+
+struct redisContext;
+
+namespace redisdr {
+
+// A reply copied out of hiredis, so callers never hold hiredis memory.
+struct Reply {
+    enum class Type { String, Array, Integer, Nil, Status, Error };
+    Type type = Type::Nil;
+    std::string str;  // String, Status, Error
+    long long integer = 0;
+    std::vector<Reply> elements;
+
+    bool isError() const { return type == Type::Error; }
+    bool isNil() const { return type == Type::Nil; }
+    // "ERR", "READONLY", "LOADING", ... for error replies.
+    std::string errorCode() const;
+};
+
+struct Timeouts {
+    std::chrono::milliseconds connect{500};
+    std::chrono::milliseconds command{1000};
+};
+
+// One hiredis connection, owned (RAII). Not thread-safe; unusable after any
+// I/O error (hiredis contexts cannot be reused), which `broken()` reports.
+class RedisConnection {
+public:
+    // Connects, sets the command timeout and TCP keepalive, and AUTHs if a password is given.
+    // Throws RedisError (Connect, Io, or authKind on a refused password).
+    static std::unique_ptr<RedisConnection> open(const Endpoint& endpoint, const Timeouts& timeouts,
+                                                 const std::string& password, bool sentinel);
+    ~RedisConnection();
+    RedisConnection(const RedisConnection&) = delete;
+    RedisConnection& operator=(const RedisConnection&) = delete;
+
+    // Sends one command and waits for its reply (bounded by the command timeout).
+    // Error replies are returned, not thrown; I/O failures throw RedisError(Io).
+    Reply command(const std::vector<std::string>& argv);
+
+    // Reads the next pushed message (pub/sub) if one arrives within `wait`; nullptr-like Nil if none.
+    bool readPush(std::chrono::milliseconds wait, Reply& out);
+
+    bool broken() const;
+    const Endpoint& endpoint() const { return endpoint_; }
+    std::uint64_t generation = 0;  // set by the pool: which master epoch this connection belongs to
+
+private:
+    RedisConnection(redisContext* context, Endpoint endpoint);
+    [[noreturn]] void failIo(const std::string& what);
+    redisContext* context_;
+    Endpoint endpoint_;
+    bool broken_ = false;
+};
+
+}  // namespace redisdr

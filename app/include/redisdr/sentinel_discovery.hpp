@@ -1,0 +1,44 @@
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "redisdr/endpoint.hpp"
+#include "redisdr/redis_connection.hpp"
+
+namespace redisdr {
+
+struct SentinelSettings {
+    std::vector<Endpoint> sentinels;  // names as configured; each is resolved to all its addresses
+    std::string masterName;
+    std::string password;  // Sentinel's requirepass, if any
+    Timeouts timeouts{std::chrono::milliseconds(300), std::chrono::milliseconds(500)};
+};
+
+// Finds the current master through Sentinel, following the Redis "Sentinel
+// clients" rules: try Sentinels in order with a short timeout, ask
+// SENTINEL get-master-addr-by-name, and move the Sentinel that answered to the
+// front. Names are resolved on every call, so Sentinels that moved are found.
+class SentinelDiscovery {
+public:
+    explicit SentinelDiscovery(SentinelSettings settings) : settings_(std::move(settings)) {}
+
+    // The master's address. Throws RedisError:
+    //  NoSentinelReachable - no Sentinel answered;
+    //  MasterUnknown       - Sentinels answered but none knows the master name;
+    //  SentinelAuth        - every Sentinel that answered refused our password.
+    Endpoint discoverMaster();
+
+    // The Sentinel addresses in the order they will be tried next.
+    std::vector<Endpoint> candidates();
+
+    const SentinelSettings& settings() const { return settings_; }
+
+private:
+    SentinelSettings settings_;
+    std::mutex mutex_;
+    std::vector<Endpoint> preferred_;  // addresses that answered, most recent first
+};
+
+}  // namespace redisdr

@@ -1,0 +1,114 @@
+#include "redisdr/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+#include "redisdr/errors.hpp"
+
+namespace redisdr {
+
+namespace {
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+    return tv;
+}
+
+Reply copyReply(const redisReply* r) {
+    Reply out;
+    switch (r->type) {
+        case REDIS_REPLY_STRING: out.type = Reply::Type::String; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_STATUS: out.type = Reply::Type::Status; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_ERROR: out.type = Reply::Type::Error; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_INTEGER: out.type = Reply::Type::Integer; out.integer = r->integer; break;
+        case REDIS_REPLY_ARRAY:
+            out.type = Reply::Type::Array;
+            out.elements.reserve(r->elements);
+            for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(copyReply(r->element[i]));
+            break;
+        default: out.type = Reply::Type::Nil; break;
+    }
+    return out;
+}
+
+struct ReplyDeleter {
+    void operator()(void* reply) const { freeReplyObject(reply); }
+};
+using ReplyPtr = std::unique_ptr<void, ReplyDeleter>;
+
+}  // namespace
+
+std::string Reply::errorCode() const {
+    if (type != Type::Error) return "";
+    return str.substr(0, str.find(' '));
+}
+
+RedisConnection::RedisConnection(redisContext* context, Endpoint endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {}
+
+RedisConnection::~RedisConnection() { redisFree(context_); }
+
+bool RedisConnection::broken() const { return broken_; }
+
+void RedisConnection::failIo(const std::string& what) {
+    broken_ = true;
+    throw RedisError(ErrorKind::Io, what + " " + endpoint_.str() + ": " +
+                                        (context_->err != 0 ? context_->errstr : "connection lost"));
+}
+
+std::unique_ptr<RedisConnection> RedisConnection::open(const Endpoint& endpoint, const Timeouts& timeouts,
+                                                       const std::string& password, bool sentinel) {
+    // redisConnectWithTimeout bounds only the connect; the command timeout is set separately below.
+    redisContext* raw = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, toTimeval(timeouts.connect));
+    if (raw == nullptr) throw RedisError(ErrorKind::Connect, "cannot allocate a connection to " + endpoint.str());
+    std::unique_ptr<RedisConnection> conn(new RedisConnection(raw, endpoint));
+    if (raw->err != 0) throw RedisError(ErrorKind::Connect, "connect to " + endpoint.str() + ": " + raw->errstr);
+    if (redisSetTimeout(raw, toTimeval(timeouts.command)) != REDIS_OK || redisEnableKeepAlive(raw) != REDIS_OK) {
+        throw RedisError(ErrorKind::Connect, "configure connection to " + endpoint.str() + ": " + raw->errstr);
+    }
+    if (!password.empty()) {
+        Reply reply = conn->command({"AUTH", password});
+        if (reply.isError()) {
+            throw RedisError(sentinel ? ErrorKind::SentinelAuth : ErrorKind::RedisAuth,
+                             std::string(sentinel ? "Sentinel " : "Redis ") + endpoint.str() +
+                                 " refused authentication: " + reply.str);
+        }
+    }
+    return conn;
+}
+
+Reply RedisConnection::command(const std::vector<std::string>& argv) {
+    if (broken_) throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is broken");
+    std::vector<const char*> args;
+    std::vector<size_t> lengths;
+    args.reserve(argv.size());
+    lengths.reserve(argv.size());
+    for (const auto& a : argv) {
+        args.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    ReplyPtr reply(redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
+    if (!reply) failIo(argv.empty() ? "command" : argv.front());
+    return copyReply(static_cast<redisReply*>(reply.get()));
+}
+
+bool RedisConnection::readPush(std::chrono::milliseconds wait, Reply& out) {
+    if (broken_) throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is broken");
+    void* raw = nullptr;
+    // A reply may already be buffered from an earlier read.
+    if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) failIo("read");
+    if (raw == nullptr) {
+        pollfd pfd{context_->fd, POLLIN, 0};
+        int ready = ::poll(&pfd, 1, static_cast<int>(wait.count()));
+        if (ready == 0) return false;
+        if (ready < 0) failIo("poll");
+        if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) failIo("read");
+    }
+    ReplyPtr reply(raw);
+    out = copyReply(static_cast<redisReply*>(reply.get()));
+    return true;
+}
+
+}  // namespace redisdr

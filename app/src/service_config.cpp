@@ -1,0 +1,112 @@
+#include "service_config.hpp"
+
+#include <limits>
+#include <sstream>
+
+namespace redisdr {
+
+namespace {
+
+std::string joinProblems(const std::vector<std::string>& problems) {
+    std::ostringstream out;
+    out << "invalid configuration:";
+    for (const auto& p : problems) out << "\n  - " << p;
+    return out.str();
+}
+
+class Reader {
+public:
+    explicit Reader(const EnvLookup& env) : env_(env) {}
+
+    std::string text(const char* name, const std::string& fallback, bool required = false) {
+        const char* value = env_(name);
+        if (value == nullptr || *value == '\0') {
+            if (required) problems.push_back(std::string(name) + " is required");
+            return fallback;
+        }
+        return value;
+    }
+
+    long long integer(const char* name, long long fallback, long long min, long long max) {
+        const char* value = env_(name);
+        if (value == nullptr || *value == '\0') return fallback;
+        std::string text(value);
+        std::size_t used = 0;
+        long long parsed = 0;
+        try {
+            parsed = std::stoll(text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != text.size() || used == 0) {
+            problems.push_back(std::string(name) + "=\"" + text + "\" is not a whole number");
+            return fallback;
+        }
+        if (parsed < min || parsed > max) {
+            problems.push_back(std::string(name) + "=" + text + " is outside " + std::to_string(min) + ".." +
+                               std::to_string(max));
+            return fallback;
+        }
+        return parsed;
+    }
+
+    std::chrono::milliseconds millis(const char* name, long long fallback, long long min, long long max) {
+        return std::chrono::milliseconds(integer(name, fallback, min, max));
+    }
+
+    std::vector<std::string> problems;
+
+private:
+    const EnvLookup& env_;
+};
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(joinProblems(problems)), problems_(std::move(problems)) {}
+
+ServiceConfig parseServiceConfig(const EnvLookup& env) {
+    Reader r(env);
+    ServiceConfig c;
+    const int sentinelPort = static_cast<int>(r.integer("SENTINEL_PORT", 26379, 1, 65535));
+    const auto hosts = r.text("SENTINEL_HOST", "", true);
+    if (!hosts.empty()) {
+        try {
+            c.sentinels = parseEndpointList(hosts, sentinelPort);
+        } catch (const std::invalid_argument& e) {
+            r.problems.push_back(std::string("SENTINEL_HOST: ") + e.what());
+        }
+    }
+    c.masterName = r.text("REDIS_MASTER_NAME", "", true);
+    if (c.masterName.find_first_of(" \t\r\n") != std::string::npos) {
+        r.problems.push_back("REDIS_MASTER_NAME must not contain white space");
+    }
+    c.redisPassword = r.text("REDIS_PASSWORD", "");
+    c.sentinelPassword = r.text("SENTINEL_PASSWORD", "");
+    c.httpBind = r.text("HTTP_BIND", c.httpBind);
+    c.httpPort = static_cast<int>(r.integer("HTTP_PORT", c.httpPort, 1, 65535));
+    c.httpThreads = static_cast<int>(r.integer("HTTP_THREADS", c.httpThreads, 1, 1024));
+    c.sentinelTimeout = r.millis("SENTINEL_TIMEOUT_MS", c.sentinelTimeout.count(), 10, 60000);
+    c.connectTimeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", c.connectTimeout.count(), 10, 60000);
+    c.commandTimeout = r.millis("REDIS_COMMAND_TIMEOUT_MS", c.commandTimeout.count(), 10, 60000);
+    c.requestTimeout = r.millis("REDIS_REQUEST_TIMEOUT_MS", c.requestTimeout.count(), 100, 300000);
+    c.waitReplicas = static_cast<int>(r.integer("REDIS_WAIT_REPLICAS", c.waitReplicas, 0, 16));
+    c.waitTimeout = r.millis("REDIS_WAIT_TIMEOUT_MS", c.waitTimeout.count(), 1, 60000);
+    c.maxKeyBytes = static_cast<std::size_t>(r.integer("MAX_KEY_BYTES", static_cast<long long>(c.maxKeyBytes), 1, 65536));
+    c.maxValueBytes = static_cast<std::size_t>(
+        r.integer("MAX_VALUE_BYTES", static_cast<long long>(c.maxValueBytes), 1, 512LL * 1024 * 1024));
+    c.shutdownDrainSeconds = static_cast<int>(r.integer("SHUTDOWN_DRAIN_SECONDS", c.shutdownDrainSeconds, 0, 300));
+    c.readyInterval = r.millis("READY_CHECK_INTERVAL_MS", c.readyInterval.count(), 50, 60000);
+    c.readyFailureThreshold = static_cast<int>(r.integer("READY_FAILURE_THRESHOLD", c.readyFailureThreshold, 1, 100));
+    c.readySuccessThreshold = static_cast<int>(r.integer("READY_SUCCESS_THRESHOLD", c.readySuccessThreshold, 1, 100));
+    if (c.waitReplicas > 0 && c.waitTimeout >= c.requestTimeout) {
+        r.problems.push_back("REDIS_WAIT_TIMEOUT_MS must be below REDIS_REQUEST_TIMEOUT_MS");
+    }
+    if (c.commandTimeout > c.requestTimeout) {
+        r.problems.push_back("REDIS_COMMAND_TIMEOUT_MS must not exceed REDIS_REQUEST_TIMEOUT_MS");
+    }
+    if (!r.problems.empty()) throw ConfigError(r.problems);
+    return c;
+}
+
+}  // namespace redisdr

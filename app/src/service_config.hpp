@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "redisdr/endpoint.hpp"
+
+namespace redisdr {
+
+// Everything the service reads, from environment variables only (see README "app/").
+struct ServiceConfig {
+    std::vector<Endpoint> sentinels;
+    std::string masterName;
+    std::string redisPassword;
+    std::string sentinelPassword;
+    std::string httpBind = "0.0.0.0";
+    int httpPort = 8080;
+    int httpThreads = 16;
+    std::chrono::milliseconds sentinelTimeout{300};
+    std::chrono::milliseconds connectTimeout{500};
+    std::chrono::milliseconds commandTimeout{1000};
+    std::chrono::milliseconds requestTimeout{3000};
+    int waitReplicas = 0;
+    std::chrono::milliseconds waitTimeout{500};
+    std::size_t maxKeyBytes = 512;
+    std::size_t maxValueBytes = 1024 * 1024;
+    int shutdownDrainSeconds = 5;
+    std::chrono::milliseconds readyInterval{1000};
+    int readyFailureThreshold = 3;
+    int readySuccessThreshold = 2;
+};
+
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+using EnvLookup = std::function<const char*(const char*)>;
+
+// Reads and validates the configuration; throws ConfigError listing every problem.
+ServiceConfig parseServiceConfig(const EnvLookup& env);
+
+}  // namespace redisdr

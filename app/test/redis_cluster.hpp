@@ -1,0 +1,78 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "redisdr/redis_connection.hpp"
+
+namespace redisdr::testing {
+
+// A child process in its own process group, output to a log file. Killed on destruction.
+class Process {
+public:
+    Process() = default;
+    Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const std::string& log);
+    ~Process();
+    Process(Process&& other) noexcept;
+    Process& operator=(Process&& other) noexcept;
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    void signal(int sig) const;
+    // Waits for the process to exit; returns its exit code (128+signal if killed), or -1 on timeout.
+    int wait(std::chrono::milliseconds timeout);
+    bool running();
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds every = std::chrono::milliseconds(100));
+
+// Three redis-server and three redis-sentinel processes on 127.0.2.1-3, pod 0 master at start.
+class RedisCluster {
+public:
+    static constexpr int kRedisPort = 6379;
+    static constexpr int kSentinelPort = 26379;
+    static constexpr const char* kMasterName = "mymaster";
+    static constexpr const char* kPassword = "integration-redis-pass";
+    static constexpr const char* kSentinelPassword = "integration-sentinel-pass";
+
+    explicit RedisCluster(int downAfterMs = 2000);
+    ~RedisCluster();
+
+    // Starts everything and waits until every Sentinel sees the master, both replicas and both peers.
+    void start();
+    static std::string host(int i) { return "127.0.2." + std::to_string(i + 1); }
+    static std::string sentinelHosts() { return host(0) + "," + host(1) + "," + host(2); }
+    int indexOf(const std::string& host) const;
+
+    // The master a Sentinel names (empty if it does not answer).
+    std::string masterBySentinel(int sentinel = 0) const;
+    Reply redis(int i, const std::vector<std::string>& argv) const;
+    Reply sentinel(int i, const std::vector<std::string>& argv) const;
+
+    void killRedis(int i, int sig = 9);
+    // Restarts a killed redis as a replica of the current master.
+    void restartRedisAsReplica(int i);
+    bool converged() const;
+    std::string logDir() const { return dir_; }
+
+private:
+    void startRedis(int i, const std::string& replicaOf);
+    void startSentinel(int i);
+    int downAfterMs_;
+    std::string dir_;
+    std::vector<Process> redis_;
+    std::vector<Process> sentinels_;
+};
+
+}  // namespace redisdr::testing

@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "service_config.hpp"
+
+using namespace std::chrono_literals;
+using redisdr::ConfigError;
+using redisdr::parseServiceConfig;
+
+namespace {
+
+redisdr::ServiceConfig parse(std::map<std::string, std::string> env) {
+    return parseServiceConfig([&env](const char* name) -> const char* {
+        auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+    });
+}
+
+std::vector<std::string> problems(std::map<std::string, std::string> env) {
+    try {
+        parse(std::move(env));
+    } catch (const ConfigError& e) {
+        return e.problems();
+    }
+    return {};
+}
+
+const std::map<std::string, std::string> kDeployment = {
+    {"SENTINEL_HOST", "redis-sentinel.redis-dr.svc.cluster.local"},
+    {"SENTINEL_PORT", "26379"},
+    {"REDIS_MASTER_NAME", "mymaster"},
+    {"REDIS_PASSWORD", "secret"},
+    {"SENTINEL_PASSWORD", "sentinel-secret"},
+    {"HTTP_PORT", "8080"},
+    {"REDIS_WAIT_REPLICAS", "1"},
+    {"REDIS_WAIT_TIMEOUT_MS", "500"},
+    {"REDIS_REQUEST_TIMEOUT_MS", "3000"},
+    {"SHUTDOWN_DRAIN_SECONDS", "5"},
+};
+
+}  // namespace
+
+TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
+    auto c = parse(kDeployment);
+    ASSERT_EQ(c.sentinels.size(), 1u);
+    EXPECT_EQ(c.sentinels[0].host, "redis-sentinel.redis-dr.svc.cluster.local");
+    EXPECT_EQ(c.sentinels[0].port, 26379);
+    EXPECT_EQ(c.masterName, "mymaster");
+    EXPECT_EQ(c.redisPassword, "secret");
+    EXPECT_EQ(c.sentinelPassword, "sentinel-secret");
+    EXPECT_EQ(c.httpPort, 8080);
+    EXPECT_EQ(c.waitReplicas, 1);
+    EXPECT_EQ(c.requestTimeout, 3000ms);
+    EXPECT_EQ(c.shutdownDrainSeconds, 5);
+}
+
+TEST(ServiceConfig, AppliesSentinelPortToNamesWithoutOne) {
+    auto env = kDeployment;
+    env["SENTINEL_HOST"] = "127.0.2.1,127.0.2.2:26400";
+    env["SENTINEL_PORT"] = "26390";
+    auto c = parse(env);
+    EXPECT_EQ(c.sentinels[0].port, 26390);
+    EXPECT_EQ(c.sentinels[1].port, 26400);
+}
+
+TEST(ServiceConfig, NamesEveryMissingOrBadVariable) {
+    auto found = problems({{"HTTP_PORT", "http"}, {"REDIS_REQUEST_TIMEOUT_MS", "5"}});
+    ASSERT_EQ(found.size(), 4u);
+    EXPECT_EQ(found[0], "SENTINEL_HOST is required");
+    EXPECT_EQ(found[1], "REDIS_MASTER_NAME is required");
+    EXPECT_EQ(found[2], "HTTP_PORT=\"http\" is not a whole number");
+    EXPECT_EQ(found[3], "REDIS_REQUEST_TIMEOUT_MS=5 is outside 100..300000");
+}
+
+TEST(ServiceConfig, RejectsInconsistentTimeouts) {
+    auto env = kDeployment;
+    env["REDIS_WAIT_TIMEOUT_MS"] = "3000";
+    auto found = problems(env);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0], "REDIS_WAIT_TIMEOUT_MS must be below REDIS_REQUEST_TIMEOUT_MS");
+}
+
+TEST(ServiceConfig, RejectsABadSentinelList) {
+    auto env = kDeployment;
+    env["SENTINEL_HOST"] = "a:99999";
+    auto found = problems(env);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_NE(found[0].find("SENTINEL_HOST"), std::string::npos);
+}
