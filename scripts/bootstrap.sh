@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libgtest-dev
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology
+  wrk                                     # HTTP load for the benchmark (npm run bench)
 )
 
 missing=()

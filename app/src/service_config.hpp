@@ -19,7 +19,7 @@ struct ServiceConfig {
     std::string sentinelPassword;
     std::string httpBind = "0.0.0.0";
     int httpPort = 8080;
-    int httpThreads = 16;
+    int httpThreads = 64;  // httplib holds one thread per open keep-alive connection
     std::chrono::milliseconds sentinelTimeout{300};
     std::chrono::milliseconds connectTimeout{500};
     std::chrono::milliseconds commandTimeout{1000};

@@ -1,0 +1,71 @@
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "../config/schema";
+import { Credentials, SENTINEL_PORT, waitFor } from "./inspect";
+
+export const APP_BINARY = path.resolve(__dirname, "../app/build/redis-dr-app");
+
+export interface AppProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  logFile: string;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs the C++ service (app/build/redis-dr-app) against a topology's Sentinels,
+ * with the environment the Deployment sets, and waits until /healthz answers.
+ */
+export async function startApp(opts: {
+  cfg: StackConfig;
+  sentinels: string[];
+  creds: Credentials;
+  port: number;
+  logFile: string;
+  env?: Record<string, string>;
+}): Promise<AppProcess> {
+  if (!fs.existsSync(APP_BINARY)) throw new Error(`${APP_BINARY} is missing; build it with: npm run app:build`);
+  const log = fs.openSync(opts.logFile, "a");
+  const child = spawn(APP_BINARY, [], {
+    env: {
+      PATH: process.env.PATH,
+      SENTINEL_HOST: opts.sentinels.join(","),
+      SENTINEL_PORT: String(SENTINEL_PORT),
+      REDIS_MASTER_NAME: opts.cfg.masterName,
+      REDIS_PASSWORD: opts.creds.redisPassword,
+      SENTINEL_PASSWORD: opts.creds.sentinelPassword,
+      HTTP_BIND: "127.0.0.1",
+      HTTP_PORT: String(opts.port),
+      REDIS_WAIT_REPLICAS: String(opts.cfg.appWaitReplicas),
+      REDIS_WAIT_TIMEOUT_MS: String(opts.cfg.appWaitTimeoutMs),
+      REDIS_REQUEST_TIMEOUT_MS: String(opts.cfg.appRequestTimeoutMs),
+      SHUTDOWN_DRAIN_SECONDS: "0",
+      ...opts.env,
+    },
+    stdio: ["ignore", log, log],
+  });
+  fs.closeSync(log);
+  const url = `http://127.0.0.1:${opts.port}`;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  await waitFor(
+    `the service on port ${opts.port} to answer /healthz`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${opts.logFile}`);
+      return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    },
+    10_000,
+    100,
+  );
+  return {
+    url,
+    port: opts.port,
+    child,
+    logFile: opts.logFile,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}

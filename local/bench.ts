@@ -1,0 +1,135 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseArgs } from "util";
+import { stackFileConfig } from "../config/stackFile";
+import { startApp } from "./appProcess";
+import { clusterView, REDIS_PORT, waitFor, waitForConvergence } from "./inspect";
+import { localCredentials } from "./stack";
+import { LocalTopology } from "./topology";
+
+/**
+ * `npm run bench`: the service's PUT /kv throughput and latency next to
+ * redis-benchmark SET against the same master in the same run, then the time
+ * from SIGKILL of the master to the first successful write through the service.
+ */
+interface Row {
+  concurrency: number;
+  appRps: number;
+  appP50: number;
+  appP99: number;
+  appErrors: number;
+  redisRps: number;
+  redisP50: number;
+  redisP99: number;
+}
+
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
+  if (!m) throw new Error(`cannot read wrk latency "${value}"`);
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
+}
+
+function runWrk(url: string, concurrency: number, seconds: number) {
+  const script = path.resolve(__dirname, "../app/bench/put.lua");
+  const out = execFileSync(
+    "wrk",
+    ["-t", String(Math.min(2, concurrency)), "-c", String(concurrency), "-d", `${seconds}s`, "--latency", "-s", script, url],
+    { encoding: "utf8" },
+  );
+  const percentile = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(out)![1]!);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
+    p50: percentile("50"),
+    p99: percentile("99"),
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: .*?timeout (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+function runRedisBenchmark(host: string, password: string, concurrency: number, requests: number) {
+  const out = execFileSync(
+    "redis-benchmark",
+    ["-h", host, "-p", String(REDIS_PORT), "-a", password, "-t", "set", "-c", String(concurrency), "-n", String(requests), "-d", "100", "-r", "1000", "--csv"],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const [header, row] = out.trim().split("\n").slice(-2).map((l) => l.split(",").map((c) => c.replace(/"/g, "")));
+  const col = (name: string) => Number(row![header!.indexOf(name)]);
+  return { rps: col("rps"), p50: col("p50_latency_ms"), p99: col("p99_latency_ms") };
+}
+
+async function measureKillRecovery(topology: LocalTopology, url: string, master: string) {
+  let seq = 0;
+  const put = () =>
+    fetch(`${url}/kv/recovery-${++seq}`, { method: "PUT", body: "x", signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+  await waitFor("a successful write before the fault", put, 10_000, 50);
+  const pod = topology.pods.find((p) => p.address === master)!;
+  const killedAt = Date.now();
+  topology.signal(pod, "redis", "SIGKILL");
+  let failed = 0;
+  await waitFor(
+    "the first successful write after SIGKILL",
+    async () => {
+      const ok = await put();
+      if (!ok) failed++;
+      return ok;
+    },
+    120_000,
+    20,
+  );
+  return { ms: Date.now() - killedAt, failed };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      stack: { type: "string", default: "dev" },
+      concurrency: { type: "string", default: "1,8,32" },
+      seconds: { type: "string", default: "8" },
+      json: { type: "string" },
+    },
+  });
+  const cfg = stackFileConfig(values.stack!);
+  const levels = values.concurrency!.split(",").map(Number);
+  const seconds = Number(values.seconds);
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-bench-"));
+  const creds = localCredentials(baseDir);
+  const topology = new LocalTopology({ cfg, baseDir, ...creds });
+  const hosts = topology.pods.map((p) => p.address);
+  console.log(`bench: stack ${values.stack}, ${os.cpus().length} cores, state in ${baseDir}`);
+  topology.startAll();
+  try {
+    const view = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
+    const master = view.masters[0]!;
+    const app = await startApp({ cfg, sentinels: hosts, creds, port: 18480, logFile: path.join(baseDir, "app.log") });
+    await waitFor("the service to be ready", () => fetch(`${app.url}/readyz`).then((r) => r.ok, () => false), 30_000);
+    const rows: Row[] = [];
+    for (const concurrency of levels) {
+      process.stdout.write(`  concurrency ${concurrency}: service...`);
+      const service = runWrk(app.url, concurrency, seconds);
+      process.stdout.write(" redis-benchmark...");
+      const redis = runRedisBenchmark(master, creds.redisPassword, concurrency, Math.max(20_000, Math.round(service.rps * seconds)));
+      console.log(" done");
+      rows.push({ concurrency, appRps: service.rps, appP50: service.p50, appP99: service.p99, appErrors: service.errors, redisRps: redis.rps, redisP50: redis.p50, redisP99: redis.p99 });
+    }
+    console.log("\nPUT /kv/{key} through the service vs redis-benchmark SET on the same master (100-byte values, 1000 keys)");
+    console.log("| concurrency | service req/s | p50 ms | p99 ms | errors | redis SET req/s | p50 ms | p99 ms | service/redis |");
+    console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (const r of rows) {
+      console.log(`| ${r.concurrency} | ${r.appRps.toFixed(0)} | ${r.appP50.toFixed(2)} | ${r.appP99.toFixed(2)} | ${r.appErrors} | ${r.redisRps.toFixed(0)} | ${r.redisP50.toFixed(2)} | ${r.redisP99.toFixed(2)} | ${(r.appRps / r.redisRps).toFixed(2)} |`);
+    }
+    const recovery = await measureKillRecovery(topology, app.url, master);
+    const after = await clusterView(hosts, cfg.masterName, creds);
+    console.log(`\nSIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`);
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
+    await app.stop();
+  } finally {
+    await topology.stopAll();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${(error as Error).message}`);
+  process.exit(1);
+});
