@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology
   wrk                                     # HTTP load for the benchmark (npm run bench)
+  python3-redis                           # redis-py, a peer Sentinel client in the drills
 )
 
 missing=()

@@ -24,9 +24,9 @@ afterEach(async () => {
   topology = undefined;
 });
 
-function newTopology(): LocalTopology {
+function newTopology(config = cfg): LocalTopology {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-test-"));
-  topology = new LocalTopology({ cfg, baseDir, ...creds });
+  topology = new LocalTopology({ cfg: config, baseDir, ...creds });
   return topology;
 }
 
@@ -188,7 +188,10 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
   });
 
   it("restarts every pod at once and resumes the last master from saved state, Sentinel ids intact", async () => {
-    const t = newTopology();
+    // The dev default down-after: after a full restart the Sentinels start counting at once,
+    // and the saved master needs a few seconds (discovery, then a 1 s Sentinel reconnect period)
+    // to answer; with 2000 ms Sentinel sometimes fails over to a replica first.
+    const t = newTopology(stackConfig("dev", { "redis-dr:redisTerminationGraceSeconds": "20" }));
     t.startAll();
     const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
     // Move the master off pod 0 so a naive "pod 0 is master" restart would be caught.

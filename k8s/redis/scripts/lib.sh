@@ -112,19 +112,20 @@ peer_master() {
   echo "${masters[0]}"
 }
 
-# True if some peer Redis is a replica of HOST that has received data from it
-# (replication offset > 0), i.e. HOST's data exists elsewhere. A replica that
-# never completed a sync (cold start) does not count.
+# True if some peer Redis is a replica of HOST that holds data replicated from
+# it, i.e. HOST's data exists elsewhere. A replica that never completed a sync
+# (cold start) does not count.
 has_synced_replica_of() {
   local host="$1" node info offset
   for node in $REDIS_NODES; do
     [[ $node == "$POD_FQDN" || $node == "$host" ]] && continue
-    # INFO, not ROLE: with the master link down ROLE reports offset -1, while
-    # INFO keeps slave_repl_offset from the cached master.
+    # INFO, not ROLE: with the master link down ROLE reports offset -1. And the
+    # replica's own master_repl_offset, not slave_repl_offset: Redis 7.0 reports
+    # slave_repl_offset:1 for a replica that never synced at all.
     info=$(redis_cmd "$node" INFO replication 2>/dev/null | tr -d '\r') || continue
     grep -qx 'role:slave' <<<"$info" || continue
     grep -qx "master_host:$host" <<<"$info" || continue
-    offset=$(sed -n 's/^slave_repl_offset:\([0-9]*\)$/\1/p' <<<"$info")
+    offset=$(sed -n 's/^master_repl_offset:\([0-9]*\)$/\1/p' <<<"$info")
     (( ${offset:-0} > 0 )) && return 0
   done
   return 1
