@@ -4,7 +4,8 @@
 #  1. pause writes (clients block instead of writing to a master about to go),
 #  2. wait until a replica has every byte (offsets equal),
 #  3. SENTINEL FAILOVER, then wait until the Sentinels agree on the new master,
-#  4. unpause: blocked clients get READONLY or a closed connection and re-resolve.
+#  4. become the new master's replica, and unpause: blocked clients get READONLY
+#     and re-resolve.
 LOG_TAG=prestop-redis
 # shellcheck source=k8s/redis/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -48,12 +49,22 @@ for sentinel in "$LOCAL_ADDRESS" $REDIS_NODES; do
 done
 ((failover_requested)) || { log "no Sentinel accepted SENTINEL FAILOVER; stopping without handover"; exit 0; }
 
+# Follow the promoted replica as soon as it reports ROLE master: while writes are
+# paused here, only Sentinel's failover can have made a peer master. Demoting now,
+# rather than after Sentinel's next INFO round (~10 s), leaves no moment with two
+# masters, and clients blocked by the pause get READONLY and re-resolve at once.
+demoted=""
 while ((SECONDS < deadline)); do
+  if [[ -z $demoted ]] && promoted=$(peer_master); then
+    redis_cmd "$LOCAL_ADDRESS" REPLICAOF "$promoted" "$REDIS_PORT" >/dev/null && demoted=$promoted \
+      && log "$promoted was promoted; now its replica"
+  fi
   if answer=$(sentinel_majority_master) && [[ ${answer% *} != "$POD_FQDN" ]] \
       && [[ $(redis_role "${answer% *}" || true) == master ]]; then
-    log "handover complete: ${answer% *} is master"
+    log "handover complete: Sentinel majority names ${answer% *}"
+    [[ -n $demoted ]] || redis_cmd "$LOCAL_ADDRESS" REPLICAOF "${answer% *}" "$REDIS_PORT" >/dev/null || true
     exit 0
   fi
-  sleep 0.2
+  sleep 0.1
 done
 log "handover not confirmed within ${PRESTOP_TIMEOUT_SECONDS}s"
