@@ -1,14 +1,19 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { clusterView, isConverged, waitFor } from "./inspect";
+import { AppProcess, startApp } from "./appProcess";
+import { StackConfig } from "../config/schema";
+import { clusterView, Credentials, isConverged, waitFor } from "./inspect";
+import { podNetwork } from "./network";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
 import { localCredentials } from "./stack";
 
 /**
- * `npm start`: the production Redis tier on this machine, from a stack's config
- * (dev by default), running the StatefulSet's own scripts. Ctrl-C stops everything.
+ * `npm start`: the production topology on this machine, from a stack's config
+ * (dev by default): three pods running the StatefulSet's own scripts, each in its
+ * own network namespace where allowed, and two instances of the C++ service.
+ * Ctrl-C stops everything.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,6 +21,8 @@ async function main(): Promise<void> {
       stack: { type: "string", default: "dev" },
       dir: { type: "string", default: path.resolve(".local") },
       fresh: { type: "boolean", default: false },
+      loopback: { type: "boolean", default: false },
+      "app-ports": { type: "string", default: "18080,18081" },
     },
   });
   const stack = values.stack!;
@@ -24,15 +31,22 @@ async function main(): Promise<void> {
   if (values.fresh) fs.rmSync(baseDir, { recursive: true, force: true });
   fs.mkdirSync(baseDir, { recursive: true });
   const creds = localCredentials(baseDir);
-  const topology = new LocalTopology({ cfg, baseDir, ...creds });
-  const hosts = topology.pods.map((p) => p.address);
+  const appPorts = values["app-ports"]!.split(",").map((p) => {
+    const port = Number(p);
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new Error(`--app-ports: "${p}" is not a port between 1024 and 65535`);
+    return port;
+  });
+  const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
+  const topology = new LocalTopology({ cfg, baseDir, network, ...creds });
+  const apps: AppProcess[] = [];
 
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    console.log("\nstopping: SIGTERM to every redis and sentinel...");
-    await topology.stopAll();
+    console.log("\nstopping: SIGTERM to the service instances, every redis and sentinel...");
+    for (const app of apps) await app.stop();
+    await topology.shutdown();
     console.log("stopped; nothing left running. Data stays in", baseDir, "(--fresh to start empty)");
     process.exit(code);
   };
@@ -41,6 +55,24 @@ async function main(): Promise<void> {
 
   console.log(`redis-dr local topology, stack "${stack}" (down-after ${cfg.sentinelDownAfterMs} ms, quorum ${cfg.sentinelQuorum})`);
   console.log(`state and logs: ${baseDir}`);
+  console.log(network.kind === "namespaces" ? "pods: one network namespace each (ip netns)" : "pods: loopback addresses (no network namespaces here: run as root for them)");
+  try {
+    await bringUp(topology, apps, appPorts, cfg, creds, baseDir);
+  } catch (error) {
+    console.error(`\nerror: ${(error as Error).message}`);
+    await stop(1);
+  }
+}
+
+async function bringUp(
+  topology: LocalTopology,
+  apps: AppProcess[],
+  appPorts: number[],
+  cfg: StackConfig,
+  creds: Credentials,
+  baseDir: string,
+): Promise<void> {
+  const hosts = topology.pods.map((p) => p.address);
   topology.startAll();
   const started = Date.now();
   await waitFor(
@@ -60,6 +92,16 @@ async function main(): Promise<void> {
     const role = view.roles[pod.address]?.role === "master" ? "master " : "replica";
     console.log(`  ${pod.name}  ${role}  redis ${pod.address}:6379  sentinel ${pod.address}:26379  logs ${pod.dir}`);
   }
+  for (const [i, port] of appPorts.entries()) {
+    apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(baseDir, `app-${i}.log`) }));
+  }
+  await waitFor("the service instances to be ready", async () => {
+    const ready = await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)));
+    return ready.every(Boolean);
+  }, 30_000);
+  console.log("\nservice (what the NodeBalancer spreads over):");
+  for (const app of apps) console.log(`  ${app.url}  logs ${app.logFile}`);
+  console.log(`\ntry: curl -X PUT --data hello ${apps[0]!.url}/kv/greeting && curl ${apps[1]!.url}/kv/greeting`);
   console.log(`\nask a Sentinel: REDISCLI_AUTH=$(cat ${path.join(baseDir, "sentinel-password")}) redis-cli -h ${hosts[1]} -p 26379 SENTINEL get-master-addr-by-name ${cfg.masterName}`);
   console.log("Ctrl-C stops everything.");
 }

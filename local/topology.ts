@@ -8,12 +8,13 @@ import {
   SCRIPT_DIR,
   scriptEnvironment,
 } from "../k8s/redis/render";
+import { LoopbackNetwork, PodNetwork } from "./network";
 
 /**
- * The production Redis tier on one machine: one "pod" per loopback address,
- * each running the StatefulSet's own start scripts with the rendered config.
- * A pod's stable name is its address, so the scripts announce and resolve it
- * exactly as they would a pod DNS name.
+ * The production Redis tier on one machine: one "pod" per network namespace
+ * (or loopback address), each running the StatefulSet's own start scripts with
+ * the rendered config. A pod's stable name is its address, so the scripts
+ * announce and resolve it exactly as they would a pod DNS name.
  */
 export type Component = "redis" | "sentinel";
 
@@ -30,19 +31,21 @@ export interface TopologyOptions {
   baseDir: string;
   redisPassword: string;
   sentinelPassword: string;
-  /** First octets of the pods' loopback addresses: pod i is `${prefix}.${10 + i}`. */
-  addressPrefix?: string;
+  /** Where the pods live; loopback addresses 127.0.1.10+ unless given (the tests' default). */
+  network?: PodNetwork;
   /** Extra environment for every script (e.g. shorter timeouts in tests). */
   extraEnv?: Record<string, string>;
 }
 
 export class LocalTopology {
   readonly pods: LocalPod[];
+  readonly network: PodNetwork;
   private readonly processes = new Map<string, ChildProcess>();
+  private networkUp = false;
 
   constructor(private readonly opts: TopologyOptions) {
-    const prefix = opts.addressPrefix ?? "127.0.1";
-    const addresses = Array.from({ length: opts.cfg.redisReplicas }, (_, i) => `${prefix}.${10 + i}`);
+    this.network = opts.network ?? new LoopbackNetwork(opts.cfg.redisReplicas, "127.0.1");
+    const addresses = this.network.addresses;
     const shared = scriptEnvironment(opts.cfg, addresses);
     const configDir = path.join(opts.baseDir, "config");
     this.pods = addresses.map((address, i) => {
@@ -84,7 +87,9 @@ export class LocalTopology {
     const key = `${pod.name}/${component}`;
     if (this.isRunning(pod, component)) throw new Error(`${key} is already running`);
     const log = fs.openSync(path.join(pod.dir, `${component}.log`), "a");
-    const child = spawn("bash", [path.join(SCRIPT_DIR, `start-${component}.sh`)], {
+    const { command, args } = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, `start-${component}.sh`)]);
+    // `ip netns exec` execs the command in place, so the pid is still the process group leader.
+    const child = spawn(command, args, {
       env: pod.env,
       stdio: ["ignore", log, log],
       detached: true,
@@ -105,6 +110,10 @@ export class LocalTopology {
   }
 
   startAll(): void {
+    if (!this.networkUp) {
+      this.network.setUp();
+      this.networkUp = true;
+    }
     this.renderConfig();
     for (const pod of this.pods) this.startPod(pod);
   }
@@ -138,7 +147,8 @@ export class LocalTopology {
   /** Run one of the pod's hook scripts (probe or preStop) as the kubelet would. */
   runScript(pod: LocalPod, script: string, args: string[] = []): Promise<{ code: number; output: string }> {
     return new Promise((resolve) => {
-      const child = spawn("bash", [path.join(SCRIPT_DIR, script), ...args], { env: pod.env });
+      const wrapped = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, script), ...args]);
+      const child = spawn(wrapped.command, wrapped.args, { env: pod.env });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
@@ -148,6 +158,13 @@ export class LocalTopology {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.pods.map((pod) => this.stopPod(pod)));
+  }
+
+  /** Stop every process and remove the pods' network. */
+  async shutdown(): Promise<void> {
+    await this.stopAll();
+    this.network.tearDown();
+    this.networkUp = false;
   }
 
   log(pod: LocalPod, component: Component): string {
