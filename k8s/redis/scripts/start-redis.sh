@@ -7,6 +7,7 @@
 #     - another pod, verified with ROLE -> replicate it;
 #     - this pod, while a peer replica holds data synced from it -> wait for
 #       Sentinel to promote that replica (its copy is at least as new as our AOF);
+#     - this pod, while a peer reports ROLE master -> a failover is under way: wait;
 #     - this pod, with no replica holding its data -> serve as master from the AOF.
 #  2. No Sentinel answers at all: a peer that reports ROLE master, else the master
 #     in the Sentinel state saved on this pod's volume.
@@ -21,7 +22,7 @@ SILENT_ROUNDS_BEFORE_FALLBACK="${SILENT_ROUNDS_BEFORE_FALLBACK:-3}"
 
 # Prints "master" or "replica HOST".
 decide_role() {
-  local deadline=$((SECONDS + DISCOVERY_TIMEOUT_SECONDS)) silent=0 named_me=0 answer rc host
+  local deadline=$((SECONDS + DISCOVERY_TIMEOUT_SECONDS)) silent=0 named_me=0 answer rc host promoted
   while ((SECONDS < deadline)); do
     rc=0
     answer=$(sentinel_majority_master) || rc=$?
@@ -32,6 +33,9 @@ decide_role() {
           named_me=1
           if has_synced_replica_of "$POD_FQDN"; then
             log "Sentinels still name this pod master and a replica holds its data; waiting for Sentinel to promote it"
+          elif promoted=$(peer_master); then
+            # Mid-failover: the replica is promoted but the majority has not heard yet.
+            log "Sentinels still name this pod master but $promoted reports ROLE master; waiting for Sentinel to agree"
           else
             log "Sentinels name this pod master and no replica holds data from it; serving as master from local data"
             echo master
@@ -57,7 +61,7 @@ decide_role() {
     esac
     sleep 1
   done
-  if ((named_me)); then
+  if ((named_me)) && ! peer_master >/dev/null; then
     # Sentinel could not promote a replica (e.g. all too stale): our data is the best there is.
     log "no failover happened within ${DISCOVERY_TIMEOUT_SECONDS}s; serving as master from local data"
     echo master
