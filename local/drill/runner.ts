@@ -1,0 +1,261 @@
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "../../config/schema";
+import { AppProcess, startApp } from "../appProcess";
+import { clusterView, Credentials, isConverged, waitFor, waitForConvergence } from "../inspect";
+import { localCredentials } from "../stack";
+import { podNetwork } from "../network";
+import { LocalTopology } from "../topology";
+import { Scenario } from "./scenarios";
+import { IoredisWriter, lostWrites, RedisPyWriter, ServiceWriter, WriteSample, Writer } from "./writers";
+
+export interface WriterResult {
+  writer: string;
+  /** Fault -> first acknowledged write after the last failed one (0 when no write failed). */
+  rtoMs: number;
+  acknowledged: number;
+  failed: number;
+  lost: number;
+  lostSeqs: number[];
+  samples: WriteSample[];
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  description: string;
+  startedAt: number;
+  faultAt: number;
+  endedAt: number;
+  /** When the scenario started undoing its fault, if it marked it. */
+  recoveryAt?: number;
+  masterBefore: string;
+  masterAfter: string;
+  failover: boolean;
+  expectFailover: boolean;
+  twoMasterSamples: number;
+  /** Samples in which two masters each had enough replicas to accept writes. */
+  twoWritableMasterSamples: number;
+  converged: boolean;
+  /** Why the scenario did not run, if it did not. */
+  skipped?: string;
+  writers: WriterResult[];
+  events: Array<{ at: number; event: string }>;
+  violations: string[];
+}
+
+export interface RunOptions {
+  cfg: StackConfig;
+  baseDir: string;
+  appPorts: [number, number];
+  withPeers: boolean;
+  /** Use loopback addresses even where network namespaces are available. */
+  loopback?: boolean;
+  log?: (line: string) => void;
+}
+
+const MASTERS_EVENT = "masters: ";
+
+/**
+ * The longest time without an acknowledged write after the fault: from the fault (or
+ * the previous acknowledgement) to the next acknowledgement. A request that succeeds
+ * only after retrying for seconds counts as the outage it was, and with several faults
+ * (a rolling restart) the worst one counts. Normal pacing (a write every 20 ms) is the
+ * floor. NaN if writes had not recovered by the end.
+ */
+export function rto(samples: WriteSample[], faultAt: number): number {
+  let worst = 0;
+  let previous = faultAt;
+  let failing = false;
+  for (const s of samples) {
+    if (s.at < faultAt) continue;
+    if (s.ok) {
+      worst = Math.max(worst, s.at - previous);
+      previous = s.at;
+    }
+    failing = !s.ok;
+  }
+  return failing ? Number.NaN : worst;
+}
+
+/**
+ * Polls every Redis every 100 ms: master changes as events, samples with two masters,
+ * and samples with two masters that could both accept writes (min-replicas-to-write met).
+ */
+function watchMasters(hosts: string[], cfg: StackConfig, creds: Credentials, note: (e: string) => void) {
+  let running = true;
+  let twoMasters = 0;
+  let twoWritable = 0;
+  let last = "";
+  const loop = (async () => {
+    while (running) {
+      const view = await clusterView(hosts, cfg.masterName, creds);
+      const masters = view.masters.join(",");
+      if (view.masters.length > 1) twoMasters++;
+      const writable = view.masters.filter((m) => {
+        const role = view.roles[m];
+        return role?.role === "master" && role.replicas.length >= cfg.minReplicasToWrite;
+      });
+      if (writable.length > 1) twoWritable++;
+      if (masters !== last) {
+        note(`${MASTERS_EVENT}${masters || "none"}`);
+        last = masters;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    return { twoMasters, twoWritable };
+  };
+}
+
+/** What a running scenario holds, so an interrupted drill can stop it. */
+let active: { writers: Writer[]; apps: AppProcess[]; topology: LocalTopology } | undefined;
+
+async function release(parts: NonNullable<typeof active>): Promise<void> {
+  for (const w of parts.writers) await w.stop().catch(() => undefined);
+  for (const a of parts.apps) await a.stop();
+  await parts.topology.shutdown();
+}
+
+/** Stop the running scenario's processes and remove its network (on Ctrl-C). */
+export async function abortActiveScenario(): Promise<void> {
+  const parts = active;
+  active = undefined;
+  if (parts) await release(parts);
+}
+
+export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<ScenarioResult> {
+  const log = opts.log ?? (() => undefined);
+  const dir = path.join(opts.baseDir, scenario.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const { cfg } = opts;
+  const creds = localCredentials(dir);
+  const network = podNetwork(cfg.redisReplicas, "drill", opts.loopback);
+  if (scenario.needsNamespaces && network.kind !== "namespaces") {
+    log("    skipped: needs network namespaces (root and iproute2)");
+    return skippedResult(scenario, "needs network namespaces (root and iproute2)");
+  }
+  const topology = new LocalTopology({ cfg, baseDir: dir, network, ...creds });
+  const hosts = topology.pods.map((p) => p.address);
+  const events: ScenarioResult["events"] = [];
+  const note = (event: string) => {
+    events.push({ at: Date.now(), event });
+    log(`    ${event}`);
+  };
+  const apps: AppProcess[] = [];
+  const writers: Writer[] = [];
+  active = { writers, apps, topology };
+  try {
+    topology.startAll();
+    const initial = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
+    const masterBefore = initial.masters[0]!;
+    for (const [i, port] of opts.appPorts.entries()) {
+      apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(dir, `app-${i}.log`) }));
+    }
+    await waitFor("both service instances to be ready", async () => {
+      const ready = await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)));
+      return ready.every(Boolean);
+    }, 30_000);
+    writers.push(new ServiceWriter(apps.map((a) => a.url)));
+    if (opts.withPeers && scenario.peers) {
+      writers.push(new IoredisWriter(hosts, cfg.masterName, creds), new RedisPyWriter(hosts, cfg.masterName, creds));
+    }
+    const startedAt = Date.now();
+    const stopWatching = watchMasters(hosts, cfg, creds, note);
+    for (const w of writers) w.start();
+    await new Promise((r) => setTimeout(r, 2000));
+
+    const faultAt = Date.now();
+    note(`fault: ${scenario.name}`);
+    const master = topology.pods.find((p) => p.address === masterBefore)!;
+    let recoveryAt: number | undefined;
+    const recovering = (event: string) => {
+      recoveryAt = Date.now();
+      note(event);
+    };
+    await scenario.run({ cfg, topology, creds, hosts, master, note, recovering });
+    const final = await waitForConvergence(hosts, cfg.masterName, creds, 120_000).catch(() => undefined);
+    note(final ? "converged" : "did not converge within 120 s");
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const w of writers) await w.stop();
+    const { twoMasters: twoMasterSamples, twoWritable: twoWritableMasterSamples } = await stopWatching();
+    const endedAt = Date.now();
+
+    const view = final ?? (await clusterView(hosts, cfg.masterName, creds));
+    const masterAfter = view.masters[0] ?? "";
+    const results: WriterResult[] = [];
+    for (const w of writers) {
+      const lostSeqs = masterAfter ? await lostWrites(w, masterAfter, creds) : [];
+      results.push({
+        writer: w.name,
+        rtoMs: rto(w.samples, faultAt),
+        acknowledged: w.samples.filter((s) => s.ok).length,
+        failed: w.samples.filter((s) => !s.ok).length,
+        lost: lostSeqs.length,
+        lostSeqs,
+        samples: w.samples,
+      });
+    }
+    const failover = events.some(
+      (e) =>
+        e.at >= faultAt &&
+        e.at < (recoveryAt ?? Infinity) &&
+        e.event.startsWith(MASTERS_EVENT) &&
+        e.event.slice(MASTERS_EVENT.length).split(",").some((m) => m !== "none" && m !== masterBefore),
+    );
+    const violations: string[] = [];
+    if (failover !== scenario.expectFailover) violations.push(scenario.expectFailover ? "no failover happened" : "a failover happened");
+    if (twoWritableMasterSamples > 0) violations.push(`${twoWritableMasterSamples} samples with two writable masters`);
+    else if (twoMasterSamples > 0 && !scenario.secondMasterExpected) violations.push(`${twoMasterSamples} samples with two masters`);
+    if (!final || !isConverged(view)) violations.push("topology did not converge");
+    const ours = results[0]!;
+    if (scenario.planned && ours.lost > 0) violations.push(`${ours.lost} acknowledged writes lost in a planned scenario`);
+    if (scenario.planned && ours.failed > 0) violations.push(`${ours.failed} failed requests in a planned scenario`);
+    return {
+      scenario: scenario.name,
+      description: scenario.description,
+      startedAt,
+      faultAt,
+      endedAt,
+      ...(recoveryAt === undefined ? {} : { recoveryAt }),
+      masterBefore,
+      masterAfter,
+      failover,
+      expectFailover: scenario.expectFailover,
+      twoMasterSamples,
+      twoWritableMasterSamples,
+      converged: Boolean(final),
+      writers: results,
+      events,
+      violations,
+    };
+  } finally {
+    if (active?.topology === topology) active = undefined;
+    await release({ writers, apps, topology });
+  }
+}
+
+function skippedResult(scenario: Scenario, reason: string): ScenarioResult {
+  const now = Date.now();
+  return {
+    scenario: scenario.name,
+    description: scenario.description,
+    startedAt: now,
+    faultAt: now,
+    endedAt: now,
+    masterBefore: "",
+    masterAfter: "",
+    failover: false,
+    expectFailover: scenario.expectFailover,
+    twoMasterSamples: 0,
+    twoWritableMasterSamples: 0,
+    converged: false,
+    skipped: reason,
+    writers: [],
+    events: [],
+    violations: [],
+  };
+}

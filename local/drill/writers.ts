@@ -1,0 +1,190 @@
+import { ChildProcess, spawn } from "child_process";
+import * as path from "path";
+import * as readline from "readline";
+import Redis from "ioredis";
+import { Credentials, REDIS_PORT, SENTINEL_PORT, withConnection } from "../inspect";
+
+/** One write attempt: when it finished, its sequence number, and whether it was acknowledged. */
+export interface WriteSample {
+  at: number;
+  seq: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** A steady load of sequence-numbered writes; every acknowledged one must survive. */
+export interface Writer {
+  readonly name: string;
+  readonly samples: WriteSample[];
+  start(): void;
+  stop(): Promise<void>;
+  /** The Redis key an acknowledged write `seq` lives under. */
+  keyFor(seq: number): string;
+}
+
+const INTERVAL_MS = 20;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Writes through the C++ service, alternating between instances like the NodeBalancer does. */
+export class ServiceWriter implements Writer {
+  readonly name = "redis-dr-app";
+  readonly samples: WriteSample[] = [];
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly urls: string[]) {}
+
+  keyFor(seq: number): string {
+    return `kv:drill-svc-${seq}`;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      for (let seq = 1; this.running; seq++) {
+        // A load balancer retries another backend when one refuses the connection; so do we.
+        const first = seq % this.urls.length;
+        let sample: WriteSample | undefined;
+        for (let i = 0; i < this.urls.length && !sample?.ok; i++) {
+          const url = this.urls[(first + i) % this.urls.length]!;
+          try {
+            const res = await fetch(`${url}/kv/drill-svc-${seq}`, { method: "PUT", body: String(seq), signal: AbortSignal.timeout(10_000) });
+            const body = await res.text();
+            // With REDIS_WAIT_REPLICAS set, only a write the service calls durable is acknowledged.
+            const durable = res.ok && (JSON.parse(body) as { durable?: boolean }).durable !== false;
+            sample = { at: Date.now(), seq, ok: durable, ...(durable ? {} : { error: `HTTP ${res.status}: ${body.slice(0, 160)}` }) };
+            if (res.status < 500 || res.status === 503) break; // the service answered: its verdict stands
+          } catch (error) {
+            sample = { at: Date.now(), seq, ok: false, error: (error as Error).message };
+          }
+        }
+        this.samples.push(sample!);
+        await pause(INTERVAL_MS);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+/** ioredis in Sentinel mode with its failover detector, as its docs recommend. */
+export class IoredisWriter implements Writer {
+  readonly name = "ioredis";
+  readonly samples: WriteSample[] = [];
+  private running = false;
+  private loop?: Promise<void>;
+  private client?: Redis;
+
+  constructor(
+    private readonly sentinels: string[],
+    private readonly masterName: string,
+    private readonly creds: Credentials,
+  ) {}
+
+  keyFor(seq: number): string {
+    return `drill:ioredis:${seq}`;
+  }
+
+  start(): void {
+    this.client = new Redis({
+      sentinels: this.sentinels.map((host) => ({ host, port: SENTINEL_PORT })),
+      name: this.masterName,
+      password: this.creds.redisPassword,
+      sentinelPassword: this.creds.sentinelPassword,
+      commandTimeout: 3000,
+      failoverDetector: true,
+      // A write that hits a demoted master gets READONLY: reconnect (and so re-resolve) on it.
+      reconnectOnError: (error) => error.message.startsWith("READONLY"),
+    });
+    this.client.on("error", () => undefined);
+    this.running = true;
+    this.loop = (async () => {
+      for (let seq = 1; this.running; seq++) {
+        try {
+          await this.client!.set(this.keyFor(seq), String(seq));
+          this.samples.push({ at: Date.now(), seq, ok: true });
+        } catch (error) {
+          this.samples.push({ at: Date.now(), seq, ok: false, error: (error as Error).message.slice(0, 160) });
+        }
+        await pause(INTERVAL_MS);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    this.client?.disconnect();
+  }
+}
+
+/** redis-py's Sentinel client (Debian python3-redis), run as its own process. */
+export class RedisPyWriter implements Writer {
+  readonly name = "redis-py";
+  readonly samples: WriteSample[] = [];
+  private child?: ChildProcess;
+  private closed?: Promise<void>;
+
+  constructor(
+    private readonly sentinels: string[],
+    private readonly masterName: string,
+    private readonly creds: Credentials,
+  ) {}
+
+  keyFor(seq: number): string {
+    return `drill:redispy:${seq}`;
+  }
+
+  start(): void {
+    this.child = spawn("/usr/bin/python3", [path.join(__dirname, "redis_py_writer.py")], {
+      env: {
+        PATH: process.env.PATH,
+        SENTINELS: this.sentinels.join(","),
+        MASTER_NAME: this.masterName,
+        REDIS_PASSWORD: this.creds.redisPassword,
+        SENTINEL_PASSWORD: this.creds.sentinelPassword,
+        INTERVAL_SECONDS: String(INTERVAL_MS / 1000),
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const lines = readline.createInterface({ input: this.child.stdout! });
+    lines.on("line", (line) => {
+      try {
+        this.samples.push(JSON.parse(line) as WriteSample);
+      } catch {
+        /* a partial line at exit */
+      }
+    });
+    this.closed = new Promise((resolve) => lines.once("close", () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    this.child?.kill("SIGTERM");
+    await this.closed;
+  }
+}
+
+/** Acknowledged writes of `writer` that `host` does not hold. */
+export async function lostWrites(writer: Writer, host: string, creds: Credentials): Promise<number[]> {
+  const acked = writer.samples.filter((s) => s.ok).map((s) => s.seq);
+  const lost: number[] = [];
+  await withConnection(
+    host,
+    REDIS_PORT,
+    creds.redisPassword,
+    async (c) => {
+      for (let i = 0; i < acked.length; i += 500) {
+        const batch = acked.slice(i, i + 500);
+        const values = await c.mget(...batch.map((seq) => writer.keyFor(seq)));
+        values.forEach((value, j) => {
+          if (value === null) lost.push(batch[j]!);
+        });
+      }
+    },
+    10_000,
+  );
+  return lost;
+}

@@ -1,0 +1,93 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { APP_BINARY } from "../local/appProcess";
+import { REDIS_PORT, withConnection } from "../local/inspect";
+import { reportTable, timelineSvg } from "../local/drill/report";
+import { rto, RunOptions, runScenario } from "../local/drill/runner";
+import { Scenario, scenariosNamed } from "../local/drill/scenarios";
+import { stackConfig } from "./helpers/stackConfig";
+
+// The drill harness against real processes: scenarios whose outcome is known
+// beforehand, so a harness that miscounts or misses a failover fails here.
+const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
+let options: RunOptions;
+
+beforeAll(() => {
+  if (!fs.existsSync(APP_BINARY)) throw new Error(`${APP_BINARY} is missing: npm test builds it (npm run app:build)`);
+  options = {
+    cfg,
+    baseDir: fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-drill-test-")),
+    appPorts: [18590, 18591],
+    withPeers: false,
+  };
+});
+
+const [baseline, loseTwoSentinels] = scenariosNamed(["baseline", "lose-two-sentinels"]);
+
+describe("RTO", () => {
+  const sample = (at: number, ok: boolean) => ({ at, seq: at, ok });
+  const steady = (from: number, to: number) => Array.from({ length: (to - from) / 20 + 1 }, (_, i) => sample(from + i * 20, true));
+
+  it("is the write pacing when nothing fails, and NaN when writes never recover", () => {
+    expect(rto(steady(0, 1000), 500)).toBe(20);
+    expect(rto([...steady(0, 1000), sample(1100, false)], 500)).toBeNaN();
+  });
+
+  it("runs from the fault to the first acknowledged write after it", () => {
+    expect(rto([...steady(0, 100), sample(1000, false), sample(3000, false), ...steady(3500, 4000)], 110)).toBe(3390);
+  });
+
+  it("counts a request that succeeded only after seconds of retries", () => {
+    expect(rto([...steady(0, 100), ...steady(3200, 3400)], 110)).toBe(3090);
+  });
+
+  it("is the longest outage when a scenario has several", () => {
+    const samples = [...steady(0, 100), sample(200, false), ...steady(600, 5000), sample(5100, false), ...steady(7000, 7100)];
+    expect(rto(samples, 100)).toBe(2000);
+  });
+});
+
+describe("drill harness", () => {
+  it("reports a no-fault baseline as no failover, no failed and no lost writes", async () => {
+    const result = await runScenario(baseline!, options);
+    const ours = result.writers[0]!;
+    expect(result.violations).toEqual([]);
+    expect(result.failover).toBe(false);
+    expect(result.converged).toBe(true);
+    expect(ours.acknowledged).toBeGreaterThan(100);
+    expect(ours.failed).toBe(0);
+    expect(ours.lost).toBe(0);
+    expect(result.masterAfter).toBe(result.masterBefore);
+    expect(ours.rtoMs).toBeLessThan(1000);
+    expect(reportTable([result])).toMatch(/\| baseline \| redis-dr-app \| 0\.\d\d \| 0 \| \d+ \| 0 \| no \(no\) \| 0 \| yes \| ok \|/);
+    expect(timelineSvg(result)).toContain("<svg");
+  });
+
+  it("counts acknowledged writes that the final master no longer holds as lost", async () => {
+    const deleteTwoAcknowledgedWrites: Scenario = {
+      ...baseline!,
+      name: "delete-two-acknowledged",
+      async run(ctx) {
+        await new Promise((r) => setTimeout(r, 1000));
+        await withConnection(ctx.master.address, REDIS_PORT, ctx.creds.redisPassword, (c) => c.del("kv:drill-svc-3", "kv:drill-svc-7"));
+      },
+    };
+    const result = await runScenario(deleteTwoAcknowledgedWrites, options);
+    expect(result.writers[0]!.lostSeqs).toEqual([3, 7]);
+    expect(result.violations).toEqual(["2 acknowledged writes lost in a planned scenario"]);
+  });
+
+  it("sees no failover when two of three Sentinels are gone, and says so", async () => {
+    const result = await runScenario(loseTwoSentinels!, options);
+    const ours = result.writers[0]!;
+    expect(result.failover).toBe(false);
+    expect(result.recoveryAt).toBeGreaterThan(result.faultAt + 3 * cfg.sentinelDownAfterMs);
+    expect(result.violations).toEqual([]);
+    // The master was down with no failover: writes failed until its restart, and none was lost.
+    expect(ours.failed).toBeGreaterThan(0);
+    expect(ours.lost).toBe(0);
+    expect(result.events.map((e) => e.event)).toContain("masters: none");
+  });
+});
