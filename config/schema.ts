@@ -76,6 +76,13 @@ export const stackConfigShape = {
   notReadyTolerationSeconds: z.number().int().min(0).max(300).default(30).describe("How long pods stay bound to a not-ready or unreachable node before eviction (Kubernetes default is 300)."),
   redisTerminationGraceSeconds: z.number().int().min(10).max(600).default(60).describe("Grace period for a Redis pod to hand over the master role in preStop before it is killed."),
 
+  // --- k8s/: monitoring ---
+  redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.62.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),
+  exporterCpu: quantity("20m").default("20m").describe("CPU request of each exporter sidecar."),
+  exporterMemory: quantity("48Mi").default("48Mi").describe("Memory request and limit of each exporter sidecar."),
+  monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and -").default("monitoring").describe("Namespace of the Prometheus that scrapes the exporters; the Redis NetworkPolicy admits it to ports 9121 and 9122."),
+  prometheusOperator: z.boolean().default(false).describe("Create a PrometheusRule (monitoring/alerts.rules.yml) and PodMonitors; needs the prometheus-operator CRDs in the cluster."),
+
   // --- k8s/ and app/: the C++ service ---
   appImage: pinnedImage("app").describe("Image of the C++ service built from app/Dockerfile (pinned tag or digest)."),
   appReplicas: z.number().int().min(2, "must be at least 2 so one app pod can be lost or drained").describe("App Deployment replicas."),

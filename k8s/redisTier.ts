@@ -16,6 +16,7 @@ import {
   SENTINEL_SERVICE_NAME,
   STATEFULSET_NAME,
 } from "./redis/render";
+import { EXPORTER_PORTS, exporterContainers } from "./monitoring";
 import {
   labelsFor,
   restrictedContainerSecurity,
@@ -204,6 +205,9 @@ export class RedisTier extends pulumi.ComponentResource {
                   securityContext: restrictedContainerSecurity(),
                   volumeMounts: mounts,
                 },
+                ...exporterContainers(cfg, (envName, target) =>
+                  secretEnv(envName, target === "redis" ? SECRET_KEYS.redisPassword : SECRET_KEYS.sentinelPassword),
+                ),
               ],
               volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },
@@ -247,6 +251,13 @@ export class RedisTier extends pulumi.ComponentResource {
               ports: [
                 { protocol: "TCP", port: REDIS_PORT },
                 { protocol: "TCP", port: SENTINEL_PORT },
+              ],
+            },
+            {
+              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": cfg.monitoringNamespace } } }],
+              ports: [
+                { protocol: "TCP", port: EXPORTER_PORTS.redis },
+                { protocol: "TCP", port: EXPORTER_PORTS.sentinel },
               ],
             },
           ],

@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { StackConfig } from "../config/schema";
 import { AppTier, appSelector } from "./appTier";
-import { RedisTier } from "./redisTier";
+import { Monitoring } from "./monitoring";
+import { REDIS_COMPONENT, RedisTier } from "./redisTier";
+import { selectorFor } from "./security";
 
 export interface WorkloadsArgs {
   cfg: StackConfig;
@@ -68,6 +70,14 @@ export class Workloads extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [redis] },
     );
+
+    if (cfg.prometheusOperator) {
+      new Monitoring(
+        "monitoring",
+        { cfg, namespace: namespace.metadata.name, redisSelector: selectorFor(REDIS_COMPONENT), appSelector: appSelector() },
+        { ...child, dependsOn: [redis, app] },
+      );
+    }
 
     this.namespace = namespace.metadata.name;
     this.sentinelServiceName = redis.sentinelServiceName;

@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   iproute2 procps                         # ip netns, pkill for the local topology
   wrk                                     # HTTP load for the benchmark (npm run bench)
   python3-redis                           # redis-py, a peer Sentinel client in the drills
+  prometheus prometheus-redis-exporter    # promtool checks the alert rules; the exporter proves their metric names
 )
 
 missing=()

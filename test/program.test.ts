@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { NODEBALANCER_ANNOTATIONS } from "../k8s/appTier";
+import { AlertRuleGroup, alertRuleGroups } from "../k8s/monitoring";
 import { SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
 import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
 import { byType, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
@@ -20,6 +21,9 @@ const T = {
   pdb: "kubernetes:policy/v1:PodDisruptionBudget",
   netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
 };
+
+/** Every alert the operators were promised (issue #5). */
+const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate"];
 
 const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
 const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";
@@ -221,6 +225,30 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     }
   });
 
+  it("runs a redis_exporter sidecar for Redis and one for Sentinel, reachable only from the monitoring namespace", () => {
+    const secretKeys = Object.keys(plain(one(rendered, T.secret).inputs).stringData);
+    for (const [name, port, metricsPort, key] of [
+      ["redis-exporter", 6379, 9121, SECRET_KEYS.redisPassword],
+      ["sentinel-exporter", 26379, 9122, SECRET_KEYS.sentinelPassword],
+    ] as const) {
+      const c = container(rendered, T.statefulSet, name);
+      const env = envOf(c);
+      expect(c.image).toBe("oliver006/redis_exporter:v1.62.0");
+      expect(env.REDIS_ADDR!.value).toBe(`redis://localhost:${port}`);
+      expect(env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key).toBe(key);
+      expect(secretKeys).toContain(key);
+      expect(env.REDIS_EXPORTER_WEB_LISTEN_ADDRESS!.value).toBe(`:${metricsPort}`);
+      expect(c.ports[0].containerPort).toBe(metricsPort);
+    }
+    const redisPolicy = byType(rendered, T.netpol).map((r) => plain(r.inputs)).find((p) => p.metadata.name === "redis");
+    const metricsRule = redisPolicy.spec.ingress.find((rule: any) => rule.ports.some((p: any) => p.port === 9121));
+    expect(metricsRule.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
+    expect(metricsRule.ports.map((p: any) => p.port)).toEqual([9121, 9122]);
+    // Only the Redis and app pods reach Redis and Sentinel themselves.
+    const dataRule = redisPolicy.spec.ingress.find((rule: any) => rule.ports.some((p: any) => p.port === 6379));
+    expect(dataRule.from.every((f: any) => f.podSelector && !f.namespaceSelector)).toBe(true);
+  });
+
   it("sends passwords only as secrets and never exposes them in outputs", () => {
     const secretInputs = one(rendered, T.secret).inputs;
     expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
@@ -250,6 +278,34 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     });
     expect(rendered.outputs.kubeconfig).toMatch(/^apiVersion: v1/);
     expect(rendered.secretOutputs).toEqual(new Set(["kubeconfig"]));
+  });
+});
+
+describe("program with prometheusOperator", () => {
+  it("deploys the alert rules file as a PrometheusRule and PodMonitors for the exporters and the app", async () => {
+    const rendered = await renderStack("prod", { "redis-dr:prometheusOperator": "true" });
+    const rule = plain(one(rendered, "kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs);
+    expect(rule.spec.groups).toEqual(alertRuleGroups());
+    expect(rule.spec.groups.flatMap((g: AlertRuleGroup) => g.rules.map((r) => r.alert))).toEqual(ALERTS);
+    const pods = Object.fromEntries(
+      [T.statefulSet, T.deployment].map((type) => {
+        const template = plain(one(rendered, type).inputs).spec.template;
+        return [type, { labels: template.metadata.labels, ports: template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.name)) }];
+      }),
+    );
+    const monitors = byType(rendered, "kubernetes:monitoring.coreos.com/v1:PodMonitor").map((r) => plain(r.inputs).spec);
+    expect(monitors).toHaveLength(2);
+    for (const monitor of monitors) {
+      const pod = Object.values(pods).find((p: any) => matches(monitor.selector.matchLabels, p.labels)) as { ports: string[] } | undefined;
+      expect(pod, JSON.stringify(monitor.selector)).toBeDefined();
+      for (const endpoint of monitor.podMetricsEndpoints) expect(pod!.ports).toContain(endpoint.port);
+    }
+    for (const object of rendered.resources.filter(isKubernetesObject)) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
+  });
+
+  it("creates no prometheus-operator object unless asked (its CRDs may be missing)", async () => {
+    const rendered = await renderStack("dev");
+    expect(rendered.resources.filter((r) => r.type.includes("monitoring.coreos.com"))).toEqual([]);
   });
 });
 

@@ -1,0 +1,99 @@
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppProcess, startApp } from "../local/appProcess";
+import { Credentials, SENTINEL_PORT, REDIS_PORT, waitFor, waitForConvergence } from "../local/inspect";
+import { LoopbackNetwork } from "../local/network";
+import { LocalTopology } from "../local/topology";
+import { ALERT_RULES_FILE, alertRuleGroups } from "../k8s/monitoring";
+import { stackConfig } from "./helpers/stackConfig";
+
+const RULES_TEST_FILE = path.resolve(__dirname, "../monitoring/alerts.test.yml");
+
+describe("alert rules", () => {
+  it("pass promtool check rules", () => {
+    const result = spawnSync("promtool", ["check", "rules", ALERT_RULES_FILE], { encoding: "utf8" });
+    expect(result.stdout + result.stderr).toContain(`SUCCESS: ${alertRuleGroups().flatMap((g) => g.rules).length} rules found`);
+    expect(result.status).toBe(0);
+  });
+
+  it("pass their promtool unit tests (each alert fires on its fault, none on a healthy topology)", () => {
+    const result = spawnSync("promtool", ["test", "rules", RULES_TEST_FILE], { encoding: "utf8" });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+  });
+});
+
+/** Metric name -> the label sets seen, from Prometheus text format. */
+function parseMetrics(text: string): Map<string, string[]> {
+  const metrics = new Map<string, string[]>();
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+\S+$/.exec(line);
+    if (!match) continue;
+    metrics.set(match[1]!, [...(metrics.get(match[1]!) ?? []), match[2] ?? ""]);
+  }
+  return metrics;
+}
+
+// The metric sources the rules are written against, run for real: Debian's
+// prometheus-redis-exporter on the local topology's master and a Sentinel, and
+// the C++ service's /metrics.
+describe("metric names the alert rules use", () => {
+  const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000" });
+  const creds: Credentials = { redisPassword: "redis-monitoring-test-0123", sentinelPassword: "sentinel-monitoring-test-0123" };
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-monitoring-test-"));
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.4"), ...creds });
+  const exporters: ChildProcess[] = [];
+  let app: AppProcess | undefined;
+  const scraped = new Map<string, string[]>();
+
+  const startExporter = (address: string, port: number, password: string, listen: number) => {
+    const child = spawn("prometheus-redis-exporter", [], {
+      env: { REDIS_ADDR: `redis://${address}:${port}`, REDIS_PASSWORD: password, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${listen}` },
+      stdio: "ignore",
+    });
+    exporters.push(child);
+    return `http://127.0.0.1:${listen}/metrics`;
+  };
+
+  beforeAll(async () => {
+    topology.startAll();
+    const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
+    const master = view.masters[0]!;
+    const sentinel = topology.pods[1]!.address;
+    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, port: 18597, logFile: path.join(baseDir, "app.log") });
+    const urls = [
+      startExporter(master, REDIS_PORT, creds.redisPassword, 19121),
+      startExporter(sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
+      `${app.url}/metrics`,
+    ];
+    // Put a little traffic through the app so its request counters exist.
+    await fetch(`${app.url}/kv/monitoring`, { method: "PUT", body: "x" });
+    for (const url of urls) {
+      const text = await waitFor(`metrics at ${url}`, () => fetch(url).then((r) => (r.ok ? r.text() : undefined), () => undefined), 15_000);
+      for (const [name, labels] of parseMetrics(text)) scraped.set(name, [...(scraped.get(name) ?? []), ...labels]);
+    }
+  });
+
+  afterAll(async () => {
+    for (const child of exporters) child.kill("SIGTERM");
+    await app?.stop();
+    await topology.shutdown();
+  });
+
+  it("finds every metric an alert rule names", () => {
+    const used = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis(?:dr)?_[a-z_]+\b/g) ?? [])));
+    expect(used.size).toBeGreaterThan(5);
+    const missing = [...used].filter((name) => !scraped.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it("carries the labels the rules select and group on", () => {
+    expect(scraped.get("redis_instance_info")!.some((l) => l.includes('role="master"'))).toBe(true);
+    const status = scraped.get("redis_sentinel_master_status")!;
+    expect(status.some((l) => l.includes(`master_name="${cfg.masterName}"`) && /master_address="[^"]+"/.test(l))).toBe(true);
+    expect(scraped.get("redis_connected_slaves")).toBeDefined();
+    expect(scraped.get("redisdr_http_requests_total")!.some((l) => /status="\d{3}"/.test(l))).toBe(true);
+  });
+});
