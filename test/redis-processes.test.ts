@@ -151,9 +151,11 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
     expect(redisHook.code).toBe(0);
     expect(redisHook.output).toMatch(/handover complete: (\S+) is master/);
     expect(sentinelHook.code).toBe(0);
-    await t.stopPod(oldMaster);
     const handedTo = /handover complete: (\S+) is master/.exec(redisHook.output)![1]!;
     expect(handedTo).not.toBe(oldMaster.address);
+    // preStop demoted the old master itself: no second master until Sentinel's next INFO round.
+    expect(await roleOf(oldMaster.address, creds)).toMatchObject({ role: "slave", master: handedTo });
+    await t.stopPod(oldMaster);
 
     t.startPod(oldMaster);
     const final = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);

@@ -61,7 +61,7 @@ while ((SECONDS < deadline)); do
   fi
   if answer=$(sentinel_majority_master) && [[ ${answer% *} != "$POD_FQDN" ]] \
       && [[ $(redis_role "${answer% *}" || true) == master ]]; then
-    log "handover complete: Sentinel majority names ${answer% *}"
+    log "handover complete: ${answer% *} is master (Sentinel majority agrees)"
     [[ -n $demoted ]] || redis_cmd "$LOCAL_ADDRESS" REPLICAOF "${answer% *}" "$REDIS_PORT" >/dev/null || true
     exit 0
   fi
