@@ -15,6 +15,17 @@ export function linodeLabel(...parts: string[]): string {
   return label;
 }
 
+/** Names and tags the program gives its Linode resources; ops/ finds them by these. */
+export const linodeNames = (stack: string) => ({
+  cluster: linodeLabel("redis-dr", stack),
+  nodeBalancer: linodeLabel("redis-dr", stack, "app"),
+  firewall: linodeLabel("redis-dr", stack, "app-fw"),
+});
+
+export function stackTags(cfg: StackConfig, stack: string): string[] {
+  return [...new Set(["redis-dr", `redis-dr-${stack}`, ...cfg.tags])];
+}
+
 /** Decode LKE's base64 kubeconfig into the YAML a Kubernetes provider takes. */
 export function decodeKubeconfig(encoded: string): string {
   return Buffer.from(encoded, "base64").toString("utf8");
@@ -35,7 +46,8 @@ export class LinodeInfra extends pulumi.ComponentResource {
     super("redis-dr:infra:LinodeInfra", name, {}, opts);
     const { cfg, stack } = args;
     const child = { parent: this };
-    const tags = [...new Set(["redis-dr", `redis-dr-${stack}`, ...cfg.tags])];
+    const tags = stackTags(cfg, stack);
+    const names = linodeNames(stack);
     const autoscaler =
       cfg.autoscalerMin !== undefined && cfg.autoscalerMax !== undefined
         ? { min: cfg.autoscalerMin, max: cfg.autoscalerMax }
@@ -44,7 +56,7 @@ export class LinodeInfra extends pulumi.ComponentResource {
     this.cluster = new linode.LkeCluster(
       "cluster",
       {
-        label: linodeLabel("redis-dr", stack),
+        label: names.cluster,
         region: cfg.region,
         k8sVersion: cfg.k8sVersion,
         tags,
@@ -57,7 +69,7 @@ export class LinodeInfra extends pulumi.ComponentResource {
 
     this.nodeBalancer = new linode.NodeBalancer(
       "app",
-      { label: linodeLabel("redis-dr", stack, "app"), region: cfg.region, tags, clientConnThrottle: 0 },
+      { label: names.nodeBalancer, region: cfg.region, tags, clientConnThrottle: 0 },
       // The cloud controller manager adds configs and nodes; Pulumi owns only the NodeBalancer itself.
       child,
     );
@@ -65,7 +77,7 @@ export class LinodeInfra extends pulumi.ComponentResource {
     this.firewall = new linode.Firewall(
       "app",
       {
-        label: linodeLabel("redis-dr", stack, "app-fw"),
+        label: names.firewall,
         tags,
         inboundPolicy: "DROP",
         outboundPolicy: "ACCEPT",

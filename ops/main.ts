@@ -1,0 +1,109 @@
+import { parseArgs } from "util";
+import { StackConfigError } from "../config/load";
+import { stackFileConfig } from "../config/stackFile";
+import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
+import { kubectlPodNode, nodeDrill } from "./nodeDrill";
+import { formatResult, preflight } from "./preflight";
+import { clusterStatus, nodeBalancerStatus, redisStatus } from "./status";
+
+const USAGE = `usage: npm run ops -- <command> [--stack dev|prod] [--json]
+
+commands:
+  preflight   check the stack's region, Kubernetes version, node type and account on the Linode API
+  status      LKE nodes, NodeBalancer backends and, with --sentinel, the Redis master, replicas and lag
+  drill       recycle the LKE node that hosts the Redis master while writing through --url (needs --yes)
+
+environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
+(for --sentinel; reach a Sentinel with: kubectl port-forward -n <namespace> svc/redis-sentinel 26379)`;
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      stack: { type: "string", default: "dev" },
+      json: { type: "boolean", default: false },
+      sentinel: { type: "string", multiple: true },
+      url: { type: "string" },
+      yes: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command || !["preflight", "status", "drill"].includes(command)) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const stack = values.stack!;
+  const cfg = stackFileConfig(stack);
+  const json = values.json!;
+  const progress = (line: string) => {
+    if (!json) console.log(`  ${line}`);
+  };
+  configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
+
+  if (command === "preflight") {
+    if (!json) console.log(`preflight for stack ${stack}:`);
+    const results = await preflight(cfg, stack, (check) => progress(`checking ${check}...`));
+    if (json) console.log(JSON.stringify({ stack, ok: results.every((r) => r.ok), results }, null, 2));
+    else for (const r of results) console.log(formatResult(r));
+    return results.every((r) => r.ok) ? 0 : 1;
+  }
+
+  const sentinels = values.sentinel ?? [];
+  const sentinelPassword = process.env.SENTINEL_PASSWORD ?? "";
+  if (command === "status") {
+    progress("LKE cluster...");
+    const cluster = await clusterStatus(stack);
+    progress("NodeBalancer...");
+    const nodeBalancer = await nodeBalancerStatus(stack);
+    let redis;
+    if (sentinels.length > 0) {
+      progress("Sentinels...");
+      redis = await redisStatus(sentinels, cfg.masterName, { sentinel: sentinelPassword, ...(process.env.REDIS_PASSWORD ? { redis: process.env.REDIS_PASSWORD } : {}) });
+    }
+    if (json) {
+      console.log(JSON.stringify({ stack, cluster, nodeBalancer, ...(redis ? { redis } : {}) }, null, 2));
+    } else {
+      console.log(`cluster ${cluster.label} (${cluster.id}): ${cluster.status}, Kubernetes ${cluster.k8sVersion}`);
+      for (const pool of cluster.pools) for (const n of pool.nodes) console.log(`  node ${n.id} (linode ${n.instanceId ?? "-"}, ${pool.type}): ${n.status}`);
+      console.log(`NodeBalancer ${nodeBalancer.label}: ${nodeBalancer.hostname} ${nodeBalancer.ipv4}`);
+      for (const p of nodeBalancer.ports) {
+        console.log(`  port ${p.port}: ${p.up} up, ${p.down} down`);
+        for (const b of p.backends) console.log(`    ${b.label} ${b.address}: ${b.status}`);
+      }
+      if (redis) {
+        console.log(`Redis master: ${redis.master ?? "none"} (${redis.agreeing} of ${redis.asked} Sentinels agree)`);
+        for (const r of redis.replicas) console.log(`  replica ${r.address}: link ${r.linkStatus}, ${r.lagBytes} bytes behind${r.flags !== "slave" ? ` [${r.flags}]` : ""}`);
+        for (const s of redis.sentinels.filter((v) => v.error)) console.log(`  Sentinel ${s.sentinel}: ${s.error}`);
+      }
+    }
+    return 0;
+  }
+
+  if (!values.url) throw new Error("drill needs --url <public URL> (the stack output publicUrl)");
+  if (sentinels.length === 0) throw new Error("drill needs --sentinel host:port (kubectl port-forward -n <namespace> svc/redis-sentinel 26379)");
+  if (!values.yes) throw new Error("drill recycles a production node; pass --yes to confirm");
+  const result = await nodeDrill({
+    stack,
+    masterName: cfg.masterName,
+    sentinels,
+    sentinelPassword,
+    url: values.url,
+    podNode: kubectlPodNode(cfg.namespace),
+    progress,
+  });
+  if (json) console.log(JSON.stringify(result, null, 2));
+  else {
+    console.log(`recycled ${result.node} (LKE node ${result.lkeNodeId}), which hosted master ${result.masterBefore}`);
+    console.log(`recovery: ${Number.isNaN(result.recoveryMs) ? "writes did not recover" : `${(result.recoveryMs / 1000).toFixed(1)} s`}; ${result.failed} of ${result.requests} requests failed; master now ${result.masterAfter ?? "unknown"}`);
+  }
+  return Number.isNaN(result.recoveryMs) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof StackConfigError ? error.message : `error: ${describeError(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,136 @@
+import { getAccountInfo, getKubernetesVersions, getMyGrants, getProfile, getRegion, getType } from "@linode/api-v4";
+import { createKubeClusterSchema, NodeBalancerSchema } from "@linode/validation";
+import { StackConfig, toBytes } from "../config/schema";
+import { linodeNames, stackTags } from "../infra/linodeInfra";
+import { describeError, LinodeApiError } from "./linodeApi";
+
+/** One preflight check: ok, or one line naming the config key (when there is one) and the fix. */
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  key?: string;
+  message: string;
+}
+
+/** What every stack creates, by the name Linode gives the capability. */
+export const REQUIRED_CAPABILITIES = ["Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall"] as const;
+/** Global grants a restricted user needs for the same. */
+export const REQUIRED_GRANTS = ["add_lkes", "add_nodebalancers", "add_volumes", "add_firewalls"] as const;
+
+const ok = (check: string, message: string): CheckResult => ({ check, ok: true, message });
+const fail = (check: string, key: string | undefined, message: string): CheckResult => ({ check, ok: false, ...(key ? { key } : {}), message });
+
+async function regionCheck(cfg: StackConfig): Promise<CheckResult> {
+  try {
+    const region = await getRegion(cfg.region);
+    const missing = REQUIRED_CAPABILITIES.filter((c) => !region.capabilities.includes(c));
+    if (missing.length > 0) {
+      return fail("region", "redis-dr:region", `${cfg.region} does not offer ${missing.join(", ")}; choose a region that offers ${REQUIRED_CAPABILITIES.join(", ")}`);
+    }
+    if (region.status !== "ok") return fail("region", "redis-dr:region", `${cfg.region} reports status "${region.status}"; wait for it to recover or choose another region`);
+    return ok("region", `${cfg.region} (${region.label}) offers ${REQUIRED_CAPABILITIES.join(", ")}`);
+  } catch (error) {
+    if (error instanceof LinodeApiError && error.status === 404) {
+      return fail("region", "redis-dr:region", `"${cfg.region}" is not a Linode region; set an id such as us-ord (list: GET /regions)`);
+    }
+    throw error;
+  }
+}
+
+async function versionCheck(cfg: StackConfig): Promise<CheckResult> {
+  const offered = (await getKubernetesVersions({ page_size: 500 })).data.map((v) => v.id);
+  if (!offered.includes(cfg.k8sVersion)) {
+    return fail("k8sVersion", "redis-dr:k8sVersion", `LKE does not offer ${cfg.k8sVersion}; set one of ${offered.join(", ")}`);
+  }
+  return ok("k8sVersion", `LKE offers Kubernetes ${cfg.k8sVersion}`);
+}
+
+/** A Redis pod's memory limits (redis + sentinel + two exporters), in MB as Linode counts node memory. */
+function redisPodMemoryMb(cfg: StackConfig): number {
+  return Math.ceil((toBytes(cfg.redisMemory) + toBytes(cfg.sentinelMemory) + 2 * toBytes(cfg.exporterMemory)) / 1024 ** 2);
+}
+
+async function nodeTypeCheck(cfg: StackConfig): Promise<CheckResult> {
+  try {
+    const type = await getType(cfg.nodeType);
+    const needed = redisPodMemoryMb(cfg);
+    // Kubernetes system pods and the kubelet's reservation take roughly a quarter of a small node.
+    if (needed > type.memory * 0.75) {
+      return fail(
+        "nodeType",
+        "redis-dr:nodeType",
+        `${cfg.nodeType} has ${type.memory} MB; a Redis pod needs ${needed} MB of limits plus system overhead; choose a larger type or lower redis-dr:redisMemory`,
+      );
+    }
+    return ok("nodeType", `${cfg.nodeType} (${type.label}, ${type.memory} MB) fits a Redis pod (${needed} MB)`);
+  } catch (error) {
+    if (error instanceof LinodeApiError && error.status === 404) {
+      return fail("nodeType", "redis-dr:nodeType", `"${cfg.nodeType}" is not a Linode type; set an id such as g6-standard-2 (list: GET /linode/types)`);
+    }
+    throw error;
+  }
+}
+
+async function accountCheck(): Promise<CheckResult> {
+  const account = await getAccountInfo();
+  const missing = REQUIRED_CAPABILITIES.filter((c) => !(account.capabilities as string[]).includes(c));
+  if (missing.length > 0) {
+    return fail("account", undefined, `the account lacks ${missing.join(", ")}; ask Linode support to enable them`);
+  }
+  const profile = await getProfile();
+  if (profile.restricted) {
+    const grants = (await getMyGrants()).global as unknown as Record<string, unknown>;
+    const lacking = REQUIRED_GRANTS.filter((g) => grants[g] !== true);
+    if (lacking.length > 0) {
+      return fail("account", undefined, `user ${profile.username} is restricted and lacks the grants ${lacking.join(", ")}; an account admin can add them under Users > Permissions`);
+    }
+  }
+  return ok("account", `account can create ${REQUIRED_CAPABILITIES.join(", ")}${profile.restricted ? " (restricted user with the needed grants)" : ""}`);
+}
+
+/** The create payloads the program will send, checked with Linode's own schemas. */
+async function payloadCheck(cfg: StackConfig, stack: string): Promise<CheckResult> {
+  const names = linodeNames(stack);
+  const tags = stackTags(cfg, stack);
+  const autoscaler =
+    cfg.autoscalerMin !== undefined && cfg.autoscalerMax !== undefined ? { enabled: true, min: cfg.autoscalerMin, max: cfg.autoscalerMax } : undefined;
+  try {
+    await createKubeClusterSchema.validate(
+      {
+        label: names.cluster,
+        region: cfg.region,
+        k8s_version: cfg.k8sVersion,
+        tags,
+        control_plane: { high_availability: cfg.haControlPlane },
+        node_pools: [{ type: cfg.nodeType, count: cfg.nodeCount, ...(autoscaler ? { autoscaler } : {}) }],
+      },
+      { abortEarly: false },
+    );
+    await NodeBalancerSchema.validate({ label: names.nodeBalancer, region: cfg.region, tags }, { abortEarly: false });
+  } catch (error) {
+    const errors = (error as { errors?: string[] }).errors ?? [describeError(error)];
+    return fail("payload", undefined, `Linode would reject the create request: ${errors.join("; ")}`);
+  }
+  return ok("payload", `cluster ${names.cluster} and NodeBalancer ${names.nodeBalancer} pass @linode/validation`);
+}
+
+/** Every check, in order; an API failure that is not about the config stops the run with its message. */
+export async function preflight(cfg: StackConfig, stack: string, progress: (check: string) => void = () => undefined): Promise<CheckResult[]> {
+  const checks: Array<[string, () => Promise<CheckResult>]> = [
+    ["payload", () => payloadCheck(cfg, stack)],
+    ["region", () => regionCheck(cfg)],
+    ["k8sVersion", () => versionCheck(cfg)],
+    ["nodeType", () => nodeTypeCheck(cfg)],
+    ["account", () => accountCheck()],
+  ];
+  const results: CheckResult[] = [];
+  for (const [name, run] of checks) {
+    progress(name);
+    results.push(await run());
+  }
+  return results;
+}
+
+export function formatResult(result: CheckResult): string {
+  return `${result.ok ? "ok  " : "FAIL"} ${result.check.padEnd(10)} ${result.key ? `${result.key}: ` : ""}${result.message}`;
+}

@@ -1,0 +1,216 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { AppProcess, startApp } from "../local/appProcess";
+import { Credentials, waitForConvergence } from "../local/inspect";
+import { LoopbackNetwork } from "../local/network";
+import { LocalTopology } from "../local/topology";
+import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
+import { nodeDrill, podOf } from "../ops/nodeDrill";
+import { formatResult, preflight } from "../ops/preflight";
+import { clusterStatus, nodeBalancerStatus, redisStatus } from "../ops/status";
+import { FakeLinodeApi, healthyState } from "./helpers/fakeLinodeApi";
+import { stackConfig } from "./helpers/stackConfig";
+
+let api: FakeLinodeApi;
+let apiUrl: string;
+
+beforeEach(async () => {
+  api = new FakeLinodeApi(healthyState());
+  apiUrl = await api.start();
+  configureLinodeApi({ token: "test-token", apiUrl, backoffMs: 10, maxWaitMs: 3000 });
+});
+
+afterEach(async () => {
+  expect(api.violations).toEqual([]);
+  await api.stop();
+});
+
+const dev = (overrides: Record<string, string> = {}) => stackConfig("dev", overrides);
+const failures = (results: Awaited<ReturnType<typeof preflight>>) => results.filter((r) => !r.ok).map(formatResult);
+
+describe("preflight", () => {
+  it("passes every check for the dev stack on a healthy account", async () => {
+    const results = await preflight(dev(), "dev");
+    expect(results.map((r) => r.check)).toEqual(["payload", "region", "k8sVersion", "nodeType", "account"]);
+    expect(failures(results)).toEqual([]);
+  });
+
+  it("names redis-dr:region when the region does not exist or lacks a product", async () => {
+    expect(failures(await preflight(dev({ "redis-dr:region": "xx-nowhere" }), "dev"))).toEqual([
+      'FAIL region     redis-dr:region: "xx-nowhere" is not a Linode region; set an id such as us-ord (list: GET /regions)',
+    ]);
+    expect(failures(await preflight(dev({ "redis-dr:region": "us-nofw" }), "dev"))).toEqual([
+      "FAIL region     redis-dr:region: us-nofw does not offer Cloud Firewall; choose a region that offers Kubernetes, NodeBalancers, Block Storage, Cloud Firewall",
+    ]);
+  });
+
+  it("names redis-dr:k8sVersion with the versions LKE offers", async () => {
+    expect(failures(await preflight(dev({ "redis-dr:k8sVersion": "1.29" }), "dev"))).toEqual([
+      "FAIL k8sVersion redis-dr:k8sVersion: LKE does not offer 1.29; set one of 1.32, 1.33",
+    ]);
+  });
+
+  it("names redis-dr:nodeType when it does not exist or cannot hold a Redis pod", async () => {
+    expect(failures(await preflight(dev({ "redis-dr:nodeType": "g6-standard-99" }), "dev"))[0]).toContain('redis-dr:nodeType: "g6-standard-99" is not a Linode type');
+    const [tooSmall] = failures(await preflight(dev({ "redis-dr:nodeType": "g6-nanode-1", "redis-dr:redisMemory": "1Gi" }), "dev"));
+    expect(tooSmall).toBe(
+      "FAIL nodeType   redis-dr:nodeType: g6-nanode-1 has 1024 MB; a Redis pod needs 1184 MB of limits plus system overhead; choose a larger type or lower redis-dr:redisMemory",
+    );
+  });
+
+  it("says which grants a restricted user lacks", async () => {
+    api.state.profile.restricted = true;
+    api.state.grants.global.add_lkes = false;
+    api.state.grants.global.add_firewalls = false;
+    expect(failures(await preflight(dev(), "dev"))).toEqual([
+      "FAIL account    user sre is restricted and lacks the grants add_lkes, add_firewalls; an account admin can add them under Users > Permissions",
+    ]);
+  });
+
+  it("checks the create payloads with Linode's own schemas before calling the API", async () => {
+    // LKE cluster labels may not contain underscores; the stack name becomes part of the label.
+    const [payload] = failures(await preflight(dev(), "my_stack"));
+    expect(payload).toBe("FAIL payload    Linode would reject the create request: Cluster labels cannot contain special characters, spaces, or underscores.");
+  });
+});
+
+describe("Linode API errors", () => {
+  it("explains a rejected token, without retrying", async () => {
+    configureLinodeApi({ token: "wrong-token", apiUrl, backoffMs: 10 });
+    const error = await preflight(dev(), "dev").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LinodeApiError);
+    expect((error as Error).message).toMatch(/^LINODE_TOKEN was rejected \(401\) \(Invalid Token\): it is expired, revoked or mistyped/);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it("waits as long as Retry-After says on 429, then succeeds", async () => {
+    api.queue("versions", { status: 429, headers: { "retry-after": "1" }, body: { errors: [{ reason: "Too many requests" }] } });
+    const started = Date.now();
+    const results = await preflight(dev(), "dev");
+    expect(failures(results)).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(api.count("versions")).toBe(2);
+  });
+
+  it("retries 5xx with back-off and gives up with a clear message after the last attempt", async () => {
+    api.queue("region", { status: 503 }, 2);
+    expect(failures(await preflight(dev(), "dev"))).toEqual([]);
+    expect(api.count("region")).toBe(3);
+
+    api.queue("account", { status: 500, body: { errors: [{ reason: "Internal" }] } }, 4);
+    const error = await preflight(dev(), "dev").catch((e: unknown) => e);
+    expect((error as Error).message).toBe("Linode API failed on GET /v4beta/account (500) through every retry (Internal); see https://status.linode.com");
+  });
+
+  it("requires LINODE_TOKEN", () => {
+    expect(() => apiOptionsFromEnv({})).toThrow(/^LINODE_TOKEN is not set: create a personal access token/);
+    expect(apiOptionsFromEnv({ LINODE_TOKEN: " t ", LINODE_API_URL: "http://x/" })).toEqual({ token: "t", apiUrl: "http://x" });
+  });
+});
+
+describe("status from the Linode API", () => {
+  it("reports LKE nodes and NodeBalancer backends per node, UP and DOWN", async () => {
+    const cluster = await clusterStatus("dev");
+    expect(cluster.pools[0]!.nodes.map((n) => `${n.id}:${n.status}`)).toEqual(["7001-aaaa:ready", "7001-bbbb:ready", "7001-cccc:not_ready"]);
+    const nb = await nodeBalancerStatus("dev");
+    expect(nb.ports).toEqual([
+      {
+        port: 80,
+        up: 2,
+        down: 1,
+        backends: [
+          { label: "node-aaaa", address: "192.168.128.1:31080", status: "UP" },
+          { label: "node-bbbb", address: "192.168.128.2:31080", status: "UP" },
+          { label: "node-cccc", address: "192.168.128.3:31080", status: "DOWN" },
+        ],
+      },
+    ]);
+    // Both were looked up by label with an X-Filter, not by listing everything.
+    expect(api.requests.filter((r) => r.filter).map((r) => r.filter)).toEqual([{ label: "redis-dr-dev" }, { label: "redis-dr-dev-app" }]);
+  });
+
+  it("says when the stack has not been deployed", async () => {
+    await expect(clusterStatus("prod")).rejects.toThrow("no LKE cluster labelled redis-dr-prod; has `pulumi up` run for this stack?");
+  });
+});
+
+describe("podOf", () => {
+  it("takes the pod from a master's DNS name", () => {
+    expect(podOf("redis-1.redis-headless.redis-dr.svc.cluster.local")).toBe("redis-1");
+    expect(() => podOf("10.0.0.1")).toThrow(/not a StatefulSet pod DNS name/);
+  });
+});
+
+// Sentinel status and the node drill against a real local topology: the fake API's
+// recycle kills the pod on that "node", and the kubelet brings it back on a new one.
+describe("Redis status and node drill on a local topology", () => {
+  const cfg = dev({ "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
+  const creds: Credentials = { redisPassword: "redis-ops-test-password-01", sentinelPassword: "sentinel-ops-test-password-01" };
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-ops-test-"));
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.5"), ...creds });
+  const sentinels = topology.pods.map((p) => `${p.address}:26379`);
+  let app: AppProcess;
+
+  beforeAll(async () => {
+    topology.startAll();
+    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
+    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, port: 18598, logFile: path.join(baseDir, "app.log") });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await topology.shutdown();
+  });
+
+  it("finds the master, both replicas and their lag through the Sentinels", async () => {
+    const status = await redisStatus(sentinels, cfg.masterName, { sentinel: creds.sentinelPassword, redis: creds.redisPassword });
+    expect(status.agreeing).toBe(3);
+    expect(topology.pods.map((p) => p.address)).toContain(status.master);
+    expect(status.replicas.map((r) => r.address).sort()).toEqual(topology.pods.map((p) => p.address).filter((a) => a !== status.master).sort());
+    expect(status.masterOffset).toBeGreaterThan(0);
+    for (const r of status.replicas) {
+      expect(r.linkStatus).toBe("ok");
+      expect(r.lagBytes).toBeLessThan(10_000);
+    }
+    const partial = await redisStatus([...sentinels, "127.0.5.99:26379"], cfg.masterName, { sentinel: creds.sentinelPassword });
+    expect(partial.agreeing).toBe(3);
+    expect(partial.asked).toBe(4);
+    expect(partial.sentinels.find((s) => s.sentinel === "127.0.5.99:26379")!.error).toBeDefined();
+  });
+
+  it("recycles the node that hosts the master and measures recovery through the public URL", async () => {
+    const nodeOfPod = (i: number) => api.state.linodes[501 + i]!.label;
+    api.onRecycle = (_cluster, nodeId) => {
+      const index = ["7001-aaaa", "7001-bbbb", "7001-cccc"].indexOf(nodeId);
+      const pod = topology.pods[index]!;
+      topology.signal(pod, "redis", "SIGKILL");
+      topology.signal(pod, "sentinel", "SIGKILL");
+      setTimeout(() => topology.startPod(pod), 2 * cfg.sentinelDownAfterMs);
+    };
+    const lines: string[] = [];
+    const result = await nodeDrill({
+      stack: "dev",
+      masterName: cfg.masterName,
+      sentinels,
+      sentinelPassword: creds.sentinelPassword,
+      url: app.url,
+      podNode: (address) => nodeOfPod(topology.pods.findIndex((p) => p.address === address)),
+      probeIntervalMs: 100,
+      settleMs: 3000,
+      timeoutMs: 60_000,
+      progress: (line) => lines.push(line),
+    });
+    const masterIndex = topology.pods.findIndex((p) => p.address === result.masterBefore);
+    expect(api.recycled).toEqual([{ clusterId: 7001, nodeId: ["7001-aaaa", "7001-bbbb", "7001-cccc"][masterIndex] }]);
+    expect(result.node).toBe(nodeOfPod(masterIndex));
+    expect(result.masterAfter).toBeDefined();
+    expect(result.masterAfter).not.toBe(result.masterBefore);
+    // Sentinel needs down-after to notice; writes were out at least that long, and came back.
+    expect(result.recoveryMs).toBeGreaterThan(cfg.sentinelDownAfterMs);
+    expect(result.recoveryMs).toBeLessThan(30_000);
+    expect(result.requests).toBeGreaterThan(result.failed);
+    expect(lines[0]).toBe(`master ${result.masterBefore} runs on node ${result.node}`);
+  });
+});
