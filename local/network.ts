@@ -69,12 +69,24 @@ export class NamespaceNetwork implements PodNetwork {
     this.bridge = `${prefix}-br`;
   }
 
+  /** Whether this machine lets us build the whole layout: a namespace, a bridge and a veth into it. */
   static available(): boolean {
     if (process.getuid?.() !== 0) return false;
-    const probe = `rdr-probe-${process.pid}`;
-    if (!ipQuiet("netns", "add", probe)) return false;
-    ipQuiet("netns", "delete", probe);
-    return true;
+    const ns = `rdr-probe-${process.pid}`;
+    const bridge = `rdrpb${process.pid % 100000}`;
+    const veth = `rdrpv${process.pid % 100000}`;
+    try {
+      return (
+        ipQuiet("netns", "add", ns) &&
+        ipQuiet("link", "add", bridge, "type", "bridge") &&
+        ipQuiet("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns) &&
+        ipQuiet("link", "set", veth, "master", bridge)
+      );
+    } finally {
+      ipQuiet("link", "delete", veth);
+      ipQuiet("link", "delete", bridge);
+      ipQuiet("netns", "delete", ns);
+    }
   }
 
   namespace(pod: number): string {
