@@ -6,6 +6,7 @@ const char* errorKindName(ErrorKind kind) {
     switch (kind) {
         case ErrorKind::NoSentinelReachable: return "no_sentinel_reachable";
         case ErrorKind::MasterUnknown: return "master_unknown";
+        case ErrorKind::MasterDown: return "master_down";
         case ErrorKind::SentinelAuth: return "sentinel_auth";
         case ErrorKind::RedisAuth: return "redis_auth";
         case ErrorKind::Connect: return "connect";

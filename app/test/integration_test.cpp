@@ -209,6 +209,38 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
     }
 }
 
+TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
+    // A second master name whose master never answers: every Sentinel flags it down
+    // after down-after. Had it merely stalled, writes taken when it woke before the
+    // failover completed would be lost, so the service must not use it at all.
+    const std::string ghost = "ghostmaster";
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(cluster_.sentinel(i, {"SENTINEL", "MONITOR", ghost, "127.0.2.250", "6379", "2"}).str, "OK");
+        ASSERT_EQ(cluster_.sentinel(i, {"SENTINEL", "SET", ghost, "down-after-milliseconds", "2000"}).str, "OK");
+    }
+    const auto flaggedEverywhere = [&] {
+        for (int i = 0; i < 3; ++i) {
+            redisdr::Reply master = cluster_.sentinel(i, {"SENTINEL", "MASTER", ghost});
+            bool down = false;
+            for (std::size_t j = 0; j + 1 < master.elements.size(); j += 2) {
+                if (master.elements[j].str == "flags") down = master.elements[j + 1].str.find("s_down") != std::string::npos;
+            }
+            if (!down) return false;
+        }
+        return true;
+    };
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!flaggedEverywhere() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(flaggedEverywhere());
+
+    Service service(cluster_, {{"REDIS_MASTER_NAME", ghost}, {"REDIS_REQUEST_TIMEOUT_MS", "500"}, {"REDIS_COMMAND_TIMEOUT_MS", "300"}});
+    auto reply = service.put("k", "v");
+    for (int i = 0; i < 3; ++i) cluster_.sentinel(i, {"SENTINEL", "REMOVE", ghost});
+    EXPECT_EQ(reply.status, 503);
+    EXPECT_NE(reply.body.find("\"kind\":\"master_down\""), std::string::npos) << reply.body;
+    EXPECT_NE(reply.body.find("3 of 3 Sentinels report master 127.0.2.250:6379 down"), std::string::npos) << reply.body;
+}
+
 TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
     Service service(cluster_, {{"MAX_VALUE_BYTES", "1024"}, {"MAX_KEY_BYTES", "16"}});
     auto big = service.put("big", std::string(4096, 'x'));

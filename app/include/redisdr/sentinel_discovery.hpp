@@ -17,9 +17,11 @@ struct SentinelSettings {
 };
 
 // Finds the current master through Sentinel, following the Redis "Sentinel
-// clients" rules: try Sentinels in order with a short timeout, ask
-// SENTINEL get-master-addr-by-name, and move the Sentinel that answered to the
-// front. Names are resolved on every call, so Sentinels that moved are found.
+// clients" rules: ask the Sentinels in order with a short timeout, and move the
+// one whose answer was used to the front. Names are resolved on every call, so
+// Sentinels that moved are found. Every Sentinel is asked (SENTINEL MASTER): the
+// newest config epoch names the master, and a master under failover or flagged
+// down by a majority is not used at all.
 class SentinelDiscovery {
 public:
     explicit SentinelDiscovery(SentinelSettings settings) : settings_(std::move(settings)) {}
@@ -27,7 +29,8 @@ public:
     // The master's address. Throws RedisError:
     //  NoSentinelReachable - no Sentinel answered;
     //  MasterUnknown       - Sentinels answered but none knows the master name;
-    //  SentinelAuth        - every Sentinel that answered refused our password.
+    //  SentinelAuth        - every Sentinel that answered refused our password;
+    //  MasterDown          - a failover is in progress, or most Sentinels flag the master down.
     Endpoint discoverMaster();
 
     // The Sentinel addresses in the order they will be tried next.
