@@ -72,7 +72,7 @@ export const stackConfigShape = {
   sentinelFailoverTimeoutMs: z.number().int().min(1000).default(18000).describe("Sentinel failover-timeout in milliseconds. After an aborted or split-vote failover Sentinel waits twice this long before trying again, so it bounds the worst-case recovery time."),
   sentinelParallelSyncs: z.number().int().min(1).default(1).describe("Replicas resynchronised with a new master at the same time."),
   minReplicasToWrite: z.number().int().min(0).default(1).describe("The master refuses writes unless at least this many replicas are connected (bounds writes an isolated master accepts)."),
-  minReplicasMaxLagSeconds: z.number().int().min(1).default(10).describe("A replica counts towards minReplicasToWrite only if it acknowledged within this many seconds."),
+  minReplicasMaxLagSeconds: z.number().int().min(1).default(5).describe("A replica counts towards minReplicasToWrite only if it acknowledged within this many seconds: how long a master cut off from its replicas keeps accepting writes (lost after a failover). At most sentinelDownAfterMs in seconds."),
   notReadyTolerationSeconds: z.number().int().min(0).max(300).default(30).describe("How long pods stay bound to a not-ready or unreachable node before eviction (Kubernetes default is 300)."),
   redisTerminationGraceSeconds: z.number().int().min(10).max(600).default(60).describe("Grace period for a Redis pod to hand over the master role in preStop before it is killed."),
 
@@ -110,6 +110,10 @@ export const stackConfigSchema = z
     }
     if (c.sentinelDownAfterMs >= c.sentinelFailoverTimeoutMs) {
       at("sentinelDownAfterMs", `(${c.sentinelDownAfterMs}) must be below sentinelFailoverTimeoutMs (${c.sentinelFailoverTimeoutMs}); lower it or raise the failover timeout`);
+    }
+    if (c.minReplicasToWrite > 0 && c.minReplicasMaxLagSeconds * 1000 > c.sentinelDownAfterMs) {
+      const most = Math.floor(c.sentinelDownAfterMs / 1000);
+      at("minReplicasMaxLagSeconds", `(${c.minReplicasMaxLagSeconds}) exceeds sentinelDownAfterMs (${c.sentinelDownAfterMs} ms): a master cut off from its replicas would keep accepting writes after Sentinel starts replacing it, and lose them; set it to at most ${most}`);
     }
     if (c.minReplicasToWrite > c.redisReplicas - 2) {
       at("minReplicasToWrite", `is ${c.minReplicasToWrite}: with ${c.redisReplicas} pods, losing one replica would stop all writes; set it to at most ${c.redisReplicas - 2}`);

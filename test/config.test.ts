@@ -49,6 +49,7 @@ describe("stack config", () => {
     ["quorum above the Sentinel count", { "redis-dr:sentinelQuorum": "4" }, /redis-dr:sentinelQuorum: is 4 but only 3 Sentinels run/],
     ["quorum that is not a majority", { "redis-dr:sentinelQuorum": "1" }, /redis-dr:sentinelQuorum: is 1, not a majority of 3 Sentinels/],
     ["a down-after within Sentinel's ping period", { "redis-dr:sentinelDownAfterMs": "1000" }, /redis-dr:sentinelDownAfterMs: must be at least 2000/],
+    ["an isolated master writable after down-after", { "redis-dr:minReplicasMaxLagSeconds": "10" }, /redis-dr:minReplicasMaxLagSeconds: \(10\) exceeds sentinelDownAfterMs \(5000 ms\): .*set it to at most 5/],
     ["down-after not below failover-timeout", { "redis-dr:sentinelDownAfterMs": "18000" }, /redis-dr:sentinelDownAfterMs: \(18000\) must be below sentinelFailoverTimeoutMs \(18000\)/],
     ["an unknown key", { "redis-dr:nodeCont": "3" }, /redis-dr:nodeCont: unknown key; fix: remove it \(pulumi config rm redis-dr:nodeCont\)/],
     ["the latest tag", { "redis-dr:redisImage": "redis:latest" }, /redis-dr:redisImage: "redis:latest" uses the moving "latest" tag/],

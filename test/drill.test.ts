@@ -11,7 +11,11 @@ import { stackConfig } from "./helpers/stackConfig";
 
 // The drill harness against real processes: scenarios whose outcome is known
 // beforehand, so a harness that miscounts or misses a failover fails here.
-const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
+const cfg = stackConfig("dev", {
+  "redis-dr:sentinelDownAfterMs": "2000",
+  "redis-dr:minReplicasMaxLagSeconds": "2",
+  "redis-dr:sentinelFailoverTimeoutMs": "8000",
+});
 let options: RunOptions;
 
 beforeAll(() => {

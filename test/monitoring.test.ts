@@ -40,7 +40,7 @@ function parseMetrics(text: string): Map<string, string[]> {
 // prometheus-redis-exporter on the local topology's master and a Sentinel, and
 // the C++ service's /metrics.
 describe("metric names the alert rules use", () => {
-  const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000" });
+  const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2" });
   const creds: Credentials = { redisPassword: "redis-monitoring-test-0123", sentinelPassword: "sentinel-monitoring-test-0123" };
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-monitoring-test-"));
   const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.4"), ...creds });

@@ -146,7 +146,7 @@ describe("podOf", () => {
 // Sentinel status and the node drill against a real local topology: the fake API's
 // recycle kills the pod on that "node", and the kubelet brings it back on a new one.
 describe("Redis status and node drill on a local topology", () => {
-  const cfg = dev({ "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
+  const cfg = dev({ "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
   const creds: Credentials = { redisPassword: "redis-ops-test-password-01", sentinelPassword: "sentinel-ops-test-password-01" };
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-ops-test-"));
   const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.5"), ...creds });

@@ -12,6 +12,7 @@ import { stackConfig } from "./helpers/stackConfig";
 // The dev stack with a short down-after so failovers happen within seconds.
 const cfg = stackConfig("dev", {
   "redis-dr:sentinelDownAfterMs": "2000",
+  "redis-dr:minReplicasMaxLagSeconds": "2",
   "redis-dr:sentinelFailoverTimeoutMs": "8000",
   "redis-dr:redisTerminationGraceSeconds": "20",
 });

@@ -31,7 +31,11 @@ async function main(): Promise<void> {
     return;
   }
   const overrides: Record<string, string> = {};
-  if (values["down-after"]) overrides["redis-dr:sentinelDownAfterMs"] = values["down-after"];
+  if (values["down-after"]) {
+    overrides["redis-dr:sentinelDownAfterMs"] = values["down-after"];
+    // The lag bound must not exceed down-after (the schema says why); keep the pair valid.
+    overrides["redis-dr:minReplicasMaxLagSeconds"] = String(Math.max(1, Math.floor(Number(values["down-after"]) / 1000)));
+  }
   for (const assignment of values.set ?? []) {
     const match = /^(redis-dr:)?([A-Za-z]+)=(.*)$/.exec(assignment);
     if (!match) throw new Error(`--set "${assignment}": expected key=value, e.g. --set appWaitReplicas=2`);
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(out, { recursive: true });
   const network = podNetwork(cfg.redisReplicas, "drill", values.loopback);
   console.log(
-    `drill: stack ${values.stack}, down-after ${cfg.sentinelDownAfterMs} ms, ${scenarios.length} scenario(s), ` +
+    `drill: stack ${values.stack}, down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, ${scenarios.length} scenario(s), ` +
       `pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}; report in ${out}`,
   );
 

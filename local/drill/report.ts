@@ -23,7 +23,7 @@ export function reportTable(results: ScenarioResult[]): string {
   return lines.join("\n");
 }
 
-/** Two-master samples (100 ms apart); in parentheses, those where both masters had replicas to take writes. */
+/** Two-master samples (100 ms apart); in parentheses, those where both masters accepted a probe write. */
 function twoMasters(r: ScenarioResult): string {
   return r.twoMasterSamples > 0 ? `${r.twoMasterSamples} (${r.twoWritableMasterSamples} writable)` : "0";
 }

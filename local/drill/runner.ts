@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { AppProcess, startApp } from "../appProcess";
-import { clusterView, Credentials, isConverged, waitFor, waitForConvergence } from "../inspect";
+import { clusterView, Credentials, isConverged, REDIS_PORT, waitFor, waitForConvergence, withConnection } from "../inspect";
 import { localCredentials } from "../stack";
 import { podNetwork } from "../network";
 import { LocalTopology } from "../topology";
@@ -78,8 +78,23 @@ export function rto(samples: WriteSample[], faultAt: number): number {
 }
 
 /**
+ * Whether a master accepts a write right now, found by writing a probe key with a
+ * short timeout. Counting replicas is not enough: min-replicas-to-write counts
+ * acknowledgements that may sit unread in a stalled master's socket, and a master
+ * handing over in preStop has writes paused (which INFO does not show).
+ */
+async function acceptsWrites(master: string, creds: Credentials): Promise<boolean> {
+  try {
+    const reply = await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.set("drill:writable-probe", String(Date.now())), 300);
+    return reply === "OK";
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Polls every Redis every 100 ms: master changes as events, samples with two masters,
- * and samples with two masters that could both accept writes (min-replicas-to-write met).
+ * and samples with two masters that would both accept writes.
  */
 function watchMasters(hosts: string[], cfg: StackConfig, creds: Credentials, note: (e: string) => void) {
   let running = true;
@@ -91,11 +106,10 @@ function watchMasters(hosts: string[], cfg: StackConfig, creds: Credentials, not
       const view = await clusterView(hosts, cfg.masterName, creds);
       const masters = view.masters.join(",");
       if (view.masters.length > 1) twoMasters++;
-      const writable = view.masters.filter((m) => {
-        const role = view.roles[m];
-        return role?.role === "master" && role.replicas.length >= cfg.minReplicasToWrite;
-      });
-      if (writable.length > 1) twoWritable++;
+      if (view.masters.length > 1) {
+        const writable = await Promise.all(view.masters.map((m) => acceptsWrites(m, creds)));
+        if (writable.filter(Boolean).length > 1) twoWritable++;
+      }
       if (masters !== last) {
         note(`${MASTERS_EVENT}${masters || "none"}`);
         last = masters;
