@@ -148,3 +148,51 @@ export async function waitForConvergence(hosts: string[], masterName: string, cr
     throw new Error(`${(error as Error).message}; last view: ${JSON.stringify(last)}`);
   }
 }
+
+/**
+ * Whether a master accepts a write right now, found by writing a probe key with a
+ * short timeout. Counting replicas is not enough: min-replicas-to-write counts
+ * acknowledgements that may sit unread in a stalled master's socket, and a master
+ * handing over in preStop has writes paused (which INFO does not show).
+ */
+async function acceptsWrites(master: string, creds: Credentials): Promise<boolean> {
+  try {
+    const reply = await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.set("drill:writable-probe", String(Date.now())), 300);
+    return reply === "OK";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Polls every Redis every 100 ms in the background: reports each change of the set
+ * of masters, and counts samples with two masters and samples with two masters that
+ * both accepted a write. The returned function stops it and gives the counts.
+ */
+export function watchMasters(hosts: string[], masterName: string, creds: Credentials, onChange: (masters: string[]) => void = () => undefined) {
+  let running = true;
+  let twoMasters = 0;
+  let twoWritable = 0;
+  let last = "";
+  const loop = (async () => {
+    while (running) {
+      const view = await clusterView(hosts, masterName, creds);
+      if (view.masters.length > 1) {
+        twoMasters++;
+        const writable = await Promise.all(view.masters.map((m) => acceptsWrites(m, creds)));
+        if (writable.filter(Boolean).length > 1) twoWritable++;
+      }
+      const masters = view.masters.join(",");
+      if (masters !== last) {
+        onChange(view.masters);
+        last = masters;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    return { twoMasters, twoWritable };
+  };
+}

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AckWriter } from "../local/ackWriter";
-import { clusterView, Credentials, REDIS_PORT, roleOf, waitFor, waitForConvergence, withConnection } from "../local/inspect";
+import { clusterView, Credentials, REDIS_PORT, roleOf, waitFor, waitForConvergence, watchMasters, withConnection } from "../local/inspect";
 import { LocalTopology } from "../local/topology";
 import { stackConfig } from "./helpers/stackConfig";
 
@@ -34,24 +34,6 @@ function newTopology(config = cfg): LocalTopology {
 const hostsOf = (t: LocalTopology) => t.pods.map((p) => p.address);
 const podAt = (t: LocalTopology, address: string) => t.pods.find((p) => p.address === address)!;
 const sha = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-
-/** Polls the roles in the background and counts samples in which two pods were master at once. */
-function watchForSplitBrain(t: LocalTopology) {
-  let running = true;
-  let twoMasters = 0;
-  const loop = (async () => {
-    while (running) {
-      const view = await clusterView(hostsOf(t), cfg.masterName, creds);
-      if (view.masters.length > 1) twoMasters++;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-    return twoMasters;
-  };
-}
 
 describe("Redis tier with real redis-server and redis-sentinel", () => {
   it("cold-starts pod 0 as master from the rendered files, replicates, and lets Sentinel rewrite its config", async () => {
@@ -105,7 +87,7 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
     const writer = new AckWriter(hostsOf(t), cfg.masterName, creds);
     writer.start();
     await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
-    const stopWatch = watchForSplitBrain(t);
+    const stopWatch = watchMasters(hostsOf(t), cfg.masterName, creds);
 
     t.signal(oldMaster, "redis", "SIGKILL");
     const killedAt = Date.now();
@@ -124,7 +106,7 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
     await writer.stop();
     expect(final.masters).toEqual([newMaster]);
     expect(final.roles[oldMaster.address]).toMatchObject({ role: "slave", master: newMaster });
-    expect(await stopWatch()).toBe(0);
+    expect((await stopWatch()).twoMasters).toBe(0);
     expect(t.log(oldMaster, "redis")).toMatch(/Sentinel majority names .* as master \(verified with ROLE\)/);
     // The rejoined replica holds what was written after the failover.
     const lostOnOld = await waitFor("the old master to catch up", async () => {

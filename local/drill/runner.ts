@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { AppProcess, startApp } from "../appProcess";
-import { clusterView, Credentials, isConverged, REDIS_PORT, waitFor, waitForConvergence, withConnection } from "../inspect";
+import { clusterView, isConverged, waitFor, waitForConvergence, watchMasters } from "../inspect";
 import { localCredentials } from "../stack";
 import { podNetwork } from "../network";
 import { LocalTopology } from "../topology";
@@ -77,53 +77,6 @@ export function rto(samples: WriteSample[], faultAt: number): number {
   return failing ? Number.NaN : worst;
 }
 
-/**
- * Whether a master accepts a write right now, found by writing a probe key with a
- * short timeout. Counting replicas is not enough: min-replicas-to-write counts
- * acknowledgements that may sit unread in a stalled master's socket, and a master
- * handing over in preStop has writes paused (which INFO does not show).
- */
-async function acceptsWrites(master: string, creds: Credentials): Promise<boolean> {
-  try {
-    const reply = await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.set("drill:writable-probe", String(Date.now())), 300);
-    return reply === "OK";
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Polls every Redis every 100 ms: master changes as events, samples with two masters,
- * and samples with two masters that would both accept writes.
- */
-function watchMasters(hosts: string[], cfg: StackConfig, creds: Credentials, note: (e: string) => void) {
-  let running = true;
-  let twoMasters = 0;
-  let twoWritable = 0;
-  let last = "";
-  const loop = (async () => {
-    while (running) {
-      const view = await clusterView(hosts, cfg.masterName, creds);
-      const masters = view.masters.join(",");
-      if (view.masters.length > 1) twoMasters++;
-      if (view.masters.length > 1) {
-        const writable = await Promise.all(view.masters.map((m) => acceptsWrites(m, creds)));
-        if (writable.filter(Boolean).length > 1) twoWritable++;
-      }
-      if (masters !== last) {
-        note(`${MASTERS_EVENT}${masters || "none"}`);
-        last = masters;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-    return { twoMasters, twoWritable };
-  };
-}
-
 /** What a running scenario holds, so an interrupted drill can stop it. */
 let active: { writers: Writer[]; apps: AppProcess[]; topology: LocalTopology } | undefined;
 
@@ -178,7 +131,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       writers.push(new IoredisWriter(hosts, cfg.masterName, creds), new RedisPyWriter(hosts, cfg.masterName, creds));
     }
     const startedAt = Date.now();
-    const stopWatching = watchMasters(hosts, cfg, creds, note);
+    const stopWatching = watchMasters(hosts, cfg.masterName, creds, (masters) => note(`${MASTERS_EVENT}${masters.join(",") || "none"}`));
     for (const w of writers) w.start();
     await new Promise((r) => setTimeout(r, 2000));
 
