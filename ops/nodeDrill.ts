@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import { getLinode, recycleNode } from "@linode/api-v4";
 import { rto } from "../local/drill/runner";
-import { WriteSample } from "../local/drill/writers";
+import { ServiceWriter } from "../local/drill/writers";
 import { clusterStatus, redisStatus } from "./status";
 
 /** Maps the master's address (its pod DNS name) to the Kubernetes node its pod runs on. */
@@ -62,23 +62,16 @@ export async function nodeDrill(opts: NodeDrillOptions): Promise<NodeDrillResult
   const candidates = cluster.pools.flatMap((p) => p.nodes).filter((n) => n.instanceId !== null);
   let target: { id: string; instanceId: number } | undefined;
   for (const n of candidates) {
-    if ((await getLinode(n.instanceId!)).label === node) target = { id: n.id, instanceId: n.instanceId! };
+    if ((await getLinode(n.instanceId!)).label === node) {
+      target = { id: n.id, instanceId: n.instanceId! };
+      break;
+    }
   }
   if (!target) throw new Error(`node ${node} is not in LKE cluster ${cluster.label}`);
 
-  const samples: WriteSample[] = [];
-  let running = true;
-  const probe = (async () => {
-    for (let seq = 1; running; seq++) {
-      try {
-        const res = await fetch(`${opts.url.replace(/\/$/, "")}/kv/node-drill-${seq}`, { method: "PUT", body: String(seq), signal: AbortSignal.timeout(5000) });
-        samples.push({ at: Date.now(), seq, ok: res.ok });
-      } catch {
-        samples.push({ at: Date.now(), seq, ok: false });
-      }
-      await new Promise((r) => setTimeout(r, opts.probeIntervalMs ?? 250));
-    }
-  })();
+  const probe = new ServiceWriter([opts.url.replace(/\/$/, "")], { intervalMs: opts.probeIntervalMs ?? 250, timeoutMs: 5000, keyPrefix: "node-drill" });
+  probe.start();
+  const samples = probe.samples;
 
   await new Promise((r) => setTimeout(r, 1000));
   const recycledAt = Date.now();
@@ -100,8 +93,7 @@ export async function nodeDrill(opts: NodeDrillOptions): Promise<NodeDrillResult
     // Recovered and settled: writes succeeded for settleMs after the last failure (or since the recycle).
     if (Date.now() - (lastFailure?.at ?? recycledAt) >= settleMs && after.length > 0 && after[after.length - 1]!.ok) break;
   }
-  running = false;
-  await probe;
+  await probe.stop();
   const after = await redisStatus(opts.sentinels, opts.masterName, { sentinel: opts.sentinelPassword });
   const probed = samples.filter((s) => s.at >= recycledAt);
   return {

@@ -25,17 +25,28 @@ export interface Writer {
 const INTERVAL_MS = 20;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Writes through the C++ service, alternating between instances like the NodeBalancer does. */
+/** Writes through the C++ service (or a load balancer in front of it), alternating between instances like the NodeBalancer does. */
 export class ServiceWriter implements Writer {
   readonly name = "redis-dr-app";
   readonly samples: WriteSample[] = [];
   private running = false;
   private loop?: Promise<void>;
 
-  constructor(private readonly urls: string[]) {}
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly keyPrefix: string;
+
+  constructor(
+    private readonly urls: string[],
+    options: { intervalMs?: number; timeoutMs?: number; keyPrefix?: string } = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? INTERVAL_MS;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.keyPrefix = options.keyPrefix ?? "drill-svc";
+  }
 
   keyFor(seq: number): string {
-    return `kv:drill-svc-${seq}`;
+    return `kv:${this.keyPrefix}-${seq}`;
   }
 
   start(): void {
@@ -48,7 +59,7 @@ export class ServiceWriter implements Writer {
         for (let i = 0; i < this.urls.length && !sample?.ok; i++) {
           const url = this.urls[(first + i) % this.urls.length]!;
           try {
-            const res = await fetch(`${url}/kv/drill-svc-${seq}`, { method: "PUT", body: String(seq), signal: AbortSignal.timeout(10_000) });
+            const res = await fetch(`${url}/kv/${this.keyPrefix}-${seq}`, { method: "PUT", body: String(seq), signal: AbortSignal.timeout(this.timeoutMs) });
             const body = await res.text();
             // With REDIS_WAIT_REPLICAS set, only a write the service calls durable is acknowledged.
             const durable = res.ok && (JSON.parse(body) as { durable?: boolean }).durable !== false;
@@ -59,7 +70,7 @@ export class ServiceWriter implements Writer {
           }
         }
         this.samples.push(sample!);
-        await pause(INTERVAL_MS);
+        await pause(this.intervalMs);
       }
     })();
   }
