@@ -69,3 +69,12 @@ export async function startApp(opts: {
     },
   };
 }
+
+/** Wait until every instance answers /readyz (it reaches the Redis master). */
+export async function waitUntilReady(apps: AppProcess[], timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    "the service instances to be ready",
+    async () => (await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)))).every(Boolean),
+    timeoutMs,
+  );
+}

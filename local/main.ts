@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { AppProcess, startApp } from "./appProcess";
+import { AppProcess, startApp, waitUntilReady } from "./appProcess";
 import { StackConfig } from "../config/schema";
 import { clusterView, Credentials, isConverged, waitFor } from "./inspect";
 import { podNetwork } from "./network";
@@ -95,10 +95,7 @@ async function bringUp(
   for (const [i, port] of appPorts.entries()) {
     apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(baseDir, `app-${i}.log`) }));
   }
-  await waitFor("the service instances to be ready", async () => {
-    const ready = await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)));
-    return ready.every(Boolean);
-  }, 30_000);
+  await waitUntilReady(apps);
   console.log("\nservice (what the NodeBalancer spreads over):");
   for (const app of apps) console.log(`  ${app.url}  logs ${app.logFile}`);
   console.log(`\ntry: curl -X PUT --data hello ${apps[0]!.url}/kv/greeting && curl ${apps[1]!.url}/kv/greeting`);

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
-import { AppProcess, startApp } from "../appProcess";
-import { clusterView, isConverged, waitFor, waitForConvergence, watchMasters } from "../inspect";
+import { AppProcess, startApp, waitUntilReady } from "../appProcess";
+import { clusterView, isConverged, waitForConvergence, watchMasters } from "../inspect";
 import { localCredentials } from "../stack";
 import { podNetwork } from "../network";
 import { LocalTopology } from "../topology";
@@ -122,10 +122,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     for (const [i, port] of opts.appPorts.entries()) {
       apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(dir, `app-${i}.log`) }));
     }
-    await waitFor("both service instances to be ready", async () => {
-      const ready = await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)));
-      return ready.every(Boolean);
-    }, 30_000);
+    await waitUntilReady(apps);
     writers.push(new ServiceWriter(apps.map((a) => a.url)));
     if (opts.withPeers && scenario.peers) {
       writers.push(new IoredisWriter(hosts, cfg.masterName, creds), new RedisPyWriter(hosts, cfg.masterName, creds));
