@@ -4,6 +4,7 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { APP_BINARY } from "../local/appProcess";
 import { REDIS_PORT, withConnection } from "../local/inspect";
+import { podNetwork } from "../local/network";
 import { reportTable, timelineSvg } from "../local/drill/report";
 import { rto, RunOptions, runScenario } from "../local/drill/runner";
 import { Scenario, scenariosNamed } from "../local/drill/scenarios";
@@ -25,6 +26,7 @@ beforeAll(() => {
     baseDir: fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-drill-test-")),
     appPorts: [18590, 18591],
     withPeers: false,
+    network: podNetwork(cfg.redisReplicas, "drill"),
   };
 });
 

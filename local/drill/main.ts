@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       baseDir: path.join(out, "state"),
       appPorts: [18580, 18581],
       withPeers: !values["no-peers"],
-      loopback: values.loopback!,
+      network,
       log: (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${line.trim()}`),
     });
     results.push(result);

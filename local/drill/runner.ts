@@ -4,7 +4,7 @@ import { StackConfig } from "../../config/schema";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
 import { clusterView, isConverged, waitForConvergence, watchMasters } from "../inspect";
 import { localCredentials } from "../stack";
-import { podNetwork } from "../network";
+import { PodNetwork } from "../network";
 import { LocalTopology } from "../topology";
 import { Scenario } from "./scenarios";
 import { IoredisWriter, lostWrites, RedisPyWriter, ServiceWriter, WriteSample, Writer } from "./writers";
@@ -48,8 +48,8 @@ export interface RunOptions {
   baseDir: string;
   appPorts: [number, number];
   withPeers: boolean;
-  /** Use loopback addresses even where network namespaces are available. */
-  loopback?: boolean;
+  /** Where the pods live; reused by every scenario (each sets it up and tears it down). */
+  network: PodNetwork;
   log?: (line: string) => void;
 }
 
@@ -100,7 +100,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   fs.mkdirSync(dir, { recursive: true });
   const { cfg } = opts;
   const creds = localCredentials(dir);
-  const network = podNetwork(cfg.redisReplicas, "drill", opts.loopback);
+  const { network } = opts;
   if (scenario.needsNamespaces && network.kind !== "namespaces") {
     log("    skipped: needs network namespaces (root and iproute2)");
     return skippedResult(scenario, "needs network namespaces (root and iproute2)");
