@@ -81,19 +81,28 @@ export class ServiceWriter implements Writer {
   }
 }
 
-/** ioredis in Sentinel mode with its failover detector, as its docs recommend. */
-export class IoredisWriter implements Writer {
-  readonly name = "ioredis";
+/** A peer Sentinel client writing straight to Redis, given the Sentinels, the master name and the passwords. */
+abstract class PeerWriter implements Writer {
+  abstract readonly name: string;
   readonly samples: WriteSample[] = [];
+
+  constructor(
+    protected readonly sentinels: string[],
+    protected readonly masterName: string,
+    protected readonly creds: Credentials,
+  ) {}
+
+  abstract keyFor(seq: number): string;
+  abstract start(): void;
+  abstract stop(): Promise<void>;
+}
+
+/** ioredis in Sentinel mode with its failover detector, as its docs recommend. */
+export class IoredisWriter extends PeerWriter {
+  readonly name = "ioredis";
   private running = false;
   private loop?: Promise<void>;
   private client?: Redis;
-
-  constructor(
-    private readonly sentinels: string[],
-    private readonly masterName: string,
-    private readonly creds: Credentials,
-  ) {}
 
   keyFor(seq: number): string {
     return `drill:ioredis:${seq}`;
@@ -133,17 +142,10 @@ export class IoredisWriter implements Writer {
 }
 
 /** redis-py's Sentinel client (Debian python3-redis), run as its own process. */
-export class RedisPyWriter implements Writer {
+export class RedisPyWriter extends PeerWriter {
   readonly name = "redis-py";
-  readonly samples: WriteSample[] = [];
   private child?: ChildProcess;
   private closed?: Promise<void>;
-
-  constructor(
-    private readonly sentinels: string[],
-    private readonly masterName: string,
-    private readonly creds: Credentials,
-  ) {}
 
   keyFor(seq: number): string {
     return `drill:redispy:${seq}`;
