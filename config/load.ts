@@ -46,6 +46,21 @@ function decodeValue(key: string, raw: string): unknown {
   return raw;
 }
 
+/**
+ * Stack names become part of Linode labels (`redis-dr-<stack>-app-fw`): LKE cluster labels
+ * allow only letters, digits and - (the API rejects `_` at create time), and every label is
+ * at most 32 characters, so a stack name is at most 16.
+ */
+export const STACK_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,14}[A-Za-z0-9])?$/;
+
+export function validateStackName(stack: string): void {
+  if (!STACK_NAME_PATTERN.test(stack)) {
+    throw new StackConfigError([
+      `stack name "${stack}": must be 1-16 letters, digits and - (not starting or ending with -), because it becomes part of the LKE cluster and firewall labels; fix: pulumi stack init <name> with such a name`,
+    ]);
+  }
+}
+
 function fixHint(key: string): string {
   return `fix: pulumi config set ${CONFIG_NAMESPACE}:${key} <value> (see "Stack config" in README.md)`;
 }

@@ -24,13 +24,42 @@ const pinnedImage = (key: string) =>
   z.string().superRefine((image, ctx) => {
     const parsed = parseImage(image);
     if (!parsed) {
-      ctx.addIssue({ code: "custom", message: `"${image}" is not a valid image reference; use registry/name:tag, e.g. redis:7.4.2-bookworm` });
+      ctx.addIssue({ code: "custom", message: `"${image}" is not a valid image reference; use registry/name:tag, e.g. redis:7.4.7-bookworm` });
     } else if (!parsed.tag && !parsed.digest) {
       ctx.addIssue({ code: "custom", message: `"${image}" has no tag; pin a version (name:1.2.3) or a digest (name@sha256:...) so every pod runs the same build` });
     } else if (parsed.tag === "latest" && !parsed.digest) {
       ctx.addIssue({ code: "custom", message: `"${image}" uses the moving "latest" tag; pin a version so a restart cannot change the ${key} build` });
     }
   });
+
+/**
+ * Patched floors per Redis release line for CVE-2025-49844 (Lua use-after-free, remote code
+ * execution) and CVE-2025-46817/46818/46819, from the Redis release notes (7.4.6 and 7.2.11,
+ * 8.0.4 and 8.2.2 carry the fixes). Lines before 7.2 are not supported: the drills cover 7.x.
+ */
+export const REDIS_PATCHED_FLOORS: Record<string, [number, number, number]> = {
+  "7.2": [7, 2, 11],
+  "7.4": [7, 4, 6],
+  "8.0": [8, 0, 4],
+  "8.2": [8, 2, 2],
+};
+const REDIS_CVES = "CVE-2025-49844 (Lua use-after-free, remote code execution) and CVE-2025-46817/46818/46819";
+
+/** Why a Redis image tag is below the patched floor, or undefined when it is not. */
+export function redisImageVulnerability(image: string): string | undefined {
+  const tag = parseImage(image)?.tag;
+  const version = tag ? /^(\d+)\.(\d+)\.(\d+)/.exec(tag) : null;
+  if (!version) {
+    return `"${image}" carries no Redis version in its tag, so it cannot be checked against ${REDIS_CVES}; pin name:7.4.7-bookworm (optionally with @sha256:...)`;
+  }
+  const [major, minor, patch] = version.slice(1, 4).map(Number) as [number, number, number];
+  if (major < 7 || (major === 7 && minor < 2)) return `"${image}" is Redis ${major}.${minor}, a line this project does not support or test; use 7.4.7 or later on the 7.4 line`;
+  const floor = REDIS_PATCHED_FLOORS[`${major}.${minor}`];
+  if (floor && patch < floor[2]) {
+    return `"${image}" is affected by ${REDIS_CVES}, fixed in ${floor.join(".")}; use ${floor[0]}.${floor[1]}.${floor[2]} or later (7.4.7 is what the stacks pin)`;
+  }
+  return undefined;
+}
 
 const quantity = (example: string) =>
   z.string().regex(QUANTITY, `must be a Kubernetes quantity such as ${example}`);
@@ -51,10 +80,31 @@ export const stackConfigShape = {
   tags: z.array(z.string().regex(/^[A-Za-z0-9:_.-]{3,50}$/, "tags are 3-50 characters of letters, digits, : _ . -")).default([]).describe("Extra Linode tags on the cluster and NodeBalancer (the stack name is always added)."),
   publicPort: z.number().int().min(1).max(65535).default(80).describe("Port the NodeBalancer serves the app on; the only port the Cloud Firewall admits."),
   publicIngressCidrs: z.array(cidr).min(1).default(["0.0.0.0/0", "::/0"]).describe("Source ranges the Cloud Firewall admits to publicPort."),
+  environment: z.enum(["dev", "prod"]).describe("What the stack is for. prod adds rules: an HA control plane and a Kubernetes API that is not open to the internet."),
+  controlPlaneAllowedCidrs: z
+    .array(cidr)
+    .min(1, "must list at least one CIDR: the ACL is always on, so an empty list would lock out every client including `pulumi up`")
+    .describe("Source ranges the LKE control plane (Kubernetes API) admits; everything else is denied. Include the deploy runners' egress addresses (see docs/linode.md, \"Reaching the Kubernetes API\")."),
+  publicEntry: z
+    .enum(["pulumi", "reserved-ip"])
+    .default("pulumi")
+    .describe("Who owns the public entry. pulumi: Pulumi creates the NodeBalancer and its firewall and the Service adopts them. reserved-ip: Pulumi reserves an IPv4 and the CCM creates the NodeBalancer on it, with a CCM-owned firewall from publicIngressCidrs (see docs/linode.md, \"Public entry modes\")."),
+  loadBalancerTimeoutSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(1800)
+    .default(300)
+    .describe("How long `pulumi up` waits for the app's LoadBalancer Service to get its address before it fails with a diagnosis (the Kubernetes provider's own default is 600)."),
 
   // --- k8s/: Redis tier ---
   namespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and -").describe("Kubernetes namespace for every workload."),
-  redisImage: pinnedImage("Redis").describe("Redis image for the redis and sentinel containers (pinned tag or digest)."),
+  redisImage: pinnedImage("Redis")
+    .superRefine((image, ctx) => {
+      const problem = parseImage(image) ? redisImageVulnerability(image) : undefined;
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .describe("Redis image for the redis and sentinel containers: a pinned version tag (optionally with a digest) at or above the patched floor of its line (7.4.6 on 7.4)."),
   redisReplicas: z.number().int().min(3, "must be at least 3 so a majority of Sentinels survives one pod loss").refine((n) => n % 2 === 1, "must be odd so the Sentinels always have a strict majority").default(3).describe("Redis pods (each with a Sentinel sidecar)."),
   redisCpu: quantity("500m").describe("CPU request of each redis container (no CPU limit: throttling stalls replication and probes)."),
   redisMemory: quantity("1Gi").describe("Memory request and limit of each redis container; maxmemory is set to 70% of it to leave room for fork copy-on-write during AOF rewrite."),
@@ -77,7 +127,7 @@ export const stackConfigShape = {
   redisTerminationGraceSeconds: z.number().int().min(10).max(600).default(60).describe("Grace period for a Redis pod to hand over the master role in preStop before it is killed."),
 
   // --- k8s/: monitoring ---
-  redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.62.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),
+  redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.90.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),
   exporterCpu: quantity("20m").default("20m").describe("CPU request of each exporter sidecar."),
   exporterMemory: quantity("48Mi").default("48Mi").describe("Memory request and limit of each exporter sidecar."),
   monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and -").default("monitoring").describe("Namespace of the Prometheus that scrapes the exporters; the Redis NetworkPolicy admits it to ports 9121 and 9122."),
@@ -111,8 +161,8 @@ export const stackConfigSchema = z
     if (c.sentinelDownAfterMs >= c.sentinelFailoverTimeoutMs) {
       at("sentinelDownAfterMs", `(${c.sentinelDownAfterMs}) must be below sentinelFailoverTimeoutMs (${c.sentinelFailoverTimeoutMs}); lower it or raise the failover timeout`);
     }
-    if (c.minReplicasToWrite > 0 && c.minReplicasMaxLagSeconds * 1000 > c.sentinelDownAfterMs) {
-      const most = Math.floor(c.sentinelDownAfterMs / 1000);
+    if (c.minReplicasToWrite > 0 && c.minReplicasMaxLagSeconds > maxReplicaLagSecondsFor(c.sentinelDownAfterMs)) {
+      const most = maxReplicaLagSecondsFor(c.sentinelDownAfterMs);
       at("minReplicasMaxLagSeconds", `(${c.minReplicasMaxLagSeconds}) exceeds sentinelDownAfterMs (${c.sentinelDownAfterMs} ms): a master cut off from its replicas would keep accepting writes after Sentinel starts replacing it, and lose them; set it to at most ${most}`);
     }
     if (c.minReplicasToWrite > c.redisReplicas - 2) {
@@ -133,11 +183,26 @@ export const stackConfigSchema = z
     if (c.appWaitReplicas > 0 && c.appWaitTimeoutMs >= c.appRequestTimeoutMs) {
       at("appWaitTimeoutMs", `(${c.appWaitTimeoutMs}) must be below appRequestTimeoutMs (${c.appRequestTimeoutMs}) so a write can still answer within its deadline`);
     }
+    if (c.environment === "prod") {
+      const open = c.controlPlaneAllowedCidrs.filter((range) => /\/0$/.test(range));
+      if (open.length > 0) {
+        at("controlPlaneAllowedCidrs", `lists ${open.join(", ")}: a prod Kubernetes API must not be open to the internet; list the deploy runners' and operators' ranges instead`);
+      }
+      if (!c.haControlPlane) at("haControlPlane", "must be true for environment prod: a single control-plane replica stops every deploy and controller while it restarts");
+    }
     const graceMs = c.redisTerminationGraceSeconds * 1000;
     if (graceMs <= c.sentinelDownAfterMs) {
       at("redisTerminationGraceSeconds", `(${c.redisTerminationGraceSeconds}s) must exceed sentinelDownAfterMs so the preStop handover can finish before the pod is killed`);
     }
   });
+
+/**
+ * The largest minReplicasMaxLagSeconds a down-after allows: a master cut off from its replicas
+ * must stop taking writes before Sentinel starts replacing it, or those writes are lost.
+ */
+export function maxReplicaLagSecondsFor(downAfterMs: number): number {
+  return Math.max(1, Math.floor(downAfterMs / 1000));
+}
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type StackConfigKey = keyof typeof stackConfigShape;

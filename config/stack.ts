@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseStackConfig, SecretKey, StackConfig } from "./load";
+import { CONFIG_NAMESPACE, parseStackConfig, SecretKey, StackConfig, validateStackName } from "./load";
 
 export interface StackSettings {
   cfg: StackConfig;
@@ -8,6 +8,7 @@ export interface StackSettings {
 
 /** Read and validate the running stack's config; throws before any resource exists. */
 export function readStackSettings(): StackSettings {
+  validateStackName(pulumi.getStack());
   const cfg = parseStackConfig(pulumi.runtime.allConfig());
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const secrets: StackSettings["secrets"] = {};

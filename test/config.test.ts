@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, StackConfigError } from "../config/load";
-import { parseImage } from "../config/schema";
+import { parseStackConfig, StackConfigError, validateStackName } from "../config/load";
+import { parseImage, redisImageVulnerability } from "../config/schema";
 import { rawStackConfig, stackConfig } from "./helpers/stackConfig";
 
 function problemsFor(overrides: Record<string, string>, remove: string[] = []): string[] {
@@ -67,12 +67,57 @@ describe("stack config", () => {
     ["a single app replica", { "redis-dr:appReplicas": "1" }, /redis-dr:appReplicas: must be at least 2/],
     ["a privileged app port", { "redis-dr:appPort": "80" }, /redis-dr:appPort: must be 1024 or above/],
     ["a bad CIDR", { "redis-dr:publicIngressCidrs": '["everyone"]' }, /redis-dr:publicIngressCidrs: must be an IPv4 or IPv6 CIDR/],
+    ["a Redis image with CVE-2025-49844", { "redis-dr:redisImage": "redis:7.4.2-bookworm" }, /redis-dr:redisImage: "redis:7.4.2-bookworm" is affected by CVE-2025-49844 .*fixed in 7\.4\.6/],
+    ["a Redis image on an unpatched 7.2", { "redis-dr:redisImage": "redis:7.2.10" }, /CVE-2025-49844.*fixed in 7\.2\.11/],
+    ["a Redis image on an untested line", { "redis-dr:redisImage": "redis:6.2.20" }, /Redis 6\.2, a line this project does not support/],
+    ["a Redis image whose version cannot be read", { "redis-dr:redisImage": `redis@sha256:${"b".repeat(64)}` }, /carries no Redis version in its tag, so it cannot be checked against CVE-2025-49844/],
+    ["an environment that is neither dev nor prod", { "redis-dr:environment": "staging" }, /redis-dr:environment: /],
+    ["an empty control-plane ACL", { "redis-dr:controlPlaneAllowedCidrs": "[]" }, /redis-dr:controlPlaneAllowedCidrs: must list at least one CIDR/],
+    ["an unknown public entry mode", { "redis-dr:publicEntry": "ccm" }, /redis-dr:publicEntry: /],
+    ["a load-balancer wait of more than 30 minutes", { "redis-dr:loadBalancerTimeoutSeconds": "3600" }, /redis-dr:loadBalancerTimeoutSeconds: /],
     ["a grace period shorter than down-after", { "redis-dr:redisTerminationGraceSeconds": "10", "redis-dr:sentinelDownAfterMs": "15000" }, /redis-dr:redisTerminationGraceSeconds: \(10s\) must exceed sentinelDownAfterMs/],
   ];
   it.each(cases)("rejects %s with a message naming the key and the fix", (_name, overrides, message) => {
     const problems = problemsFor(overrides);
     expect(problems.join("\n")).toMatch(message);
     for (const problem of problems) expect(problem).toMatch(/^redis-dr:[A-Za-z]+: .*(fix|set it|lower it|remove it|must)/);
+  });
+
+  it("refuses an open Kubernetes API and a single control plane in prod, and allows them in dev", () => {
+    const prod = (overrides: Record<string, string>) => {
+      try {
+        parseStackConfig({ ...rawStackConfig("prod"), ...overrides });
+        return [];
+      } catch (error) {
+        return (error as StackConfigError).problems;
+      }
+    };
+    expect(prod({}).join("\n")).toBe("");
+    expect(prod({ "redis-dr:controlPlaneAllowedCidrs": '["198.51.100.0/24", "::/0"]' }).join("\n")).toMatch(
+      /redis-dr:controlPlaneAllowedCidrs: lists ::\/0: a prod Kubernetes API must not be open to the internet/,
+    );
+    expect(prod({ "redis-dr:haControlPlane": "false" }).join("\n")).toMatch(/redis-dr:haControlPlane: must be true for environment prod/);
+    expect(stackConfig("dev").controlPlaneAllowedCidrs).toEqual(["0.0.0.0/0", "::/0"]);
+  });
+
+  it("pins patched versions in both stacks", () => {
+    for (const stack of ["dev", "prod"] as const) {
+      const cfg = stackConfig(stack);
+      expect(redisImageVulnerability(cfg.redisImage)).toBeUndefined();
+      expect(cfg.redisImage).toMatch(/^redis:7\.4\.\d+/);
+      expect(Number(cfg.k8sVersion.split(".")[1])).toBeGreaterThanOrEqual(35);
+    }
+    expect(redisImageVulnerability("redis:7.4.6")).toBeUndefined();
+    expect(redisImageVulnerability("redis:8.2.2-alpine")).toBeUndefined();
+    expect(redisImageVulnerability("redis:8.4.0")).toBeUndefined();
+  });
+
+  it.each(["qa_1", "has.dot", "-lead", "trail-", "a-stack-name-too-long", ""])("rejects the stack name %j before anything is created", (name) => {
+    expect(() => validateStackName(name)).toThrow(/must be 1-16 letters, digits and -/);
+  });
+
+  it.each(["dev", "prod", "qa-1", "Eu2"])("accepts the stack name %j", (name) => {
+    expect(() => validateStackName(name)).not.toThrow();
   });
 
   it("names a missing required key", () => {
@@ -91,7 +136,7 @@ describe("stack config", () => {
   });
 
   it("parses image references", () => {
-    expect(parseImage("redis:7.4.2-bookworm")).toEqual({ tag: "7.4.2-bookworm", digest: false });
+    expect(parseImage("redis:7.4.7-bookworm")).toEqual({ tag: "7.4.7-bookworm", digest: false });
     expect(parseImage(`ghcr.io/acme/app@sha256:${"a".repeat(64)}`)).toEqual({ tag: undefined, digest: true });
     expect(parseImage("registry.example:5000/team/app:1.0")?.tag).toBe("1.0");
     expect(parseImage("UPPER/case:1")).toBeUndefined();
