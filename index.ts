@@ -1,29 +1,73 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config/stack";
-import { LinodeInfra } from "./infra/linodeInfra";
+import { Cluster, poolAutoscaler } from "./infra/cluster";
+import { linodeNames, stackTags } from "./infra/names";
+import { NodeFirewall } from "./infra/nodeFirewall";
+import { PublicEntry } from "./infra/publicEntry";
 import { Workloads } from "./k8s/workloads";
 
-// Validate first: a bad config fails here, before any resource is registered.
+// Validate first: a bad config or stack name fails here, before any resource is registered.
 const { cfg, secrets } = readStackSettings();
 const stack = pulumi.getStack();
+const names = linodeNames(stack);
+const tags = stackTags(cfg.tags, stack);
 
-const infra = new LinodeInfra("linode", { cfg, stack });
+const cluster = new Cluster("lke", {
+  label: names.cluster,
+  region: cfg.region,
+  k8sVersion: cfg.k8sVersion,
+  tags,
+  pool: { type: cfg.nodeType, count: cfg.nodeCount, autoscaler: poolAutoscaler(cfg.autoscalerMin, cfg.autoscalerMax) },
+  haControlPlane: cfg.haControlPlane,
+  apiAllowedCidrs: cfg.controlPlaneAllowedCidrs,
+});
+
+const entry = new PublicEntry("public", {
+  mode: cfg.publicEntry,
+  region: cfg.region,
+  labels: { nodeBalancer: names.nodeBalancer, firewall: names.firewall },
+  tags,
+  publicPort: cfg.publicPort,
+  ingressCidrs: cfg.publicIngressCidrs,
+});
+
+const k8sProvider = { providers: { kubernetes: cluster.provider } };
+new NodeFirewall("nodes", {}, k8sProvider);
+
 const workloads = new Workloads(
   "workloads",
   {
-    cfg,
-    nodeBalancerId: infra.nodeBalancer.id,
+    namespace: cfg.namespace,
+    redis: cfg,
     ...(secrets.redisPassword ? { redisPassword: secrets.redisPassword } : {}),
     ...(secrets.sentinelPassword ? { sentinelPassword: secrets.sentinelPassword } : {}),
+    app: {
+      image: cfg.appImage,
+      replicas: cfg.appReplicas,
+      containerPort: cfg.appPort,
+      cpu: cfg.appCpu,
+      memory: cfg.appMemory,
+      waitReplicas: cfg.appWaitReplicas,
+      waitTimeoutMs: cfg.appWaitTimeoutMs,
+      requestTimeoutMs: cfg.appRequestTimeoutMs,
+      notReadyTolerationSeconds: cfg.notReadyTolerationSeconds,
+      publicPort: cfg.publicPort,
+      loadBalancer: entry.binding,
+      loadBalancerTimeoutSeconds: cfg.loadBalancerTimeoutSeconds,
+      kubeconfig: cluster.kubeconfig,
+    },
+    prometheusOperator: cfg.prometheusOperator,
   },
-  { providers: { kubernetes: infra.provider } },
+  k8sProvider,
 );
 
-export const clusterId = infra.cluster.id;
-export const kubeconfig = infra.kubeconfig;
-export const nodeBalancerIpv4 = infra.nodeBalancer.ipv4;
-export const nodeBalancerHostname = infra.nodeBalancer.hostname;
-export const publicUrl = pulumi.interpolate`http://${infra.nodeBalancer.hostname}${cfg.publicPort === 80 ? "" : `:${cfg.publicPort}`}/`;
+export const clusterId = cluster.cluster.id;
+export const kubeconfig = cluster.kubeconfig;
+export const publicEntryMode = cfg.publicEntry;
+/** The public IPv4 in both modes: the NodeBalancer's (pulumi) or the reserved address the CCM puts it on. */
+export const nodeBalancerIpv4 = entry.binding.ipv4;
+export const nodeBalancerHostname = entry.nodeBalancer?.hostname;
+export const publicUrl = pulumi.interpolate`http://${entry.binding.ipv4}${cfg.publicPort === 80 ? "" : `:${cfg.publicPort}`}/`;
 export const namespace = workloads.namespace;
 export const sentinelService = workloads.sentinelServiceName;
 export const appService = workloads.appServiceName;

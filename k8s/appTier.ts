@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../config/schema";
-import { SECRET_KEYS, SENTINEL_PORT } from "./redis/render";
+import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
+import { LoadBalancerBinding } from "../infra/publicEntry";
+import { LoadBalancerWait } from "./loadBalancerWait";
+import { RedisConnection } from "./redisTier";
 import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, shortNodeFailureTolerations } from "./security";
 
 export const APP_COMPONENT = "redis-dr-app";
@@ -10,39 +12,62 @@ export const APP_SERVICE_NAME = "redis-dr-app";
 export const APP_PATHS = { liveness: "/healthz", readiness: "/readyz", metrics: "/metrics" } as const;
 /** Non-root uid baked into app/Dockerfile. */
 export const APP_UID = 10001;
-/** Seconds the app keeps serving after SIGTERM while endpoints and the NodeBalancer drop it. */
-const SHUTDOWN_DRAIN_SECONDS = 5;
+/** Pods the app's Deployment selects; the Redis NetworkPolicy admits them. */
+export const APP_SELECTOR = selectorFor(APP_COMPONENT);
 
-export const NODEBALANCER_ANNOTATIONS = {
-  id: "service.beta.kubernetes.io/linode-loadbalancer-nodebalancer-id",
-  preserve: "service.beta.kubernetes.io/linode-loadbalancer-preserve",
-  checkType: "service.beta.kubernetes.io/linode-loadbalancer-check-type",
-  checkPath: "service.beta.kubernetes.io/linode-loadbalancer-check-path",
-  protocol: "service.beta.kubernetes.io/linode-loadbalancer-default-protocol",
-} as const;
+/**
+ * The NodeBalancer's active health check on each node's NodePort (CCM defaults: interval 5,
+ * timeout 3, attempts 2, passive on; cloud/linode/loadbalancers.go, buildNodeBalancerConfig),
+ * stated here so the detection time below is ours, not an accident of defaults. Passive checks
+ * in TCP mode react to refused or timed-out connections, never to an HTTP status.
+ */
+export const NODEBALANCER_CHECK = { intervalSeconds: 5, timeoutSeconds: 3, attempts: 2, passive: true } as const;
+/** Longest time the NodeBalancer keeps sending new connections to a node whose app pod went unready. */
+export const NODEBALANCER_DETECTION_SECONDS =
+  NODEBALANCER_CHECK.intervalSeconds * NODEBALANCER_CHECK.attempts + NODEBALANCER_CHECK.timeoutSeconds;
+/** Seconds the app keeps serving after SIGTERM (with readiness failing): past the NodeBalancer's detection time. */
+export const SHUTDOWN_DRAIN_SECONDS = NODEBALANCER_DETECTION_SECONDS + 2;
 
 export interface AppTierArgs {
-  cfg: StackConfig;
   namespace: pulumi.Input<string>;
-  secretName: pulumi.Input<string>;
-  sentinelHost: pulumi.Input<string>;
-  nodeBalancerId: pulumi.Input<string>;
+  image: string;
+  replicas: number;
+  /** Container port of the HTTP API and probes. */
+  containerPort: number;
+  cpu: string;
+  memory: string;
+  /** Where and how the app finds Redis: the Redis tier's typed reference. */
+  redis: RedisConnection;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS / REDIS_REQUEST_TIMEOUT_MS of the service. */
+  waitReplicas: number;
+  waitTimeoutMs: number;
+  requestTimeoutMs: number;
+  notReadyTolerationSeconds: number;
+  /** Port the NodeBalancer serves. */
+  publicPort: number;
+  loadBalancer: LoadBalancerBinding;
+  /** Bound on `pulumi up`'s wait for the Service's load-balancer address. */
+  loadBalancerTimeoutSeconds: number;
+  /** The cluster's kubeconfig (a secret), for that wait. */
+  kubeconfig: pulumi.Input<string>;
 }
 
-/** The C++ service: Deployment, LoadBalancer Service on the Pulumi NodeBalancer, PDB, NetworkPolicy. */
+/** The C++ service: Deployment, LoadBalancer Service bound to the public entry, PDB, NetworkPolicy. */
 export class AppTier extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;
   readonly deployment: k8s.apps.v1.Deployment;
+  /** The address the CCM reported on the Service: known once `pulumi up` has waited for it. */
+  readonly serviceAddress: pulumi.Output<string>;
 
   constructor(name: string, args: AppTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:AppTier", name, {}, opts);
-    const { cfg, namespace } = args;
+    const { namespace, redis } = args;
     const child = { parent: this };
     const labels = labelsFor(APP_COMPONENT);
-    const selector = selectorFor(APP_COMPONENT);
+    const selector = APP_SELECTOR;
     const secretEnv = (envName: string, key: string): k8s.types.input.core.v1.EnvVar => ({
       name: envName,
-      valueFrom: { secretKeyRef: { name: args.secretName, key } },
+      valueFrom: { secretKeyRef: { name: redis.secretName, key } },
     });
     const httpProbe = (path: string) => ({ httpGet: { path, port: "http" } });
 
@@ -51,7 +76,7 @@ export class AppTier extends pulumi.ComponentResource {
       {
         metadata: { name: APP_COMPONENT, namespace, labels },
         spec: {
-          replicas: cfg.appReplicas,
+          replicas: args.replicas,
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
@@ -61,7 +86,7 @@ export class AppTier extends pulumi.ComponentResource {
               enableServiceLinks: false,
               terminationGracePeriodSeconds: SHUTDOWN_DRAIN_SECONDS + 25,
               securityContext: restrictedPodSecurity(APP_UID),
-              tolerations: shortNodeFailureTolerations(cfg.notReadyTolerationSeconds),
+              tolerations: shortNodeFailureTolerations(args.notReadyTolerationSeconds),
               topologySpreadConstraints: [
                 {
                   maxSkew: 1,
@@ -73,24 +98,24 @@ export class AppTier extends pulumi.ComponentResource {
               containers: [
                 {
                   name: "app",
-                  image: cfg.appImage,
+                  image: args.image,
                   imagePullPolicy: "IfNotPresent",
-                  ports: [{ name: "http", containerPort: cfg.appPort }],
+                  ports: [{ name: "http", containerPort: args.containerPort }],
                   env: [
-                    { name: "SENTINEL_HOST", value: args.sentinelHost },
-                    { name: "SENTINEL_PORT", value: String(SENTINEL_PORT) },
-                    { name: "REDIS_MASTER_NAME", value: cfg.masterName },
-                    secretEnv("REDIS_PASSWORD", SECRET_KEYS.redisPassword),
-                    secretEnv("SENTINEL_PASSWORD", SECRET_KEYS.sentinelPassword),
-                    { name: "HTTP_PORT", value: String(cfg.appPort) },
-                    { name: "REDIS_WAIT_REPLICAS", value: String(cfg.appWaitReplicas) },
-                    { name: "REDIS_WAIT_TIMEOUT_MS", value: String(cfg.appWaitTimeoutMs) },
-                    { name: "REDIS_REQUEST_TIMEOUT_MS", value: String(cfg.appRequestTimeoutMs) },
+                    { name: "SENTINEL_HOST", value: redis.sentinelHost },
+                    { name: "SENTINEL_PORT", value: String(redis.sentinelPort) },
+                    { name: "REDIS_MASTER_NAME", value: redis.masterName },
+                    secretEnv("REDIS_PASSWORD", redis.secretKeys.redisPassword),
+                    secretEnv("SENTINEL_PASSWORD", redis.secretKeys.sentinelPassword),
+                    { name: "HTTP_PORT", value: String(args.containerPort) },
+                    { name: "REDIS_WAIT_REPLICAS", value: String(args.waitReplicas) },
+                    { name: "REDIS_WAIT_TIMEOUT_MS", value: String(args.waitTimeoutMs) },
+                    { name: "REDIS_REQUEST_TIMEOUT_MS", value: String(args.requestTimeoutMs) },
                     { name: "SHUTDOWN_DRAIN_SECONDS", value: String(SHUTDOWN_DRAIN_SECONDS) },
                   ],
                   resources: {
-                    requests: { cpu: cfg.appCpu, memory: cfg.appMemory },
-                    limits: { memory: cfg.appMemory },
+                    requests: { cpu: args.cpu, memory: args.memory },
+                    limits: { memory: args.memory },
                   },
                   // Liveness never depends on Redis: a failover must not restart every app pod.
                   startupProbe: { ...httpProbe(APP_PATHS.liveness), periodSeconds: 2, failureThreshold: 30 },
@@ -114,23 +139,43 @@ export class AppTier extends pulumi.ComponentResource {
           namespace,
           labels,
           annotations: {
-            // Adopt the NodeBalancer Pulumi owns instead of letting the CCM create one...
-            [NODEBALANCER_ANNOTATIONS.id]: args.nodeBalancerId,
-            // ...and never let the CCM delete it with the Service.
-            [NODEBALANCER_ANNOTATIONS.preserve]: "true",
-            [NODEBALANCER_ANNOTATIONS.protocol]: "tcp",
-            [NODEBALANCER_ANNOTATIONS.checkType]: "http",
-            [NODEBALANCER_ANNOTATIONS.checkPath]: APP_PATHS.readiness,
+            ...args.loadBalancer.annotations,
+            // The LoadBalancerWait below waits instead, bounded and with a diagnosis.
+            "pulumi.com/skipAwait": "true",
+            [CCM_ANNOTATIONS.protocol]: "tcp",
+            [CCM_ANNOTATIONS.checkType]: "http",
+            [CCM_ANNOTATIONS.checkPath]: APP_PATHS.readiness,
+            [CCM_ANNOTATIONS.checkInterval]: String(NODEBALANCER_CHECK.intervalSeconds),
+            [CCM_ANNOTATIONS.checkTimeout]: String(NODEBALANCER_CHECK.timeoutSeconds),
+            [CCM_ANNOTATIONS.checkAttempts]: String(NODEBALANCER_CHECK.attempts),
+            [CCM_ANNOTATIONS.checkPassive]: String(NODEBALANCER_CHECK.passive),
           },
         },
         spec: {
           type: "LoadBalancer",
+          // Local: a node forwards only to its own app pods, so the NodeBalancer's /readyz check
+          // on that node is answered by that node's pod (or fails when it has none), and the
+          // client's address reaches the app. Cluster would let kube-proxy answer from any node.
+          externalTrafficPolicy: "Local",
           selector,
-          ports: [{ name: "http", protocol: "TCP", port: cfg.publicPort, targetPort: "http" }],
+          ports: [{ name: "http", protocol: "TCP", port: args.publicPort, targetPort: "http" }],
         },
       },
       { ...child, dependsOn: [this.deployment] },
     );
+    const wait = new LoadBalancerWait(
+      "app-load-balancer",
+      {
+        kubeconfig: args.kubeconfig,
+        namespace,
+        service: service.metadata.name,
+        mode: args.loadBalancer.mode,
+        annotations: service.metadata.annotations.apply((a) => JSON.stringify(a ?? {})),
+        timeoutSeconds: args.loadBalancerTimeoutSeconds,
+      },
+      { ...child, dependsOn: [service] },
+    );
+    this.serviceAddress = wait.address;
 
     new k8s.policy.v1.PodDisruptionBudget(
       APP_COMPONENT,
@@ -146,7 +191,7 @@ export class AppTier extends pulumi.ComponentResource {
         spec: {
           podSelector: { matchLabels: selector },
           policyTypes: ["Ingress"],
-          ingress: [{ ports: [{ protocol: "TCP", port: cfg.appPort }] }],
+          ingress: [{ ports: [{ protocol: "TCP", port: args.containerPort }] }],
         },
       },
       child,
@@ -155,8 +200,4 @@ export class AppTier extends pulumi.ComponentResource {
     this.serviceName = service.metadata.name;
     this.registerOutputs({ serviceName: this.serviceName });
   }
-}
-
-export function appSelector(): Record<string, string> {
-  return selectorFor(APP_COMPONENT);
 }

@@ -54,7 +54,6 @@ export function exporterContainers(
 }
 
 export interface MonitoringArgs {
-  cfg: StackConfig;
   namespace: pulumi.Input<string>;
   redisSelector: Record<string, string>;
   appSelector: Record<string, string>;

@@ -29,6 +29,17 @@ import {
 const REDIS_UID = 999;
 export const REDIS_COMPONENT = "redis";
 
+/** How a client reaches this Redis tier: what the app's Deployment is built from. */
+export interface RedisConnection {
+  /** DNS name of the Sentinel Service; it resolves to every Sentinel pod, ready or not. */
+  sentinelHost: pulumi.Output<string>;
+  sentinelPort: number;
+  masterName: string;
+  /** The Secret holding both passwords, and its key names. */
+  secretName: pulumi.Output<string>;
+  secretKeys: typeof SECRET_KEYS;
+}
+
 export interface RedisTierArgs {
   cfg: StackConfig;
   namespace: pulumi.Input<string>;
@@ -45,7 +56,7 @@ export interface RedisTierArgs {
 export class RedisTier extends pulumi.ComponentResource {
   readonly secretName: pulumi.Output<string>;
   readonly sentinelServiceName: pulumi.Output<string>;
-  readonly sentinelHost: pulumi.Output<string>;
+  readonly connection: RedisConnection;
   readonly statefulSet: k8s.apps.v1.StatefulSet;
 
   constructor(name: string, args: RedisTierArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -101,13 +112,17 @@ export class RedisTier extends pulumi.ComponentResource {
       child,
     );
 
-    // Headless too: the name resolves to every ready Sentinel, which the client tries in turn.
+    // Headless: the name resolves to every Sentinel, which the client tries in turn. A pod's
+    // readiness follows Redis (a replica whose master link is down is unready), so without
+    // publishNotReadyAddresses this name could resolve to nothing exactly while the master is
+    // down, when the app needs Sentinel most. Reachability of Sentinel never depends on Redis.
     const sentinelService = new k8s.core.v1.Service(
       SENTINEL_SERVICE_NAME,
       {
         metadata: { name: SENTINEL_SERVICE_NAME, namespace, labels },
         spec: {
           clusterIP: "None",
+          publishNotReadyAddresses: true,
           selector,
           ports: [{ name: "sentinel", port: SENTINEL_PORT, targetPort: "sentinel" }],
         },
@@ -268,7 +283,13 @@ export class RedisTier extends pulumi.ComponentResource {
 
     this.secretName = secret.metadata.name;
     this.sentinelServiceName = sentinelService.metadata.name;
-    this.sentinelHost = pulumi.interpolate`${sentinelService.metadata.name}.${namespace}.svc.cluster.local`;
+    this.connection = {
+      sentinelHost: pulumi.interpolate`${sentinelService.metadata.name}.${namespace}.svc.cluster.local`,
+      sentinelPort: SENTINEL_PORT,
+      masterName: cfg.masterName,
+      secretName: this.secretName,
+      secretKeys: SECRET_KEYS,
+    };
     this.registerOutputs({ secretName: this.secretName, sentinelServiceName: this.sentinelServiceName });
   }
 }

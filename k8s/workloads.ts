@@ -2,17 +2,23 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { StackConfig } from "../config/schema";
-import { AppTier, appSelector } from "./appTier";
+import { APP_SELECTOR, AppTier, AppTierArgs } from "./appTier";
 import { Monitoring } from "./monitoring";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
 import { selectorFor } from "./security";
 
 export interface WorkloadsArgs {
-  cfg: StackConfig;
-  nodeBalancerId: pulumi.Input<string>;
+  /** Namespace every workload lives in (created here). */
+  namespace: string;
+  /** The Redis tier's settings (its Args still read the stack config; see docs). */
+  redis: StackConfig;
   /** Secret config values; a strong random password is generated for any left unset. */
   redisPassword?: pulumi.Output<string>;
   sentinelPassword?: pulumi.Output<string>;
+  /** The app tier, less what the Redis tier hands it. */
+  app: Omit<AppTierArgs, "namespace" | "redis">;
+  /** Create the prometheus-operator objects (needs its CRDs). */
+  prometheusOperator: boolean;
 }
 
 function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource) {
@@ -29,14 +35,13 @@ export class Workloads extends pulumi.ComponentResource {
 
   constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:Workloads", name, {}, opts);
-    const { cfg } = args;
     const child = { parent: this };
 
     const namespace = new k8s.core.v1.Namespace(
-      cfg.namespace,
+      args.namespace,
       {
         metadata: {
-          name: cfg.namespace,
+          name: args.namespace,
           labels: {
             "app.kubernetes.io/part-of": "redis-dr",
             // Every pod here meets the restricted Pod Security Standard; enforce it.
@@ -50,31 +55,21 @@ export class Workloads extends pulumi.ComponentResource {
     const redis = new RedisTier(
       "redis",
       {
-        cfg,
+        cfg: args.redis,
         namespace: namespace.metadata.name,
         redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
         sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),
-        clientSelector: appSelector(),
+        clientSelector: APP_SELECTOR,
       },
       child,
     );
 
-    const app = new AppTier(
-      "app",
-      {
-        cfg,
-        namespace: namespace.metadata.name,
-        secretName: redis.secretName,
-        sentinelHost: redis.sentinelHost,
-        nodeBalancerId: args.nodeBalancerId,
-      },
-      { ...child, dependsOn: [redis] },
-    );
+    const app = new AppTier("app", { ...args.app, namespace: namespace.metadata.name, redis: redis.connection }, { ...child, dependsOn: [redis] });
 
-    if (cfg.prometheusOperator) {
+    if (args.prometheusOperator) {
       new Monitoring(
         "monitoring",
-        { cfg, namespace: namespace.metadata.name, redisSelector: selectorFor(REDIS_COMPONENT), appSelector: appSelector() },
+        { namespace: namespace.metadata.name, redisSelector: selectorFor(REDIS_COMPONENT), appSelector: APP_SELECTOR },
         { ...child, dependsOn: [redis, app] },
       );
     }

@@ -1,11 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { NODEBALANCER_ANNOTATIONS } from "../k8s/appTier";
+import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
+import { NODE_FIREWALL_DEFAULT_RULES } from "../infra/nodeFirewall";
+import { NODEBALANCER_DETECTION_SECONDS, SHUTDOWN_DRAIN_SECONDS } from "../k8s/appTier";
 import { AlertRuleGroup, alertRuleGroups } from "../k8s/monitoring";
 import { SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
 import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
-import { byType, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+import { byType, MOCK_FIREWALL_ID, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 
 const T = {
   cluster: "linode:index/lkeCluster:LkeCluster",
@@ -20,6 +22,9 @@ const T = {
   deployment: "kubernetes:apps/v1:Deployment",
   pdb: "kubernetes:policy/v1:PodDisruptionBudget",
   netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  helmRelease: "kubernetes:helm.sh/v3:Release",
+  cloudFirewall: "kubernetes:networking.linode.com/alpha1v1:CloudFirewall",
+  reservedIp: "linode:index/networkingIp:NetworkingIp",
 };
 
 /** Every alert the operators were promised (issue #5). */
@@ -63,13 +68,16 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(counts(T.deployment)).toBe(1);
     expect(counts(T.pdb)).toBe(2);
     expect(counts(T.netpol)).toBe(2);
+    expect(counts(T.helmRelease)).toBe(2);
+    expect(counts(T.cloudFirewall)).toBe(1);
+    expect(counts(T.reservedIp)).toBe(0);
     // Passwords come from config here, so nothing is generated.
     expect(counts("random:index/randomPassword:RandomPassword")).toBe(0);
   });
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(13);
+    expect(objects.length).toBe(14);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 
@@ -83,23 +91,80 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     else expect(cluster.pools[0].autoscaler).toBeUndefined();
   });
 
-  it("firewalls the NodeBalancer to the public port only", () => {
-    const firewall = plain(one(rendered, T.firewall).inputs);
-    expect(firewall.inboundPolicy).toBe("DROP");
-    expect(firewall.inbounds).toHaveLength(1);
-    expect(firewall.inbounds[0]).toMatchObject({ action: "ACCEPT", protocol: "TCP", ports: "80" });
-    expect(firewall.nodebalancers).toEqual([Number(MOCK_NODEBALANCER.id)]);
+  it("firewalls the NodeBalancer to the public port only, attached once, at creation", () => {
+    const firewall = one(rendered, T.firewall);
+    const rules = plain(firewall.inputs);
+    expect(rules.inboundPolicy).toBe("DROP");
+    expect(rules.inbounds).toHaveLength(1);
+    expect(rules.inbounds[0]).toMatchObject({ action: "ACCEPT", protocol: "TCP", ports: "80" });
+    // Attached by the NodeBalancer's firewallId only, never by a device list as well.
+    expect(rules.nodebalancers).toBeUndefined();
+    expect(firewall.options.ignoreChanges).toEqual(expect.arrayContaining(["linodes", "nodebalancers"]));
+    const nodeBalancer = one(rendered, T.nodeBalancer);
+    expect(plain(nodeBalancer.inputs).firewallId).toBe(Number(MOCK_FIREWALL_ID));
+    // The CCM owns the NodeBalancer's tags after creation.
+    expect(nodeBalancer.options.ignoreChanges).toEqual(["tags"]);
   });
 
-  it("binds the LoadBalancer Service to the Pulumi NodeBalancer with an HTTP check on /readyz", () => {
-    const service = plain(one(rendered, T.service, "redis-dr-app").inputs);
+  it("binds the LoadBalancer Service to the Pulumi NodeBalancer and names its firewall for the CCM", () => {
+    const serviceResource = one(rendered, T.service, "redis-dr-app");
+    const service = plain(serviceResource.inputs);
     expect(service.spec.type).toBe("LoadBalancer");
+    expect(service.spec.externalTrafficPolicy).toBe("Local");
     const annotations = service.metadata.annotations;
-    expect(annotations[NODEBALANCER_ANNOTATIONS.id]).toBe(MOCK_NODEBALANCER.id);
-    expect(annotations[NODEBALANCER_ANNOTATIONS.preserve]).toBe("true");
-    expect(annotations[NODEBALANCER_ANNOTATIONS.checkType]).toBe("http");
-    expect(annotations[NODEBALANCER_ANNOTATIONS.checkPath]).toBe("/readyz");
+    expect(annotations).toMatchObject({
+      [CCM_ANNOTATIONS.nodeBalancerId]: MOCK_NODEBALANCER.id,
+      [CCM_ANNOTATIONS.firewallId]: MOCK_FIREWALL_ID,
+      [CCM_ANNOTATIONS.preserve]: "true",
+      [CCM_ANNOTATIONS.throttle]: String(plain(one(rendered, T.nodeBalancer).inputs).clientConnThrottle),
+      [CCM_ANNOTATIONS.tags]: plain(one(rendered, T.nodeBalancer).inputs).tags.join(","),
+      [CCM_ANNOTATIONS.checkType]: "http",
+      [CCM_ANNOTATIONS.checkPath]: "/readyz",
+      [CCM_ANNOTATIONS.checkInterval]: "5",
+      [CCM_ANNOTATIONS.checkTimeout]: "3",
+      [CCM_ANNOTATIONS.checkAttempts]: "2",
+      [CCM_ANNOTATIONS.checkPassive]: "true",
+    });
+    expect(annotations[CCM_ANNOTATIONS.firewallAcl]).toBeUndefined();
     expect(service.spec.ports[0]).toMatchObject({ port: 80, targetPort: "http" });
+    // The provider's unbounded await is off; the LoadBalancerWait resource waits instead (test/loadBalancerWait.test.ts).
+    expect(annotations["pulumi.com/skipAwait"]).toBe("true");
+    const wait = one(rendered, "pulumi-nodejs:dynamic:Resource", "app-load-balancer");
+    expect(plain(wait.inputs).timeoutSeconds).toBe(300);
+  });
+
+  it("drains app pods for longer than the NodeBalancer takes to drop them", () => {
+    const deployment = plain(one(rendered, T.deployment).inputs).spec.template.spec;
+    const drain = Number(envOf(deployment.containers[0]).SHUTDOWN_DRAIN_SECONDS!.value);
+    expect(drain).toBe(SHUTDOWN_DRAIN_SECONDS);
+    expect(drain).toBeGreaterThan(NODEBALANCER_DETECTION_SECONDS);
+    expect(deployment.terminationGracePeriodSeconds).toBeGreaterThan(drain);
+  });
+
+  it("closes the Kubernetes API to all but the configured ranges", () => {
+    const cluster = plain(one(rendered, T.cluster).inputs);
+    expect(cluster.controlPlane.acl.enabled).toBe(true);
+    const allowed = [...(cluster.controlPlane.acl.addresses[0].ipv4s ?? []), ...(cluster.controlPlane.acl.addresses[0].ipv6s ?? [])];
+    expect(allowed).toEqual(stack === "prod" ? ["203.0.113.0/24"] : ["0.0.0.0/0", "::/0"]);
+  });
+
+  it("puts every node behind Linode's cloud-firewall-controller, pinned, with its inbound-DROP defaults", () => {
+    const releases = byType(rendered, T.helmRelease).map((r) => plain(r.inputs));
+    expect(releases.map((r) => [r.chart, r.version, r.namespace])).toEqual([
+      ["cloud-firewall-crd", "0.2.0", "kube-system"],
+      ["cloud-firewall-controller", "0.2.1", "kube-system"],
+    ]);
+    for (const release of releases) expect(release.repositoryOpts.repo).toBe("https://linode.github.io/cloud-firewall-controller");
+    const cr = plain(one(rendered, T.cloudFirewall).inputs);
+    expect(cr.spec).toEqual({ defaultRules: true, ruleset: { inbound: [], inbound_policy: "DROP", outbound: [], outbound_policy: "ACCEPT" } });
+    // What LKE needs (LKE network firewall docs); NodePorts only from the NodeBalancer backend range.
+    const admits = (protocol: string, ports: string, source: string) =>
+      NODE_FIREWALL_DEFAULT_RULES.some((r) => r.protocol === protocol && r.ports === ports && (r.sources as readonly string[]).includes(source));
+    for (const [protocol, ports] of [["TCP", "10250,10256"], ["TCP", "179"], ["TCP", "53"], ["UDP", "53"], ["UDP", "51820"]]) {
+      expect(admits(protocol!, ports!, "192.168.128.0/17"), `${protocol} ${ports}`).toBe(true);
+    }
+    const nodePortRules = NODE_FIREWALL_DEFAULT_RULES.filter((r) => r.ports === "30000-32767");
+    expect(nodePortRules.flatMap((r) => r.sources)).toEqual(["192.168.255.0/24", "192.168.255.0/24"]);
   });
 
   it("selects pods with every Service, PDB and NetworkPolicy", () => {
@@ -132,6 +197,8 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     for (const port of services["redis-headless"].spec.ports) expect(redisPorts).toContain(port.targetPort);
     expect(services["redis-sentinel"].spec.ports).toEqual([{ name: "sentinel", port: 26379, targetPort: "sentinel" }]);
     expect(services["redis-headless"].spec.publishNotReadyAddresses).toBe(true);
+    // The app finds Sentinel by this name; it must resolve while Redis readiness is failing.
+    expect(services["redis-sentinel"].spec.publishNotReadyAddresses).toBe(true);
     for (const port of services["redis-dr-app"].spec.ports) expect(appPorts).toContain(port.targetPort);
   });
 
@@ -233,7 +300,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     ] as const) {
       const c = container(rendered, T.statefulSet, name);
       const env = envOf(c);
-      expect(c.image).toBe("oliver006/redis_exporter:v1.62.0");
+      expect(c.image).toBe("oliver006/redis_exporter:v1.90.0");
       expect(env.REDIS_ADDR!.value).toBe(`redis://localhost:${port}`);
       expect(env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key).toBe(key);
       expect(secretKeys).toContain(key);
@@ -271,7 +338,8 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(rendered.outputs).toMatchObject({
       nodeBalancerIpv4: MOCK_NODEBALANCER.ipv4,
       nodeBalancerHostname: MOCK_NODEBALANCER.hostname,
-      publicUrl: `http://${MOCK_NODEBALANCER.hostname}/`,
+      publicEntryMode: "pulumi",
+      publicUrl: `http://${MOCK_NODEBALANCER.ipv4}/`,
       clusterId: "cluster-id",
       namespace: "redis-dr",
       sentinelService: "redis-sentinel",
@@ -322,6 +390,28 @@ describe("program without password config", () => {
   });
 });
 
+describe("program with publicEntry reserved-ip", () => {
+  it("reserves an IPv4 in the cluster's region, creates no NodeBalancer or firewall, and hands both to the CCM", async () => {
+    const rendered = await renderStack("prod", { "redis-dr:publicEntry": "reserved-ip", "redis-dr:publicIngressCidrs": '["198.51.100.0/24", "2001:db8::/32"]' });
+    expect(byType(rendered, T.nodeBalancer)).toEqual([]);
+    expect(byType(rendered, T.firewall)).toEqual([]);
+    const ip = one(rendered, T.reservedIp);
+    expect(plain(ip.inputs)).toEqual({ type: "ipv4", public: true, reserved: true, region: "us-ord" });
+    expect(ip.options.protect).toBe(true);
+    const annotations = plain(one(rendered, T.service, "redis-dr-app").inputs).metadata.annotations;
+    expect(annotations).toMatchObject({
+      [CCM_ANNOTATIONS.reservedIpv4]: MOCK_RESERVED_IPV4,
+      [CCM_ANNOTATIONS.retainReservedIpv4]: "true",
+      [CCM_ANNOTATIONS.preserve]: "false",
+      [CCM_ANNOTATIONS.checkPath]: "/readyz",
+    });
+    expect(JSON.parse(annotations[CCM_ANNOTATIONS.firewallAcl])).toEqual({ allowList: { ipv4: ["198.51.100.0/24"], ipv6: ["2001:db8::/32"] } });
+    for (const key of [CCM_ANNOTATIONS.nodeBalancerId, CCM_ANNOTATIONS.firewallId]) expect(annotations[key]).toBeUndefined();
+    expect(rendered.outputs).toMatchObject({ publicEntryMode: "reserved-ip", nodeBalancerIpv4: MOCK_RESERVED_IPV4, publicUrl: `http://${MOCK_RESERVED_IPV4}/` });
+    expect(rendered.outputs.nodeBalancerHostname).toBeUndefined();
+  });
+});
+
 describe("program with bad config", () => {
   it("fails before registering any resource", async () => {
     let registered = -1;
@@ -331,10 +421,14 @@ describe("program with bad config", () => {
     expect(registered).toBe(-1);
   });
 
+  it("refuses a stack name LKE would reject before registering any resource", async () => {
+    await expect(renderStack("dev", {}, {}, "qa_1")).rejects.toThrow(/stack name "qa_1": must be 1-16 letters, digits and -/);
+  });
+
   it("uses the public port everywhere it appears", async () => {
     const rendered = await renderStack("dev", { "redis-dr:publicPort": "8443" });
     expect(plain(one(rendered, T.firewall).inputs).inbounds[0].ports).toBe("8443");
     expect(plain(one(rendered, T.service, "redis-dr-app").inputs).spec.ports[0].port).toBe(8443);
-    expect(rendered.outputs.publicUrl).toBe(`http://${MOCK_NODEBALANCER.hostname}:8443/`);
+    expect(rendered.outputs.publicUrl).toBe(`http://${MOCK_NODEBALANCER.ipv4}:8443/`);
   });
 });

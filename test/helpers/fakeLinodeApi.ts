@@ -33,7 +33,7 @@ export interface FakeState {
   clusters: Array<{ id: number; label: string; status: string; k8s_version: string; region: string }>;
   pools: Record<number, Array<{ id: number; type: string; count: number; nodes: Array<{ id: string; instance_id: number; status: string }> }>>;
   linodes: Record<number, { id: number; label: string; status: string }>;
-  nodeBalancers: Array<{ id: number; label: string; hostname: string; ipv4: string; region: string }>;
+  nodeBalancers: Array<{ id: number; label: string; hostname: string; ipv4: string; region: string; tags: string[] }>;
   configs: Record<number, Array<{ id: number; port: number; nodes_status: { up: number; down: number } }>>;
   backends: Record<number, Array<{ id: number; label: string; address: string; status: "UP" | "DOWN" | "unknown" }>>;
 }
@@ -59,8 +59,11 @@ export class FakeLinodeApi {
 
   private routes(): Array<[string, string, RegExp, Handler]> {
     const s = this.state;
-    const byLabel = <T extends { label: string }>(items: T[], req: RecordedRequest) =>
-      items.filter((i) => req.filter?.label === undefined || i.label === req.filter.label);
+    // X-Filter: `label` matches exactly; `tags` matches an item carrying that tag.
+    const byLabel = <T extends { label: string; tags?: string[] }>(items: T[], req: RecordedRequest) =>
+      items.filter(
+        (i) => (req.filter?.label === undefined || i.label === req.filter.label) && (req.filter?.tags === undefined || (i.tags ?? []).includes(String(req.filter.tags))),
+      );
     return [
       ["region", "GET", /^\/v4(?:beta)?\/regions\/([a-z0-9-]+)$/, (m) => (s.regions[m[1]!] ? { status: 200, body: s.regions[m[1]!] } : notFound)],
       ["versions", "GET", /^\/v4(?:beta)?\/lke\/versions$/, () => ({ status: 200, body: page(s.versions.map((id) => ({ id }))) })],
@@ -153,18 +156,20 @@ export class FakeLinodeApi {
 export function healthyState(): FakeState {
   return {
     regions: {
-      "us-ord": { id: "us-ord", label: "Chicago, IL", status: "ok", capabilities: ["Linodes", "Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall", "VPCs"] },
+      "us-ord": { id: "us-ord", label: "Chicago, IL", status: "ok", capabilities: ["Linodes", "Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall", "VPCs", "LKE HA Control Planes", "LKE Network Access Control List (IP ACL)"] },
       "us-nofw": { id: "us-nofw", label: "Nowhere", status: "ok", capabilities: ["Linodes", "Kubernetes", "NodeBalancers", "Block Storage"] },
     },
-    versions: ["1.32", "1.33"],
+    versions: ["1.34", "1.35"],
     types: {
       "g6-standard-2": { id: "g6-standard-2", label: "Linode 4GB", memory: 4096 },
       "g6-nanode-1": { id: "g6-nanode-1", label: "Nanode 1GB", memory: 1024 },
     },
-    account: { capabilities: ["Linodes", "Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall"] },
+    account: {
+      capabilities: ["Linodes", "Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall", "LKE HA Control Planes", "LKE Network Access Control List (IP ACL)"],
+    },
     profile: { username: "sre", restricted: false },
     grants: { global: { add_lkes: true, add_nodebalancers: true, add_volumes: true, add_firewalls: true } },
-    clusters: [{ id: 7001, label: "redis-dr-dev", status: "ready", k8s_version: "1.33", region: "us-ord" }],
+    clusters: [{ id: 7001, label: "redis-dr-dev", status: "ready", k8s_version: "1.35", region: "us-ord" }],
     pools: {
       7001: [
         {
@@ -184,7 +189,10 @@ export function healthyState(): FakeState {
       502: { id: 502, label: "lke7001-81-bbbb", status: "running" },
       503: { id: 503, label: "lke7001-81-cccc", status: "running" },
     },
-    nodeBalancers: [{ id: 9001, label: "redis-dr-dev-app", hostname: "nb-1-2-3-4.chicago.nodebalancer.linode.com", ipv4: "203.0.113.10", region: "us-ord" }],
+    // Tags as the CCM leaves them: the cluster name, then the tags annotation.
+    nodeBalancers: [
+      { id: 9001, label: "redis-dr-dev-app", hostname: "nb-1-2-3-4.chicago.nodebalancer.linode.com", ipv4: "203.0.113.10", region: "us-ord", tags: ["lke7001", "redis-dr", "redis-dr-dev", "env-dev"] },
+    ],
     configs: { 9001: [{ id: 31, port: 80, nodes_status: { up: 2, down: 1 } }] },
     backends: {
       31: [

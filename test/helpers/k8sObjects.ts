@@ -24,7 +24,29 @@ export function plain(value: unknown): any {
   return value;
 }
 
+/**
+ * networking.linode.com/alpha1v1 CloudFirewall, checked against the CRD's Go types
+ * (linode/cloud-firewall-controller, api/alpha1v1/cloudfirewall_types.go): no model package exists.
+ */
+class CloudFirewall {
+  constructor(private readonly data: any) {}
+  validate(): void {
+    const ruleset = this.data.spec?.ruleset ?? {};
+    const policies = ["ACCEPT", "DROP"];
+    for (const policy of [ruleset.inbound_policy, ruleset.outbound_policy]) {
+      if (policy !== undefined && !policies.includes(policy)) throw new Error(`CloudFirewall policy ${policy} is not ACCEPT or DROP`);
+    }
+    for (const rule of [...(ruleset.inbound ?? []), ...(ruleset.outbound ?? [])]) {
+      if (!policies.includes(rule.action) || !rule.label || !["TCP", "UDP", "ICMP", "IPENCAP"].includes(rule.protocol) || !rule.addresses) {
+        throw new Error(`CloudFirewall rule ${JSON.stringify(rule)} lacks action, label, protocol or addresses`);
+      }
+    }
+    if (this.data.spec?.defaultRules !== undefined && typeof this.data.spec.defaultRules !== "boolean") throw new Error("defaultRules must be a boolean");
+  }
+}
+
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  "networking.linode.com/alpha1v1/CloudFirewall": CloudFirewall,
   "v1/Namespace": Namespace,
   "v1/ConfigMap": ConfigMap,
   "v1/Secret": Secret,
@@ -37,8 +59,9 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
 };
 
+/** A Kubernetes API object (a Helm release is not one: Helm renders its objects at deploy time). */
 export function isKubernetesObject(resource: MockResource): boolean {
-  return resource.type.startsWith("kubernetes:") && !resource.type.startsWith("pulumi:");
+  return resource.type.startsWith("kubernetes:") && !resource.type.startsWith("kubernetes:helm.sh/");
 }
 
 /** Validate a rendered Kubernetes object against the Kubernetes OpenAPI schema; throws on mismatch. */
