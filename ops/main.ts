@@ -1,37 +1,49 @@
-import { parseArgs } from "util";
 import { StackConfigError } from "../config/load";
+import { parseCommandLine } from "../scripts/commandLine";
 import { stackFileConfig } from "../config/stackFile";
+import { APP_SERVICE_NAME } from "../k8s/appTier";
+import { diagnoseLoadBalancer, LoadBalancerDiagnosis } from "../k8s/loadBalancerDiagnosis";
+import { kubectlLoadBalancerView } from "./serviceView";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
 import { clusterStatus, nodeBalancerStatus, redisStatus } from "./status";
 
-const USAGE = `usage: npm run ops -- <command> [--stack dev|prod] [--json]
+const USAGE = `usage: npm run ops -- <command> [--stack dev|prod] [--json] [--sentinel host:port ...] [--url URL] [--yes]
 
 commands:
   preflight   check the stack's region, Kubernetes version, node type and account on the Linode API
-  status      LKE nodes, NodeBalancer backends and, with --sentinel, the Redis master, replicas and lag
+  status      LKE nodes, the app Service's load balancer (kubectl: pending, or why the CCM failed),
+              NodeBalancer backends and, with --sentinel, the Redis master, replicas and lag
   drill       recycle the LKE node that hosts the Redis master while writing through --url (needs --yes)
+
+options:
+  --stack NAME          stack file to read; default dev
+  --json                machine-readable output
+  --sentinel HOST:PORT  a Sentinel to ask (status, drill; repeatable)
+  --url URL             the public URL to write through (drill)
+  --yes                 confirm the drill's node recycle
+  -h, --help            this text
 
 environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
 (for --sentinel; reach a Sentinel with: kubectl port-forward -n <namespace> svc/redis-sentinel 26379)`;
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = parseCommandLine(
+    USAGE,
+    {
       stack: { type: "string", default: "dev" },
       json: { type: "boolean", default: false },
       sentinel: { type: "string", multiple: true },
       url: { type: "string" },
       yes: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
     },
-  });
+    true,
+  );
   const command = positionals[0];
-  if (values.help || !command || !["preflight", "status", "drill"].includes(command)) {
-    console.log(USAGE);
-    return values.help ? 0 : 2;
+  if (!command || !["preflight", "status", "drill"].includes(command) || positionals.length > 1) {
+    console.error(`${command ? `unknown command or extra argument: ${positionals.join(" ")}` : "no command given"}\n\n${USAGE}`);
+    return 2;
   }
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
@@ -54,22 +66,38 @@ async function main(): Promise<number> {
   if (command === "status") {
     progress("LKE cluster...");
     const cluster = await clusterStatus(stack);
+    progress("app Service (kubectl)...");
+    let service: LoadBalancerDiagnosis | { error: string };
+    try {
+      const view = kubectlLoadBalancerView(cfg.namespace, APP_SERVICE_NAME);
+      service = diagnoseLoadBalancer(view.service, view.events, cfg.publicEntry);
+    } catch (error) {
+      service = { error: `kubectl could not read the app Service (${describeError(error).split("\n")[0]}); set KUBECONFIG to the stack's kubeconfig output` };
+    }
     progress("NodeBalancer...");
-    const nodeBalancer = await nodeBalancerStatus(stack);
+    const nodeBalancer = await nodeBalancerStatus(stack).catch((error: unknown) => ({ error: describeError(error) }));
     let redis;
     if (sentinels.length > 0) {
       progress("Sentinels...");
       redis = await redisStatus(sentinels, cfg.masterName, { sentinel: sentinelPassword, ...(process.env.REDIS_PASSWORD ? { redis: process.env.REDIS_PASSWORD } : {}) });
     }
     if (json) {
-      console.log(JSON.stringify({ stack, cluster, nodeBalancer, ...(redis ? { redis } : {}) }, null, 2));
+      console.log(JSON.stringify({ stack, cluster, service, nodeBalancer, ...(redis ? { redis } : {}) }, null, 2));
     } else {
       console.log(`cluster ${cluster.label} (${cluster.id}): ${cluster.status}, Kubernetes ${cluster.k8sVersion}`);
       for (const pool of cluster.pools) for (const n of pool.nodes) console.log(`  node ${n.id} (linode ${n.instanceId ?? "-"}, ${pool.type}): ${n.status}`);
-      console.log(`NodeBalancer ${nodeBalancer.label}: ${nodeBalancer.hostname} ${nodeBalancer.ipv4}`);
-      for (const p of nodeBalancer.ports) {
-        console.log(`  port ${p.port}: ${p.up} up, ${p.down} down`);
-        for (const b of p.backends) console.log(`    ${b.label} ${b.address}: ${b.status}`);
+      if ("error" in service) console.log(`app Service: ${service.error}`);
+      else {
+        console.log(`app Service ${service.message}`);
+        for (const line of service.events.slice(-3)) console.log(`  ${line}`);
+      }
+      if ("error" in nodeBalancer) console.log(`NodeBalancer: ${nodeBalancer.error}`);
+      else {
+        console.log(`NodeBalancer ${nodeBalancer.label}: ${nodeBalancer.hostname} ${nodeBalancer.ipv4}`);
+        for (const p of nodeBalancer.ports) {
+          console.log(`  port ${p.port}: ${p.up} up, ${p.down} down`);
+          for (const b of p.backends) console.log(`    ${b.label} ${b.address}: ${b.status}`);
+        }
       }
       if (redis) {
         console.log(`Redis master: ${redis.master ?? "none"} (${redis.agreeing} of ${redis.asked} Sentinels agree)`);
@@ -77,7 +105,8 @@ async function main(): Promise<number> {
         for (const s of redis.sentinels.filter((v) => v.error)) console.log(`  Sentinel ${s.sentinel}: ${s.error}`);
       }
     }
-    return 0;
+    const pending = "state" in service && service.state === "pending";
+    return pending || "error" in nodeBalancer ? 1 : 0;
   }
 
   if (!values.url) throw new Error("drill needs --url <public URL> (the stack output publicUrl)");

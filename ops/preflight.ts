@@ -1,7 +1,9 @@
 import { getAccountInfo, getKubernetesVersions, getMyGrants, getProfile, getRegion, getType } from "@linode/api-v4";
-import { createKubeClusterSchema, NodeBalancerSchema } from "@linode/validation";
+import { createKubeClusterSchema, createKubeClusterWithRequiredACLSchema, NodeBalancerSchema } from "@linode/validation";
+import { StackConfigError, validateStackName } from "../config/load";
 import { StackConfig, toBytes } from "../config/schema";
-import { linodeNames, stackTags } from "../infra/linodeInfra";
+import { poolAutoscaler } from "../infra/cluster";
+import { linodeNames, stackTags } from "../infra/names";
 import { describeError, LinodeApiError } from "./linodeApi";
 
 /** One preflight check: ok, or one line naming the config key (when there is one) and the fix. */
@@ -14,6 +16,11 @@ export interface CheckResult {
 
 /** What every stack creates, by the name Linode gives the capability. */
 export const REQUIRED_CAPABILITIES = ["Kubernetes", "NodeBalancers", "Block Storage", "Cloud Firewall"] as const;
+/** Account capabilities for what the stack config turns on: the always-on API ACL, the HA control plane. */
+export const ACL_CAPABILITY = "LKE Network Access Control List (IP ACL)";
+export const HA_CONTROL_PLANE_CAPABILITY = "LKE HA Control Planes";
+/** Documentation ranges (RFC 5737, RFC 3849): placeholders that can never be a real runner's address. */
+const DOCUMENTATION_RANGES = [/^192\.0\.2\./, /^198\.51\.100\./, /^203\.0\.113\./, /^2001:0?db8:/i];
 /** Global grants a restricted user needs for the same. */
 export const REQUIRED_GRANTS = ["add_lkes", "add_nodebalancers", "add_volumes", "add_firewalls"] as const;
 
@@ -71,11 +78,28 @@ async function nodeTypeCheck(cfg: StackConfig): Promise<CheckResult> {
   }
 }
 
-async function accountCheck(): Promise<CheckResult> {
+/** The Kubernetes API's ACL: never open in prod, never a placeholder that would lock out the deploy. */
+export function controlPlaneAclCheck(cfg: StackConfig): CheckResult {
+  const key = "redis-dr:controlPlaneAllowedCidrs";
+  const placeholders = cfg.controlPlaneAllowedCidrs.filter((c) => DOCUMENTATION_RANGES.some((r) => r.test(c)));
+  if (placeholders.length > 0) {
+    return fail("controlPlaneAcl", key, `${placeholders.join(", ")} is a documentation range; list the deploy runners' and operators' egress ranges, or \`pulumi up\` will be locked out of the cluster it creates`);
+  }
+  const open = cfg.controlPlaneAllowedCidrs.filter((c) => c.endsWith("/0"));
+  if (open.length > 0 && cfg.environment === "prod") {
+    return fail("controlPlaneAcl", key, `${open.join(", ")} opens the prod Kubernetes API to the internet; list the deploy runners' and operators' ranges`);
+  }
+  const note = open.length > 0 ? " (open to the internet: acceptable for dev only)" : "";
+  return ok("controlPlaneAcl", `the Kubernetes API admits ${cfg.controlPlaneAllowedCidrs.join(", ")}${note}`);
+}
+
+async function accountCheck(cfg: StackConfig): Promise<CheckResult> {
   const account = await getAccountInfo();
-  const missing = REQUIRED_CAPABILITIES.filter((c) => !(account.capabilities as string[]).includes(c));
+  const needed = [...REQUIRED_CAPABILITIES, ACL_CAPABILITY, ...(cfg.haControlPlane ? [HA_CONTROL_PLANE_CAPABILITY] : [])];
+  const missing = needed.filter((c) => !(account.capabilities as string[]).includes(c));
   if (missing.length > 0) {
-    return fail("account", undefined, `the account lacks ${missing.join(", ")}; ask Linode support to enable them`);
+    const haHint = missing.includes(HA_CONTROL_PLANE_CAPABILITY) ? " (or set redis-dr:haControlPlane false, dev only)" : "";
+    return fail("account", undefined, `the account lacks ${missing.join(", ")}; ask Linode support to enable them${haHint}`);
   }
   const profile = await getProfile();
   if (profile.restricted) {
@@ -85,27 +109,49 @@ async function accountCheck(): Promise<CheckResult> {
       return fail("account", undefined, `user ${profile.username} is restricted and lacks the grants ${lacking.join(", ")}; an account admin can add them under Users > Permissions`);
     }
   }
-  return ok("account", `account can create ${REQUIRED_CAPABILITIES.join(", ")}${profile.restricted ? " (restricted user with the needed grants)" : ""}`);
+  return ok("account", `account can create ${needed.join(", ")}${profile.restricted ? " (restricted user with the needed grants)" : ""}`);
+}
+
+function stackNameCheck(stack: string): CheckResult {
+  try {
+    validateStackName(stack);
+    return ok("stackName", `${stack} makes valid Linode labels`);
+  } catch (error) {
+    return fail("stackName", undefined, (error as StackConfigError).problems.join("; "));
+  }
 }
 
 /** The create payloads the program will send, checked with Linode's own schemas. */
 async function payloadCheck(cfg: StackConfig, stack: string): Promise<CheckResult> {
-  const names = linodeNames(stack);
-  const tags = stackTags(cfg, stack);
-  const autoscaler =
-    cfg.autoscalerMin !== undefined && cfg.autoscalerMax !== undefined ? { enabled: true, min: cfg.autoscalerMin, max: cfg.autoscalerMax } : undefined;
+  let names: ReturnType<typeof linodeNames>;
   try {
-    await createKubeClusterSchema.validate(
-      {
+    names = linodeNames(stack);
+  } catch (error) {
+    return fail("payload", undefined, (error as Error).message);
+  }
+  const tags = stackTags(cfg.tags, stack);
+  const bounds = poolAutoscaler(cfg.autoscalerMin, cfg.autoscalerMax);
+  const autoscaler = bounds ? { enabled: true, ...bounds } : undefined;
+  try {
+    const request = {
         label: names.cluster,
         region: cfg.region,
         k8s_version: cfg.k8sVersion,
         tags,
-        control_plane: { high_availability: cfg.haControlPlane },
+        control_plane: {
+          high_availability: cfg.haControlPlane,
+          acl: {
+            enabled: true,
+            addresses: {
+              ipv4: cfg.controlPlaneAllowedCidrs.filter((c) => !c.includes(":")),
+              ipv6: cfg.controlPlaneAllowedCidrs.filter((c) => c.includes(":")),
+            },
+          },
+        },
         node_pools: [{ type: cfg.nodeType, count: cfg.nodeCount, ...(autoscaler ? { autoscaler } : {}) }],
-      },
-      { abortEarly: false },
-    );
+    };
+    await createKubeClusterSchema.validate(request, { abortEarly: false });
+    await createKubeClusterWithRequiredACLSchema.validate(request, { abortEarly: false });
     await NodeBalancerSchema.validate({ label: names.nodeBalancer, region: cfg.region, tags }, { abortEarly: false });
   } catch (error) {
     const errors = (error as { errors?: string[] }).errors ?? [describeError(error)];
@@ -117,11 +163,13 @@ async function payloadCheck(cfg: StackConfig, stack: string): Promise<CheckResul
 /** Every check, in order; an API failure that is not about the config stops the run with its message. */
 export async function preflight(cfg: StackConfig, stack: string, progress: (check: string) => void = () => undefined): Promise<CheckResult[]> {
   const checks: Array<[string, () => Promise<CheckResult>]> = [
+    ["stackName", async () => stackNameCheck(stack)],
     ["payload", () => payloadCheck(cfg, stack)],
     ["region", () => regionCheck(cfg)],
     ["k8sVersion", () => versionCheck(cfg)],
     ["nodeType", () => nodeTypeCheck(cfg)],
-    ["account", () => accountCheck()],
+    ["account", () => accountCheck(cfg)],
+    ["controlPlaneAcl", async () => controlPlaneAclCheck(cfg)],
   ];
   const results: CheckResult[] = [];
   for (const [name, run] of checks) {

@@ -1,5 +1,5 @@
 import { getKubernetesClusters, getNodeBalancerConfigNodes, getNodeBalancerConfigs, getNodeBalancers, getNodePools } from "@linode/api-v4";
-import { linodeNames } from "../infra/linodeInfra";
+import { linodeNames, stackTag } from "../infra/names";
 import { REDIS_PORT, SENTINEL_PORT, withConnection } from "../local/inspect";
 import { LinodeApiError } from "./linodeApi";
 
@@ -70,10 +70,17 @@ export async function clusterStatus(stack: string): Promise<ClusterStatus> {
   };
 }
 
+/**
+ * The app's NodeBalancer, found by the stack's tag: in mode pulumi Pulumi tags it, in mode
+ * reserved-ip the CCM creates it with an opaque label, and in both the Service's tags
+ * annotation keeps the stack tag on it (CCM GetLoadBalancerTags).
+ */
 export async function nodeBalancerStatus(stack: string): Promise<NodeBalancerStatus> {
-  const label = linodeNames(stack).nodeBalancer;
-  const nb = (await getNodeBalancers({ page_size: 500 }, { label })).data.find((n) => n.label === label);
-  if (!nb) throw new LinodeApiError(`no NodeBalancer labelled ${label}; has \`pulumi up\` run for this stack?`, 404);
+  const tag = stackTag(stack);
+  const nb = (await getNodeBalancers({ page_size: 500 }, { tags: tag })).data.find((n) => n.tags.includes(tag));
+  if (!nb) {
+    throw new LinodeApiError(`no NodeBalancer tagged ${tag}; has \`pulumi up\` run for this stack, and has the Service got its address (see the Service diagnosis)?`, 404);
+  }
   const configs = await getNodeBalancerConfigs(nb.id, { page_size: 500 });
   const ports = await Promise.all(
     configs.data.map(async (config) => {

@@ -1,3 +1,4 @@
+import { createKubeClusterSchema } from "@linode/validation";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,7 +9,7 @@ import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
-import { formatResult, preflight } from "../ops/preflight";
+import { controlPlaneAclCheck, formatResult, preflight } from "../ops/preflight";
 import { clusterStatus, nodeBalancerStatus, redisStatus } from "../ops/status";
 import { FakeLinodeApi, healthyState } from "./helpers/fakeLinodeApi";
 import { stackConfig } from "./helpers/stackConfig";
@@ -33,7 +34,7 @@ const failures = (results: Awaited<ReturnType<typeof preflight>>) => results.fil
 describe("preflight", () => {
   it("passes every check for the dev stack on a healthy account", async () => {
     const results = await preflight(dev(), "dev");
-    expect(results.map((r) => r.check)).toEqual(["payload", "region", "k8sVersion", "nodeType", "account"]);
+    expect(results.map((r) => r.check)).toEqual(["stackName", "payload", "region", "k8sVersion", "nodeType", "account", "controlPlaneAcl"]);
     expect(failures(results)).toEqual([]);
   });
 
@@ -48,7 +49,7 @@ describe("preflight", () => {
 
   it("names redis-dr:k8sVersion with the versions LKE offers", async () => {
     expect(failures(await preflight(dev({ "redis-dr:k8sVersion": "1.29" }), "dev"))).toEqual([
-      "FAIL k8sVersion redis-dr:k8sVersion: LKE does not offer 1.29; set one of 1.32, 1.33",
+      "FAIL k8sVersion redis-dr:k8sVersion: LKE does not offer 1.29; set one of 1.34, 1.35",
     ]);
   });
 
@@ -69,10 +70,13 @@ describe("preflight", () => {
     ]);
   });
 
-  it("checks the create payloads with Linode's own schemas before calling the API", async () => {
+  it("rejects a stack name LKE would reject, by the same rule as Linode's own schema", async () => {
     // LKE cluster labels may not contain underscores; the stack name becomes part of the label.
-    const [payload] = failures(await preflight(dev(), "my_stack"));
-    expect(payload).toBe("FAIL payload    Linode would reject the create request: Cluster labels cannot contain special characters, spaces, or underscores.");
+    const [name] = failures(await preflight(dev(), "my_stack"));
+    expect(name).toMatch(/^FAIL stackName  stack name "my_stack": must be 1-16 letters, digits and -/);
+    await expect(createKubeClusterSchema.validate({ label: "redis-dr-my_stack", region: "us-ord", k8s_version: "1.35", node_pools: [{ type: "g6-standard-2", count: 3 }] })).rejects.toThrow(
+      "Cluster labels cannot contain special characters, spaces, or underscores.",
+    );
   });
 });
 
@@ -104,6 +108,31 @@ describe("Linode API errors", () => {
     expect((error as Error).message).toBe("Linode API failed on GET /v4beta/account (500) through every retry (Internal); see https://status.linode.com");
   });
 
+  it("fails prod until its Kubernetes API ACL names real ranges, and never lets prod open it", async () => {
+    // The prod stack file ships a documentation range as a placeholder.
+    expect(failures(await preflight(stackConfig("prod"), "prod")).filter((f) => f.includes("controlPlaneAcl"))).toEqual([
+      "FAIL controlPlaneAcl redis-dr:controlPlaneAllowedCidrs: 203.0.113.0/24 is a documentation range; list the deploy runners' and operators' egress ranges, or `pulumi up` will be locked out of the cluster it creates",
+    ]);
+    const fixed = stackConfig("prod", { "redis-dr:controlPlaneAllowedCidrs": '["100.64.10.0/28"]' });
+    expect(controlPlaneAclCheck(fixed)).toMatchObject({ ok: true, message: "the Kubernetes API admits 100.64.10.0/28" });
+    expect(controlPlaneAclCheck({ ...fixed, controlPlaneAllowedCidrs: ["0.0.0.0/0"] })).toMatchObject({ ok: false, key: "redis-dr:controlPlaneAllowedCidrs" });
+    expect(controlPlaneAclCheck(dev())).toMatchObject({ ok: true, message: expect.stringContaining("acceptable for dev only") });
+  });
+
+  it("needs the account's LKE ACL capability always, and HA control planes when haControlPlane is on", async () => {
+    api.state.account.capabilities = api.state.account.capabilities.filter((c) => c !== "LKE HA Control Planes");
+    expect(failures(await preflight(dev(), "dev"))).toEqual([]);
+    const prod = stackConfig("prod", { "redis-dr:controlPlaneAllowedCidrs": '["100.64.10.0/28"]' });
+    const accountFailures = async (cfg: typeof prod, stack: string) => failures(await preflight(cfg, stack)).filter((f) => f.startsWith("FAIL account"));
+    expect(await accountFailures(prod, "prod")).toEqual([
+      "FAIL account    the account lacks LKE HA Control Planes; ask Linode support to enable them (or set redis-dr:haControlPlane false, dev only)",
+    ]);
+    api.state.account.capabilities = api.state.account.capabilities.filter((c) => !c.startsWith("LKE Network Access"));
+    expect(await accountFailures(dev(), "dev")).toEqual([
+      "FAIL account    the account lacks LKE Network Access Control List (IP ACL); ask Linode support to enable them",
+    ]);
+  });
+
   it("requires LINODE_TOKEN", () => {
     expect(() => apiOptionsFromEnv({})).toThrow(/^LINODE_TOKEN is not set: create a personal access token/);
     expect(apiOptionsFromEnv({ LINODE_TOKEN: " t ", LINODE_API_URL: "http://x/" })).toEqual({ token: "t", apiUrl: "http://x" });
@@ -127,8 +156,8 @@ describe("status from the Linode API", () => {
         ],
       },
     ]);
-    // Both were looked up by label with an X-Filter, not by listing everything.
-    expect(api.requests.filter((r) => r.filter).map((r) => r.filter)).toEqual([{ label: "redis-dr-dev" }, { label: "redis-dr-dev-app" }]);
+    // Looked up with an X-Filter, not by listing everything: the cluster by label, the NodeBalancer by the stack tag.
+    expect(api.requests.filter((r) => r.filter).map((r) => r.filter)).toEqual([{ label: "redis-dr-dev" }, { tags: "redis-dr-dev" }]);
   });
 
   it("says when the stack has not been deployed", async () => {
