@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { createRequire } from "module";
 import * as path from "path";
@@ -54,6 +55,43 @@ describe("GitHub workflows", () => {
     const build = wf.jobs.image.steps.find((s: any) => String(s.uses).startsWith("docker/build-push-action"));
     expect(build.with).toMatchObject({ context: "app", push: true });
     expect(build.with.tags).toContain("redis-dr-app:${{ steps.tag.outputs.version }}");
+  });
+
+  it.each(files)("%s pins every action by commit SHA with its tag in a comment", (file) => {
+    const uses = fs.readFileSync(path.join(DIR, file), "utf8").split("\n").filter((line) => /^\s*(- )?uses:/.test(line));
+    expect(uses.length).toBeGreaterThan(0);
+    for (const line of uses) expect(line).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$/);
+  });
+
+  it.each(["preview.yml", "deploy.yml"])("%s hands secrets only to the steps that use them, never while dependencies install", (file) => {
+    const wf = load(file);
+    expect(wf.env).toBeUndefined();
+    for (const job of Object.values<any>(wf.jobs)) {
+      expect(JSON.stringify(job.env ?? {})).not.toContain("secrets.");
+      const install = job.steps.find((s: any) => /npm (ci|install)/.test(s.run ?? ""));
+      expect(install.run).toBe("npm ci --ignore-scripts");
+      expect(install.env).toBeUndefined();
+      for (const step of job.steps) {
+        const text = JSON.stringify(step);
+        const needsLinode = /ops -- |pulumi\/actions/.test(text);
+        expect(text.includes("secrets.LINODE"), `${step.name ?? step.uses ?? step.run}`).toBe(needsLinode);
+      }
+    }
+  });
+
+  it("gives pull requests read-only tokens, from their own environment", () => {
+    const job = load("preview.yml").jobs.preview;
+    expect(job.environment).toBe("preview");
+    const secrets = JSON.stringify(job.steps).match(/secrets\.[A-Z_]+/g) ?? [];
+    expect([...new Set(secrets)].sort()).toEqual(["secrets.GITHUB_TOKEN", "secrets.LINODE_READONLY_TOKEN", "secrets.PULUMI_READONLY_ACCESS_TOKEN"]);
+    const deploySecrets = JSON.stringify(load("deploy.yml")).match(/secrets\.[A-Z_]+/g) ?? [];
+    expect(deploySecrets.some((name) => name.includes("READONLY"))).toBe(false);
+  });
+
+  it("keeps kubeconfig files out of git", () => {
+    for (const file of ["kubeconfig.yaml", "prod.kubeconfig"]) {
+      expect(execFileSync("git", ["check-ignore", file], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" }).trim()).toBe(file);
+    }
   });
 
   it("runs .ci/run in CI", () => {
