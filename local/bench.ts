@@ -2,12 +2,24 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs } from "util";
 import { stackFileConfig } from "../config/stackFile";
 import { startApp } from "./appProcess";
 import { clusterView, REDIS_PORT, waitFor, waitForConvergence } from "./inspect";
 import { localCredentials } from "./stack";
 import { LocalTopology } from "./topology";
+import { parseCommandLine } from "../scripts/commandLine";
+
+const USAGE = `usage: npm run bench [-- options]
+
+The service's PUT /kv throughput and latency next to redis-benchmark SET on the same master in
+the same run, then the time from SIGKILL of the master to the first write through the service.
+
+options:
+  --stack NAME          stack file to read; default dev
+  --concurrency A,B     client concurrency levels; default 1,8,32
+  --seconds N           seconds per level; default 8
+  --json FILE           also write the results as JSON
+  -h, --help            this text`;
 
 /**
  * `npm run bench`: the service's PUT /kv throughput and latency next to
@@ -82,13 +94,11 @@ async function measureKillRecovery(topology: LocalTopology, url: string, master:
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: "string", default: "dev" },
-      concurrency: { type: "string", default: "1,8,32" },
-      seconds: { type: "string", default: "8" },
-      json: { type: "string" },
-    },
+  const { values } = parseCommandLine(USAGE, {
+    stack: { type: "string", default: "dev" },
+    concurrency: { type: "string", default: "1,8,32" },
+    seconds: { type: "string", default: "8" },
+    json: { type: "string" },
   });
   const cfg = stackFileConfig(values.stack!);
   const levels = values.concurrency!.split(",").map(Number);

@@ -1,6 +1,5 @@
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { AppProcess, startApp, waitUntilReady } from "./appProcess";
 import { StackConfig } from "../config/schema";
 import { clusterView, Credentials, isConverged, waitFor } from "./inspect";
@@ -8,6 +7,20 @@ import { podNetwork } from "./network";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
 import { localCredentials } from "./stack";
+import { parseCommandLine } from "../scripts/commandLine";
+
+const USAGE = `usage: npm start [-- options]
+
+Runs the production topology on this machine from a stack's config: 3 Redis pods (redis +
+sentinel, the StatefulSet's own scripts) and 2 instances of the C++ service. Ctrl-C stops it.
+
+options:
+  --stack NAME        stack file to read (Pulumi.NAME.yaml); default dev
+  --dir DIR           where state and logs live (DIR/<stack>); default .local
+  --fresh             start from empty volumes
+  --loopback          loopback addresses instead of network namespaces
+  --app-ports P,P     ports of the service instances; default 18080,18081
+  -h, --help          this text`;
 
 /**
  * `npm start`: the production topology on this machine, from a stack's config
@@ -16,14 +29,12 @@ import { localCredentials } from "./stack";
  * Ctrl-C stops everything.
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: "string", default: "dev" },
-      dir: { type: "string", default: path.resolve(".local") },
-      fresh: { type: "boolean", default: false },
-      loopback: { type: "boolean", default: false },
-      "app-ports": { type: "string", default: "18080,18081" },
-    },
+  const { values } = parseCommandLine(USAGE, {
+    stack: { type: "string", default: "dev" },
+    dir: { type: "string", default: path.resolve(".local") },
+    fresh: { type: "boolean", default: false },
+    loopback: { type: "boolean", default: false },
+    "app-ports": { type: "string", default: "18080,18081" },
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);

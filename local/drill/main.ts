@@ -1,11 +1,29 @@
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { stackFileConfig } from "../../config/stackFile";
 import { podNetwork } from "../network";
 import { reportTable, timelineSvg } from "./report";
 import { abortActiveScenario, runScenario, ScenarioResult } from "./runner";
 import { SCENARIOS, scenariosNamed } from "./scenarios";
+import { maxReplicaLagSecondsFor } from "../../config/schema";
+import { parseCommandLine } from "../../scripts/commandLine";
+
+const USAGE = `usage: npm run drill [-- options]
+
+Failover scenarios against the local topology, each on a fresh one, with acknowledged writes
+through the service (and ioredis / redis-py where set). Prints a table, writes report.json and
+an SVG timeline per scenario, and exits 1 if any scenario broke its expectations.
+
+options:
+  --stack NAME          stack file to read; default dev
+  --scenarios A,B       scenarios to run (see --list); default all
+  --down-after MS       Sentinel down-after-milliseconds (min-replicas-max-lag follows it)
+  --set KEY=VALUE       override any stack config key (repeatable)
+  --no-peers            skip the ioredis and redis-py writers
+  --loopback            loopback addresses instead of network namespaces
+  --out DIR             report directory; default drill-reports/<time>
+  --list                list the scenarios and exit
+  -h, --help            this text`;
 
 /**
  * `npm run drill`: failover scenarios against the local topology, each on a fresh
@@ -14,17 +32,15 @@ import { SCENARIOS, scenariosNamed } from "./scenarios";
  * exits 1 if any scenario broke its expectations.
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: "string", default: "dev" },
-      scenarios: { type: "string" },
-      "down-after": { type: "string" },
-      set: { type: "string", multiple: true },
-      "no-peers": { type: "boolean", default: false },
-      loopback: { type: "boolean", default: false },
-      out: { type: "string", default: path.resolve("drill-reports", new Date().toISOString().replace(/[:.]/g, "-")) },
-      list: { type: "boolean", default: false },
-    },
+  const { values } = parseCommandLine(USAGE, {
+    stack: { type: "string", default: "dev" },
+    scenarios: { type: "string" },
+    "down-after": { type: "string" },
+    set: { type: "string", multiple: true },
+    "no-peers": { type: "boolean", default: false },
+    loopback: { type: "boolean", default: false },
+    out: { type: "string", default: path.resolve("drill-reports", new Date().toISOString().replace(/[:.]/g, "-")) },
+    list: { type: "boolean", default: false },
   });
   if (values.list) {
     for (const s of SCENARIOS) console.log(`${s.name.padEnd(20)} ${s.description}`);
@@ -33,8 +49,8 @@ async function main(): Promise<void> {
   const overrides: Record<string, string> = {};
   if (values["down-after"]) {
     overrides["redis-dr:sentinelDownAfterMs"] = values["down-after"];
-    // The lag bound must not exceed down-after (the schema says why); keep the pair valid.
-    overrides["redis-dr:minReplicasMaxLagSeconds"] = String(Math.max(1, Math.floor(Number(values["down-after"]) / 1000)));
+    // The schema owns the rule that ties the lag bound to down-after; take the largest it allows.
+    overrides["redis-dr:minReplicasMaxLagSeconds"] = String(maxReplicaLagSecondsFor(Number(values["down-after"])));
   }
   for (const assignment of values.set ?? []) {
     const match = /^(redis-dr:)?([A-Za-z]+)=(.*)$/.exec(assignment);

@@ -1,0 +1,41 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "./helpers/stackConfig";
+
+// Every command a user types answers --help and refuses an unknown option with its usage and
+// exit code 2, never a stack trace. (Run through tsx, as the npm scripts do, without their bootstrap.)
+const COMMANDS: Array<[string, string]> = [
+  ["npm start", "local/main.ts"],
+  ["npm run drill", "local/drill/main.ts"],
+  ["npm run bench", "local/bench.ts"],
+  ["npm run ops", "ops/main.ts"],
+];
+const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
+const run = (entry: string, ...args: string[]) => spawnSync(TSX, [entry, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+
+describe.each(COMMANDS)("%s", (command, entry) => {
+  it("answers --help with its usage and options, exit 0", () => {
+    const result = run(entry, "--help");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^usage: ${command.replace(/ /g, " ")}`));
+    expect(result.stdout).toMatch(/--help/);
+  });
+
+  it("refuses an unknown option with the usage and exit 2, no stack trace", () => {
+    const result = run(entry, "--no-such-option");
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/Unknown option '--no-such-option'/);
+    expect(result.stderr).toMatch(/usage: /);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("npm run ops", () => {
+  it("refuses a missing or unknown command with exit 2", () => {
+    expect(run("ops/main.ts").status).toBe(2);
+    const unknown = run("ops/main.ts", "restart");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command or extra argument: restart/);
+  });
+});
