@@ -2,7 +2,10 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../config/schema";
-import { Credentials, SENTINEL_PORT, waitFor } from "./inspect";
+import { APP_SECRET_VARIABLES, appVariables } from "../k8s/appEnvironment";
+import { SENTINEL_PORT } from "../k8s/redis/render";
+import { Credentials } from "../probe/connection";
+import { waitFor } from "../probe/wait";
 
 export const APP_BINARY = path.resolve(__dirname, "../app/build/redis-dr-app");
 
@@ -31,17 +34,19 @@ export async function startApp(opts: {
   const child = spawn(APP_BINARY, [], {
     env: {
       PATH: process.env.PATH,
-      SENTINEL_HOST: opts.sentinels.join(","),
-      SENTINEL_PORT: String(SENTINEL_PORT),
-      REDIS_MASTER_NAME: opts.cfg.masterName,
-      REDIS_PASSWORD: opts.creds.redisPassword,
-      SENTINEL_PASSWORD: opts.creds.sentinelPassword,
-      HTTP_BIND: "127.0.0.1",
-      HTTP_PORT: String(opts.port),
-      REDIS_WAIT_REPLICAS: String(opts.cfg.appWaitReplicas),
-      REDIS_WAIT_TIMEOUT_MS: String(opts.cfg.appWaitTimeoutMs),
-      REDIS_REQUEST_TIMEOUT_MS: String(opts.cfg.appRequestTimeoutMs),
-      SHUTDOWN_DRAIN_SECONDS: "0",
+      ...appVariables({
+        sentinelHosts: opts.sentinels.join(","),
+        sentinelPort: SENTINEL_PORT,
+        masterName: opts.cfg.masterName,
+        // Local instances share the host: loopback only, and no load balancer to drain for.
+        httpBind: "127.0.0.1",
+        httpPort: opts.port,
+        waitReplicas: opts.cfg.appWaitReplicas,
+        waitTimeoutMs: opts.cfg.appWaitTimeoutMs,
+        requestTimeoutMs: opts.cfg.appRequestTimeoutMs,
+        shutdownDrainSeconds: 0,
+      }),
+      ...Object.fromEntries(Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => [name, opts.creds[password]])),
       ...opts.env,
     },
     stdio: ["ignore", log, log],

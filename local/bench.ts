@@ -4,11 +4,19 @@ import * as os from "os";
 import * as path from "path";
 import { stackFileConfig } from "../config/stackFile";
 import { startApp } from "./appProcess";
-import { clusterView, REDIS_PORT, waitFor, waitForConvergence } from "./inspect";
-import { localCredentials } from "./stack";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { waitFor } from "../probe/wait";
+import { clusterView, waitForConvergence } from "./clusterWatch";
+import { localCredentials } from "./credentials";
 import { LocalTopology } from "./topology";
 import { parseCommandLine } from "../scripts/commandLine";
+import { writeResults } from "./results";
 
+/**
+ * `npm run bench`: the service's PUT /kv throughput and latency next to
+ * redis-benchmark SET against the same master in the same run, then the time
+ * from SIGKILL of the master to the first successful write through the service.
+ */
 const USAGE = `usage: npm run bench [-- options]
 
 The service's PUT /kv throughput and latency next to redis-benchmark SET on the same master in
@@ -19,13 +27,10 @@ options:
   --concurrency A,B     client concurrency levels; default 1,8,32
   --seconds N           seconds per level; default 8
   --json FILE           also write the results as JSON
+  --results FILE        also write the tables, with how they were measured, to FILE (docs/results/bench.md)
   -h, --help            this text`;
 
-/**
- * `npm run bench`: the service's PUT /kv throughput and latency next to
- * redis-benchmark SET against the same master in the same run, then the time
- * from SIGKILL of the master to the first successful write through the service.
- */
+/** One concurrency level: the service and redis-benchmark side by side. */
 interface Row {
   concurrency: number;
   appRps: number;
@@ -99,6 +104,7 @@ async function main(): Promise<void> {
     concurrency: { type: "string", default: "1,8,32" },
     seconds: { type: "string", default: "8" },
     json: { type: "string" },
+    results: { type: "string" },
   });
   const cfg = stackFileConfig(values.stack!);
   const levels = values.concurrency!.split(",").map(Number);
@@ -123,15 +129,22 @@ async function main(): Promise<void> {
       console.log(" done");
       rows.push({ concurrency, appRps: service.rps, appP50: service.p50, appP99: service.p99, appErrors: service.errors, redisRps: redis.rps, redisP50: redis.p50, redisP99: redis.p99 });
     }
-    console.log("\nPUT /kv/{key} through the service vs redis-benchmark SET on the same master (100-byte values, 1000 keys)");
-    console.log("| concurrency | service req/s | p50 ms | p99 ms | errors | redis SET req/s | p50 ms | p99 ms | service/redis |");
-    console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (const r of rows) {
-      console.log(`| ${r.concurrency} | ${r.appRps.toFixed(0)} | ${r.appP50.toFixed(2)} | ${r.appP99.toFixed(2)} | ${r.appErrors} | ${r.redisRps.toFixed(0)} | ${r.redisP50.toFixed(2)} | ${r.redisP99.toFixed(2)} | ${(r.appRps / r.redisRps).toFixed(2)} |`);
-    }
+    const throughput = [
+      "PUT /kv/{key} through the service vs redis-benchmark SET on the same master (100-byte values, 1000 keys)",
+      "",
+      "| concurrency | service req/s | p50 ms | p99 ms | errors | redis SET req/s | p50 ms | p99 ms | service/redis |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...rows.map(
+        (r) =>
+          `| ${r.concurrency} | ${r.appRps.toFixed(0)} | ${r.appP50.toFixed(2)} | ${r.appP99.toFixed(2)} | ${r.appErrors} | ${r.redisRps.toFixed(0)} | ${r.redisP50.toFixed(2)} | ${r.redisP99.toFixed(2)} | ${(r.appRps / r.redisRps).toFixed(2)} |`,
+      ),
+    ].join("\n");
+    console.log(`\n${throughput}`);
     const recovery = await measureKillRecovery(topology, app.url, master);
     const after = await clusterView(hosts, cfg.masterName, creds);
-    console.log(`\nSIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`);
+    const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
+    console.log(`\n${failover}`);
+    if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${failover}.\n`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
     await app.stop();
   } finally {

@@ -2,11 +2,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { AppProcess, startApp, waitUntilReady } from "./appProcess";
 import { StackConfig } from "../config/schema";
-import { clusterView, Credentials, isConverged, waitFor } from "./inspect";
+import { Credentials } from "../probe/connection";
+import { waitFor } from "../probe/wait";
+import { clusterView, isConverged } from "./clusterWatch";
 import { podNetwork } from "./network";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
-import { localCredentials } from "./stack";
+import { localCredentials } from "./credentials";
 import { parseCommandLine } from "../scripts/commandLine";
 
 const USAGE = `usage: npm start [-- options]

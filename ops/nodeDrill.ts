@@ -1,7 +1,6 @@
 import { execFileSync } from "child_process";
 import { getLinode, recycleNode } from "@linode/api-v4";
-import { rto } from "../local/drill/runner";
-import { ServiceWriter } from "../local/drill/writers";
+import { rto, ServiceWriter } from "../probe/writes";
 import { clusterStatus, redisStatus } from "./status";
 
 /** Maps the master's address (its pod DNS name) to the Kubernetes node its pod runs on. */

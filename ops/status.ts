@@ -1,6 +1,8 @@
 import { getKubernetesClusters, getNodeBalancerConfigNodes, getNodeBalancerConfigs, getNodeBalancers, getNodePools } from "@linode/api-v4";
 import { linodeNames, stackTag } from "../infra/names";
-import { REDIS_PORT, SENTINEL_PORT, withConnection } from "../local/inspect";
+import { REDIS_PORT, SENTINEL_PORT } from "../k8s/redis/render";
+import { majorityMaster } from "../probe/agreement";
+import { withConnection } from "../probe/connection";
 import { LinodeApiError } from "./linodeApi";
 
 export interface ClusterStatus {
@@ -137,9 +139,8 @@ async function askSentinel(endpoint: string, masterName: string, password: strin
  */
 export async function redisStatus(sentinels: string[], masterName: string, passwords: { sentinel: string; redis?: string }): Promise<RedisStatus> {
   const views = await Promise.all(sentinels.map((s) => askSentinel(s, masterName, passwords.sentinel)));
-  const votes = new Map<string, number>();
-  for (const v of views) if (v.master) votes.set(v.master, (votes.get(v.master) ?? 0) + 1);
-  const [master, agreeing] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? [undefined, 0];
+  const master = majorityMaster(views.map((v) => v.master), sentinels.length);
+  const agreeing = views.filter((v) => master !== undefined && v.master === master).length;
   const source = views.find((v) => v.master === master);
   let masterOffset: number | undefined;
   if (master && passwords.redis) {

@@ -3,10 +3,12 @@ import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { APP_BINARY } from "../local/appProcess";
-import { REDIS_PORT, withConnection } from "../local/inspect";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { withConnection } from "../probe/connection";
 import { podNetwork } from "../local/network";
 import { reportTable, timelineSvg } from "../local/drill/report";
-import { rto, RunOptions, runScenario } from "../local/drill/runner";
+import { RunOptions, runScenario } from "../local/drill/runner";
+import { rto } from "../probe/writes";
 import { Scenario, scenariosNamed } from "../local/drill/scenarios";
 import { stackConfig } from "./helpers/stackConfig";
 

@@ -4,8 +4,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AckWriter } from "../local/ackWriter";
-import { clusterView, Credentials, REDIS_PORT, roleOf, waitFor, waitForConvergence, watchMasters, withConnection } from "../local/inspect";
+import { clusterView, waitForConvergence, watchMasters } from "../local/clusterWatch";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { Credentials, withConnection } from "../probe/connection";
+import { roleOf } from "../probe/roles";
+import { waitFor } from "../probe/wait";
+import { AckWriter } from "./helpers/ackWriter";
 import { LocalTopology } from "../local/topology";
 import { stackConfig } from "./helpers/stackConfig";
 
@@ -33,6 +37,18 @@ function newTopology(config = cfg): LocalTopology {
 
 const hostsOf = (t: LocalTopology) => t.pods.map((p) => p.address);
 const podAt = (t: LocalTopology, address: string) => t.pods.find((p) => p.address === address)!;
+/** A converged topology with writes flowing to its master: the start of every failover test. */
+async function convergedWithWrites() {
+  const t = newTopology();
+  t.startAll();
+  const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
+  const oldMaster = podAt(t, first.masters[0]!);
+  const writer = new AckWriter(hostsOf(t), cfg.masterName, creds);
+  writer.start();
+  await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
+  return { t, oldMaster, writer };
+}
+
 const sha = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
 describe("Redis tier with real redis-server and redis-sentinel", () => {
@@ -80,13 +96,7 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
   });
 
   it("fails over when the master is SIGKILLed, and the old master rejoins as a replica, never as a second master", async () => {
-    const t = newTopology();
-    t.startAll();
-    const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    const oldMaster = podAt(t, first.masters[0]!);
-    const writer = new AckWriter(hostsOf(t), cfg.masterName, creds);
-    writer.start();
-    await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
+    const { t, oldMaster, writer } = await convergedWithWrites();
     const stopWatch = watchMasters(hostsOf(t), cfg.masterName, creds);
 
     t.signal(oldMaster, "redis", "SIGKILL");
@@ -118,13 +128,7 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
   });
 
   it("hands the master role over in preStop with no acknowledged write lost", async () => {
-    const t = newTopology();
-    t.startAll();
-    const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    const oldMaster = podAt(t, first.masters[0]!);
-    const writer = new AckWriter(hostsOf(t), cfg.masterName, creds);
-    writer.start();
-    await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
+    const { t, oldMaster, writer } = await convergedWithWrites();
 
     // The kubelet runs both containers' preStop hooks at once, then sends SIGTERM.
     const [redisHook, sentinelHook] = await Promise.all([

@@ -2,12 +2,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
-import { clusterView, isConverged, waitForConvergence, watchMasters } from "../inspect";
-import { localCredentials } from "../stack";
+import { clusterView, isConverged, waitForConvergence, watchMasters } from "../clusterWatch";
+import { localCredentials } from "../credentials";
 import { PodNetwork } from "../network";
 import { LocalTopology } from "../topology";
 import { Scenario } from "./scenarios";
-import { IoredisWriter, lostWrites, RedisPyWriter, ServiceWriter, WriteSample, Writer } from "./writers";
+import { rto, ServiceWriter, WriteSample, Writer } from "../../probe/writes";
+import { IoredisWriter, lostWrites, RedisPyWriter } from "./writers";
 
 export interface WriterResult {
   writer: string;
@@ -54,28 +55,6 @@ export interface RunOptions {
 }
 
 const MASTERS_EVENT = "masters: ";
-
-/**
- * The longest time without an acknowledged write after the fault: from the fault (or
- * the previous acknowledgement) to the next acknowledgement. A request that succeeds
- * only after retrying for seconds counts as the outage it was, and with several faults
- * (a rolling restart) the worst one counts. Normal pacing (a write every 20 ms) is the
- * floor. NaN if writes had not recovered by the end.
- */
-export function rto(samples: WriteSample[], faultAt: number): number {
-  let worst = 0;
-  let previous = faultAt;
-  let failing = false;
-  for (const s of samples) {
-    if (s.at < faultAt) continue;
-    if (s.ok) {
-      worst = Math.max(worst, s.at - previous);
-      previous = s.at;
-    }
-    failing = !s.ok;
-  }
-  return failing ? Number.NaN : worst;
-}
 
 /** What a running scenario holds, so an interrupted drill can stop it. */
 let active: { writers: Writer[]; apps: AppProcess[]; topology: LocalTopology } | undefined;

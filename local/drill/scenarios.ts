@@ -1,5 +1,9 @@
 import { StackConfig } from "../../config/schema";
-import { Credentials, sentinelMaster, waitFor, waitForConvergence } from "../inspect";
+import { majorityMaster } from "../../probe/agreement";
+import { Credentials } from "../../probe/connection";
+import { sentinelMaster } from "../../probe/roles";
+import { waitFor } from "../../probe/wait";
+import { waitForConvergence } from "../clusterWatch";
 import { LocalPod, LocalTopology } from "../topology";
 
 export interface DrillContext {
@@ -57,8 +61,8 @@ async function waitForNewMaster(ctx: DrillContext, timeoutMs: number): Promise<v
     "a Sentinel majority to name a new master",
     async () => {
       const votes = await Promise.all(ctx.hosts.map((h) => sentinelMaster(h, ctx.cfg.masterName, ctx.creds)));
-      const moved = votes.filter((v) => v !== undefined && v !== ctx.master.address).length;
-      return moved >= Math.floor(ctx.hosts.length / 2) + 1;
+      const agreed = majorityMaster(votes, ctx.hosts.length);
+      return agreed !== undefined && agreed !== ctx.master.address;
     },
     timeoutMs,
   );

@@ -2,84 +2,11 @@ import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import * as readline from "readline";
 import Redis from "ioredis";
-import { Credentials, REDIS_PORT, SENTINEL_PORT, withConnection } from "../inspect";
+import { REDIS_PORT, SENTINEL_PORT } from "../../k8s/redis/render";
+import { Credentials, withConnection } from "../../probe/connection";
+import { WRITE_INTERVAL_MS, WriteSample, Writer } from "../../probe/writes";
 
-/** One write attempt: when it finished, its sequence number, and whether it was acknowledged. */
-export interface WriteSample {
-  at: number;
-  seq: number;
-  ok: boolean;
-  error?: string;
-}
-
-/** A steady load of sequence-numbered writes; every acknowledged one must survive. */
-export interface Writer {
-  readonly name: string;
-  readonly samples: WriteSample[];
-  start(): void;
-  stop(): Promise<void>;
-  /** The Redis key an acknowledged write `seq` lives under. */
-  keyFor(seq: number): string;
-}
-
-const INTERVAL_MS = 20;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Writes through the C++ service (or a load balancer in front of it), alternating between instances like the NodeBalancer does. */
-export class ServiceWriter implements Writer {
-  readonly name = "redis-dr-app";
-  readonly samples: WriteSample[] = [];
-  private running = false;
-  private loop?: Promise<void>;
-
-  private readonly intervalMs: number;
-  private readonly timeoutMs: number;
-  private readonly keyPrefix: string;
-
-  constructor(
-    private readonly urls: string[],
-    options: { intervalMs?: number; timeoutMs?: number; keyPrefix?: string } = {},
-  ) {
-    this.intervalMs = options.intervalMs ?? INTERVAL_MS;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.keyPrefix = options.keyPrefix ?? "drill-svc";
-  }
-
-  keyFor(seq: number): string {
-    return `kv:${this.keyPrefix}-${seq}`;
-  }
-
-  start(): void {
-    this.running = true;
-    this.loop = (async () => {
-      for (let seq = 1; this.running; seq++) {
-        // A load balancer retries another backend when one refuses the connection; so do we.
-        const first = seq % this.urls.length;
-        let sample: WriteSample | undefined;
-        for (let i = 0; i < this.urls.length && !sample?.ok; i++) {
-          const url = this.urls[(first + i) % this.urls.length]!;
-          try {
-            const res = await fetch(`${url}/kv/${this.keyPrefix}-${seq}`, { method: "PUT", body: String(seq), signal: AbortSignal.timeout(this.timeoutMs) });
-            const body = await res.text();
-            // With REDIS_WAIT_REPLICAS set, only a write the service calls durable is acknowledged.
-            const durable = res.ok && (JSON.parse(body) as { durable?: boolean }).durable !== false;
-            sample = { at: Date.now(), seq, ok: durable, ...(durable ? {} : { error: `HTTP ${res.status}: ${body.slice(0, 160)}` }) };
-            if (res.status < 500 || res.status === 503) break; // the service answered: its verdict stands
-          } catch (error) {
-            sample = { at: Date.now(), seq, ok: false, error: (error as Error).message };
-          }
-        }
-        this.samples.push(sample!);
-        await pause(this.intervalMs);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-}
 
 /** A peer Sentinel client writing straight to Redis, given the Sentinels, the master name and the passwords. */
 abstract class PeerWriter implements Writer {
@@ -129,7 +56,7 @@ export class IoredisWriter extends PeerWriter {
         } catch (error) {
           this.samples.push({ at: Date.now(), seq, ok: false, error: (error as Error).message.slice(0, 160) });
         }
-        await pause(INTERVAL_MS);
+        await pause(WRITE_INTERVAL_MS);
       }
     })();
   }
@@ -159,7 +86,7 @@ export class RedisPyWriter extends PeerWriter {
         MASTER_NAME: this.masterName,
         REDIS_PASSWORD: this.creds.redisPassword,
         SENTINEL_PASSWORD: this.creds.sentinelPassword,
-        INTERVAL_SECONDS: String(INTERVAL_MS / 1000),
+        INTERVAL_SECONDS: String(WRITE_INTERVAL_MS / 1000),
       },
       stdio: ["ignore", "pipe", "inherit"],
     });

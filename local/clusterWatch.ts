@@ -1,94 +1,13 @@
-import Redis from "ioredis";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { Credentials, withConnection } from "../probe/connection";
+import { roleOf, Role, sentinelKnowledge, SentinelKnowledge } from "../probe/roles";
+import { waitFor } from "../probe/wait";
 
-/** One-shot connections to the local topology, for tests and drills. Never retries on its own. */
-export interface Credentials {
-  redisPassword: string;
-  sentinelPassword: string;
-}
-
-export const REDIS_PORT = 6379;
-export const SENTINEL_PORT = 26379;
-
-export async function withConnection<T>(
-  host: string,
-  port: number,
-  password: string,
-  fn: (client: Redis) => Promise<T>,
-  timeoutMs = 1000,
-): Promise<T> {
-  const client = new Redis({
-    host,
-    port,
-    password,
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    enableReadyCheck: false,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
-}
-
-export type Role = { role: "master"; replicas: string[] } | { role: "slave"; master: string; state: string } | { role: "down" };
-
-export async function roleOf(host: string, creds: Credentials): Promise<Role> {
-  try {
-    const reply = (await withConnection(host, REDIS_PORT, creds.redisPassword, (c) => c.call("ROLE"))) as unknown[];
-    if (reply[0] === "master") return { role: "master", replicas: (reply[2] as string[][]).map((r) => r[0]!) };
-    return { role: "slave", master: String(reply[1]), state: String(reply[3]) };
-  } catch {
-    return { role: "down" };
-  }
-}
-
-/** The master a Sentinel names, or undefined if it does not answer. */
-export async function sentinelMaster(host: string, masterName: string, creds: Credentials): Promise<string | undefined> {
-  try {
-    const reply = (await withConnection(host, SENTINEL_PORT, creds.sentinelPassword, (c) =>
-      c.call("SENTINEL", "get-master-addr-by-name", masterName),
-    )) as string[] | null;
-    return reply ? reply[0] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** What one Sentinel knows: the master it names, and how many healthy replicas and peers it sees. */
-export interface SentinelKnowledge {
-  master?: string;
-  replicas: number;
-  sentinels: number;
-}
-
-export async function sentinelKnowledge(host: string, masterName: string, creds: Credentials): Promise<SentinelKnowledge> {
-  try {
-    return await withConnection(host, SENTINEL_PORT, creds.sentinelPassword, async (c) => {
-      const address = (await c.call("SENTINEL", "get-master-addr-by-name", masterName)) as string[] | null;
-      const replicas = (await c.call("SENTINEL", "REPLICAS", masterName)) as string[][];
-      const sentinels = (await c.call("SENTINEL", "SENTINELS", masterName)) as string[][];
-      const healthy = (fields: string[]) => {
-        const flags = fields[fields.indexOf("flags") + 1] ?? "";
-        return !/s_down|o_down|disconnected/.test(flags);
-      };
-      return {
-        ...(address ? { master: address[0] } : {}),
-        replicas: replicas.filter(healthy).length,
-        sentinels: sentinels.filter(healthy).length,
-      };
-    });
-  } catch {
-    return { replicas: 0, sentinels: 0 };
-  }
-}
-
+/**
+ * The local topology's whole state, for tests and drills: every pod's role and what every
+ * Sentinel knows, convergence, and a background watch for two masters (it writes a probe key
+ * to tell whether each master accepts writes, so it is never pointed at production).
+ */
 export interface ClusterView {
   roles: Record<string, Role>;
   masters: string[];
@@ -121,16 +40,6 @@ export function isConverged(view: ClusterView): boolean {
     (s) => s.master === master && s.replicas === pods - 1 && s.sentinels === pods - 1,
   );
   return replicasLinked && sentinelsAgree;
-}
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export async function waitForConvergence(hosts: string[], masterName: string, creds: Credentials, timeoutMs: number): Promise<ClusterView> {

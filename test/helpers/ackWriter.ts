@@ -1,12 +1,8 @@
 import Redis from "ioredis";
-import { Credentials, REDIS_PORT, sentinelMaster, withConnection } from "./inspect";
-
-export interface WriteSample {
-  at: number;
-  seq: number;
-  ok: boolean;
-  error?: string;
-}
+import { REDIS_PORT } from "../../k8s/redis/render";
+import { Credentials, withConnection } from "../../probe/connection";
+import { sentinelMaster } from "../../probe/roles";
+import { WriteSample } from "../../probe/writes";
 
 /**
  * A steady load of sequence-numbered writes (RPUSH key seq) straight to the master

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Credentials } from "./inspect";
+import { Credentials } from "../probe/connection";
 
 /** Local passwords: generated once per topology directory, kept in 0600 files beside its data. */
 export function localCredentials(baseDir: string): Credentials {
