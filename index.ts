@@ -4,6 +4,7 @@ import { Cluster, poolAutoscaler } from "./infra/cluster";
 import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
 import { PublicEntry } from "./infra/publicEntry";
+import { redisSettings } from "./k8s/redis/render";
 import { Workloads } from "./k8s/workloads";
 
 // Validate first: a bad config or stack name fails here, before any resource is registered.
@@ -38,7 +39,7 @@ const workloads = new Workloads(
   "workloads",
   {
     namespace: cfg.namespace,
-    redis: cfg,
+    redis: redisSettings(cfg),
     ...(secrets.redisPassword ? { redisPassword: secrets.redisPassword } : {}),
     ...(secrets.sentinelPassword ? { sentinelPassword: secrets.sentinelPassword } : {}),
     app: {

@@ -2,9 +2,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { LoadBalancerBinding } from "../infra/publicEntry";
+import { APP_SECRET_VARIABLES, appVariables } from "./appEnvironment";
 import { LoadBalancerWait } from "./loadBalancerWait";
 import { RedisConnection } from "./redisTier";
-import { labelsFor, restrictedContainerSecurity, restrictedPodSecurity, selectorFor, shortNodeFailureTolerations } from "./security";
+import { labelsFor, selectorFor } from "./labels";
+import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
 
 export const APP_COMPONENT = "redis-dr-app";
 export const APP_SERVICE_NAME = "redis-dr-app";
@@ -65,10 +67,23 @@ export class AppTier extends pulumi.ComponentResource {
     const child = { parent: this };
     const labels = labelsFor(APP_COMPONENT);
     const selector = APP_SELECTOR;
-    const secretEnv = (envName: string, key: string): k8s.types.input.core.v1.EnvVar => ({
-      name: envName,
-      valueFrom: { secretKeyRef: { name: redis.secretName, key } },
+    const variables = appVariables({
+      sentinelHosts: "",
+      sentinelPort: redis.sentinelPort,
+      masterName: redis.masterName,
+      httpPort: args.containerPort,
+      waitReplicas: args.waitReplicas,
+      waitTimeoutMs: args.waitTimeoutMs,
+      requestTimeoutMs: args.requestTimeoutMs,
+      shutdownDrainSeconds: SHUTDOWN_DRAIN_SECONDS,
     });
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+      ...Object.entries(variables).map(([name, value]) => ({ name, value: name === "SENTINEL_HOST" ? redis.sentinelHost : value })),
+      ...Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => ({
+        name,
+        valueFrom: { secretKeyRef: { name: redis.secretName, key: redis.secretKeys[password] } },
+      })),
+    ];
     const httpProbe = (path: string) => ({ httpGet: { path, port: "http" } });
 
     this.deployment = new k8s.apps.v1.Deployment(
@@ -101,18 +116,7 @@ export class AppTier extends pulumi.ComponentResource {
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
                   ports: [{ name: "http", containerPort: args.containerPort }],
-                  env: [
-                    { name: "SENTINEL_HOST", value: redis.sentinelHost },
-                    { name: "SENTINEL_PORT", value: String(redis.sentinelPort) },
-                    { name: "REDIS_MASTER_NAME", value: redis.masterName },
-                    secretEnv("REDIS_PASSWORD", redis.secretKeys.redisPassword),
-                    secretEnv("SENTINEL_PASSWORD", redis.secretKeys.sentinelPassword),
-                    { name: "HTTP_PORT", value: String(args.containerPort) },
-                    { name: "REDIS_WAIT_REPLICAS", value: String(args.waitReplicas) },
-                    { name: "REDIS_WAIT_TIMEOUT_MS", value: String(args.waitTimeoutMs) },
-                    { name: "REDIS_REQUEST_TIMEOUT_MS", value: String(args.requestTimeoutMs) },
-                    { name: "SHUTDOWN_DRAIN_SECONDS", value: String(SHUTDOWN_DRAIN_SECONDS) },
-                  ],
+                  env,
                   resources: {
                     requests: { cpu: args.cpu, memory: args.memory },
                     limits: { memory: args.memory },

@@ -1,12 +1,12 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../config/schema";
 import {
   HEADLESS_SERVICE_NAME,
   POD_PATHS,
   readScripts,
   REDIS_PORT,
+  RedisSettings,
   renderRedisConf,
   renderSentinelTemplate,
   scriptEnvironment,
@@ -16,14 +16,9 @@ import {
   SENTINEL_SERVICE_NAME,
   STATEFULSET_NAME,
 } from "./redis/render";
-import { EXPORTER_PORTS, exporterContainers } from "./monitoring";
-import {
-  labelsFor,
-  restrictedContainerSecurity,
-  restrictedPodSecurity,
-  selectorFor,
-  shortNodeFailureTolerations,
-} from "./security";
+import { EXPORTER_PORTS, exporterContainers } from "./redis/exporters";
+import { labelsFor, selectorFor } from "./labels";
+import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
 
 /** uid/gid of the `redis` user in the official Redis images. */
 const REDIS_UID = 999;
@@ -41,7 +36,8 @@ export interface RedisConnection {
 }
 
 export interface RedisTierArgs {
-  cfg: StackConfig;
+  /** Exactly the stack config keys the Redis pods are built from (REDIS_SETTING_KEYS). */
+  settings: RedisSettings;
   namespace: pulumi.Input<string>;
   redisPassword: pulumi.Input<string>;
   sentinelPassword: pulumi.Input<string>;
@@ -61,7 +57,7 @@ export class RedisTier extends pulumi.ComponentResource {
 
   constructor(name: string, args: RedisTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:RedisTier", name, {}, opts);
-    const { cfg, namespace } = args;
+    const { settings: cfg, namespace } = args;
     const child = { parent: this };
     const labels = labelsFor(REDIS_COMPONENT);
     const selector = selectorFor(REDIS_COMPONENT);
@@ -220,9 +216,7 @@ export class RedisTier extends pulumi.ComponentResource {
                   securityContext: restrictedContainerSecurity(),
                   volumeMounts: mounts,
                 },
-                ...exporterContainers(cfg, (envName, target) =>
-                  secretEnv(envName, target === "redis" ? SECRET_KEYS.redisPassword : SECRET_KEYS.sentinelPassword),
-                ),
+                ...exporterContainers(cfg, secret.metadata.name),
               ],
               volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },

@@ -1,17 +1,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { StackConfig } from "../config/schema";
 import { APP_SELECTOR, AppTier, AppTierArgs } from "./appTier";
 import { Monitoring } from "./monitoring";
+import { RedisSettings } from "./redis/render";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
-import { selectorFor } from "./security";
+import { selectorFor } from "./labels";
 
 export interface WorkloadsArgs {
   /** Namespace every workload lives in (created here). */
   namespace: string;
-  /** The Redis tier's settings (its Args still read the stack config; see docs). */
-  redis: StackConfig;
+  /** The Redis tier's settings: exactly the keys in REDIS_SETTING_KEYS. */
+  redis: RedisSettings;
   /** Secret config values; a strong random password is generated for any left unset. */
   redisPassword?: pulumi.Output<string>;
   sentinelPassword?: pulumi.Output<string>;
@@ -55,7 +55,7 @@ export class Workloads extends pulumi.ComponentResource {
     const redis = new RedisTier(
       "redis",
       {
-        cfg: args.redis,
+        settings: args.redis,
         namespace: namespace.metadata.name,
         redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
         sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),

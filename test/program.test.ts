@@ -54,25 +54,39 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     rendered = await renderStack(stack, {}, { "redis-dr:redisPassword": REDIS_PASSWORD, "redis-dr:sentinelPassword": SENTINEL_PASSWORD });
   });
 
-  it("creates every resource of the design, once", () => {
-    const counts = (type: string) => byType(rendered, type).length;
-    expect(counts(T.cluster)).toBe(1);
-    expect(counts(T.nodeBalancer)).toBe(1);
-    expect(counts(T.firewall)).toBe(1);
-    expect(counts(T.provider)).toBe(1);
-    expect(counts(T.namespace)).toBe(1);
-    expect(counts(T.secret)).toBe(1);
-    expect(counts(T.configMap)).toBe(2);
-    expect(counts(T.service)).toBe(3);
-    expect(counts(T.statefulSet)).toBe(1);
-    expect(counts(T.deployment)).toBe(1);
-    expect(counts(T.pdb)).toBe(2);
-    expect(counts(T.netpol)).toBe(2);
-    expect(counts(T.helmRelease)).toBe(2);
-    expect(counts(T.cloudFirewall)).toBe(1);
-    expect(counts(T.reservedIp)).toBe(0);
-    // Passwords come from config here, so nothing is generated.
-    expect(counts("random:index/randomPassword:RandomPassword")).toBe(0);
+  it("creates the resources of the design, each once, under the component that owns it", () => {
+    // type, name and parent component: a missing, extra or misplaced resource shows up by name in the diff.
+    const declared = rendered.resources
+      .filter((r) => !r.type.startsWith("redis-dr:"))
+      .map((r) => `${r.type.split(":").slice(1).join(":")} ${r.name} <- ${String(r.options.parent ? (r.options.parent as unknown as { __name?: string }).__name : "stack")}`)
+      .sort();
+    expect(declared).toEqual(
+      [
+        // infra/: Linode and the cluster's provider
+        "index/lkeCluster:LkeCluster cluster <- lke",
+        "providers:kubernetes lke <- lke",
+        "index/firewall:Firewall app <- public",
+        "index/nodeBalancer:NodeBalancer app <- public",
+        "helm.sh/v3:Release cloud-firewall-crd <- nodes",
+        "helm.sh/v3:Release cloud-firewall-controller <- nodes",
+        "networking.linode.com/alpha1v1:CloudFirewall primary <- nodes",
+        // k8s/: the namespace, the Redis tier, the app tier (passwords come from config: none generated)
+        "core/v1:Namespace redis-dr <- workloads",
+        "core/v1:Secret redis-auth <- redis",
+        "core/v1:ConfigMap redis-config <- redis",
+        "core/v1:ConfigMap redis-scripts <- redis",
+        "core/v1:Service redis-headless <- redis",
+        "core/v1:Service redis-sentinel <- redis",
+        "apps/v1:StatefulSet redis <- redis",
+        "policy/v1:PodDisruptionBudget redis <- redis",
+        "networking.k8s.io/v1:NetworkPolicy redis <- redis",
+        "apps/v1:Deployment redis-dr-app <- app",
+        "core/v1:Service redis-dr-app <- app",
+        "dynamic:Resource app-load-balancer <- app",
+        "policy/v1:PodDisruptionBudget redis-dr-app <- app",
+        "networking.k8s.io/v1:NetworkPolicy redis-dr-app <- app",
+      ].sort(),
+    );
   });
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {

@@ -2,6 +2,41 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig, toBytes } from "../../config/schema";
 
+/**
+ * The stack config keys that shape the Redis pods (their config files, scripts and the
+ * StatefulSet), and no others: what the Redis tier reads, in the cluster and locally.
+ */
+export const REDIS_SETTING_KEYS = [
+  "namespace",
+  "masterName",
+  "redisReplicas",
+  "redisImage",
+  "redisCpu",
+  "redisMemory",
+  "sentinelCpu",
+  "sentinelMemory",
+  "volumeSize",
+  "storageClass",
+  "sentinelQuorum",
+  "sentinelDownAfterMs",
+  "sentinelFailoverTimeoutMs",
+  "sentinelParallelSyncs",
+  "minReplicasToWrite",
+  "minReplicasMaxLagSeconds",
+  "notReadyTolerationSeconds",
+  "redisTerminationGraceSeconds",
+  "monitoringNamespace",
+  "redisExporterImage",
+  "exporterCpu",
+  "exporterMemory",
+] as const satisfies ReadonlyArray<keyof StackConfig>;
+export type RedisSettings = Pick<StackConfig, (typeof REDIS_SETTING_KEYS)[number]>;
+
+/** Exactly the Redis settings out of a whole stack config. */
+export function redisSettings(cfg: RedisSettings): RedisSettings {
+  return Object.fromEntries(REDIS_SETTING_KEYS.map((key) => [key, cfg[key]])) as RedisSettings;
+}
+
 /** Names shared by the StatefulSet, its Services and the pod scripts. */
 export const REDIS_PORT = 6379;
 export const SENTINEL_PORT = 26379;
@@ -30,12 +65,12 @@ export function readScripts(): Record<string, string> {
 }
 
 /** maxmemory: 70% of the container limit, leaving room for fork copy-on-write and buffers. */
-export function maxmemoryBytes(cfg: StackConfig): number {
+export function maxmemoryBytes(cfg: RedisSettings): number {
   return Math.floor(toBytes(cfg.redisMemory) * 0.7);
 }
 
 /** Static Redis settings; start-redis.sh includes this file and adds role, names and secrets. */
-export function renderRedisConf(cfg: StackConfig): string {
+export function renderRedisConf(cfg: RedisSettings): string {
   return `# redis.conf rendered by redis-dr from the stack config; start-redis.sh includes it
 # from a generated file that adds port, dir, announce names, passwords and replicaof.
 bind * -::*
@@ -71,7 +106,7 @@ replica-priority 100
 }
 
 /** Sentinel template: start-sentinel.sh fills {{POD_FQDN}} and {{MASTER_HOST}} and appends port, id, epoch and secrets. */
-export function renderSentinelTemplate(cfg: StackConfig): string {
+export function renderSentinelTemplate(cfg: RedisSettings): string {
   return `# sentinel.conf template rendered by redis-dr. start-sentinel.sh copies it to the
 # pod's volume (Sentinel rewrites its own config) and fills in the placeholders.
 sentinel resolve-hostnames yes
@@ -85,7 +120,7 @@ sentinel parallel-syncs ${cfg.masterName} ${cfg.sentinelParallelSyncs}
 }
 
 /** Stable DNS names of the Redis pods, in ordinal order. */
-export function podFqdns(cfg: StackConfig): string[] {
+export function podFqdns(cfg: RedisSettings): string[] {
   return Array.from(
     { length: cfg.redisReplicas },
     (_, i) => `${STATEFULSET_NAME}-${i}.${HEADLESS_SERVICE_NAME}.${cfg.namespace}.svc.cluster.local`,
@@ -96,12 +131,12 @@ export function podFqdns(cfg: StackConfig): string[] {
  * How long start-redis.sh may wait for an agreed master: long enough for Sentinel
  * to notice a dead master and promote a replica.
  */
-export function discoveryTimeoutSeconds(cfg: StackConfig): number {
+export function discoveryTimeoutSeconds(cfg: RedisSettings): number {
   return Math.ceil((3 * cfg.sentinelDownAfterMs) / 1000) + 30;
 }
 
 /** preStop budget: the grace period less a margin for the kubelet's own SIGTERM. */
-export function prestopTimeoutSeconds(cfg: StackConfig): number {
+export function prestopTimeoutSeconds(cfg: RedisSettings): number {
   return Math.max(5, cfg.redisTerminationGraceSeconds - 10);
 }
 
@@ -110,7 +145,7 @@ export function prestopTimeoutSeconds(cfg: StackConfig): number {
  * of where the pod runs. POD_FQDN, passwords and local overrides are added by
  * the caller: the StatefulSet or the local topology.
  */
-export function scriptEnvironment(cfg: StackConfig, nodes: string[] = podFqdns(cfg)): Record<string, string> {
+export function scriptEnvironment(cfg: RedisSettings, nodes: string[] = podFqdns(cfg)): Record<string, string> {
   return {
     REDIS_NODES: nodes.join(" "),
     REDIS_PORT: String(REDIS_PORT),

@@ -1,0 +1,51 @@
+/**
+ * The C++ service's environment contract (app/src/service_config.cpp, parseServiceConfig),
+ * declared once: the Deployment and the local service runner both build their environment
+ * from it, and test/appEnvironment.test.ts checks it against the names the binary reads.
+ */
+
+/** Values the service is given in every deployment; the rest keep the binary's defaults. */
+export interface AppEnvironment {
+  /** Comma-separated Sentinel host names or addresses. */
+  sentinelHosts: string;
+  sentinelPort: number;
+  masterName: string;
+  httpPort: number;
+  /** Listen address; the binary's default (all interfaces) serves a pod. */
+  httpBind?: string;
+  waitReplicas: number;
+  waitTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownDrainSeconds: number;
+}
+
+/** Variables that carry a secret, and which password each is. */
+export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "redisPassword", SENTINEL_PASSWORD: "sentinelPassword" } as const;
+
+/** Names the binary also reads, left at its defaults here (timeouts, limits, readiness hysteresis). */
+export const APP_DEFAULTED_VARIABLES = [
+  "HTTP_THREADS",
+  "SENTINEL_TIMEOUT_MS",
+  "REDIS_CONNECT_TIMEOUT_MS",
+  "REDIS_COMMAND_TIMEOUT_MS",
+  "MAX_KEY_BYTES",
+  "MAX_VALUE_BYTES",
+  "READY_CHECK_INTERVAL_MS",
+  "READY_FAILURE_THRESHOLD",
+  "READY_SUCCESS_THRESHOLD",
+] as const;
+
+/** The non-secret variables, as the service reads them. */
+export function appVariables(env: AppEnvironment): Record<string, string> {
+  return {
+    SENTINEL_HOST: env.sentinelHosts,
+    SENTINEL_PORT: String(env.sentinelPort),
+    REDIS_MASTER_NAME: env.masterName,
+    ...(env.httpBind !== undefined ? { HTTP_BIND: env.httpBind } : {}),
+    HTTP_PORT: String(env.httpPort),
+    REDIS_WAIT_REPLICAS: String(env.waitReplicas),
+    REDIS_WAIT_TIMEOUT_MS: String(env.waitTimeoutMs),
+    REDIS_REQUEST_TIMEOUT_MS: String(env.requestTimeoutMs),
+    SHUTDOWN_DRAIN_SECONDS: String(env.shutdownDrainSeconds),
+  };
+}

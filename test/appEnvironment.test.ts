@@ -1,0 +1,33 @@
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { APP_DEFAULTED_VARIABLES, APP_SECRET_VARIABLES, appVariables } from "../k8s/appEnvironment";
+import { plain } from "./helpers/k8sObjects";
+import { one, renderStack } from "./helpers/pulumiMocks";
+import { REPO_ROOT } from "./helpers/stackConfig";
+
+/** The variable names parseServiceConfig reads (r.text / r.integer / r.millis "NAME"). */
+function namesTheBinaryReads(): string[] {
+  const source = fs.readFileSync(path.join(REPO_ROOT, "app/src/service_config.cpp"), "utf8");
+  return [...source.matchAll(/r\.(?:text|integer|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
+}
+
+const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", httpBind: "b", httpPort: 2, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, shutdownDrainSeconds: 5 };
+
+describe("the app's environment contract", () => {
+  it("declares every variable the binary reads, and none it does not", () => {
+    const declared = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), ...APP_DEFAULTED_VARIABLES].sort();
+    expect(namesTheBinaryReads().length).toBeGreaterThan(10);
+    expect(declared).toEqual(namesTheBinaryReads());
+  });
+
+  it("is what the Deployment sets: every declared variable, passwords only by secretKeyRef", async () => {
+    const rendered = await renderStack("prod");
+    const container = plain(one(rendered, "kubernetes:apps/v1:Deployment").inputs).spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    const { httpBind: _bind, ...podSettings } = sample;
+    const expected = Object.keys(appVariables(podSettings));
+    expect(Object.keys(env).sort()).toEqual([...expected, ...Object.keys(APP_SECRET_VARIABLES)].sort());
+    for (const name of Object.keys(APP_SECRET_VARIABLES)) expect(env[name].valueFrom.secretKeyRef.key).toMatch(/-password$/);
+  });
+});
