@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { schemaInfo } from "./schemaInfo";
 import { PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
 
 export const CONFIG_NAMESPACE = "redis-dr";
@@ -14,21 +15,11 @@ export class StackConfigError extends Error {
   }
 }
 
-/** The zod type name under any default/optional/pipe wrappers ("number", "array", ...). */
-function baseType(schema: z.ZodType): string {
-  let def = (schema as unknown as { def: ZodDef }).def;
-  while ((def.type === "default" || def.type === "optional" || def.type === "pipe") && (def.innerType ?? def.in)) {
-    def = ((def.innerType ?? def.in) as unknown as { def: ZodDef }).def;
-  }
-  return def.type;
-}
-type ZodDef = { type: string; innerType?: z.ZodType; in?: z.ZodType };
-
 /** Turn Pulumi's string config values into the JSON types the schema expects. */
 function decodeValue(key: string, raw: string): unknown {
   const schema = (stackConfigShape as Record<string, z.ZodType>)[key];
   if (!schema) return raw;
-  const type = baseType(schema);
+  const type = schemaInfo(schema).baseType;
   if (type === "number") {
     const n = Number(raw);
     return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
@@ -62,7 +53,7 @@ export function validateStackName(stack: string): void {
 }
 
 function fixHint(key: string): string {
-  return `fix: pulumi config set ${CONFIG_NAMESPACE}:${key} <value> (see "Stack config" in README.md)`;
+  return `fix: pulumi config set ${CONFIG_NAMESPACE}:${key} <value> (see docs/configuration.md)`;
 }
 
 /**

@@ -1,19 +1,11 @@
 import { z } from "zod";
 import { stackConfigShape } from "../config/schema";
-
-type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown };
-
-function describeKey(schema: z.ZodType): { required: boolean; defaultValue?: unknown } {
-  const def = (schema as unknown as { def: Def }).def;
-  if (def.type === "default") return { required: false, defaultValue: def.defaultValue };
-  if (def.type === "optional") return { required: false };
-  return { required: true };
-}
+import { schemaInfo } from "../config/schemaInfo";
 
 /** The README's "Stack config" table, generated from the schema so the two cannot drift apart. */
 export function configReferenceTable(): string {
   const rows = Object.entries(stackConfigShape).map(([key, schema]) => {
-    const { required, defaultValue } = describeKey(schema as z.ZodType);
+    const { required, defaultValue } = schemaInfo(schema as z.ZodType);
     const value = required ? "required" : defaultValue === undefined ? "unset" : `\`${JSON.stringify(defaultValue)}\``;
     return `| \`redis-dr:${key}\` | ${value} | ${(schema as z.ZodType).description ?? ""} |`;
   });
