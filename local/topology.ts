@@ -10,12 +10,7 @@ import {
 } from "../k8s/redis/render";
 import { LoopbackNetwork, PodNetwork } from "./network";
 
-/**
- * The production Redis tier on one machine: one "pod" per network namespace
- * (or loopback address), each running the StatefulSet's own start scripts with
- * the rendered config. A pod's stable name is its address, so the scripts
- * announce and resolve it exactly as they would a pod DNS name.
- */
+/** The two long-running containers of a Redis pod. */
 export type Component = "redis" | "sentinel";
 
 export interface LocalPod {
@@ -37,6 +32,12 @@ export interface TopologyOptions {
   extraEnv?: Record<string, string>;
 }
 
+/**
+ * The production Redis tier on one machine: one "pod" per network namespace
+ * (or loopback address), each running the StatefulSet's own start scripts with
+ * the rendered config. A pod's stable name is its address, so the scripts
+ * announce and resolve it exactly as they would a pod DNS name.
+ */
 export class LocalTopology {
   readonly pods: LocalPod[];
   readonly network: PodNetwork;

@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "redisdr/clock.hpp"
 #include "redisdr/master_client.hpp"
 
 namespace redisdr {

@@ -20,7 +20,6 @@ public:
         }
         return state_;
     }
-    bool ready() const { return state_; }
 
 private:
     int failures_;

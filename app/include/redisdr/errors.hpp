@@ -10,7 +10,7 @@ namespace redisdr {
 enum class ErrorKind {
     NoSentinelReachable,  // no Sentinel answered at all
     MasterUnknown,        // Sentinels answered but do not know the master name
-    MasterDown,           // every answering Sentinel flags the master down: a failover is due, do not write there
+    MasterDown,           // a failover is under way, or most Sentinels naming the master flag it down: do not write there
     SentinelAuth,         // a Sentinel refused our credentials
     RedisAuth,            // the master refused our credentials
     Connect,              // could not connect to the master

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "redisdr/clock.hpp"
 #include "redisdr/errors.hpp"
 #include "redisdr/redis_connection.hpp"
 #include "redisdr/retry_policy.hpp"

@@ -47,7 +47,8 @@ public:
     // Error replies are returned, not thrown; I/O failures throw RedisError(Io).
     Reply command(const std::vector<std::string>& argv);
 
-    // Reads the next pushed message (pub/sub) if one arrives within `wait`; nullptr-like Nil if none.
+    // Reads the next pushed message (pub/sub) into `out` if one is buffered or arrives within
+    // `wait`, and returns true; returns false when none came. I/O failures throw RedisError(Io).
     bool readPush(std::chrono::milliseconds wait, Reply& out);
 
     bool broken() const;

@@ -4,9 +4,9 @@
 #include <optional>
 #include <random>
 
-namespace redisdr {
+#include "redisdr/clock.hpp"
 
-using Clock = std::chrono::steady_clock;
+namespace redisdr {
 
 // Exponential backoff with "equal jitter" (a random pause between half and all of
 // the exponential step), never sleeping past the caller's deadline.

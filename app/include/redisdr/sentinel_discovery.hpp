@@ -16,12 +16,12 @@ struct SentinelSettings {
     Timeouts timeouts{std::chrono::milliseconds(300), std::chrono::milliseconds(500)};
 };
 
-// Finds the current master through Sentinel, following the Redis "Sentinel
-// clients" rules: ask the Sentinels in order with a short timeout, and move the
-// one whose answer was used to the front. Names are resolved on every call, so
-// Sentinels that moved are found. Every Sentinel is asked (SENTINEL MASTER): the
-// newest config epoch names the master, and a master under failover or flagged
-// down by a majority is not used at all.
+// Finds the current master through Sentinel. Every Sentinel is asked (SENTINEL MASTER,
+// each with a short timeout), not only the first that answers: one that has not heard of a
+// failover yet still names the old master. The answer with the newest config epoch names
+// the master; a master that any Sentinel is failing over, or that a majority of the
+// Sentinels naming it flag down, is not used. Names are resolved on every call, so
+// Sentinels that moved are found; the Sentinel whose answer was used is asked first next time.
 class SentinelDiscovery {
 public:
     explicit SentinelDiscovery(SentinelSettings settings) : settings_(std::move(settings)) {}
@@ -30,7 +30,7 @@ public:
     //  NoSentinelReachable - no Sentinel answered;
     //  MasterUnknown       - Sentinels answered but none knows the master name;
     //  SentinelAuth        - every Sentinel that answered refused our password;
-    //  MasterDown          - a failover is in progress, or most Sentinels flag the master down.
+    //  MasterDown          - a Sentinel is failing the master over, or a majority of those naming it flag it down.
     Endpoint discoverMaster();
 
     // The Sentinel addresses in the order they will be tried next.
