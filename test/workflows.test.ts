@@ -94,8 +94,18 @@ describe("GitHub workflows", () => {
     }
   });
 
-  it("runs .ci/run in CI", () => {
-    const wf = load("ci.yml");
-    expect(wf.jobs.test.steps.some((s: any) => s.run === "bash .ci/run")).toBe(true);
+  it("runs .ci/run in CI where the drills can run, and keeps the report .ci/run writes", () => {
+    const job = load("ci.yml").jobs.test;
+    expect(job.steps.some((s: any) => s.run === "bash .ci/run")).toBe(true);
+    // Network namespaces need a privileged container; the image's Node must satisfy package.json's engines.
+    expect(job.container.options).toMatch(/--privileged/);
+    const engines = (JSON.parse(fs.readFileSync(path.resolve(__dirname, "../package.json"), "utf8")) as { engines: { node: string } }).engines.node;
+    const [wantMajor, wantMinor] = /^>=(\d+)\.(\d+)/.exec(engines)!.slice(1).map(Number);
+    const [major, minor] = /^node:(\d+)\.(\d+)/.exec(job.container.image)!.slice(1).map(Number);
+    expect(major! > wantMajor! || (major === wantMajor && minor! >= wantMinor!), `${job.container.image} vs ${engines}`).toBe(true);
+    const out = /--out (\S+)/.exec(fs.readFileSync(path.resolve(__dirname, "../.ci/run"), "utf8"))?.[1];
+    const upload = job.steps.find((s: any) => String(s.uses).startsWith("actions/upload-artifact"));
+    expect(upload.with.path).toBe(out);
+    expect(upload.if).toBe("always()");
   });
 });

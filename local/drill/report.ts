@@ -23,6 +23,37 @@ export function reportTable(results: ScenarioResult[]): string {
   return lines.join("\n");
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * For --repeat: per scenario and client, the median and the worst of the write pause (RTO),
+ * failed requests and lost writes over the runs, and how many runs passed.
+ */
+export function repeatTable(results: ScenarioResult[]): string {
+  const lines = [
+    "| scenario | client | runs | RTO s median | RTO s max | failed median | failed max | lost median | lost max | runs ok |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const scenarios = [...new Set(results.filter((r) => !r.skipped).map((r) => r.scenario))];
+  for (const scenario of scenarios) {
+    const runs = results.filter((r) => r.scenario === scenario && !r.skipped);
+    const clients = [...new Set(runs.flatMap((r) => r.writers.map((w) => w.writer)))];
+    for (const [i, client] of clients.entries()) {
+      const ws = runs.flatMap((r) => r.writers.filter((w) => w.writer === client));
+      const rto = ws.map((w) => (Number.isNaN(w.rtoMs) ? Number.POSITIVE_INFINITY : w.rtoMs / 1000));
+      const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "never");
+      lines.push(
+        `| ${i === 0 ? scenario : ""} | ${client} | ${ws.length} | ${fmt(median(rto))} | ${fmt(Math.max(...rto))} | ${median(ws.map((w) => w.failed))} | ${Math.max(...ws.map((w) => w.failed))} | ${median(ws.map((w) => w.lost))} | ${Math.max(...ws.map((w) => w.lost))} | ${i === 0 ? `${runs.filter((r) => r.violations.length === 0).length}/${runs.length}` : ""} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
 /** Two-master samples (100 ms apart); in parentheses, those where both masters accepted a probe write. */
 function twoMasters(r: ScenarioResult): string {
   return r.twoMasterSamples > 0 ? `${r.twoMasterSamples} (${r.twoWritableMasterSamples} writable)` : "0";
