@@ -1,5 +1,9 @@
 #include "redisdr/master_client.hpp"
 
+#include <poll.h>
+
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace redisdr {
@@ -17,6 +21,31 @@ std::optional<ErrorKind> redirectingError(const Reply& reply) {
     if (code == "NOAUTH" || code == "WRONGPASS") return ErrorKind::RedisAuth;
     return std::nullopt;
 }
+
+// How long a candidate learned from an event stays worth trying before discovery.
+constexpr auto kCandidateLifetime = std::chrono::seconds(30);
+
+std::vector<std::string> words(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+std::optional<Endpoint> endpointOf(const std::string& host, const std::string& port) {
+    try {
+        return Endpoint{host, std::stoi(port)};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// Sentinel's failover events (sentinel.c, sentinelEvent: "%@" is "<type> <name> <ip> <port>",
+// and for a replica "... @ <master-name> <master-ip> <master-port>").
+const std::vector<std::string> kFailoverChannels = {
+    "+switch-master", "+try-failover", "+elected-leader", "+selected-slave", "+promoted-slave",
+    "+odown",         "+failover-end", "-failover-abort-no-good-slave",
+};
 
 }  // namespace
 
@@ -42,9 +71,32 @@ void MasterClient::invalidate() {
         ++generation_;
         dropped.swap(idle_);  // closed outside the lock
     }
+    changed_.notify_all();
+}
+
+void MasterClient::fence() { invalidate(); }
+
+void MasterClient::hintMaster(const Endpoint& candidate) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        candidate_ = candidate;
+        candidateAt_ = Clock::now();
+    }
+    invalidate();
+}
+
+std::unique_ptr<RedisConnection> MasterClient::openVerifiedMaster(const Endpoint& address) {
+    auto conn = RedisConnection::open(address, settings_.redisTimeouts, settings_.redisPassword, false);
+    const Reply role = conn->command({"ROLE"});
+    if (role.type != Reply::Type::Array || role.elements.empty() || role.elements[0].str != "master") {
+        throw RedisError(ErrorKind::NotMaster, address.str() + " was named master but its ROLE is " +
+                                                   (role.elements.empty() ? role.str : role.elements[0].str));
+    }
+    return conn;
 }
 
 std::unique_ptr<RedisConnection> MasterClient::acquire() {
+    std::optional<Endpoint> candidate;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         while (!idle_.empty()) {
@@ -52,15 +104,39 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
             idle_.pop_back();
             if (conn->generation == generation_ && !conn->broken()) return conn;
         }
+        if (candidate_ && Clock::now() - candidateAt_ < kCandidateLifetime) candidate = candidate_;
     }
-    // A new connection always asks Sentinel first: the master may have moved while we were idle.
-    const Endpoint address = discovery_.discoverMaster();
-    auto conn = RedisConnection::open(address, settings_.redisTimeouts, settings_.redisPassword, false);
-    const Reply role = conn->command({"ROLE"});
-    if (role.type != Reply::Type::Array || role.elements.empty() || role.elements[0].str != "master") {
-        throw RedisError(ErrorKind::NotMaster, "Sentinel named " + address.str() + " but its ROLE is " +
-                                                   (role.elements.empty() ? role.str : role.elements[0].str));
+    // A replica Sentinel promoted, or the master an old master now follows: use it as soon as
+    // its own ROLE says master, without waiting for the failover to be declared over.
+    if (candidate) {
+        try {
+            auto conn = openVerifiedMaster(*candidate);
+            adopt(*conn);
+            return conn;
+        } catch (const RedisError&) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (candidate_ == candidate) candidate_.reset();
+        }
     }
+    // Otherwise a new connection asks Sentinel first: the master may have moved while we were idle.
+    bool promotedByFailover = false;
+    const Endpoint address = discovery_.discoverMaster(&promotedByFailover);
+    std::unique_ptr<RedisConnection> conn;
+    try {
+        conn = openVerifiedMaster(address);
+    } catch (const RedisError& error) {
+        // The replica Sentinel chose is not master yet: still "waiting for the failover".
+        if (promotedByFailover && error.kind() == ErrorKind::NotMaster) {
+            throw RedisError(ErrorKind::MasterDown, "failover under way; " + address.str() + " not promoted yet");
+        }
+        throw;
+    }
+    adopt(*conn);
+    return conn;
+}
+
+void MasterClient::adopt(RedisConnection& conn) {
+    const Endpoint address = conn.endpoint();
     std::optional<Endpoint> previous;
     bool changed = false;
     {
@@ -74,10 +150,10 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
             ++generation_;
             idle_.clear();
         }
-        conn->generation = generation_;
+        conn.generation = generation_;
     }
+    if (changed) changed_.notify_all();
     if (changed && observer_ != nullptr) observer_->onMasterChanged(previous, address);
-    return conn;
 }
 
 void MasterClient::release(std::unique_ptr<RedisConnection> conn) {
@@ -126,7 +202,10 @@ std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::stri
                     << settings_.requestTimeout.count() << " ms: " << last->what();
             throw RedisError(last->kind(), message.str());
         }
-        std::this_thread::sleep_for(*delay);
+        // Sleep out the back-off, but retry at once if the master changed meanwhile.
+        std::unique_lock<std::mutex> lock(mutex_);
+        const auto seen = generation_;
+        changed_.wait_for(lock, *delay, [&] { return generation_ != seen; });
     }
 }
 
@@ -145,34 +224,88 @@ void MasterClient::stop() {
     if (listener_.joinable()) listener_.join();
 }
 
+void MasterClient::onSentinelMessage(const std::string& channel, const std::string& payload) {
+    const auto w = words(payload);
+    const std::string& name = settings_.sentinel.masterName;
+    if (channel == "+switch-master") {
+        // "<name> <old-ip> <old-port> <new-ip> <new-port>"
+        if (w.size() < 5 || w[0] != name) return;
+        if (auto next = endpointOf(w[3], w[4])) hintMaster(*next);
+        if (observer_ != nullptr) observer_->onSwitchMasterHint(payload);
+        return;
+    }
+    const bool aboutReplica = !w.empty() && w[0] == "slave";
+    // Master events: "master <name> <ip> <port>"; replica events: "slave <id> <ip> <port> @ <name> ...".
+    const std::string& subject = aboutReplica ? (w.size() >= 6 ? w[5] : std::string()) : (w.size() >= 2 ? w[1] : std::string());
+    if (subject != name) return;
+    if (channel == "+promoted-slave") {
+        if (auto promoted = endpointOf(w[2], w[3])) hintMaster(*promoted);
+    } else if (channel == "-failover-abort-no-good-slave") {
+        std::lock_guard<std::mutex> lock(mutex_);
+        candidate_.reset();
+        return;
+    } else if (channel == "+failover-end") {
+        return;
+    } else {
+        fence();
+    }
+    if (observer_ != nullptr) observer_->onFailoverEvent(channel, payload);
+}
+
 void MasterClient::listen() {
-    const auto tick = std::chrono::milliseconds(250);
+    // One subscription per Sentinel: failover events come only from the Sentinel leading the
+    // failover, so listening to one is not enough.
+    std::map<std::string, std::unique_ptr<RedisConnection>> subscriptions;
+    std::set<std::string> wasConnected;
+    auto lastConnect = Clock::time_point{};
+    std::vector<std::string> subscribe{"SUBSCRIBE"};
+    subscribe.insert(subscribe.end(), kFailoverChannels.begin(), kFailoverChannels.end());
     while (running_) {
-        for (const auto& sentinel : discovery_.candidates()) {
-            if (!running_) return;
+        if (Clock::now() - lastConnect > std::chrono::seconds(1)) {
+            lastConnect = Clock::now();
+            for (const auto& sentinel : discovery_.candidates()) {
+                auto& conn = subscriptions[sentinel.str()];
+                if (conn && !conn->broken()) continue;
+                try {
+                    conn = RedisConnection::open(sentinel, settings_.sentinel.timeouts, settings_.sentinel.password, true);
+                    const Reply confirm = conn->command(subscribe);
+                    if (confirm.isError()) throw RedisError(ErrorKind::Reply, confirm.str);
+                    wasConnected.insert(sentinel.str());
+                } catch (const RedisError& error) {
+                    conn.reset();
+                    // Report a subscription that was lost, not every retry of one that never came up.
+                    if (wasConnected.erase(sentinel.str()) > 0) report(error);
+                }
+            }
+        }
+        std::vector<pollfd> fds;
+        std::vector<RedisConnection*> live;
+        for (auto& entry : subscriptions) {
+            if (entry.second && !entry.second->broken()) {
+                fds.push_back(pollfd{entry.second->fd(), POLLIN, 0});
+                live.push_back(entry.second.get());
+            }
+        }
+        if (fds.empty()) {
+            std::unique_lock<std::mutex> lock(stopMutex_);
+            stopped_.wait_for(lock, std::chrono::milliseconds(250), [this] { return !running_; });
+            continue;
+        }
+        if (::poll(fds.data(), fds.size(), 250) <= 0) continue;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents == 0) continue;
             try {
-                auto conn = RedisConnection::open(sentinel, settings_.sentinel.timeouts, settings_.sentinel.password, true);
-                Reply confirm = conn->command({"SUBSCRIBE", "+switch-master"});
-                if (confirm.isError()) throw RedisError(ErrorKind::Reply, confirm.str);
-                while (running_) {
-                    Reply message;
-                    if (!conn->readPush(tick, message)) continue;
-                    // ["message", "+switch-master", "<name> <old-ip> <old-port> <new-ip> <new-port>"]
+                Reply message;
+                // ["message", <channel>, <payload>]; subscribe confirmations are skipped.
+                while (live[i]->readPush(std::chrono::milliseconds(0), message)) {
                     if (message.elements.size() == 3 && message.elements[0].str == "message") {
-                        const auto& payload = message.elements[2].str;
-                        if (payload.rfind(settings_.sentinel.masterName + " ", 0) == 0) {
-                            invalidate();
-                            if (observer_ != nullptr) observer_->onSwitchMasterHint(payload);
-                        }
+                        onSentinelMessage(message.elements[1].str, message.elements[2].str);
                     }
                 }
             } catch (const RedisError& error) {
-                report(error);
+                report(error);  // broken: reconnected within a second
             }
         }
-        // Every Sentinel failed: pause before the next round, waking early on stop().
-        std::unique_lock<std::mutex> lock(stopMutex_);
-        stopped_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_; });
     }
 }
 

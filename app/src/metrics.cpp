@@ -60,12 +60,18 @@ void ServiceMetrics::onMasterChanged(const std::optional<Endpoint>& from, const 
             {{"from", from ? from->str() : ""}, {"to", to.str()}});
 }
 
+void ServiceMetrics::onFailoverEvent(const std::string& channel, const std::string& payload) {
+    logLine("info", channel == "+promoted-slave" ? "Sentinel promoted a replica; trying it as master"
+                                                 : "failover under way; fenced the old master",
+            {{"event", channel + " " + payload}});
+}
+
 void ServiceMetrics::onSwitchMasterHint(const std::string& message) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         ++switchHints_;
     }
-    logLine("info", "+switch-master from Sentinel; dropping pooled connections", {{"event", message}});
+    logLine("info", "+switch-master from Sentinel; following the new master", {{"event", message}});
 }
 
 std::string ServiceMetrics::render(const std::optional<Endpoint>& master, Clock::time_point lastChange) const {

@@ -23,6 +23,7 @@ public:
     void onError(ErrorKind kind, const std::string& message) override;
     void onMasterChanged(const std::optional<Endpoint>& from, const Endpoint& to) override;
     void onSwitchMasterHint(const std::string& message) override;
+    void onFailoverEvent(const std::string& channel, const std::string& payload) override;
 
     std::string render(const std::optional<Endpoint>& master, Clock::time_point lastChange) const;
 

@@ -52,6 +52,8 @@ RedisConnection::~RedisConnection() { redisFree(context_); }
 
 bool RedisConnection::broken() const { return broken_; }
 
+int RedisConnection::fd() const { return context_->fd; }
+
 void RedisConnection::failIo(const std::string& what) {
     broken_ = true;
     throw RedisError(ErrorKind::Io, what + " " + endpoint_.str() + ": " +

@@ -47,7 +47,22 @@ struct Answer {
 
 }  // namespace
 
-Endpoint SentinelDiscovery::discoverMaster() {
+std::optional<Endpoint> SentinelDiscovery::promotedReplica(const Endpoint& sentinel) {
+    try {
+        auto conn = RedisConnection::open(sentinel, settings_.timeouts, settings_.password, true);
+        const Reply replicas = conn->command({"SENTINEL", "REPLICAS", settings_.masterName});
+        if (replicas.type != Reply::Type::Array) return std::nullopt;
+        for (const auto& replica : replicas.elements) {
+            if (!hasFlag(fieldOf(replica, "flags"), "promoted")) continue;
+            return Endpoint{fieldOf(replica, "ip"), std::stoi(fieldOf(replica, "port"))};
+        }
+    } catch (const std::exception&) {
+        // No answer is no candidate: the caller keeps waiting for the failover.
+    }
+    return std::nullopt;
+}
+
+Endpoint SentinelDiscovery::discoverMaster(bool* promotedByFailover) {
     auto sentinels = candidates();
     if (sentinels.empty()) {
         throw RedisError(ErrorKind::NoSentinelReachable, "no Sentinel address resolves from the configured names");
@@ -95,6 +110,13 @@ Endpoint SentinelDiscovery::discoverMaster() {
     // a replica is promoted. Wait for the failover instead.
     for (const auto& a : answers) {
         if (hasFlag(a.flags, "failover_in_progress")) {
+            // The replica this Sentinel chose (flag "promoted") is the new master once its ROLE says so.
+            if (promotedByFailover != nullptr) {
+                if (auto promoted = promotedReplica(a.sentinel)) {
+                    *promotedByFailover = true;
+                    return *promoted;
+                }
+            }
             throw RedisError(ErrorKind::MasterDown, "Sentinel " + a.sentinel.str() + " is failing over master " +
                                                         a.master.str() + "; waiting for the new master");
         }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -140,6 +141,50 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
     EXPECT_NE(metrics.find("redisdr_failovers_observed_total 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("redisdr_master{address=\"" + cluster_.masterBySentinel(0) + ":6379\"} 1"), std::string::npos);
     std::cout << "[ figures  ] planned failover: " << ok << " writes ok, " << failed << " failed\n";
+}
+
+// A raw SENTINEL FAILOVER (what an operator types) promotes a replica before it reconfigures
+// the old master; a client that keeps writing to the old master over pooled connections in
+// between has those writes acknowledged and then discarded. The service must fence itself on
+// the Sentinels' failover events and lose nothing.
+TEST_F(ServiceAgainstCluster, LosesNoAcknowledgedWriteInARawSentinelFailover) {
+    Service service(cluster_);
+    ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 200; }, 10s)) << service.log();
+    const auto oldMaster = cluster_.masterBySentinel(0);
+    std::atomic<bool> writing{true};
+    std::mutex ackedMutex;
+    std::vector<std::string> acked;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 2; ++w) {
+        writers.emplace_back([&, w] {
+            for (int i = 0; writing; ++i) {
+                const std::string key = "fence-" + std::to_string(w) + "-" + std::to_string(i);
+                if (service.put(key, "v").status == 200) {
+                    std::lock_guard<std::mutex> lock(ackedMutex);
+                    acked.push_back(key);
+                }
+            }
+        });
+    }
+    ASSERT_TRUE(waitUntil([&] { std::lock_guard<std::mutex> l(ackedMutex); return acked.size() > 50; }, 10s));
+    ASSERT_EQ(cluster_.sentinel(1, {"SENTINEL", "FAILOVER", RedisCluster::kMasterName}).str, "OK");
+    ASSERT_TRUE(waitUntil([&] { return cluster_.masterBySentinel(0) != oldMaster && cluster_.converged(); }, 30s));
+    std::size_t atSwitch;
+    {
+        std::lock_guard<std::mutex> l(ackedMutex);
+        atSwitch = acked.size();
+    }
+    ASSERT_TRUE(waitUntil([&] { std::lock_guard<std::mutex> l(ackedMutex); return acked.size() > atSwitch + 50; }, 20s)) << service.log();
+    writing = false;
+    for (auto& t : writers) t.join();
+
+    const int master = cluster_.indexOf(cluster_.masterBySentinel(0));
+    std::size_t lost = 0;
+    for (const auto& key : acked) {
+        if (cluster_.redis(master, {"EXISTS", "kv:" + key}).integer != 1) ++lost;
+    }
+    std::cout << "[ figures  ] raw SENTINEL FAILOVER: " << acked.size() << " writes acknowledged, " << lost << " lost\n";
+    EXPECT_EQ(lost, 0u) << service.log();
 }
 
 TEST_F(ServiceAgainstCluster, ResumesWritesAfterTheMasterIsKilled) {

@@ -36,6 +36,9 @@ public:
     virtual void onError(ErrorKind, const std::string& /*message*/) {}
     virtual void onMasterChanged(const std::optional<Endpoint>& /*from*/, const Endpoint& /*to*/) {}
     virtual void onSwitchMasterHint(const std::string& /*message*/) {}
+    // A Sentinel failover event about our master that changed what the client does (fenced
+    // the old master, or learned the promoted replica).
+    virtual void onFailoverEvent(const std::string& /*channel*/, const std::string& /*payload*/) {}
 };
 
 // Whether a command may run twice. An Unsafe command (INCR) is never retried once
@@ -45,8 +48,17 @@ enum class Idempotency { Safe, Unsafe };
 // A Sentinel-aware client for one Redis master, following the Redis "Sentinel
 // clients" spec: discovery through Sentinel on every new connection, ROLE
 // verification, re-discovery on connection errors and on READONLY / LOADING,
-// +switch-master as a hint, and every pooled connection dropped when the master
-// changes. Thread-safe: each call borrows its own hiredis context.
+// and every pooled connection dropped when the master changes.
+//
+// Fencing: the listener subscribes to every Sentinel's failover events. The moment a
+// failover of our master starts (+try-failover, +selected-slave, +odown) every pooled
+// connection to the old master is dropped, so no write reaches a master that is being
+// replaced (a raw SENTINEL FAILOVER promotes the replica before it reconfigures the old
+// master: writes in between are acknowledged, then discarded). New connections go through
+// discovery, which refuses a master under failover but names the replica the failing-over
+// Sentinel promoted; that replica, or the one announced by +promoted-slave / +switch-master,
+// is used as soon as its own ROLE says master, before the failover has formally ended. Only
+// Sentinel's word names a new master. Thread-safe: each call borrows its own hiredis context.
 class MasterClient {
 public:
     explicit MasterClient(ClientSettings settings, ClientObserver* observer = nullptr);
@@ -61,7 +73,7 @@ public:
     std::vector<Reply> execute(const std::vector<std::vector<std::string>>& commands, Idempotency idempotency);
     Reply execute(const std::vector<std::string>& command, Idempotency idempotency);
 
-    // Starts the +switch-master subscription on a Sentinel (background thread).
+    // Starts the failover-event subscriptions on every Sentinel (background thread).
     void startSwitchListener();
     void stop();
 
@@ -75,6 +87,13 @@ private:
     std::unique_ptr<RedisConnection> acquire();
     void release(std::unique_ptr<RedisConnection> conn);
     void listen();
+    void onSentinelMessage(const std::string& channel, const std::string& payload);
+    // Drop every pooled connection and wake requests waiting to retry.
+    void fence();
+    // A likely new master, tried (and verified with ROLE) before asking the Sentinels.
+    void hintMaster(const Endpoint& candidate);
+    std::unique_ptr<RedisConnection> openVerifiedMaster(const Endpoint& address);
+    void adopt(RedisConnection& conn);
     void report(const RedisError& error);
 
     ClientSettings settings_;
@@ -86,6 +105,11 @@ private:
     std::uint64_t generation_ = 0;
     Clock::time_point lastChange_ = Clock::now();
     std::vector<std::unique_ptr<RedisConnection>> idle_;
+    std::optional<Endpoint> candidate_;
+    Clock::time_point candidateAt_;
+    // Signalled whenever the generation changes, so a request sleeping before its next
+    // attempt retries at once instead of after its back-off.
+    std::condition_variable changed_;
 
     std::atomic<bool> running_{false};
     std::thread listener_;

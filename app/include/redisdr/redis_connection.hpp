@@ -52,6 +52,8 @@ public:
     bool readPush(std::chrono::milliseconds wait, Reply& out);
 
     bool broken() const;
+    // The socket, for polling several connections (Sentinel subscriptions) at once.
+    int fd() const;
     const Endpoint& endpoint() const { return endpoint_; }
     std::uint64_t generation = 0;  // set by the pool: which master epoch this connection belongs to
 

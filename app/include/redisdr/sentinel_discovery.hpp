@@ -1,6 +1,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,12 @@ public:
     //  NoSentinelReachable - no Sentinel answered;
     //  MasterUnknown       - Sentinels answered but none knows the master name;
     //  SentinelAuth        - every Sentinel that answered refused our password;
-    //  MasterDown          - a Sentinel is failing the master over, or a majority of those naming it flag it down.
-    Endpoint discoverMaster();
+    //  MasterDown          - a Sentinel is failing the master over (and has not chosen a replica to
+    //                        promote yet), or a majority of those naming it flag it down.
+    // During a failover, if the Sentinel running it has chosen the replica to promote, that
+    // replica is returned and *promotedByFailover set: the caller uses it only once its ROLE
+    // says master.
+    Endpoint discoverMaster(bool* promotedByFailover = nullptr);
 
     // The Sentinel addresses in the order they will be tried next.
     std::vector<Endpoint> candidates();
@@ -42,6 +47,8 @@ private:
     SentinelSettings settings_;
     std::mutex mutex_;
     std::vector<Endpoint> preferred_;  // addresses that answered, most recent first
+    // The replica a Sentinel flags "promoted" (chosen by the failover it runs), if any.
+    std::optional<Endpoint> promotedReplica(const Endpoint& sentinel);
 };
 
 }  // namespace redisdr
