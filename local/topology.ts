@@ -153,7 +153,8 @@ export class LocalTopology {
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
-      child.on("exit", (code) => resolve({ code: code ?? 1, output }));
+      // "close", not "exit": the process can exit before its last output has been read.
+      child.on("close", (code) => resolve({ code: code ?? 1, output }));
     });
   }
 

@@ -4,6 +4,7 @@ import { stackFileConfig } from "../config/stackFile";
 import { APP_SERVICE_NAME } from "../k8s/appTier";
 import { diagnoseLoadBalancer, LoadBalancerDiagnosis } from "../k8s/loadBalancerDiagnosis";
 import { kubectlLoadBalancerView } from "./serviceView";
+import { kubectlAvailable, kubectlPods, localPods, switchover } from "./switchover";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
@@ -16,6 +17,9 @@ commands:
   status      LKE nodes, the app Service's load balancer (kubectl: pending, or why the CCM failed),
               NodeBalancer backends and, with --sentinel, the Redis master, replicas and lag
   drill       recycle the LKE node that hosts the Redis master while writing through --url (needs --yes)
+  switchover  move the Redis master to another pod with no write lost: pause writes, wait until the
+              target holds every byte, fail over through Sentinel, demote, release (--to redis-N;
+              --local: the npm start topology instead of the cluster, through kubectl exec)
 
 options:
   --stack NAME          stack file to read; default dev
@@ -23,6 +27,8 @@ options:
   --sentinel HOST:PORT  a Sentinel to ask (status, drill; repeatable)
   --url URL             the public URL to write through (drill)
   --yes                 confirm the drill's node recycle
+  --to POD              switchover target (redis-N); default: Sentinel's choice among in-sync replicas
+  --local               switchover on the npm start topology (.local/<stack>)
   -h, --help            this text
 
 environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
@@ -37,11 +43,13 @@ async function main(): Promise<number> {
       sentinel: { type: "string", multiple: true },
       url: { type: "string" },
       yes: { type: "boolean", default: false },
+      to: { type: "string" },
+      local: { type: "boolean", default: false },
     },
     true,
   );
   const command = positionals[0];
-  if (!command || !["preflight", "status", "drill"].includes(command) || positionals.length > 1) {
+  if (!command || !["preflight", "status", "drill", "switchover"].includes(command) || positionals.length > 1) {
     console.error(`${command ? `unknown command or extra argument: ${positionals.join(" ")}` : "no command given"}\n\n${USAGE}`);
     return 2;
   }
@@ -51,6 +59,16 @@ async function main(): Promise<number> {
   const progress = (line: string) => {
     if (!json) console.log(`  ${line}`);
   };
+  if (command === "switchover") {
+    if (!values.local && !kubectlAvailable()) throw new Error("switchover needs kubectl with the stack's kubeconfig (or --local for the npm start topology)");
+    const runner = values.local ? localPods(cfg, stack) : kubectlPods(cfg);
+    progress(`switchover on ${values.local ? "the local topology" : `namespace ${cfg.namespace}`}${values.to ? ` to ${values.to}` : ""}...`);
+    const result = await switchover(runner, values.to);
+    if (json) console.log(JSON.stringify(result, null, 2));
+    else console.log(`${result.output.trim()}\n${result.code === 0 ? "switched" : result.code === 3 ? "refused (nothing changed)" : "FAILED"}: ${result.from} -> ${result.to ?? "Sentinel's choice"}`);
+    return result.code;
+  }
+
   configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
 
   if (command === "preflight") {

@@ -6,21 +6,16 @@ import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { clusterView, waitForConvergence, watchMasters } from "../local/clusterWatch";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { Credentials, withConnection } from "../probe/connection";
+import { withConnection } from "../probe/connection";
 import { roleOf } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { AckWriter } from "./helpers/ackWriter";
 import { LocalTopology } from "../local/topology";
+import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { stackConfig } from "./helpers/stackConfig";
 
-// The dev stack with a short down-after so failovers happen within seconds.
-const cfg = stackConfig("dev", {
-  "redis-dr:sentinelDownAfterMs": "2000",
-  "redis-dr:minReplicasMaxLagSeconds": "2",
-  "redis-dr:sentinelFailoverTimeoutMs": "8000",
-  "redis-dr:redisTerminationGraceSeconds": "20",
-});
-const creds: Credentials = { redisPassword: "redis-test-password-0123", sentinelPassword: "sentinel-test-password-0123" };
+const cfg = FAST_FAILOVER_CFG;
+const creds = TEST_CREDENTIALS;
 const CONVERGE_MS = 30_000;
 
 let topology: LocalTopology | undefined;

@@ -56,6 +56,7 @@ export const SCRIPT_FILES = [
   "probe-redis.sh",
   "probe-sentinel.sh",
   "prestop-redis.sh",
+  "switchover.sh",
   "prestop-sentinel.sh",
 ] as const;
 

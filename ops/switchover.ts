@@ -1,0 +1,84 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as path from "path";
+import { StackConfig } from "../config/schema";
+import { podFqdns, POD_PATHS, STATEFULSET_NAME } from "../k8s/redis/render";
+import { localCredentials } from "../local/credentials";
+import { podNetwork } from "../local/network";
+import { LocalTopology } from "../local/topology";
+
+/** Where the Redis pods are: a real deployment (kubectl exec) or the `npm start` topology. */
+export interface PodRunner {
+  /** Pod names in ordinal order (redis-0, ...). */
+  pods: string[];
+  /** The stable name a pod announces: its FQDN in the cluster, its address locally. */
+  stableName(pod: string): string;
+  /** Runs k8s/redis/scripts/<script> in the pod's redis container, with the pod's environment. */
+  run(pod: string, script: string, args: string[]): Promise<{ code: number; output: string }>;
+}
+
+export function kubectlPods(cfg: StackConfig): PodRunner {
+  const pods = Array.from({ length: cfg.redisReplicas }, (_, i) => `${STATEFULSET_NAME}-${i}`);
+  const fqdns = podFqdns(cfg);
+  return {
+    pods,
+    stableName: (pod) => fqdns[pods.indexOf(pod)]!,
+    run: async (pod, script, args) => {
+      const result = spawnSync("kubectl", ["exec", "-n", cfg.namespace, pod, "-c", "redis", "--", "bash", `${POD_PATHS.scripts}/${script}`, ...args], {
+        encoding: "utf8",
+      });
+      if (result.error) throw new Error(`kubectl: ${result.error.message}`);
+      return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
+    },
+  };
+}
+
+/** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
+export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {
+  const baseDir = path.join(stateDir, stack);
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  const network = podNetwork(cfg.redisReplicas, "local", !/\brdr-redis-0\b/.test(namespaces));
+  return topologyPods(new LocalTopology({ cfg, baseDir, network, ...localCredentials(baseDir) }));
+}
+
+/** The pods of a local topology, run as the kubelet would run a script in them. */
+export function topologyPods(topology: LocalTopology): PodRunner {
+  const byName = (pod: string) => topology.pods.find((p) => p.name === pod)!;
+  return {
+    pods: topology.pods.map((p) => p.name),
+    stableName: (pod) => byName(pod).address,
+    run: (pod, script, args) => topology.runScript(byName(pod), script, args),
+  };
+}
+
+export interface SwitchoverResult {
+  from: string;
+  to?: string;
+  code: number;
+  output: string;
+}
+
+/**
+ * The operator's switchover: finds the master pod, then runs switchover.sh in it (the same
+ * script as the preStop handover). `to` is a pod name (redis-N); without it Sentinel picks
+ * among the replicas that hold every byte.
+ */
+export async function switchover(runner: PodRunner, to?: string): Promise<SwitchoverResult> {
+  if (to !== undefined && !runner.pods.includes(to)) throw new Error(`--to ${to}: not a Redis pod (pods: ${runner.pods.join(", ")})`);
+  const roles = await Promise.all(runner.pods.map(async (pod) => [pod, (await runner.run(pod, "switchover.sh", ["--check"])).output.trim().split("\n").at(-1)] as const));
+  const masters = roles.filter(([, role]) => role === "master").map(([pod]) => pod);
+  if (masters.length !== 1) throw new Error(`expected one master pod, found ${masters.length}: ${roles.map(([pod, role]) => `${pod} ${role}`).join(", ")}`);
+  const from = masters[0]!;
+  if (to === from) throw new Error(`${to} is already the master`);
+  const result = await runner.run(from, "switchover.sh", to ? [runner.stableName(to)] : []);
+  return { from, ...(to ? { to } : {}), code: result.code, output: result.output };
+}
+
+/** Whether kubectl can reach the cluster (for a clear error before anything runs). */
+export function kubectlAvailable(): boolean {
+  try {
+    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,12 @@
+import { Credentials } from "../../probe/connection";
+import { stackConfig } from "./stackConfig";
+
+/** The dev stack with a short down-after, so failovers in real-process tests happen within seconds. */
+export const FAST_FAILOVER_CFG = stackConfig("dev", {
+  "redis-dr:sentinelDownAfterMs": "2000",
+  "redis-dr:minReplicasMaxLagSeconds": "2",
+  "redis-dr:sentinelFailoverTimeoutMs": "8000",
+  "redis-dr:redisTerminationGraceSeconds": "20",
+});
+
+export const TEST_CREDENTIALS: Credentials = { redisPassword: "redis-test-password-0123", sentinelPassword: "sentinel-test-password-0123" };

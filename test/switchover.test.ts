@@ -1,0 +1,98 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterEach, describe, expect, it } from "vitest";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { waitForConvergence, watchMasters } from "../local/clusterWatch";
+import { LocalTopology } from "../local/topology";
+import { switchover, topologyPods } from "../ops/switchover";
+import { majorityMaster } from "../probe/agreement";
+import { withConnection } from "../probe/connection";
+import { roleOf, sentinelMaster } from "../probe/roles";
+import { waitFor } from "../probe/wait";
+import { AckWriter } from "./helpers/ackWriter";
+import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+
+// The operator's switchover (ops/switchover.ts running k8s/redis/scripts/switchover.sh in the
+// master pod, exactly as the preStop hook does) against real redis-server and redis-sentinel.
+const cfg = FAST_FAILOVER_CFG;
+const creds = TEST_CREDENTIALS;
+
+let topology: LocalTopology | undefined;
+afterEach(async () => {
+  await topology?.stopAll();
+  topology = undefined;
+});
+
+async function converged() {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-switchover-"));
+  topology = new LocalTopology({ cfg, baseDir, ...creds, extraEnv: { SYNC_WAIT_SECONDS: "1", PRIORITY_WAIT_SECONDS: "15" } });
+  topology.startAll();
+  const hosts = topology.pods.map((p) => p.address);
+  const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+  return { t: topology, hosts, master: topology.pods.find((p) => p.address === view.masters[0])! };
+}
+
+const priorities = (hosts: string[]) =>
+  Promise.all(hosts.map((h) => withConnection(h, REDIS_PORT, creds.redisPassword, (c) => c.call("CONFIG", "GET", "replica-priority")).then((r) => (r as string[])[1])));
+
+describe("switchover", () => {
+  it("moves the master to the chosen replica with no acknowledged write lost and a short write pause", async () => {
+    const { t, hosts, master } = await converged();
+    const target = t.pods.filter((p) => p !== master).at(-1)!;
+    const writer = new AckWriter(hosts, cfg.masterName, creds, "drill:acked", 5);
+    writer.start();
+    await waitFor("writes to flow", async () => writer.acked.length > 50, 5000);
+    const stopWatch = watchMasters(hosts, cfg.masterName, creds);
+
+    const result = await switchover(topologyPods(t), target.name);
+    expect(result, result.output).toMatchObject({ from: master.name, to: target.name, code: 0 });
+    expect(result.output).toMatch(new RegExp(`handover complete: ${target.address.replace(/\./g, "\\.")} is master`));
+    const final = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+    await waitFor("writes on the new master", async () => writer.samples.some((s) => s.ok && s.at > Date.now() - 200), 5000);
+    await writer.stop();
+
+    expect(final.masters).toEqual([target.address]);
+    expect(majorityMaster(await Promise.all(hosts.map((h) => sentinelMaster(h, cfg.masterName, creds))), hosts.length)).toBe(target.address);
+    expect(await roleOf(master.address, creds)).toMatchObject({ role: "slave", master: target.address });
+    expect(await writer.lostOn(target.address)).toEqual([]);
+    expect((await stopWatch()).twoWritable).toBe(0);
+    // Sentinel was steered with replica-priority 0 on the others; every pod has its priority back.
+    expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
+    const acked = writer.samples.filter((s) => s.ok).map((s) => s.at);
+    const pause = Math.max(...acked.slice(1).map((at, i) => at - acked[i]!));
+    console.log(`[figures] switchover: ${writer.acked.length} writes acknowledged, 0 lost, longest write pause ${pause} ms`);
+  });
+
+  it("refuses, changing nothing, when the target is not a replica that holds every byte", async () => {
+    const { t, hosts, master } = await converged();
+    const runner = topologyPods(t);
+    await expect(switchover(runner, master.name)).rejects.toThrow(`${master.name} is already the master`);
+    await expect(switchover(runner, "redis-9")).rejects.toThrow("--to redis-9: not a Redis pod");
+
+    // A target that falls behind: stopped, while the master takes more writes.
+    const target = t.pods.find((p) => p !== master)!;
+    t.signal(target, "redis", "SIGSTOP");
+    try {
+      // One good replica remains, so min-replicas-to-write is met once its acknowledgement is fresh.
+      await waitFor("the master to take writes the stopped target cannot have", () =>
+        withConnection(master.address, REDIS_PORT, creds.redisPassword, async (c) => {
+          for (let i = 0; i < 20; i++) await c.set(`behind-${i}`, "x");
+          return true;
+        }).catch(() => false),
+      10_000);
+      const result = await switchover(runner, target.name);
+      expect(result.code, result.output).toBe(3);
+      expect(result.output).toMatch(/refused: .* not in sync with offset \d+ after 1s/);
+      // Nothing changed: same master, writes accepted at once (the pause was released), priorities back.
+      expect(await roleOf(master.address, creds)).toMatchObject({ role: "master" });
+      const started = Date.now();
+      await withConnection(master.address, REDIS_PORT, creds.redisPassword, (c) => c.set("after-refusal", "x"), 500);
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      t.signal(target, "redis", "SIGCONT");
+    }
+    await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+    expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
+  });
+});
