@@ -2,11 +2,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
 import { podNetwork } from "../network";
-import { reportTable, timelineSvg } from "./report";
+import { repeatTable, reportTable, timelineSvg } from "./report";
 import { abortActiveScenario, runScenario, ScenarioResult } from "./runner";
 import { SCENARIOS, scenariosNamed } from "./scenarios";
 import { maxReplicaLagSecondsFor } from "../../config/schema";
 import { parseCommandLine } from "../../scripts/commandLine";
+import { writeResults } from "../results";
 
 const USAGE = `usage: npm run drill [-- options]
 
@@ -22,6 +23,8 @@ options:
   --no-peers            skip the ioredis and redis-py writers
   --loopback            loopback addresses instead of network namespaces
   --out DIR             report directory; default drill-reports/<time>
+  --repeat N            run each scenario N times and add median and max per client
+  --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md)
   --list                list the scenarios and exit
   -h, --help            this text`;
 
@@ -41,7 +44,14 @@ async function main(): Promise<void> {
     loopback: { type: "boolean", default: false },
     out: { type: "string", default: path.resolve("drill-reports", new Date().toISOString().replace(/[:.]/g, "-")) },
     list: { type: "boolean", default: false },
+    results: { type: "string" },
+    repeat: { type: "string", default: "1" },
   });
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) {
+    console.error(`--repeat: "${values.repeat}" is not a whole number from 1 to 100\n\n${USAGE}`);
+    process.exit(2);
+  }
   if (values.list) {
     for (const s of SCENARIOS) console.log(`${s.name.padEnd(20)} ${s.description}`);
     return;
@@ -74,7 +84,7 @@ async function main(): Promise<void> {
     });
   }
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.flatMap((s) => Array.from({ length: repeat }, () => s))) {
     console.log(`\n== ${scenario.name}: ${scenario.description}`);
     const started = Date.now();
     const result = await runScenario(scenario, {
@@ -86,13 +96,18 @@ async function main(): Promise<void> {
       log: (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${line.trim()}`),
     });
     results.push(result);
-    if (!result.skipped) fs.writeFileSync(path.join(out, `${scenario.name}.svg`), timelineSvg(result));
+    const run = results.filter((r) => r.scenario === scenario.name).length;
+    if (!result.skipped) fs.writeFileSync(path.join(out, `${scenario.name}${repeat > 1 ? `-${run}` : ""}.svg`), timelineSvg(result));
     console.log(result.skipped ? `   skipped: ${result.skipped}` : result.violations.length ? `   FAIL: ${result.violations.join("; ")}` : "   ok");
   }
-  const table = reportTable(results);
+  const table = repeat > 1 ? `${reportTable(results)}\n\nOver ${repeat} runs each:\n\n${repeatTable(results)}` : reportTable(results);
   fs.writeFileSync(path.join(out, "report.json"), JSON.stringify({ downAfterMs: cfg.sentinelDownAfterMs, results }, null, 1));
   fs.writeFileSync(path.join(out, "report.md"), `${table}\n`);
   console.log(`\n${table}\n\nreport: ${path.join(out, "report.json")}, timelines: ${out}/*.svg`);
+  if (values.results) {
+    const setup = `down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}`;
+    writeResults(values.results, "Failover drill results", "drill", `${setup}.\n\n${table}\n`);
+  }
   if (results.some((r) => r.violations.length > 0)) process.exit(1);
 }
 

@@ -1,6 +1,7 @@
 import { StackConfig } from "../../config/schema";
 import { majorityMaster } from "../../probe/agreement";
-import { Credentials } from "../../probe/connection";
+import { SENTINEL_PORT } from "../../k8s/redis/render";
+import { Credentials, withConnection } from "../../probe/connection";
 import { sentinelMaster } from "../../probe/roles";
 import { waitFor } from "../../probe/wait";
 import { waitForConvergence } from "../clusterWatch";
@@ -37,6 +38,12 @@ export interface Scenario {
    * that could both take writes always fail a scenario.
    */
   secondMasterExpected?: string;
+  /**
+   * Set when two writable masters are the fault itself (a raw SENTINEL FAILOVER leaves the old
+   * master writable until Sentinel reconfigures it): the scenario then judges whether the
+   * service kept its writes off the old master (0 lost), not whether the window existed.
+   */
+  writableSecondMasterIsTheFault?: string;
   /** Inject the fault and any recovery a kubelet would do; the runner then waits for convergence. */
   run(ctx: DrillContext): Promise<void>;
 }
@@ -165,6 +172,39 @@ export const SCENARIOS: Scenario[] = [
         await waitForConvergence(ctx.hosts, ctx.cfg.masterName, ctx.creds, 120_000);
         ctx.note(`${pod.name} back`);
       }
+    },
+  },
+  {
+    name: "manual-failover",
+    description: "SENTINEL FAILOVER sent to one Sentinel (what an operator types): the service must fence the old master and lose nothing",
+    expectFailover: true,
+    planned: true,
+    peers: true,
+    secondMasterExpected: "Sentinel promotes the replica before it reconfigures the old master",
+    writableSecondMasterIsTheFault:
+      "the old master keeps a replica, so min-replicas-to-write lets it take writes until Sentinel reconfigures it: the service must fence it, peers may not",
+    async run(ctx) {
+      const sentinel = replicas(ctx)[0]!;
+      const reply = await withConnection(sentinel.address, SENTINEL_PORT, ctx.creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", ctx.cfg.masterName));
+      if (reply !== "OK") throw new Error(`SENTINEL FAILOVER answered ${String(reply)}`);
+      ctx.note(`SENTINEL FAILOVER via ${sentinel.name}`);
+      await waitForNewMaster(ctx, 30_000);
+    },
+  },
+  {
+    name: "switchover",
+    description: "the switchover command (pause, sync, fail over to a chosen replica, demote, release) moves the master to the highest ordinal replica",
+    expectFailover: true,
+    planned: true,
+    peers: true,
+    secondMasterExpected: "between the promotion and the old master's REPLICAOF (~50 ms) both report master; the old one has writes paused",
+    async run(ctx) {
+      const target = replicas(ctx).at(-1)!;
+      const result = await ctx.topology.runScript(ctx.master, "switchover.sh", [target.address]);
+      ctx.note(`switchover to ${target.name}: exit ${result.code}`);
+      if (result.code !== 0) throw new Error(`switchover.sh exited ${result.code}: ${result.output}`);
+      const agreed = majorityMaster(await Promise.all(ctx.hosts.map((h) => sentinelMaster(h, ctx.cfg.masterName, ctx.creds))), ctx.hosts.length);
+      if (agreed !== target.address) throw new Error(`the Sentinels name ${String(agreed)}, not the target ${target.address}`);
     },
   },
   {
