@@ -155,7 +155,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     else if (twoMasterSamples > 0 && !scenario.secondMasterExpected) violations.push(`${twoMasterSamples} samples with two masters`);
     if (!final || !isConverged(view)) violations.push("topology did not converge");
     const ours = results[0]!;
-    if (scenario.planned && ours.lost > 0) violations.push(`${ours.lost} acknowledged writes lost in a planned scenario`);
+    if ((scenario.planned || scenario.lossless) && ours.lost > 0) {
+      violations.push(`${ours.lost} acknowledged writes lost in a ${scenario.planned ? "planned" : "lossless"} scenario`);
+    }
     if (scenario.planned && ours.failed > 0) violations.push(`${ours.failed} failed requests in a planned scenario`);
     return {
       scenario: scenario.name,

@@ -29,6 +29,11 @@ export interface Scenario {
   expectFailover: boolean;
   /** Planned: no acknowledged write may be lost and the target is 0 failed requests. */
   planned: boolean;
+  /**
+   * Unplanned, but no acknowledged write of the service may be lost (the fault is one the
+   * service is built to survive intact, e.g. a raw SENTINEL FAILOVER it fences against).
+   */
+  lossless?: boolean;
   /** Also drive the peer clients (ioredis, redis-py). */
   peers: boolean;
   /** Needs one network namespace per pod (a link to cut). */
@@ -178,7 +183,10 @@ export const SCENARIOS: Scenario[] = [
     name: "manual-failover",
     description: "SENTINEL FAILOVER sent to one Sentinel (what an operator types): the service must fence the old master and lose nothing",
     expectFailover: true,
-    planned: true,
+    // Not planned: nothing pauses writes, and the promoted replica refuses them (NOREPLICAS)
+    // until Sentinel reconfigures a replica to follow it, so requests may fail; none may be lost.
+    planned: false,
+    lossless: true,
     peers: true,
     secondMasterExpected: "Sentinel promotes the replica before it reconfigures the old master",
     writableSecondMasterIsTheFault:
