@@ -1,10 +1,6 @@
 import { execFileSync, spawnSync } from "child_process";
-import * as path from "path";
 import { StackConfig } from "../config/schema";
 import { podFqdns, POD_PATHS, STATEFULSET_NAME } from "../k8s/redis/render";
-import { localCredentials } from "../local/credentials";
-import { podNetwork } from "../local/network";
-import { LocalTopology } from "../local/topology";
 
 /** Where the Redis pods are: a real deployment (kubectl exec) or the `npm start` topology. */
 export interface PodRunner {
@@ -29,24 +25,6 @@ export function kubectlPods(cfg: StackConfig): PodRunner {
       if (result.error) throw new Error(`kubectl: ${result.error.message}`);
       return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
     },
-  };
-}
-
-/** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
-export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {
-  const baseDir = path.join(stateDir, stack);
-  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  const network = podNetwork(cfg.redisReplicas, "local", !/\brdr-redis-0\b/.test(namespaces));
-  return topologyPods(new LocalTopology({ cfg, baseDir, network, ...localCredentials(baseDir) }));
-}
-
-/** The pods of a local topology, run as the kubelet would run a script in them. */
-export function topologyPods(topology: LocalTopology): PodRunner {
-  const byName = (pod: string) => topology.pods.find((p) => p.name === pod)!;
-  return {
-    pods: topology.pods.map((p) => p.name),
-    stableName: (pod) => byName(pod).address,
-    run: (pod, script, args) => topology.runScript(byName(pod), script, args),
   };
 }
 

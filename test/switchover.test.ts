@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { waitForConvergence, watchMasters } from "../local/clusterWatch";
 import { LocalTopology } from "../local/topology";
-import { switchover, topologyPods } from "../ops/switchover";
+import { topologyPods } from "../local/podRunner";
+import { kubectlPods, switchover } from "../ops/switchover";
 import { majorityMaster } from "../probe/agreement";
 import { withConnection } from "../probe/connection";
 import { roleOf, sentinelMaster } from "../probe/roles";
@@ -94,5 +95,29 @@ describe("switchover", () => {
     }
     await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
     expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
+  });
+});
+
+describe("switchover against a cluster", () => {
+  it("finds the master pod and runs the script in it through kubectl exec, naming the target by its FQDN", async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-kubectl-"));
+    const calls = path.join(bin, "calls");
+    // A kubectl that records its arguments: redis-1 is the master; the switchover succeeds.
+    fs.writeFileSync(
+      path.join(bin, "kubectl"),
+      `#!/usr/bin/env bash\necho "$*" >> "${calls}"\nif [[ "$*" == *--check* ]]; then [[ "$*" == *" redis-1 "* ]] && echo master || echo slave; exit 0; fi\necho "handover complete"\n`,
+      { mode: 0o755 },
+    );
+    const previous = process.env.PATH;
+    process.env.PATH = `${bin}:${previous}`;
+    try {
+      const result = await switchover(kubectlPods(cfg), "redis-2");
+      expect(result).toMatchObject({ from: "redis-1", to: "redis-2", code: 0 });
+    } finally {
+      process.env.PATH = previous;
+    }
+    const lines = fs.readFileSync(calls, "utf8").trim().split("\n");
+    expect(lines.slice(0, 3).sort()).toEqual([0, 1, 2].map((i) => `exec -n redis-dr redis-${i} -c redis -- bash /scripts/switchover.sh --check`));
+    expect(lines[3]).toBe("exec -n redis-dr redis-1 -c redis -- bash /scripts/switchover.sh redis-2.redis-headless.redis-dr.svc.cluster.local");
   });
 });

@@ -1,0 +1,26 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { StackConfig } from "../config/schema";
+import { PodRunner } from "../ops/switchover";
+import { localCredentials } from "./credentials";
+import { podNetwork } from "./network";
+import { LocalTopology } from "./topology";
+
+/** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
+export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {
+  const baseDir = path.join(stateDir, stack);
+  const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  const network = podNetwork(cfg.redisReplicas, "local", !/\brdr-redis-0\b/.test(namespaces));
+  return topologyPods(new LocalTopology({ cfg, baseDir, network, ...localCredentials(baseDir) }));
+}
+
+/** The pods of a local topology, run as the kubelet would run a script in them. */
+export function topologyPods(topology: LocalTopology): PodRunner {
+  const byName = (pod: string) => topology.pods.find((p) => p.name === pod)!;
+  return {
+    pods: topology.pods.map((p) => p.name),
+    stableName: (pod) => byName(pod).address,
+    run: (pod, script, args) => topology.runScript(byName(pod), script, args),
+  };
+}
+
