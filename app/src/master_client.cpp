@@ -43,9 +43,13 @@ std::optional<Endpoint> endpointOf(const std::string& host, const std::string& p
 // Sentinel's failover events (sentinel.c, sentinelEvent: "%@" is "<type> <name> <ip> <port>",
 // and for a replica "... @ <master-name> <master-ip> <master-port>").
 const std::vector<std::string> kFailoverChannels = {
-    "+switch-master", "+try-failover", "+elected-leader", "+selected-slave", "+promoted-slave",
-    "+odown",         "+failover-end", "-failover-abort-no-good-slave",
+    "+switch-master", "+try-failover",  "+elected-leader", "+selected-slave", "+failover-state-wait-promotion",
+    "+promoted-slave", "+odown",        "+failover-end",   "-failover-abort-no-good-slave",
 };
+
+// While a failover is under way the new master appears within milliseconds of Sentinel's
+// SLAVEOF NO ONE: retry at this pace, not the usual back-off.
+constexpr auto kFailoverRetry = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -113,9 +117,11 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
             auto conn = openVerifiedMaster(*candidate);
             adopt(*conn);
             return conn;
-        } catch (const RedisError&) {
+        } catch (const RedisError& error) {
+            // A replica a moment away from its promotion stays a candidate for a few seconds.
             std::lock_guard<std::mutex> lock(mutex_);
-            if (candidate_ == candidate) candidate_.reset();
+            const bool young = Clock::now() - candidateAt_ < std::chrono::seconds(3);
+            if (candidate_ == candidate && !(young && error.kind() == ErrorKind::NotMaster)) candidate_.reset();
         }
     }
     // Otherwise a new connection asks Sentinel first: the master may have moved while we were idle.
@@ -196,6 +202,7 @@ std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::stri
             if (error.kind() == ErrorKind::Io && sent && idempotency == Idempotency::Unsafe) throw;
         }
         auto delay = retry.nextDelay(attempt, Clock::now(), deadline);
+        if (delay && last->kind() == ErrorKind::MasterDown) delay = std::min(*delay, std::chrono::milliseconds(kFailoverRetry));
         if (!delay) {
             std::ostringstream message;
             message << "gave up after " << attempt << " attempt(s) within "
@@ -238,7 +245,23 @@ void MasterClient::onSentinelMessage(const std::string& channel, const std::stri
     // Master events: "master <name> <ip> <port>"; replica events: "slave <id> <ip> <port> @ <name> ...".
     const std::string& subject = aboutReplica ? (w.size() >= 6 ? w[5] : std::string()) : (w.size() >= 2 ? w[1] : std::string());
     if (subject != name) return;
-    if (channel == "+promoted-slave") {
+    if (channel == "+selected-slave") {
+        // The replica Sentinel will promote: remembered for +failover-state-wait-promotion.
+        if (auto selected = endpointOf(w[2], w[3])) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            selected_ = selected;
+        }
+        fence();
+    } else if (channel == "+failover-state-wait-promotion") {
+        // Sent right after SLAVEOF NO ONE: the selected replica is master, or about to be.
+        std::optional<Endpoint> selected;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            selected = selected_;
+        }
+        if (!selected) return;
+        hintMaster(*selected);
+    } else if (channel == "+promoted-slave") {
         if (auto promoted = endpointOf(w[2], w[3])) hintMaster(*promoted);
     } else if (channel == "-failover-abort-no-good-slave") {
         std::lock_guard<std::mutex> lock(mutex_);

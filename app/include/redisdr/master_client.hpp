@@ -106,6 +106,7 @@ private:
     Clock::time_point lastChange_ = Clock::now();
     std::vector<std::unique_ptr<RedisConnection>> idle_;
     std::optional<Endpoint> candidate_;
+    std::optional<Endpoint> selected_;  // the replica the running failover chose (+selected-slave)
     Clock::time_point candidateAt_;
     // Signalled whenever the generation changes, so a request sleeping before its next
     // attempt retries at once instead of after its back-off.
