@@ -446,3 +446,11 @@ describe("program with bad config", () => {
     expect(rendered.outputs.publicUrl).toBe(`http://${MOCK_NODEBALANCER.ipv4}:8443/`);
   });
 });
+
+describe("pod scripts", () => {
+  it("are executable where they are run from, as the ConfigMap's mode 0555 makes them in the pod", () => {
+    for (const file of fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh"))) {
+      expect(fs.statSync(path.join(SCRIPT_DIR, file)).mode & 0o111, file).toBe(0o111);
+    }
+  });
+});
