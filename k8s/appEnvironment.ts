@@ -4,10 +4,13 @@
  * from it, and test/appEnvironment.test.ts checks it against the names the binary reads.
  */
 
-/** Values the service is given in every deployment; the rest keep the binary's defaults. */
-export interface AppEnvironment {
+/**
+ * Values the service is given in every deployment; the rest keep the binary's defaults.
+ * `Host` is how the Sentinel names are known: a string locally, a Pulumi output in the program.
+ */
+export interface AppEnvironment<Host = string> {
   /** Comma-separated Sentinel host names or addresses. */
-  sentinelHosts: string;
+  sentinelHosts: Host;
   sentinelPort: number;
   masterName: string;
   httpPort: number;
@@ -36,7 +39,7 @@ export const APP_DEFAULTED_VARIABLES = [
 ] as const;
 
 /** The non-secret variables, as the service reads them. */
-export function appVariables(env: AppEnvironment): Record<string, string> {
+export function appVariables<Host = string>(env: AppEnvironment<Host>): Record<string, string | Host> {
   return {
     SENTINEL_HOST: env.sentinelHosts,
     SENTINEL_PORT: String(env.sentinelPort),

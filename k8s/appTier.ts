@@ -68,7 +68,7 @@ export class AppTier extends pulumi.ComponentResource {
     const labels = labelsFor(APP_COMPONENT);
     const selector = APP_SELECTOR;
     const variables = appVariables({
-      sentinelHosts: "",
+      sentinelHosts: redis.sentinelHost,
       sentinelPort: redis.sentinelPort,
       masterName: redis.masterName,
       httpPort: args.containerPort,
@@ -78,7 +78,7 @@ export class AppTier extends pulumi.ComponentResource {
       shutdownDrainSeconds: SHUTDOWN_DRAIN_SECONDS,
     });
     const env: k8s.types.input.core.v1.EnvVar[] = [
-      ...Object.entries(variables).map(([name, value]) => ({ name, value: name === "SENTINEL_HOST" ? redis.sentinelHost : value })),
+      ...Object.entries(variables).map(([name, value]) => ({ name, value })),
       ...Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => ({
         name,
         valueFrom: { secretKeyRef: { name: redis.secretName, key: redis.secretKeys[password] } },
