@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { diagnoseLoadBalancer, EventView } from "../k8s/loadBalancerDiagnosis";
 import { CcmEmulator, ServiceObject, TOO_MANY_FIREWALLS } from "./helpers/ccmEmulator";
-import { FakeLinodeAccount } from "./helpers/fakeLinodeAccount";
+import { AccountOptions, FakeLinodeAccount } from "./helpers/fakeLinodeAccount";
 import { plain } from "./helpers/k8sObjects";
 import { MOCK_FIREWALL_ID, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 import { pulumiDrift, pulumiUp } from "./helpers/pulumiOnAccount";
@@ -37,14 +37,19 @@ function previousDesign(rendered: RenderedStack): { rendered: RenderedStack; ser
   return { rendered: { ...rendered, resources }, service };
 }
 
+/** `pulumi up` of the rendered stack on a fresh account, and the CCM of the cluster it created. */
+function deploy(rendered: RenderedStack, options: AccountOptions = {}) {
+  const account = new FakeLinodeAccount(options);
+  pulumiUp(account, rendered);
+  return { account, ccm: new CcmEmulator(account, CLUSTER_NAME, NODES) };
+}
+
 const firewallsOn = (account: FakeLinodeAccount, nb: number) => account.nodeBalancerFirewalls("pulumi", nb).map((f) => f.id);
 
 describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM", () => {
   it("keeps our firewall attached and existing through repeated syncs, and Pulumi sees no drift", async () => {
     const rendered = await renderStack("prod");
-    const account = new FakeLinodeAccount();
-    pulumiUp(account, rendered);
-    const ccm = new CcmEmulator(account, CLUSTER_NAME, NODES);
+    const { account, ccm } = deploy(rendered);
     const service = appService(rendered);
     for (let sync = 0; sync < 3; sync++) expect(ccm.ensure(service).ingress[0]!.ip).toBe(account.nodeBalancers.get(NB_ID)!.ipv4);
 
@@ -57,11 +62,10 @@ describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM",
 
   it("configures the NodeBalancer's port with the /readyz check and timings the Service declares", async () => {
     const rendered = await renderStack("dev");
-    const account = new FakeLinodeAccount();
-    pulumiUp(account, rendered);
+    const { account, ccm } = deploy(rendered);
     const service = appService(rendered);
     service.spec.ports[0]!.nodePort = 31080;
-    new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(service);
+    ccm.ensure(service);
     expect(account.nodeBalancers.get(NB_ID)!.configs).toEqual([
       expect.objectContaining({
         port: 80,
@@ -79,9 +83,7 @@ describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM",
 
   it("leaves the NodeBalancer and the firewall in place when the Service is deleted", async () => {
     const rendered = await renderStack("dev");
-    const account = new FakeLinodeAccount();
-    pulumiUp(account, rendered);
-    const ccm = new CcmEmulator(account, CLUSTER_NAME, NODES);
+    const { account, ccm } = deploy(rendered);
     const service = appService(rendered);
     ccm.ensure(service);
     ccm.delete(service);
@@ -92,18 +94,16 @@ describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM",
 
   it("never gets two firewalls when the account attaches a default to new NodeBalancers", async () => {
     const rendered = await renderStack("prod");
-    const account = new FakeLinodeAccount({ defaultNodeBalancerFirewall: true });
-    pulumiUp(account, rendered);
+    const { account, ccm } = deploy(rendered, { defaultNodeBalancerFirewall: true });
     expect(firewallsOn(account, NB_ID)).toEqual([FW_ID]);
-    expect(() => new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(appService(rendered))).not.toThrow();
+    expect(() => ccm.ensure(appService(rendered))).not.toThrow();
   });
 
   it("shows what the previous design lost: no firewall-id annotation means the CCM deletes our firewall", async () => {
     const { rendered, service } = previousDesign(await renderStack("prod"));
-    const account = new FakeLinodeAccount();
-    pulumiUp(account, rendered);
+    const { account, ccm } = deploy(rendered);
     expect(firewallsOn(account, NB_ID)).toEqual([FW_ID]);
-    new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(service);
+    ccm.ensure(service);
     expect(firewallsOn(account, NB_ID)).toEqual([]);
     expect(account.firewalls.has(FW_ID)).toBe(false);
     expect(pulumiDrift(account, rendered).map((d) => d.property)).toContain("(exists)");
@@ -111,20 +111,18 @@ describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM",
 
   it("shows what the previous design hit with an account default firewall: two attached, the CCM errors out", async () => {
     const { rendered, service } = previousDesign(await renderStack("prod"));
-    const account = new FakeLinodeAccount({ defaultNodeBalancerFirewall: true });
-    pulumiUp(account, rendered);
+    const { account, ccm } = deploy(rendered, { defaultNodeBalancerFirewall: true });
     expect(firewallsOn(account, NB_ID)).toHaveLength(2);
-    expect(() => new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(service)).toThrow(TOO_MANY_FIREWALLS);
+    expect(() => ccm.ensure(service)).toThrow(TOO_MANY_FIREWALLS);
   });
 });
 
 describe("a CCM whose token reaches only what it created (CCM #359, #392)", () => {
   it("leaves the pulumi-mode Service pending with a 403, as the reports describe", async () => {
     const rendered = await renderStack("prod");
-    const account = new FakeLinodeAccount({ restricted: ["ccm"] });
-    pulumiUp(account, rendered);
+    const { ccm } = deploy(rendered, { restricted: ["ccm"] });
     const service = appService(rendered);
-    expect(() => new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(service)).toThrow("[403] Unauthorized");
+    expect(() => ccm.ensure(service)).toThrow("[403] Unauthorized");
     expect(service.status?.loadBalancer?.ingress).toBeUndefined();
   });
 });
@@ -135,9 +133,7 @@ describe.each([
 ])("publicEntry reserved-ip with %s", (_name, options) => {
   const reservedIp = async () => {
     const rendered = await renderStack("prod", { "redis-dr:publicEntry": "reserved-ip" });
-    const account = new FakeLinodeAccount(options);
-    pulumiUp(account, rendered);
-    return { rendered, account, ccm: new CcmEmulator(account, CLUSTER_NAME, NODES) };
+    return { rendered, ...deploy(rendered, options) };
   };
   const ccmFirewallOf = (account: FakeLinodeAccount, nb: number) => {
     const attached = account.nodeBalancerFirewalls("ccm", nb);
@@ -190,12 +186,11 @@ describe("ops status reads the CCM's failure off the Service's events", () => {
 
   it("names the 403 of a restricted CCM and the switch to reserved-ip", async () => {
     const rendered = await renderStack("prod");
-    const account = new FakeLinodeAccount({ restricted: ["ccm"] });
-    pulumiUp(account, rendered);
+    const { ccm } = deploy(rendered, { restricted: ["ccm"] });
     const service = appService(rendered);
     let failure: unknown;
     try {
-      new CcmEmulator(account, CLUSTER_NAME, NODES).ensure(service);
+      ccm.ensure(service);
     } catch (error) {
       failure = error;
     }
@@ -207,9 +202,7 @@ describe("ops status reads the CCM's failure off the Service's events", () => {
 
   it("names two attached firewalls, and reports the address once there is one", async () => {
     const { rendered, service } = previousDesign(await renderStack("prod"));
-    const account = new FakeLinodeAccount({ defaultNodeBalancerFirewall: true });
-    pulumiUp(account, rendered);
-    const ccm = new CcmEmulator(account, CLUSTER_NAME, NODES);
+    const { ccm } = deploy(rendered, { defaultNodeBalancerFirewall: true });
     let failure: unknown;
     try {
       ccm.ensure(service);
@@ -218,10 +211,9 @@ describe("ops status reads the CCM's failure off the Service's events", () => {
     }
     expect(diagnoseLoadBalancer(service, [syncFailed(failure)], "pulumi").message).toMatch(/two Cloud Firewalls are attached/);
 
-    const healthy = appService(await renderStack("dev"));
-    const fresh = new FakeLinodeAccount();
-    pulumiUp(fresh, await renderStack("dev"));
-    new CcmEmulator(fresh, CLUSTER_NAME, NODES).ensure(healthy);
+    const dev = await renderStack("dev");
+    const healthy = appService(dev);
+    deploy(dev).ccm.ensure(healthy);
     expect(diagnoseLoadBalancer(healthy, [], "pulumi")).toMatchObject({ state: "ready", address: MOCK_NODEBALANCER.ipv4 });
     expect(diagnoseLoadBalancer({}, [], "reserved-ip")).toMatchObject({ state: "pending", message: expect.stringContaining("no failure recorded") });
   });
