@@ -110,8 +110,8 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
         }
         if (candidate_ && Clock::now() - candidateAt_ < kCandidateLifetime) candidate = candidate_;
     }
-    // A replica Sentinel promoted, or the master an old master now follows: use it as soon as
-    // its own ROLE says master, without waiting for the failover to be declared over.
+    // The replica a Sentinel event named (promoted, or about to be): use it as soon as its own
+    // ROLE says master, without waiting for the failover to be declared over.
     if (candidate) {
         try {
             auto conn = openVerifiedMaster(*candidate);
@@ -202,7 +202,7 @@ std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::stri
             if (error.kind() == ErrorKind::Io && sent && idempotency == Idempotency::Unsafe) throw;
         }
         auto delay = retry.nextDelay(attempt, Clock::now(), deadline);
-        if (delay && last->kind() == ErrorKind::MasterDown) delay = std::min(*delay, std::chrono::milliseconds(kFailoverRetry));
+        if (delay && last->kind() == ErrorKind::MasterDown) delay = std::min<std::chrono::milliseconds>(*delay, kFailoverRetry);
         if (!delay) {
             std::ostringstream message;
             message << "gave up after " << attempt << " attempt(s) within "

@@ -61,8 +61,8 @@ void ServiceMetrics::onMasterChanged(const std::optional<Endpoint>& from, const 
 }
 
 void ServiceMetrics::onFailoverEvent(const std::string& channel, const std::string& payload) {
-    logLine("info", channel == "+promoted-slave" ? "Sentinel promoted a replica; trying it as master"
-                                                 : "failover under way; fenced the old master",
+    const bool promoting = channel == "+promoted-slave" || channel == "+failover-state-wait-promotion";
+    logLine("info", promoting ? "Sentinel is promoting a replica; trying it as master" : "failover under way; fenced the old master",
             {{"event", channel + " " + payload}});
 }
 
