@@ -36,16 +36,16 @@ deadline=$((SECONDS + SWITCHOVER_TIMEOUT_SECONDS))
 [[ $(redis_role "$LOCAL_ADDRESS" || true) == master ]] || { log "not the master; nothing to hand over"; exit 0; }
 
 info_field() { sed -n "s/^$1:\\([^[:space:]]*\\).*/\\1/p" <<<"$2"; }
-# Online replicas of this master as "HOST OFFSET" lines (INFO replication slaveN fields).
+# Online replicas of this master, one stable name a line (INFO replication slaveN fields).
 online_replicas() {
   redis_cmd "$LOCAL_ADDRESS" INFO replication | tr -d '\r' \
-    | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=[0-9]*,state=online,offset=\([0-9]*\).*/\1 \2/p'
+    | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=[0-9]*,state=online,.*/\1/p'
 }
 
 replicas=$(online_replicas)
 [[ -n $replicas ]] || { log "refused: no online replica to hand over to"; exit 3; }
 if [[ -n $TARGET ]]; then
-  grep -q "^$TARGET " <<<"$replicas" || { log "refused: $TARGET is not an online replica of this master (online: $(awk '{print $1}' <<<"$replicas" | paste -sd' '))"; exit 3; }
+  grep -qx "$TARGET" <<<"$replicas" || { log "refused: $TARGET is not an online replica of this master (online: $(paste -sd' ' <<<"$replicas"))"; exit 3; }
 fi
 
 # The Sentinel that will run the failover: the first that answers, this pod's own first.
@@ -74,7 +74,7 @@ sentinel_sees_priority() {
 }
 
 if [[ -n $TARGET ]]; then
-  while read -r other _; do
+  while read -r other; do
     [[ $other == "$TARGET" ]] && continue
     previous=$(redis_cmd "$other" CONFIG GET replica-priority | sed -n 2p)
     redis_cmd "$other" CONFIG SET replica-priority 0 >/dev/null
@@ -104,7 +104,7 @@ master_offset=$(info_field master_repl_offset "$(redis_cmd "$LOCAL_ADDRESS" INFO
 sync_deadline=$((SECONDS + SYNC_WAIT_SECONDS))
 while :; do
   lagging=""
-  while read -r replica _; do
+  while read -r replica; do
     [[ -n $TARGET && $replica != "$TARGET" ]] && continue
     offset=$(replica_offset "$replica")
     ((${offset:-0} >= master_offset)) || lagging+="$replica "
