@@ -8,6 +8,7 @@ import { waitForConvergence } from "../local/clusterWatch";
 import { Credentials } from "../probe/connection";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
+import { waitFor } from "../probe/wait";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
 import { controlPlaneAclCheck, formatResult, preflight } from "../ops/preflight";
@@ -195,7 +196,18 @@ describe("Redis status and node drill on a local topology", () => {
   });
 
   it("finds the master, both replicas and their lag through the Sentinels", async () => {
-    const status = await redisStatus(sentinels, cfg.masterName, { sentinel: creds.sentinelPassword, redis: creds.redisPassword });
+    // Sentinel refreshes a replica's INFO every 10 s, so right after start-up it may still
+    // report the link as it was during the initial sync ("err"); wait for its next look.
+    const passwords = { sentinel: creds.sentinelPassword, redis: creds.redisPassword };
+    const status = await waitFor(
+      "the Sentinels to see both replica links up",
+      async () => {
+        const s = await redisStatus(sentinels, cfg.masterName, passwords);
+        return s.replicas.length === 2 && s.replicas.every((r) => r.linkStatus === "ok") ? s : undefined;
+      },
+      25_000,
+      500,
+    );
     expect(status.agreeing).toBe(3);
     expect(topology.pods.map((p) => p.address)).toContain(status.master);
     expect(status.replicas.map((r) => r.address).sort()).toEqual(topology.pods.map((p) => p.address).filter((a) => a !== status.master).sort());
