@@ -1,3 +1,4 @@
+import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
 /**
@@ -126,6 +127,39 @@ export const stackConfigShape = {
   notReadyTolerationSeconds: z.number().int().min(0).max(300).default(30).describe("How long pods stay bound to a not-ready or unreachable node before eviction (Kubernetes default is 300)."),
   redisTerminationGraceSeconds: z.number().int().min(10).max(600).default(60).describe("Grace period for a Redis pod to hand over the master role in preStop before it is killed."),
 
+  // --- infra/ and k8s/: backups and restore ---
+  backupRegion: z
+    .string()
+    .regex(/^[a-z]{2}-[a-z]+(-[0-9]+)?$/, "must be a Linode region id such as us-sea")
+    .describe("Linode region of the backup bucket (Object Storage). Must differ from region: the backups are what survives losing the cluster's region."),
+  backupSchedule: z
+    .string()
+    .superRefine((schedule, ctx) => {
+      const problem = cronProblem(schedule);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .default("0 * * * *")
+    .describe("When the backup CronJob runs (5-field cron, UTC). The interval is the worst-case RPO of a region loss."),
+  backupKeepHourly: z.number().int().min(1).max(1000).default(48).describe("Retention: the newest verified backup of each of this many most recent hours is kept."),
+  backupKeepDaily: z.number().int().min(1).max(3650).default(30).describe("Retention: the newest verified backup of each of this many most recent days is kept."),
+  backupImage: pinnedImage("rclone")
+    .default("rclone/rclone:1.68.2")
+    .describe("rclone image whose binary the backup job copies into the Redis image to reach Object Storage (pinned tag or digest)."),
+  backupPushgateway: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, "must be host:port of a Prometheus Pushgateway, e.g. pushgateway.monitoring.svc:9091")
+    .optional()
+    .describe("host:port of a Prometheus Pushgateway the backup job pushes its metrics to (the BackupTooOld and BackupFailed alerts need them). Unset: no metrics are pushed."),
+  restoreFrom: z
+    .object({
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name"),
+      region: z.string().regex(/^[a-z]{2}-[a-z]+(-[0-9]+)?$/, "must be a Linode region id"),
+      backup: z.string().regex(/^(latest|[0-9]{8}T[0-9]{6}Z)$/, "must be latest or a backup id such as 20261125T230000Z").default("latest"),
+    })
+    .strict()
+    .optional()
+    .describe("Seed a new, empty deployment from a backup: {bucket, region, backup: latest or an id}. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
+
   // --- k8s/: monitoring ---
   redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.90.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),
   exporterCpu: quantity("20m").default("20m").describe("CPU request of each exporter sidecar."),
@@ -190,6 +224,9 @@ export const stackConfigSchema = z
       }
       if (!c.haControlPlane) at("haControlPlane", "must be true for environment prod: a single control-plane replica stops every deploy and controller while it restarts");
     }
+    if (c.backupRegion === c.region) {
+      at("backupRegion", `is the cluster's own region (${c.region}); choose another region so a regional outage cannot take the backups with the cluster`);
+    }
     const graceMs = c.redisTerminationGraceSeconds * 1000;
     if (graceMs <= c.sentinelDownAfterMs) {
       at("redisTerminationGraceSeconds", `(${c.redisTerminationGraceSeconds}s) must exceed sentinelDownAfterMs so the preStop handover can finish before the pod is killed`);
@@ -202,6 +239,37 @@ export const stackConfigSchema = z
  */
 export function maxReplicaLagSecondsFor(downAfterMs: number): number {
   return Math.max(1, Math.floor(downAfterMs / 1000));
+}
+
+/** Why a backup schedule is not a 5-field cron expression, or undefined when it is one. */
+export function cronProblem(schedule: string): string | undefined {
+  if (schedule.trim().split(/\s+/).length !== 5) {
+    return `"${schedule}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 * * * *"`;
+  }
+  try {
+    CronExpressionParser.parse(schedule, { tz: "UTC" });
+    return undefined;
+  } catch (error) {
+    return `"${schedule}" is not a valid cron expression: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * The longest gap, in seconds, between two runs of a cron schedule (UTC), looked for over 35
+ * days or 20000 runs, whichever ends first: enough to see daily, weekly and monthly gaps.
+ */
+export function longestCronGapSeconds(schedule: string): number {
+  const start = new Date(Date.UTC(2026, 0, 1));
+  const end = start.getTime() + 35 * 86_400_000;
+  const runs = CronExpressionParser.parse(schedule, { tz: "UTC", currentDate: start });
+  let previous = runs.next().getTime();
+  let longest = 0;
+  for (let n = 0; previous < end && n < 20_000; n++) {
+    const next = runs.next().getTime();
+    longest = Math.max(longest, next - previous);
+    previous = next;
+  }
+  return longest / 1000;
 }
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;

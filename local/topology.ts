@@ -44,6 +44,11 @@ export class LocalTopology {
   private readonly processes = new Map<string, ChildProcess>();
   private networkUp = false;
 
+  /** The stack config the pods are rendered from. */
+  get settings(): StackConfig {
+    return this.opts.cfg;
+  }
+
   constructor(private readonly opts: TopologyOptions) {
     this.network = opts.network ?? new LoopbackNetwork(opts.cfg.redisReplicas, "127.0.1");
     const addresses = this.network.addresses;
@@ -146,10 +151,10 @@ export class LocalTopology {
   }
 
   /** Run one of the pod's hook scripts (probe or preStop) as the kubelet would. */
-  runScript(pod: LocalPod, script: string, args: string[] = []): Promise<{ code: number; output: string }> {
+  runScript(pod: LocalPod, script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number; output: string }> {
     return new Promise((resolve) => {
       const wrapped = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, script), ...args]);
-      const child = spawn(wrapped.command, wrapped.args, { env: pod.env });
+      const child = spawn(wrapped.command, wrapped.args, { env: { ...pod.env, ...extraEnv } });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));

@@ -14,6 +14,8 @@ DEBIAN_PACKAGES=(
   wrk                                     # HTTP load for the benchmark (npm run bench)
   python3-redis                           # redis-py, a peer Sentinel client in the drills
   prometheus prometheus-redis-exporter    # promtool checks the alert rules; the exporter proves their metric names
+  rclone                                  # the backup job's S3 client (the CronJob copies it from the rclone image)
+  prometheus-pushgateway                  # where the backup job pushes its metrics, in the tests
 )
 
 missing=()

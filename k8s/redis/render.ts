@@ -57,6 +57,9 @@ export const SCRIPT_FILES = [
   "probe-sentinel.sh",
   "prestop-redis.sh",
   "switchover.sh",
+  "backup.sh",
+  "objectstore.sh",
+  "scratch.sh",
   "prestop-sentinel.sh",
 ] as const;
 

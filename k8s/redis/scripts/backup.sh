@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# backup.sh COMMAND: backups of the Redis tier in an S3-compatible object store.
+# The CronJob, the restore init container, `npm run ops -- backup` and the local topology
+# all run this one file.
+#
+#   run              take, verify from the store, apply retention, push metrics (the CronJob)
+#   take             copy an RDB from the most up-to-date healthy replica (never the master),
+#                    check it, sample it, upload it and its manifest; prints the id
+#   verify ID        download ID from the store, check its sha256, load it into a scratch
+#                    redis-server, compare with the manifest; only then mark it verified
+#   list             every backup: id, time, keys, bytes, verified or not
+#   prune            retention: keep the newest verified backup of each of the last
+#                    BACKUP_KEEP_HOURLY hours and BACKUP_KEEP_DAILY days; delete the rest
+#   seed             (init container) on a new, empty deployment only: the first pod loads
+#                    RESTORE_BACKUP into its volume before Redis starts
+#   restore ID|latest  write every key of a backup into the live master (bad-write recovery);
+#                    keys created since the backup are left alone
+#
+# Environment (besides lib.sh's and objectstore.sh's):
+#   SCRATCH_DIR            working space for dumps and the scratch server
+#   BACKUP_KEEP_HOURLY     default 48          BACKUP_KEEP_DAILY   default 30
+#   BACKUP_SAMPLE_KEYS     keys sampled into the manifest (default 20)
+#   PUSHGATEWAY            host:port of a Prometheus Pushgateway (optional)
+#   BACKUP_MAX_AGE_SECONDS pushed beside the metrics: the BackupTooOld threshold
+#   RESTORE_BACKUP         latest or an id (seed)
+#   ALLOW_UNVERIFIED       1 lets restore/seed use a backup that never verified (by id only)
+LOG_TAG=backup
+SCRIPTS="$(dirname "$0")"
+# shellcheck source=k8s/redis/scripts/lib.sh
+source "$SCRIPTS/lib.sh"
+# shellcheck source=k8s/redis/scripts/objectstore.sh
+source "$SCRIPTS/objectstore.sh"
+# shellcheck source=k8s/redis/scripts/scratch.sh
+source "$SCRIPTS/scratch.sh"
+umask 077
+
+SCRATCH_DIR="${SCRATCH_DIR:-/tmp/redis-dr-backup}"
+BACKUP_KEEP_HOURLY="${BACKUP_KEEP_HOURLY:-48}"
+BACKUP_KEEP_DAILY="${BACKUP_KEEP_DAILY:-30}"
+BACKUP_SAMPLE_KEYS="${BACKUP_SAMPLE_KEYS:-20}"
+DUMP_TIMEOUT_SECONDS="${DUMP_TIMEOUT_SECONDS:-1800}"
+MIGRATE_BATCH="${MIGRATE_BATCH:-200}"
+
+WORK=""
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+  scratch_stop
+  [[ -n $WORK ]] && rm -rf "$WORK"
+  return 0
+}
+trap cleanup EXIT
+
+new_workdir() {
+  mkdir -p "$SCRATCH_DIR"
+  WORK=$(mktemp -d "$SCRATCH_DIR/work.XXXXXX")
+}
+
+info_value() { sed -n "s/^$1:\\([^[:space:]]*\\).*/\\1/p"; }
+sha256_of() { sha256sum "$1" | awk '{print $1}'; }
+bytes_of() { wc -c <"$1" | tr -d ' '; }
+
+# The replica to copy from: linked to the agreed master, not syncing, with the highest
+# replication offset. Never the master: its fork would stall the writes clients wait on.
+choose_source() {
+  local answer master node info best="" best_offset=-1 offset
+  answer=$(sentinel_majority_master) || { log "no Sentinel majority names a master; not backing up mid-failover"; return 1; }
+  master=${answer% *}
+  for node in $REDIS_NODES; do
+    [[ $node == "$master" ]] && continue
+    info=$(redis_cmd "$node" INFO replication 2>/dev/null | tr -d '\r') || continue
+    [[ $(info_value role <<<"$info") == slave ]] || continue
+    [[ $(info_value master_host <<<"$info") == "$master" ]] || continue
+    [[ $(info_value master_link_status <<<"$info") == up ]] || continue
+    [[ $(info_value master_sync_in_progress <<<"$info") == 0 ]] || continue
+    offset=$(info_value slave_repl_offset <<<"$info")
+    if ((offset > best_offset)); then best=$node best_offset=$offset; fi
+  done
+  [[ -n $best ]] || { log "no healthy replica of $master to copy from (a backup never loads the master)"; return 1; }
+  echo "$best"
+}
+
+# check_rdb FILE: redis-check-rdb's verdict; prints "KEYS VERSION REPLID OFFSET".
+check_rdb() {
+  local out
+  out=$(redis-check-rdb "$1" 2>&1) || { log "redis-check-rdb rejects $1: $(tail -n 3 <<<"$out")"; return 1; }
+  grep -q 'RDB looks OK' <<<"$out" || { log "redis-check-rdb did not confirm $1"; return 1; }
+  printf '%s %s %s %s\n' \
+    "$(sed -n 's/^\[info\] \([0-9]*\) keys read$/\1/p' <<<"$out")" \
+    "$(sed -n "s/.*AUX FIELD redis-ver = '\\([^']*\\)'.*/\\1/p" <<<"$out")" \
+    "$(sed -n "s/.*AUX FIELD repl-id = '\\([^']*\\)'.*/\\1/p" <<<"$out")" \
+    "$(sed -n "s/.*AUX FIELD repl-offset = '\\([^']*\\)'.*/\\1/p" <<<"$out")"
+}
+
+cmd_take() {
+  local started=$SECONDS id source facts keys version replid offset sample
+  id=$(date -u +%Y%m%dT%H%M%SZ)
+  source=$(choose_source) || return 1
+  new_workdir
+  log "backup $id: copying an RDB from replica $source"
+  REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$DUMP_TIMEOUT_SECONDS" \
+    redis-cli --no-auth-warning -h "$source" -p "$REDIS_PORT" --rdb "$WORK/dump.rdb" >"$WORK/rdb.log" 2>&1 \
+    || { log "redis-cli --rdb from $source failed: $(tail -n 2 "$WORK/rdb.log")"; return 1; }
+  facts=$(check_rdb "$WORK/dump.rdb") || return 1
+  read -r keys version replid offset <<<"$facts"
+  scratch_start "$WORK" || return 1
+  [[ $(scratch_cmd DBSIZE) == "$keys" ]] || { log "scratch load holds $(scratch_cmd DBSIZE) keys, redis-check-rdb read $keys"; return 1; }
+  sample=$(scratch_sample "$BACKUP_SAMPLE_KEYS")
+  scratch_stop
+  {
+    printf '{\n'
+    printf '  "id": "%s",\n' "$id"
+    printf '  "createdAt": "%s",\n' "$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%Y-%m-%dT%H:%M:%SZ)"
+    printf '  "createdAtEpoch": %s,\n' "$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s)"
+    printf '  "sourcePod": "%s",\n' "$source"
+    printf '  "replicationId": "%s",\n' "$replid"
+    printf '  "replicationOffset": %s,\n' "${offset:-0}"
+    printf '  "keys": %s,\n' "$keys"
+    printf '  "redisVersion": "%s",\n' "$version"
+    printf '  "bytes": %s,\n' "$(bytes_of "$WORK/dump.rdb")"
+    printf '  "sha256": "%s",\n' "$(sha256_of "$WORK/dump.rdb")"
+    printf '  "takeSeconds": %s,\n' "$((SECONDS - started))"
+    printf '  "sample": [\n'
+    awk 'NF == 2 {printf "%s    {\"type\": \"%s\", \"keyHex\": \"%s\"}", (n++ ? ",\n" : ""), $1, $2} END {if (n) printf "\n"}' <<<"$sample"
+    printf '  ]\n}\n'
+  } >"$WORK/manifest.json"
+  # The RDB first: a manifest never points at an object that is not there.
+  store_put "$WORK/dump.rdb" "$id" dump.rdb || { log "upload of $id/dump.rdb failed"; return 1; }
+  store_put "$WORK/manifest.json" "$id" manifest.json || { log "upload of $id/manifest.json failed"; return 1; }
+  log "backup $id: $keys keys, $(bytes_of "$WORK/dump.rdb") bytes from $source (replication offset ${offset:-?}) stored"
+  rm -rf "$WORK"
+  WORK=""
+  echo "$id"
+}
+
+# fetch ID DIR: DIR/dump.rdb and DIR/manifest.json of a backup, sha256 checked.
+fetch() {
+  local id="$1" dir="$2" expected actual
+  store_get "$id" manifest.json "$dir/manifest.json" || { log "backup $id has no manifest in $(store_path)"; return 1; }
+  log "downloading $id/dump.rdb ($(manifest_field "$dir/manifest.json" bytes) bytes)"
+  store_get "$id" dump.rdb "$dir/dump.rdb" || { log "download of $id/dump.rdb failed"; return 1; }
+  expected=$(manifest_field "$dir/manifest.json" sha256)
+  actual=$(sha256_of "$dir/dump.rdb")
+  [[ $actual == "$expected" ]] || { log "backup $id: sha256 $actual does not match the manifest's $expected"; return 1; }
+}
+
+cmd_verify() {
+  local id="${1:?verify needs a backup id}" keys loaded bad
+  new_workdir
+  fetch "$id" "$WORK" || return 1
+  keys=$(manifest_field "$WORK/manifest.json" keys)
+  check_rdb "$WORK/dump.rdb" >/dev/null || return 1
+  scratch_start "$WORK" || return 1
+  loaded=$(scratch_cmd DBSIZE)
+  [[ $loaded == "$keys" ]] || { log "backup $id: restored $loaded keys, the manifest says $keys"; return 1; }
+  bad=$(manifest_sample "$WORK/manifest.json" | scratch_check_sample)
+  [[ -z $bad ]] || { log "backup $id: sampled keys differ: $bad"; return 1; }
+  scratch_stop
+  printf '{\n  "id": "%s",\n  "verifiedAt": "%s",\n  "keys": %s,\n  "sampledKeys": %s\n}\n' \
+    "$id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$loaded" "$(manifest_sample "$WORK/manifest.json" | wc -l)" >"$WORK/verified.json"
+  store_put "$WORK/verified.json" "$id" verified.json || { log "could not mark $id verified"; return 1; }
+  log "backup $id verified: restored into a scratch redis-server, $loaded keys, sample matches"
+}
+
+cmd_list() {
+  local id verified manifest
+  verified=$(store_verified)
+  new_workdir
+  printf '%-17s  %-20s  %10s  %12s  %s\n' ID CREATED KEYS BYTES STATUS
+  for id in $(store_backups); do
+    manifest="$WORK/$id.json"
+    store_cat "$id" manifest.json >"$manifest" || continue
+    printf '%-17s  %-20s  %10s  %12s  %s\n' "$id" "$(manifest_field "$manifest" createdAt)" \
+      "$(manifest_field "$manifest" keys)" "$(manifest_field "$manifest" bytes)" \
+      "$(grep -qx "$id" <<<"$verified" && echo verified || echo unverified)"
+  done
+}
+
+# The ids retention keeps: the newest verified backup of each of the last N hours and days.
+kept_backups() {
+  local verified
+  verified=$(store_verified | sort -r)
+  {
+    awk -v keep="$BACKUP_KEEP_HOURLY" '{hour = substr($0, 1, 11)} !(hour in seen) {seen[hour]; if (n++ < keep) print}' <<<"$verified"
+    awk -v keep="$BACKUP_KEEP_DAILY" '{day = substr($0, 1, 8)} !(day in seen) {seen[day]; if (n++ < keep) print}' <<<"$verified"
+  } | sed '/^$/d' | sort -u
+}
+
+cmd_prune() {
+  local keep folder removed=0
+  keep=$(kept_backups)
+  [[ -n $keep ]] || { log "retention: no verified backup yet; deleting nothing"; return 0; }
+  for folder in $(store_folders); do
+    grep -qx "$folder" <<<"$keep" && continue
+    store_delete "$folder" || { log "retention: could not delete $folder"; return 1; }
+    removed=$((removed + 1))
+  done
+  log "retention: kept $(wc -l <<<"$keep") verified backup(s), deleted $removed"
+}
+
+push_metrics() {
+  [[ -n ${PUSHGATEWAY:-} ]] || return 0
+  # The text format ends every sample with a newline; $(...) stripped the last one.
+  local body="$1"$'\n' host="${PUSHGATEWAY%:*}" port="${PUSHGATEWAY##*:}" status
+  # POST replaces only the metrics it names, so a failure push keeps the last success's figures.
+  if ! exec 3<>"/dev/tcp/$host/$port"; then
+    log "warning: Pushgateway $PUSHGATEWAY unreachable; metrics not pushed"
+    return 0
+  fi
+  printf 'POST /metrics/job/redis_dr_backup/bucket/%s HTTP/1.0\r\nHost: %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %s\r\n\r\n%s' \
+    "$BACKUP_BUCKET" "$PUSHGATEWAY" "$(LC_ALL=C; echo "${#body}")" "$body" >&3
+  status=$(timeout 5 head -n 1 <&3 | tr -d '\r' || true)
+  exec 3<&-
+  [[ $status =~ ^HTTP/[0-9.]+\ 2 ]] || log "warning: Pushgateway answered '$status'"
+}
+
+newest_verified_epoch() {
+  local id
+  id=$(store_verified | tail -n 1)
+  [[ -n $id ]] || { echo 0; return; }
+  date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s
+}
+
+cmd_run() {
+  local started=$SECONDS id manifest
+  if ! id=$(cmd_take) || ! cmd_verify "$id" || ! cmd_prune; then
+    push_metrics "$(printf 'redis_dr_backup_last_failure_timestamp_seconds %s\nredis_dr_backup_newest_verified_timestamp_seconds %s\n' "$(date +%s)" "$(newest_verified_epoch)")"
+    log "backup run failed"
+    return 1
+  fi
+  new_workdir
+  manifest="$WORK/manifest.json"
+  store_get "$id" manifest.json "$manifest" || return 1
+  push_metrics "$(printf '%s\n' \
+    "redis_dr_backup_last_success_timestamp_seconds $(date +%s)" \
+    "redis_dr_backup_last_duration_seconds $((SECONDS - started))" \
+    "redis_dr_backup_last_size_bytes $(manifest_field "$manifest" bytes)" \
+    "redis_dr_backup_last_keys $(manifest_field "$manifest" keys)" \
+    "redis_dr_backup_newest_verified_timestamp_seconds $(newest_verified_epoch)" \
+    "redis_dr_backup_verified_backups $(store_verified | wc -l)" \
+    "redis_dr_backup_max_age_seconds ${BACKUP_MAX_AGE_SECONDS:-7200}")"
+  echo "$id"
+}
+
+# resolve_backup latest|ID: the id a restore uses; only verified ones unless ALLOW_UNVERIFIED.
+resolve_backup() {
+  local wanted="$1" verified
+  verified=$(store_verified)
+  if [[ $wanted == latest ]]; then
+    [[ -n $verified ]] || { log "no verified backup in $(store_path)"; return 1; }
+    tail -n 1 <<<"$verified"
+    return 0
+  fi
+  store_backups | grep -qx "$wanted" || { log "no backup $wanted in $(store_path)"; return 1; }
+  if ! grep -qx "$wanted" <<<"$verified" && [[ ${ALLOW_UNVERIFIED:-0} != 1 ]]; then
+    log "backup $wanted never verified; refusing (ALLOW_UNVERIFIED=1 overrides)"
+    return 1
+  fi
+  echo "$wanted"
+}
+
+# True when any peer holds data or acts as master: then this is not an empty deployment.
+peers_hold_data() {
+  local node info offset
+  for node in $REDIS_NODES; do
+    [[ $node == "$POD_FQDN" ]] && continue
+    info=$(redis_cmd "$node" INFO 2>/dev/null | tr -d '\r') || continue
+    if [[ $(info_value role <<<"$info") == master ]] && grep -q '^db[0-9]*:keys=' <<<"$info"; then return 0; fi
+    offset=$(info_value master_repl_offset <<<"$info")
+    [[ $(info_value role <<<"$info") == slave ]] && ((${offset:-0} > 0)) && return 0
+  done
+  return 1
+}
+
+# Turn DIR/dump.rdb into the AOF the pods run with: load it with AOF off, switch AOF on (Redis
+# writes the whole dataset as the AOF base), wait for that rewrite, shut down. Redis 7 started
+# with appendonly yes ignores a lone dump.rdb, so copying the file in would start empty.
+convert_to_aof() {
+  local dir="$1" info deadline
+  scratch_start "$dir" || return 1
+  scratch_cmd CONFIG SET appendonly yes >/dev/null
+  deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))
+  while ((SECONDS < deadline)); do
+    info=$(scratch_cmd INFO persistence | tr -d '\r')
+    if [[ $(info_value aof_rewrite_in_progress <<<"$info") == 0 && $(info_value aof_rewrite_scheduled <<<"$info") == 0 \
+      && $(info_value aof_enabled <<<"$info") == 1 ]]; then
+      [[ $(info_value aof_last_bgrewrite_status <<<"$info") == ok ]] || { log "AOF rewrite failed"; return 1; }
+      scratch_cmd SHUTDOWN >/dev/null 2>&1 || true
+      wait "$SCRATCH_PID" 2>/dev/null || true
+      SCRATCH_PID=""
+      return 0
+    fi
+    sleep 0.2
+  done
+  log "AOF rewrite did not finish"
+  return 1
+}
+
+cmd_seed() {
+  local wanted="${RESTORE_BACKUP:-}" id keys
+  [[ -n $wanted ]] || { log "seed: no RESTORE_BACKUP; nothing to do"; return 0; }
+  [[ $POD_FQDN == "$(first_node)" ]] || { log "seed: only the first pod seeds; the others replicate it"; return 0; }
+  if has_local_data; then log "seed: this volume already holds data; never restoring over it"; return 0; fi
+  if peers_hold_data; then log "seed: a peer holds data or serves as master; not an empty deployment, nothing restored"; return 0; fi
+  id=$(resolve_backup "$wanted") || return 1
+  mkdir -p "$DATA_DIR/seed"
+  rm -rf "${DATA_DIR:?}/seed/"*
+  fetch "$id" "$DATA_DIR/seed" || return 1
+  convert_to_aof "$DATA_DIR/seed" || return 1
+  keys=$(manifest_field "$DATA_DIR/seed/manifest.json" keys)
+  mv "$DATA_DIR/seed/appendonlydir" "$DATA_DIR/appendonlydir"
+  mv "$DATA_DIR/seed/manifest.json" "$DATA_DIR/restored-from.json"
+  rm -rf "$DATA_DIR/seed"
+  log "seed: restored $keys keys from backup $id (taken $(manifest_field "$DATA_DIR/restored-from.json" createdAt)) into $DATA_DIR"
+}
+
+cmd_restore() {
+  local wanted="${1:?restore needs latest or a backup id}" id answer master keys done=0 batch=() key reply created
+  id=$(resolve_backup "$wanted") || return 1
+  answer=$(sentinel_majority_master) || { log "no Sentinel majority names a master; restore needs one"; return 1; }
+  master=${answer% *}
+  new_workdir
+  fetch "$id" "$WORK" || return 1
+  scratch_start "$WORK" || return 1
+  keys=$(scratch_cmd DBSIZE)
+  created=$(manifest_field "$WORK/manifest.json" createdAt)
+  log "restore: writing $keys keys of backup $id (taken $created) into master $master"
+  migrate() {
+    ((${#batch[@]} > 0)) || return 0
+    reply=$(scratch_cmd MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH "$REDIS_PASSWORD" KEYS "${batch[@]}" 2>&1)
+    [[ $reply == OK || $reply == NOKEY ]] || { log "MIGRATE to $master failed: $reply"; return 1; }
+    done=$((done + ${#batch[@]}))
+    batch=()
+    log "restore: $done/$keys keys"
+  }
+  # Keys are read a line at a time; a key holding a newline would not match and is counted below.
+  while IFS= read -r key; do
+    batch+=("$key")
+    ((${#batch[@]} >= MIGRATE_BATCH)) && { migrate || return 1; }
+  done < <(scratch_cmd --scan)
+  migrate || return 1
+  ((done == keys)) || { log "restore: wrote $done of $keys keys"; return 1; }
+  log "restore: done, $done keys restored from backup $id (taken $created)"
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  take) cmd_take ;;
+  verify) cmd_verify "${2:-}" ;;
+  list) cmd_list ;;
+  prune) cmd_prune ;;
+  seed) cmd_seed ;;
+  restore) cmd_restore "${2:-}" ;;
+  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest" >&2; exit 2 ;;
+esac

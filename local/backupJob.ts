@@ -1,0 +1,73 @@
+import { spawn } from "child_process";
+import * as path from "path";
+import { SCRIPT_DIR, scriptEnvironment } from "../k8s/redis/render";
+import { BackupSettings } from "../k8s/backup/settings";
+import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
+import { LocalTopology } from "./topology";
+
+export interface LocalBackupOptions {
+  topology: LocalTopology;
+  store: ObjectStoreAccess;
+  settings: BackupSettings;
+  /** Working space for dumps and the scratch redis-server. */
+  scratchDir: string;
+  /** host:port of a Pushgateway, if metrics should be pushed. */
+  pushgateway?: string;
+}
+
+export interface ScriptResult {
+  code: number;
+  output: string;
+}
+
+/**
+ * backup.sh's environment as the CronJob's pod gets it, for a job that runs beside the local
+ * pods (in the host namespace, as the CronJob's pod is a pod of its own).
+ */
+export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.ProcessEnv {
+  const { topology, settings } = opts;
+  const pod = topology.pods[0]!;
+  return {
+    // Only what the pod would have: no proxy, CA-bundle or cloud credentials from this shell.
+    PATH: process.env.PATH,
+    ...scriptEnvironment(topology.settings, topology.pods.map((p) => p.address)),
+    POD_FQDN: "redis-backup",
+    REDIS_PASSWORD: pod.env.REDIS_PASSWORD,
+    SENTINEL_PASSWORD: pod.env.SENTINEL_PASSWORD,
+    ...objectStoreEnvironment(opts.store),
+    ...backupJobEnvironment(settings),
+    SCRATCH_DIR: opts.scratchDir,
+    ...(opts.pushgateway ? { PUSHGATEWAY: opts.pushgateway } : {}),
+  };
+}
+
+/** The settings backup.sh reads from its environment, in the cluster and locally alike. */
+export function backupJobEnvironment(settings: BackupSettings): Record<string, string> {
+  return {
+    BACKUP_PREFIX: settings.prefix,
+    BACKUP_KEEP_HOURLY: String(settings.keepHourly),
+    BACKUP_KEEP_DAILY: String(settings.keepDaily),
+    BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),
+  };
+}
+
+/** Run `backup.sh ARGS` as the CronJob's container would; resolves with its exit code and output. */
+export function runBackupScript(opts: LocalBackupOptions, args: string[], extraEnv: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args], { env: { ...localBackupEnvironment(opts), ...extraEnv } });
+    let output = "";
+    const take = (d: Buffer) => {
+      output += d;
+      onOutput?.(d.toString());
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/** The id a successful `backup.sh run` or `take` printed last on stdout. */
+export function backupIdFrom(output: string): string | undefined {
+  const ids = output.match(/^\d{8}T\d{6}Z$/gm);
+  return ids?.[ids.length - 1];
+}

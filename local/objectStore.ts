@@ -1,0 +1,61 @@
+import * as fs from "fs";
+import S3rver from "s3rver";
+
+/** How a backup script reaches an S3-compatible store: rclone's remote "store", from the environment. */
+export interface ObjectStoreAccess {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Region string sent in signatures; S3-compatible stores mostly ignore it. */
+  region: string;
+}
+
+/** The environment backup.sh reads for its store (see objectstore.sh): rclone's remote "store". */
+export function objectStoreEnvironment(store: ObjectStoreAccess): Record<string, string> {
+  return {
+    BACKUP_BUCKET: store.bucket,
+    RCLONE_CONFIG_STORE_TYPE: "s3",
+    RCLONE_CONFIG_STORE_PROVIDER: "Other",
+    RCLONE_CONFIG_STORE_ENDPOINT: store.endpoint,
+    RCLONE_CONFIG_STORE_REGION: store.region,
+    RCLONE_CONFIG_STORE_ACCESS_KEY_ID: store.accessKeyId,
+    RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: store.secretAccessKey,
+    // Path-style (endpoint/bucket/key) works on every S3-compatible store; virtual hosts need DNS.
+    RCLONE_CONFIG_STORE_FORCE_PATH_STYLE: "true",
+  };
+}
+
+/** s3rver's fixed credentials: it checks signatures against these. */
+const LOCAL_KEY = "S3RVER";
+
+/**
+ * The local stand-in for Object Storage in another region: an S3-compatible server (s3rver)
+ * on loopback whose state lives in a directory of its own, kept across `npm start --fresh`.
+ */
+export class LocalObjectStore {
+  private server: S3rver | undefined;
+
+  constructor(
+    readonly directory: string,
+    readonly bucket: string,
+    readonly port: number,
+    readonly address = "127.0.0.1",
+  ) {}
+
+  get access(): ObjectStoreAccess {
+    return { endpoint: `http://${this.address}:${this.port}`, bucket: this.bucket, accessKeyId: LOCAL_KEY, secretAccessKey: LOCAL_KEY, region: "local" };
+  }
+
+  async start(): Promise<ObjectStoreAccess> {
+    fs.mkdirSync(this.directory, { recursive: true });
+    this.server = new S3rver({ address: this.address, port: this.port, directory: this.directory, silent: true, configureBuckets: [{ name: this.bucket, configs: [] }] });
+    await this.server.run();
+    return this.access;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+}

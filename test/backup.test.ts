@@ -1,0 +1,229 @@
+import { execFile, spawn } from "child_process";
+import { promisify } from "util";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupSettings } from "../k8s/backup/settings";
+import { REDIS_PORT } from "../k8s/redis/render";
+import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, runBackupScript } from "../local/backupJob";
+import { waitForConvergence } from "../local/clusterWatch";
+import { LocalObjectStore } from "../local/objectStore";
+import { LoopbackNetwork } from "../local/network";
+import { LocalTopology } from "../local/topology";
+import { withConnection } from "../probe/connection";
+import { waitFor } from "../probe/wait";
+import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+
+// backup.sh, the one script the CronJob, the restore init container and the local topology
+// run, against real redis-server/redis-sentinel pods, rclone and an S3-compatible server.
+const cfg = FAST_FAILOVER_CFG;
+const creds = TEST_CREDENTIALS;
+const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-backup-test-"));
+const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-test-backups", 19911);
+const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), network: new LoopbackNetwork(3, "127.0.6"), ...creds });
+const hosts = topology.pods.map((p) => p.address);
+let job: LocalBackupOptions;
+
+const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
+const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
+const objects = async () => (await rclone("lsf", "-R", `store:${store.bucket}/backups`)).stdout.toString().split("\n").filter(Boolean).map((o) => o.replace(/\/$/, ""));
+/** The job's own store settings (rclone's "store" remote) and backup settings. */
+const storeEnv = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(localBackupEnvironment(job)).filter(([k, v]) => v !== undefined && (k.startsWith("RCLONE_CONFIG_STORE_") || k.startsWith("BACKUP_")))) as Record<string, string>;
+// Asynchronous: the S3 server runs in this process, so a synchronous child would deadlock it.
+const rclone = (...args: string[]) =>
+  promisify(execFile)("rclone", ["-q", ...args], { env: { PATH: process.env.PATH, RCLONE_CONFIG: "/dev/null", ...storeEnv() }, encoding: "buffer" }).then(
+    (r) => ({ status: 0, stdout: r.stdout }),
+    (e: { code?: number; stdout?: Buffer }) => ({ status: e.code ?? 1, stdout: e.stdout ?? Buffer.alloc(0) }),
+  );
+const manifestOf = async (id: string) => JSON.parse((await rclone("cat", `store:${store.bucket}/backups/${id}/manifest.json`)).stdout.toString());
+
+async function writeKeys(master: string, n: number, prefix = "kv:") {
+  await redis(master, async (c) => {
+    for (let i = 0; i < n; i += 500) {
+      const batch = c.pipeline();
+      for (let j = i; j < Math.min(n, i + 500); j++) batch.set(`${prefix}${j}`, `value-${j}`);
+      batch.hset("profile:1", "name", "ada");
+      batch.rpush("list:1", "a", "b");
+      await batch.exec();
+    }
+  });
+}
+
+beforeAll(async () => {
+  await store.start();
+  job = { topology, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
+  topology.startAll();
+  await writeKeys(await masterOf(), 1000);
+  // The replicas must hold the keys before a backup copies from one of them.
+  await waitFor("both replicas to hold the keys", async () => {
+    const master = await masterOf();
+    const sizes = await Promise.all(hosts.filter((h) => h !== master).map((h) => redis(h, (c) => c.dbsize())));
+    return sizes.every((n) => n === 1002);
+  }, 20_000);
+});
+
+afterAll(async () => {
+  await topology.shutdown();
+  await store.stop();
+});
+
+describe("backup.sh run", () => {
+  let id: string;
+
+  it("copies from a replica, never the master, and stores an RDB its manifest describes", async () => {
+    const master = await masterOf();
+    const result = await runBackupScript(job, ["run"]);
+    expect(result.code, result.output).toBe(0);
+    id = backupIdFrom(result.output)!;
+    expect(id).toMatch(/^\d{8}T\d{6}Z$/);
+    expect((await objects()).filter((o) => o.startsWith(id)).sort()).toEqual([id, `${id}/dump.rdb`, `${id}/manifest.json`, `${id}/verified.json`]);
+
+    const manifest = (await manifestOf(id));
+    expect(hosts.filter((h) => h !== master)).toContain(manifest.sourcePod);
+    expect(manifest).toMatchObject({ id, keys: 1002, redisVersion: expect.stringMatching(/^7\./) });
+    expect(manifest.replicationId).toMatch(/^[0-9a-f]{40}$/);
+    expect(manifest.replicationOffset).toBeGreaterThan(0);
+    const stored = (await rclone("cat", `store:${store.bucket}/backups/${id}/dump.rdb`)).stdout;
+    expect(crypto.createHash("sha256").update(stored).digest("hex")).toBe(manifest.sha256);
+    expect(manifest.bytes).toBe(stored.length);
+    // Sampled keys are stored byte-exact (hex) with their types.
+    const sampled = manifest.sample.map((s: { type: string; keyHex: string }) => [Buffer.from(s.keyHex, "hex").toString(), s.type]);
+    expect(sampled.length).toBeGreaterThan(0);
+    for (const [key, type] of sampled) expect(type).toBe(key === "profile:1" ? "hash" : key === "list:1" ? "list" : "string");
+  });
+
+  it("lists the backup as verified", async () => {
+    const result = await runBackupScript(job, ["list"]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(new RegExp(`^${id}\\s+\\S+\\s+1002\\s+\\d+\\s+verified$`, "m"));
+  });
+
+  it("refuses to mark a backup verified when the stored RDB no longer matches its manifest", async () => {
+    const taken = await runBackupScript(job, ["take"]);
+    expect(taken.code, taken.output).toBe(0);
+    const tampered = backupIdFrom(taken.output)!;
+    const file = path.join(baseDir, "tampered.rdb");
+    fs.writeFileSync(file, Buffer.from("REDIS0011 not an rdb"));
+    expect((await rclone("copyto", file, `store:${store.bucket}/backups/${tampered}/dump.rdb`)).status).toBe(0);
+
+    const verify = await runBackupScript(job, ["verify", tampered]);
+    expect(verify.code).not.toBe(0);
+    expect(verify.output).toMatch(/sha256 [0-9a-f]+ does not match the manifest/);
+    expect(await objects()).not.toContain(`${tampered}/verified.json`);
+    // A restore by default never picks it; by id it refuses.
+    const restore = await runBackupScript(job, ["restore", tampered]);
+    expect(restore.code).not.toBe(0);
+    expect(restore.output).toMatch(/never verified; refusing/);
+  });
+
+  it("restores the keys a FLUSHALL destroyed, from the newest verified backup, through the live master", async () => {
+    const master = await masterOf();
+    await redis(master, (c) => c.flushall());
+    await redis(master, (c) => c.set("kv:after-the-bad-write", "kept"));
+    const result = await runBackupScript(job, ["restore", "latest"]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(new RegExp(`restore: done, 1002 keys restored from backup ${id}`));
+    expect(await redis(master, (c) => c.dbsize())).toBe(1003);
+    expect(await redis(master, (c) => c.get("kv:999"))).toBe("value-999");
+    expect(await redis(master, (c) => c.hget("profile:1", "name"))).toBe("ada");
+    // Restored through the master, so the replicas have it too.
+    const replica = hosts.find((h) => h !== master)!;
+    await waitFor("the replica to hold the restored keys", async () => (await redis(replica, (c) => c.dbsize())) === 1003, 10_000);
+  });
+
+  it("keeps the newest verified backup of each recent hour and day, and deletes the rest and half-written folders", async () => {
+    const ids = ["20250101T000500Z", "20250101T003000Z", "20250101T010000Z", "20250102T010000Z", "20250103T020000Z", "20250103T023000Z"];
+    const marker = path.join(baseDir, "marker.json");
+    fs.writeFileSync(marker, "{}\n");
+    for (const old of ids) {
+      for (const name of ["manifest.json", "verified.json"]) expect((await rclone("copyto", marker, `store:${store.bucket}/backups/${old}/${name}`)).status).toBe(0);
+    }
+    // A run that died after its upload: an RDB with no manifest.
+    expect((await rclone("copyto", marker, `store:${store.bucket}/backups/20250103T030000Z/dump.rdb`)).status).toBe(0);
+
+    const result = await runBackupScript(job, ["prune"], { BACKUP_KEEP_HOURLY: "3", BACKUP_KEEP_DAILY: "2" });
+    expect(result.code, result.output).toBe(0);
+    const left = [...new Set((await objects()).map((o) => o.split("/")[0]!))].sort();
+    // Hourly: today's run (id), 2025-01-03 02h, 2025-01-02 01h. Daily: today, 2025-01-03. The
+    // tampered (unverified) backup, the older ones and the orphan RDB are gone.
+    expect(left).toEqual(["20250102T010000Z", "20250103T023000Z", id].sort());
+  });
+
+  it("fails without a healthy replica, and uploads nothing", async () => {
+    const master = await masterOf();
+    const replicas = topology.pods.filter((p) => p.address !== master);
+    const before = (await objects()).length;
+    await Promise.all(replicas.map((p) => topology.stop(p, "redis")));
+    const result = await runBackupScript(job, ["take"]);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/no healthy replica of .* \(a backup never loads the master\)/);
+    expect((await objects()).length).toBe(before);
+    for (const p of replicas) topology.start(p, "redis");
+    await masterOf();
+  });
+});
+
+describe("backup.sh seed", () => {
+  it("loads the newest verified backup into the first pod of an empty deployment, which the others then replicate", async () => {
+    const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, "127.0.7"), ...creds });
+    const env = { ...storeEnv(), RESTORE_BACKUP: "latest", SCRATCH_DIR: path.join(baseDir, "seed-scratch") };
+    try {
+      fresh.renderConfig();
+      const seeded = await Promise.all(fresh.pods.map((pod) => fresh.runScript(pod, "backup.sh", ["seed"], env)));
+      expect(seeded.map((s) => s.code)).toEqual([0, 0, 0]);
+      expect(seeded[0]!.output).toMatch(/seed: restored 1002 keys from backup \d{8}T\d{6}Z/);
+      expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
+      fresh.startAll();
+      const freshHosts = fresh.pods.map((p) => p.address);
+      const view = await waitForConvergence(freshHosts, cfg.masterName, creds, 30_000);
+      expect(view.masters).toEqual([freshHosts[0]]);
+      for (const h of freshHosts) {
+        await waitFor(`${h} to hold the restored keys`, async () => (await redis(h, (c) => c.dbsize())) === 1002, 15_000);
+      }
+
+      // Never over existing data: a second seed on the same volumes does nothing.
+      const again = await fresh.runScript(fresh.pods[0]!, "backup.sh", ["seed"], env);
+      expect(again.code).toBe(0);
+      expect(again.output).toMatch(/already holds data; never restoring over it/);
+    } finally {
+      await fresh.shutdown();
+    }
+  });
+});
+
+describe("backup metrics", () => {
+  it("pushes size, keys, duration and the newest verified backup's time to a Pushgateway", async () => {
+    const pushgateway = spawn("prometheus-pushgateway", ["--web.listen-address=127.0.0.1:19912"], { stdio: "ignore" });
+    try {
+      await waitFor("the Pushgateway", async () => fetch("http://127.0.0.1:19912/-/ready").then((r) => r.ok).catch(() => false), 10_000);
+      const result = await runBackupScript({ ...job, pushgateway: "127.0.0.1:19912" }, ["run"]);
+      expect(result.code, result.output).toBe(0);
+      const id = backupIdFrom(result.output)!;
+      const metrics = await (await fetch("http://127.0.0.1:19912/metrics")).text();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*bucket="${store.bucket}"[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1]);
+      expect(value("redis_dr_backup_last_keys")).toBe((await manifestOf(id)).keys);
+      expect(value("redis_dr_backup_last_size_bytes")).toBe((await manifestOf(id)).bytes);
+      expect(value("redis_dr_backup_newest_verified_timestamp_seconds")).toBe((await manifestOf(id)).createdAtEpoch);
+      expect(value("redis_dr_backup_max_age_seconds")).toBe(backupSettings(cfg).maxAgeSeconds);
+      expect(value("redis_dr_backup_last_success_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
+
+      // A failed run pushes its failure time and keeps the last success's figures.
+      const master = await masterOf();
+      const replicas = topology.pods.filter((p) => p.address !== master);
+      await Promise.all(replicas.map((p) => topology.stop(p, "redis")));
+      const failed = await runBackupScript({ ...job, pushgateway: "127.0.0.1:19912" }, ["run"]);
+      for (const p of replicas) topology.start(p, "redis");
+      expect(failed.code).not.toBe(0);
+      const after = await (await fetch("http://127.0.0.1:19912/metrics")).text();
+      const failure = Number(new RegExp(`^redis_dr_backup_last_failure_timestamp_seconds\\{[^}]*\\} (\\S+)$`, "m").exec(after)?.[1]);
+      expect(failure).toBeGreaterThan(value("redis_dr_backup_last_success_timestamp_seconds") - 1);
+      expect(after).toMatch(new RegExp(`redis_dr_backup_last_keys\\{[^}]*\\} ${(await manifestOf(id)).keys}`));
+      await masterOf();
+    } finally {
+      pushgateway.kill();
+    }
+  });
+});
