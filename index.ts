@@ -4,8 +4,13 @@ import { Cluster, poolAutoscaler } from "./infra/cluster";
 import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
 import { PublicEntry } from "./infra/publicEntry";
+import { BackupStore } from "./infra/backupStore";
+import { backupSettings } from "./k8s/backup/settings";
 import { redisSettings } from "./k8s/redis/render";
 import { Workloads } from "./k8s/workloads";
+
+/** Days a backup the retention deleted stays recoverable as a noncurrent object version. */
+const BACKUP_NONCURRENT_DAYS = 7;
 
 // Validate first: a bad config or stack name fails here, before any resource is registered.
 const { cfg, secrets } = readStackSettings();
@@ -30,6 +35,13 @@ const entry = new PublicEntry("public", {
   tags,
   publicPort: cfg.publicPort,
   ingressCidrs: cfg.publicIngressCidrs,
+});
+
+const backupStore = new BackupStore("backups", {
+  region: cfg.backupRegion,
+  labelPrefix: `${names.cluster}-backups`,
+  noncurrentDays: BACKUP_NONCURRENT_DAYS,
+  ...(cfg.restoreFrom ? { restoreFrom: { bucket: cfg.restoreFrom.bucket, region: cfg.restoreFrom.region } } : {}),
 });
 
 const k8sProvider = { providers: { kubernetes: cluster.provider } };
@@ -58,6 +70,13 @@ const workloads = new Workloads(
       kubeconfig: cluster.kubeconfig,
     },
     prometheusOperator: cfg.prometheusOperator,
+    backup: {
+      settings: backupSettings(cfg),
+      store: backupStore.access,
+      rcloneImage: cfg.backupImage,
+      ...(cfg.backupPushgateway ? { pushgateway: cfg.backupPushgateway } : {}),
+      ...(cfg.restoreFrom ? { restoreFrom: cfg.restoreFrom } : {}),
+    },
   },
   k8sProvider,
 );
@@ -72,3 +91,7 @@ export const publicUrl = pulumi.interpolate`http://${entry.binding.ipv4}${cfg.pu
 export const namespace = workloads.namespace;
 export const sentinelService = workloads.sentinelServiceName;
 export const appService = workloads.appServiceName;
+/** Where the backups are; a stack restoring after losing this one names them in restoreFrom. */
+export const backupBucket = backupStore.access.bucket;
+export const backupRegion = cfg.backupRegion;
+export const backupEndpoint = backupStore.access.endpoint;

@@ -154,11 +154,12 @@ export const stackConfigShape = {
     .object({
       bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name"),
       region: z.string().regex(/^[a-z]{2}-[a-z]+(-[0-9]+)?$/, "must be a Linode region id"),
+      endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?$/, "must be the bucket's S3 endpoint URL, e.g. https://us-sea-1.linodeobjects.com (the old stack's backupEndpoint output)"),
       backup: z.string().regex(/^(latest|[0-9]{8}T[0-9]{6}Z)$/, "must be latest or a backup id such as 20261125T230000Z").default("latest"),
     })
     .strict()
     .optional()
-    .describe("Seed a new, empty deployment from a backup: {bucket, region, backup: latest or an id}. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
+    .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
 
   // --- k8s/: monitoring ---
   redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.90.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),

@@ -6,6 +6,7 @@ import {
   POD_PATHS,
   readScripts,
   REDIS_PORT,
+  REDIS_UID,
   RedisSettings,
   renderRedisConf,
   renderSentinelTemplate,
@@ -19,9 +20,8 @@ import {
 import { EXPORTER_PORTS, exporterContainers } from "./redis/exporters";
 import { labelsFor, selectorFor } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
+import { BackupStoreRef, RCLONE_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "./backup/backupJob";
 
-/** uid/gid of the `redis` user in the official Redis images. */
-const REDIS_UID = 999;
 export const REDIS_COMPONENT = "redis";
 
 /** How a client reaches this Redis tier: what the app's Deployment is built from. */
@@ -41,8 +41,25 @@ export interface RedisTierArgs {
   namespace: pulumi.Input<string>;
   redisPassword: pulumi.Input<string>;
   sentinelPassword: pulumi.Input<string>;
-  /** Pods allowed to reach Redis and Sentinel besides the Redis pods themselves. */
-  clientSelector: Record<string, string>;
+  /** Pods allowed to reach Redis and Sentinel besides the Redis pods themselves (the app, the backup job). */
+  clientSelectors: Record<string, string>[];
+  /** Seed a new, empty deployment from a backup (stack config restoreFrom). */
+  seed?: SeedFromBackup;
+}
+
+/** What the restore init container needs: the bucket to read, which backup, and rclone. */
+export interface SeedFromBackup {
+  store: BackupStoreRef;
+  /** latest (the newest verified backup) or a backup id. */
+  backup: string;
+  rcloneImage: string;
+}
+
+/** What other workloads that run the pod scripts (the backup job) mount and read. */
+export interface RedisPodScripts {
+  configMapName: pulumi.Output<string>;
+  secretName: pulumi.Output<string>;
+  secretKeys: typeof SECRET_KEYS;
 }
 
 /**
@@ -53,6 +70,7 @@ export class RedisTier extends pulumi.ComponentResource {
   readonly secretName: pulumi.Output<string>;
   readonly sentinelServiceName: pulumi.Output<string>;
   readonly connection: RedisConnection;
+  readonly scripts: RedisPodScripts;
   readonly statefulSet: k8s.apps.v1.StatefulSet;
 
   constructor(name: string, args: RedisTierArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -179,6 +197,25 @@ export class RedisTier extends pulumi.ComponentResource {
                 },
               },
               tolerations: shortNodeFailureTolerations(cfg.notReadyTolerationSeconds),
+              // Only with restoreFrom: the first pod of an empty deployment loads the backup into
+              // its volume before Redis starts (backup.sh seed decides; it never overwrites data).
+              ...(args.seed
+                ? {
+                    initContainers: [
+                      rcloneToolsContainer(args.seed.rcloneImage),
+                      {
+                        name: "restore",
+                        image: cfg.redisImage,
+                        imagePullPolicy: "IfNotPresent",
+                        command: ["bash", `${POD_PATHS.scripts}/backup.sh`, "seed"],
+                        env: [...env, ...storeEnv(args.seed.store), { name: "RESTORE_BACKUP", value: args.seed.backup }, RCLONE_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
+                        resources: { requests: { cpu: cfg.redisCpu, memory: cfg.redisMemory }, limits: { memory: cfg.redisMemory } },
+                        securityContext: restrictedContainerSecurity(),
+                        volumeMounts: [...mounts, { name: "tools", mountPath: "/tools", readOnly: true }],
+                      },
+                    ],
+                  }
+                : {}),
               containers: [
                 {
                   name: "redis",
@@ -223,6 +260,7 @@ export class RedisTier extends pulumi.ComponentResource {
                 { name: "scripts", configMap: { name: scriptMap.metadata.name, defaultMode: 0o555 } },
                 // Holds the generated redis.conf with the password: memory-backed, never on disk.
                 { name: "runtime", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+                ...(args.seed ? [TOOLS_VOLUME] : []),
               ],
             },
           },
@@ -256,7 +294,7 @@ export class RedisTier extends pulumi.ComponentResource {
           policyTypes: ["Ingress"],
           ingress: [
             {
-              from: [{ podSelector: { matchLabels: selector } }, { podSelector: { matchLabels: args.clientSelector } }],
+              from: [{ podSelector: { matchLabels: selector } }, ...args.clientSelectors.map((matchLabels) => ({ podSelector: { matchLabels } }))],
               ports: [
                 { protocol: "TCP", port: REDIS_PORT },
                 { protocol: "TCP", port: SENTINEL_PORT },
@@ -284,6 +322,7 @@ export class RedisTier extends pulumi.ComponentResource {
       secretName: this.secretName,
       secretKeys: SECRET_KEYS,
     };
+    this.scripts = { configMapName: scriptMap.metadata.name, secretName: this.secretName, secretKeys: SECRET_KEYS };
     this.registerOutputs({ secretName: this.secretName, sentinelServiceName: this.sentinelServiceName });
   }
 }

@@ -5,7 +5,9 @@ import { APP_SELECTOR, AppTier, AppTierArgs } from "./appTier";
 import { Monitoring } from "./monitoring";
 import { RedisSettings } from "./redis/render";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
-import { selectorFor } from "./labels";
+import { selectorFor, labelsFor } from "./labels";
+import { BACKUP_COMPONENT, BACKUP_SELECTOR, BackupJob } from "./backup/backupJob";
+import { BackupSettings, STORE_SECRET_KEYS, STORE_SECRET_NAME, StoreLocation } from "./backup/settings";
 
 export interface WorkloadsArgs {
   /** Namespace every workload lives in (created here). */
@@ -19,6 +21,17 @@ export interface WorkloadsArgs {
   app: Omit<AppTierArgs, "namespace" | "redis">;
   /** Create the prometheus-operator objects (needs its CRDs). */
   prometheusOperator: boolean;
+  backup: WorkloadsBackupArgs;
+}
+
+/** Backups: where they go (a bucket in another region and its key) and how often. */
+export interface WorkloadsBackupArgs {
+  settings: BackupSettings;
+  store: { endpoint: pulumi.Input<string>; bucket: pulumi.Input<string>; region: string; accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
+  rcloneImage: string;
+  pushgateway?: string;
+  /** Seed an empty deployment from this bucket's backup (the key must be able to read it). */
+  restoreFrom?: StoreLocation & { backup: string };
 }
 
 function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource) {
@@ -52,6 +65,20 @@ export class Workloads extends pulumi.ComponentResource {
       child,
     );
 
+    const { backup } = args;
+    const storeSecret = new k8s.core.v1.Secret(
+      STORE_SECRET_NAME,
+      {
+        metadata: { name: STORE_SECRET_NAME, namespace: namespace.metadata.name, labels: labelsFor(BACKUP_COMPONENT) },
+        type: "Opaque",
+        stringData: {
+          [STORE_SECRET_KEYS.accessKeyId]: pulumi.secret(backup.store.accessKeyId),
+          [STORE_SECRET_KEYS.secretAccessKey]: pulumi.secret(backup.store.secretAccessKey),
+        },
+      },
+      child,
+    );
+
     const redis = new RedisTier(
       "redis",
       {
@@ -59,9 +86,32 @@ export class Workloads extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
         sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),
-        clientSelector: APP_SELECTOR,
+        clientSelectors: [APP_SELECTOR, BACKUP_SELECTOR],
+        ...(backup.restoreFrom
+          ? {
+              seed: {
+                store: { ...backup.restoreFrom, secretName: storeSecret.metadata.name },
+                backup: backup.restoreFrom.backup,
+                rcloneImage: backup.rcloneImage,
+              },
+            }
+          : {}),
       },
       child,
+    );
+
+    new BackupJob(
+      "backup",
+      {
+        namespace: namespace.metadata.name,
+        settings: backup.settings,
+        redis: args.redis,
+        scripts: redis.scripts,
+        store: { endpoint: backup.store.endpoint, bucket: backup.store.bucket, region: backup.store.region, secretName: storeSecret.metadata.name },
+        rcloneImage: backup.rcloneImage,
+        ...(backup.pushgateway ? { pushgateway: backup.pushgateway } : {}),
+      },
+      { ...child, dependsOn: [redis] },
     );
 
     const app = new AppTier("app", { ...args.app, namespace: namespace.metadata.name, redis: redis.connection }, { ...child, dependsOn: [redis] });

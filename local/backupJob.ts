@@ -1,7 +1,7 @@
 import { spawn } from "child_process";
 import * as path from "path";
 import { SCRIPT_DIR, scriptEnvironment } from "../k8s/redis/render";
-import { BackupSettings } from "../k8s/backup/settings";
+import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
 import { LocalTopology } from "./topology";
 
@@ -35,19 +35,9 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
     REDIS_PASSWORD: pod.env.REDIS_PASSWORD,
     SENTINEL_PASSWORD: pod.env.SENTINEL_PASSWORD,
     ...objectStoreEnvironment(opts.store),
-    ...backupJobEnvironment(settings),
+    ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,
     ...(opts.pushgateway ? { PUSHGATEWAY: opts.pushgateway } : {}),
-  };
-}
-
-/** The settings backup.sh reads from its environment, in the cluster and locally alike. */
-export function backupJobEnvironment(settings: BackupSettings): Record<string, string> {
-  return {
-    BACKUP_PREFIX: settings.prefix,
-    BACKUP_KEEP_HOURLY: String(settings.keepHourly),
-    BACKUP_KEEP_DAILY: String(settings.keepDaily),
-    BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),
   };
 }
 

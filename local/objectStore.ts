@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import S3rver from "s3rver";
+import { STORE_KEY_VARIABLES, storeVariables } from "../k8s/backup/settings";
 
 /** How a backup script reaches an S3-compatible store: rclone's remote "store", from the environment. */
 export interface ObjectStoreAccess {
@@ -11,18 +12,12 @@ export interface ObjectStoreAccess {
   region: string;
 }
 
-/** The environment backup.sh reads for its store (see objectstore.sh): rclone's remote "store". */
+/** The environment backup.sh reads for its store (see objectstore.sh), key included. */
 export function objectStoreEnvironment(store: ObjectStoreAccess): Record<string, string> {
   return {
-    BACKUP_BUCKET: store.bucket,
-    RCLONE_CONFIG_STORE_TYPE: "s3",
-    RCLONE_CONFIG_STORE_PROVIDER: "Other",
-    RCLONE_CONFIG_STORE_ENDPOINT: store.endpoint,
-    RCLONE_CONFIG_STORE_REGION: store.region,
-    RCLONE_CONFIG_STORE_ACCESS_KEY_ID: store.accessKeyId,
-    RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: store.secretAccessKey,
-    // Path-style (endpoint/bucket/key) works on every S3-compatible store; virtual hosts need DNS.
-    RCLONE_CONFIG_STORE_FORCE_PATH_STYLE: "true",
+    ...storeVariables(store),
+    [STORE_KEY_VARIABLES.accessKeyId]: store.accessKeyId,
+    [STORE_KEY_VARIABLES.secretAccessKey]: store.secretAccessKey,
   };
 }
 

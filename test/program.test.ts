@@ -70,6 +70,11 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "helm.sh/v3:Release cloud-firewall-crd <- nodes",
         "helm.sh/v3:Release cloud-firewall-controller <- nodes",
         "networking.linode.com/alpha1v1:CloudFirewall primary <- nodes",
+        // infra/: the backup bucket in another region, its key, the provider that sets its rules
+        "index/objectStorageBucket:ObjectStorageBucket backups <- backups",
+        "index/objectStorageKey:ObjectStorageKey backup-writer <- backups",
+        "index/randomId:RandomId backup-bucket-suffix <- backups",
+        "providers:linode objects <- backups",
         // k8s/: the namespace, the Redis tier, the app tier (passwords come from config: none generated)
         "core/v1:Namespace redis-dr <- workloads",
         "core/v1:Secret redis-auth <- redis",
@@ -85,13 +90,15 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "dynamic:Resource app-load-balancer <- app",
         "policy/v1:PodDisruptionBudget redis-dr-app <- app",
         "networking.k8s.io/v1:NetworkPolicy redis-dr-app <- app",
+        "core/v1:Secret redis-backup-store <- workloads",
+        "batch/v1:CronJob redis-backup <- backup",
       ].sort(),
     );
   });
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(14);
+    expect(objects.length).toBe(16);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 
@@ -223,7 +230,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(env.SENTINEL_PORT!.value).toBe("26379");
     expect(env.REDIS_MASTER_NAME!.value).toBe("mymaster");
     expect(env.HTTP_PORT!.value).toBe(String(app.ports[0].containerPort));
-    const secret = plain(one(rendered, T.secret).inputs);
+    const secret = plain(one(rendered, T.secret, "redis-auth").inputs);
     for (const name of ["REDIS_PASSWORD", "SENTINEL_PASSWORD"]) {
       const ref = env[name]!.valueFrom.secretKeyRef;
       expect(ref.name).toBe(secret.metadata.name);
@@ -307,7 +314,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
   });
 
   it("runs a redis_exporter sidecar for Redis and one for Sentinel, reachable only from the monitoring namespace", () => {
-    const secretKeys = Object.keys(plain(one(rendered, T.secret).inputs).stringData);
+    const secretKeys = Object.keys(plain(one(rendered, T.secret, "redis-auth").inputs).stringData);
     for (const [name, port, metricsPort, key] of [
       ["redis-exporter", 6379, 9121, SECRET_KEYS.redisPassword],
       ["sentinel-exporter", 26379, 9122, SECRET_KEYS.sentinelPassword],
@@ -331,7 +338,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
   });
 
   it("sends passwords only as secrets and never exposes them in outputs", () => {
-    const secretInputs = one(rendered, T.secret).inputs;
+    const secretInputs = one(rendered, T.secret, "redis-auth").inputs;
     expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
     expect(plain(secretInputs.stringData)).toEqual({
       [SECRET_KEYS.redisPassword]: REDIS_PASSWORD,
@@ -398,7 +405,7 @@ describe("program without password config", () => {
       expect.objectContaining({ length: 40, special: false }),
       expect.objectContaining({ length: 40, special: false }),
     ]);
-    const secretInputs = one(rendered, T.secret).inputs;
+    const secretInputs = one(rendered, T.secret, "redis-auth").inputs;
     expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
     expect(JSON.stringify(rendered.outputs)).not.toContain(MOCK_GENERATED_PASSWORD);
   });

@@ -25,3 +25,43 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
     maxAgeSeconds: 2 * longestCronGapSeconds(cfg.backupSchedule) + RUN_ALLOWANCE_SECONDS,
   };
 }
+
+/** Keys of the Kubernetes Secret that holds the Object Storage key. */
+export const STORE_SECRET_NAME = "redis-backup-store";
+export const STORE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
+
+/** Where a bucket is: enough for rclone's S3 remote, without the key. */
+export interface StoreLocation {
+  endpoint: string;
+  bucket: string;
+  region: string;
+}
+
+/**
+ * objectstore.sh's environment for one bucket, less the key: rclone's remote "store" from
+ * environment variables (no config file). Path-style requests work on every S3-compatible
+ * store (Linode, MinIO, Ceph); virtual-host style needs wildcard DNS.
+ */
+export function storeVariables(store: StoreLocation): Record<string, string> {
+  return {
+    BACKUP_BUCKET: store.bucket,
+    RCLONE_CONFIG_STORE_TYPE: "s3",
+    RCLONE_CONFIG_STORE_PROVIDER: "Other",
+    RCLONE_CONFIG_STORE_ENDPOINT: store.endpoint,
+    RCLONE_CONFIG_STORE_REGION: store.region,
+    RCLONE_CONFIG_STORE_FORCE_PATH_STYLE: "true",
+  };
+}
+
+/** The variables that carry the key; in the cluster they come from STORE_SECRET_NAME. */
+export const STORE_KEY_VARIABLES = { accessKeyId: "RCLONE_CONFIG_STORE_ACCESS_KEY_ID", secretAccessKey: "RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY" } as const;
+
+/** The settings backup.sh reads from its environment, in the cluster and locally alike. */
+export function backupJobVariables(settings: BackupSettings): Record<string, string> {
+  return {
+    BACKUP_PREFIX: settings.prefix,
+    BACKUP_KEEP_HOURLY: String(settings.keepHourly),
+    BACKUP_KEEP_DAILY: String(settings.keepDaily),
+    BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),
+  };
+}

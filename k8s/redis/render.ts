@@ -46,6 +46,8 @@ export const SENTINEL_SERVICE_NAME = "redis-sentinel";
 export const SECRET_NAME = "redis-auth";
 export const SECRET_KEYS = { redisPassword: "redis-password", sentinelPassword: "sentinel-password" } as const;
 /** Mount points inside the Redis pod; the scripts get them through the environment. */
+/** uid/gid of the `redis` user in the official Redis images. */
+export const REDIS_UID = 999;
 export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis" } as const;
 
 export const SCRIPT_DIR = path.join(__dirname, "scripts");

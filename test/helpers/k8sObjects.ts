@@ -1,4 +1,5 @@
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
+import { CronJob } from "kubernetes-models/batch/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
@@ -53,6 +54,7 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   "v1/Service": Service,
   "apps/v1/StatefulSet": StatefulSet,
   "apps/v1/Deployment": Deployment,
+  "batch/v1/CronJob": CronJob,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,

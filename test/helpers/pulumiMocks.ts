@@ -21,6 +21,8 @@ const MOCK_IDS: Record<string, string> = {
 };
 export const MOCK_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n";
 export const MOCK_GENERATED_PASSWORD = "GeneratedByRandomProvider0123456789abcd";
+export const MOCK_OBJECT_KEY = { accessKey: "MOCKACCESSKEY0123", secretKey: "MockSecretKeyValue0123456789" };
+export const MOCK_BUCKET_SUFFIX = "a1b2c3";
 
 export interface RenderedStack {
   resources: MockResource[];
@@ -37,6 +39,12 @@ function mockState(type: string, inputs: Record<string, any>): Record<string, an
       return { ...inputs, ipv4: MOCK_NODEBALANCER.ipv4, hostname: MOCK_NODEBALANCER.hostname };
     case "linode:index/networkingIp:NetworkingIp":
       return { ...inputs, address: MOCK_RESERVED_IPV4 };
+    case "linode:index/objectStorageBucket:ObjectStorageBucket":
+      return { ...inputs, s3Endpoint: `${inputs.region}-1.linodeobjects.com` };
+    case "linode:index/objectStorageKey:ObjectStorageKey":
+      return { ...inputs, ...MOCK_OBJECT_KEY };
+    case "random:index/randomId:RandomId":
+      return { ...inputs, hex: MOCK_BUCKET_SUFFIX };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: MOCK_GENERATED_PASSWORD };
     default:

@@ -1,0 +1,146 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { labelsFor, selectorFor } from "../labels";
+import { POD_PATHS, REDIS_UID, RedisSettings, scriptEnvironment } from "../redis/render";
+import type { RedisPodScripts } from "../redisTier";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+import { BackupSettings, backupJobVariables, STORE_KEY_VARIABLES, STORE_SECRET_KEYS, storeVariables } from "./settings";
+
+export const BACKUP_COMPONENT = "redis-backup";
+export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
+export const CRONJOB_NAME = "redis-backup";
+/** Where the rclone binary is copied to: the Redis image has no S3 client of its own. */
+const TOOLS_PATH = "/tools";
+const SCRATCH_PATH = "/scratch";
+
+/** The bucket, as the pods see it: its location, and the Secret that holds its key. */
+export interface BackupStoreRef {
+  endpoint: pulumi.Input<string>;
+  bucket: pulumi.Input<string>;
+  region: string;
+  secretName: pulumi.Input<string>;
+}
+
+export interface BackupJobArgs {
+  namespace: pulumi.Input<string>;
+  settings: BackupSettings;
+  /** The Redis tier's settings: the job reaches its pods as the pod scripts do. */
+  redis: RedisSettings;
+  scripts: RedisPodScripts;
+  store: BackupStoreRef;
+  /** rclone image the binary is copied from. */
+  rcloneImage: string;
+  /** host:port of a Pushgateway for the job's metrics. */
+  pushgateway?: string;
+}
+
+/** The store's environment: location as values, the key only by reference to its Secret. */
+export function storeEnv(store: BackupStoreRef): pulumi.Input<k8s.types.input.core.v1.EnvVar>[] {
+  const location = pulumi.all([store.endpoint, store.bucket]).apply(([endpoint, bucket]) => storeVariables({ endpoint, bucket, region: store.region }));
+  const names = Object.keys(storeVariables({ endpoint: "", bucket: "", region: "" }));
+  return [
+    ...names.map((name) => ({ name, value: location.apply((vars) => vars[name]!) })),
+    { name: STORE_KEY_VARIABLES.accessKeyId, valueFrom: { secretKeyRef: { name: store.secretName, key: STORE_SECRET_KEYS.accessKeyId } } },
+    { name: STORE_KEY_VARIABLES.secretAccessKey, valueFrom: { secretKeyRef: { name: store.secretName, key: STORE_SECRET_KEYS.secretAccessKey } } },
+  ];
+}
+
+/** The init container that copies rclone's static binary into a volume the Redis image mounts. */
+export function rcloneToolsContainer(image: string): k8s.types.input.core.v1.Container {
+  return {
+    name: "tools",
+    image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["cp", "/usr/local/bin/rclone", `${TOOLS_PATH}/rclone`],
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+    securityContext: restrictedContainerSecurity(),
+    volumeMounts: [{ name: "tools", mountPath: TOOLS_PATH }],
+  };
+}
+
+export const TOOLS_VOLUME = { name: "tools", emptyDir: { sizeLimit: "128Mi" } };
+export const RCLONE_ENV = { name: "RCLONE", value: `${TOOLS_PATH}/rclone` };
+
+/**
+ * The backup CronJob: every run copies an RDB from a replica, verifies the stored copy by
+ * restoring it, applies retention and pushes metrics (k8s/redis/scripts/backup.sh run).
+ * One run at a time (Forbid); a run that fails leaves nothing a restore would pick.
+ */
+export class BackupJob extends pulumi.ComponentResource {
+  readonly cronJob: k8s.batch.v1.CronJob;
+
+  constructor(name: string, args: BackupJobArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("redis-dr:k8s:BackupJob", name, {}, opts);
+    const { namespace, redis, scripts } = args;
+    const labels = labelsFor(BACKUP_COMPONENT);
+    const secretEnv = (envName: string, key: string) => ({ name: envName, valueFrom: { secretKeyRef: { name: scripts.secretName, key } } });
+
+    this.cronJob = new k8s.batch.v1.CronJob(
+      CRONJOB_NAME,
+      {
+        metadata: { name: CRONJOB_NAME, namespace, labels },
+        spec: {
+          schedule: args.settings.schedule,
+          timeZone: "Etc/UTC",
+          concurrencyPolicy: "Forbid",
+          // A run missed by more than this (controller down, cluster busy) is skipped, not bunched up.
+          startingDeadlineSeconds: 600,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              backoffLimit: 1,
+              activeDeadlineSeconds: args.settings.maxAgeSeconds,
+              template: {
+                metadata: { labels },
+                spec: {
+                  restartPolicy: "Never",
+                  automountServiceAccountToken: false,
+                  enableServiceLinks: false,
+                  securityContext: restrictedPodSecurity(REDIS_UID),
+                  initContainers: [rcloneToolsContainer(args.rcloneImage)],
+                  containers: [
+                    {
+                      name: "backup",
+                      image: redis.redisImage,
+                      imagePullPolicy: "IfNotPresent",
+                      command: ["bash", `${POD_PATHS.scripts}/backup.sh`, "run"],
+                      env: [
+                        { name: "POD_FQDN", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                        ...Object.entries(scriptEnvironment(redis)).map(([envName, value]) => ({ name: envName, value })),
+                        secretEnv("REDIS_PASSWORD", scripts.secretKeys.redisPassword),
+                        secretEnv("SENTINEL_PASSWORD", scripts.secretKeys.sentinelPassword),
+                        ...storeEnv(args.store),
+                        ...Object.entries(backupJobVariables(args.settings)).map(([envName, value]) => ({ name: envName, value })),
+                        { name: "SCRATCH_DIR", value: SCRATCH_PATH },
+                        RCLONE_ENV,
+                        ...(args.pushgateway ? [{ name: "PUSHGATEWAY", value: args.pushgateway }] : []),
+                      ],
+                      // The scratch redis-server holds the whole dataset while it verifies.
+                      resources: { requests: { cpu: redis.redisCpu, memory: redis.redisMemory }, limits: { memory: redis.redisMemory } },
+                      securityContext: restrictedContainerSecurity(),
+                      volumeMounts: [
+                        { name: "scripts", mountPath: POD_PATHS.scripts, readOnly: true },
+                        { name: "tools", mountPath: TOOLS_PATH, readOnly: true },
+                        { name: "scratch", mountPath: SCRATCH_PATH },
+                      ],
+                    },
+                  ],
+                  volumes: [
+                    { name: "scripts", configMap: { name: scripts.configMapName, defaultMode: 0o555 } },
+                    TOOLS_VOLUME,
+                    // One RDB at a time, never larger than the volume it came from.
+                    { name: "scratch", emptyDir: { sizeLimit: redis.volumeSize } },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}
