@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
+import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, runBackupScript } from "../local/backupJob";
 import { waitForConvergence } from "../local/clusterWatch";
@@ -209,6 +210,9 @@ describe("backup metrics", () => {
       expect(value("redis_dr_backup_newest_verified_timestamp_seconds")).toBe((await manifestOf(id)).createdAtEpoch);
       expect(value("redis_dr_backup_max_age_seconds")).toBe(backupSettings(cfg).maxAgeSeconds);
       expect(value("redis_dr_backup_last_success_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
+      // Every backup metric an alert rule names is one the job pushes (the failure time below).
+      const ruled = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis_dr_backup_[a-z_]+\b/g) ?? [])));
+      expect(ruled.size).toBeGreaterThan(3);
 
       // A failed run pushes its failure time and keeps the last success's figures.
       const master = await masterOf();
@@ -220,6 +224,7 @@ describe("backup metrics", () => {
       const after = await (await fetch("http://127.0.0.1:19912/metrics")).text();
       const failure = Number(new RegExp(`^redis_dr_backup_last_failure_timestamp_seconds\\{[^}]*\\} (\\S+)$`, "m").exec(after)?.[1]);
       expect(failure).toBeGreaterThan(value("redis_dr_backup_last_success_timestamp_seconds") - 1);
+      for (const name of ruled) expect(after, name).toMatch(new RegExp(`^${name}\\{`, "m"));
       expect(after).toMatch(new RegExp(`redis_dr_backup_last_keys\\{[^}]*\\} ${(await manifestOf(id)).keys}`));
       await masterOf();
     } finally {

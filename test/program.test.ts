@@ -28,7 +28,7 @@ const T = {
 };
 
 /** Every alert the operators were promised (issue #5). */
-const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate"];
+const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate", "BackupTooOld", "BackupFailed"];
 
 const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
 const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";
