@@ -10,11 +10,16 @@ import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
 import { localCredentials } from "./credentials";
 import { parseCommandLine } from "../scripts/commandLine";
+import { backupSettings } from "../k8s/backup/settings";
+import { BackupSchedule } from "./backupSchedule";
+import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore, objectStoreEnvironment } from "./objectStore";
 
 const USAGE = `usage: npm start [-- options]
 
 Runs the production topology on this machine from a stack's config: 3 Redis pods (redis +
-sentinel, the StatefulSet's own scripts) and 2 instances of the C++ service. Ctrl-C stops it.
+sentinel, the StatefulSet's own scripts), 2 instances of the C++ service, an S3-compatible
+object store standing in for the backup region (.local/<stack>/objects, kept by --fresh) and
+the backup job on the stack's schedule. Ctrl-C stops it.
 
 options:
   --stack NAME        stack file to read (Pulumi.NAME.yaml); default dev
@@ -22,6 +27,8 @@ options:
   --fresh             start from empty volumes
   --loopback          loopback addresses instead of network namespaces
   --app-ports P,P     ports of the service instances; default 18080,18081
+  --restore ID|latest seed an empty topology from a verified backup in the local object store
+                      (as the restore init container does with restoreFrom); with --fresh
   -h, --help          this text`;
 
 /**
@@ -37,11 +44,16 @@ async function main(): Promise<void> {
     fresh: { type: "boolean", default: false },
     loopback: { type: "boolean", default: false },
     "app-ports": { type: "string", default: "18080,18081" },
+    restore: { type: "string" },
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.join(values.dir!, stack);
-  if (values.fresh) fs.rmSync(baseDir, { recursive: true, force: true });
+  // --fresh empties the volumes, not the object store: it stands for another region.
+  if (values.fresh && fs.existsSync(baseDir)) {
+    for (const entry of fs.readdirSync(baseDir).filter((e) => e !== LOCAL_STORE_DIR)) fs.rmSync(path.join(baseDir, entry), { recursive: true, force: true });
+  }
+  if (values.restore !== undefined && !/^(latest|\d{8}T\d{6}Z)$/.test(values.restore)) throw new Error(`--restore: "${values.restore}" is neither latest nor a backup id such as 20261125T230000Z`);
   fs.mkdirSync(baseDir, { recursive: true });
   const creds = localCredentials(baseDir);
   const appPorts = values["app-ports"]!.split(",").map((p) => {
@@ -52,14 +64,22 @@ async function main(): Promise<void> {
   const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
   const topology = new LocalTopology({ cfg, baseDir, network, ...creds });
   const apps: AppProcess[] = [];
+  const store = localObjectStore(baseDir, stack, network.hostAddress);
+  const backups = new BackupSchedule(
+    { topology, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
+    path.join(baseDir, "backup.log"),
+    (line) => console.log(`[${new Date().toISOString()}] ${line}`),
+  );
 
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     console.log("\nstopping: SIGTERM to the service instances, every redis and sentinel...");
+    await backups.stop();
     for (const app of apps) await app.stop();
     await topology.shutdown();
+    await store.stop();
     console.log("stopped; nothing left running. Data stays in", baseDir, "(--fresh to start empty)");
     process.exit(code);
   };
@@ -70,10 +90,28 @@ async function main(): Promise<void> {
   console.log(`state and logs: ${baseDir}`);
   console.log(network.kind === "namespaces" ? "pods: one network namespace each (ip netns)" : "pods: loopback addresses (no network namespaces here: run as root for them)");
   try {
+    topology.prepare(); // the bridge carries the host address the store listens on
+    await store.start();
+    console.log(`object store (stands in for the backup region): ${store.access.endpoint}/${store.bucket}, state ${store.directory}`);
+    if (values.restore !== undefined) await seedFromBackup(topology, store, values.restore, baseDir);
     await bringUp(topology, apps, appPorts, cfg, creds, baseDir);
+    backups.start();
+    console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
+    console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
   } catch (error) {
     console.error(`\nerror: ${(error as Error).message}`);
     await stop(1);
+  }
+}
+
+/** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */
+async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, backup: string, baseDir: string): Promise<void> {
+  console.log(`restoring: seeding the topology from backup "${backup}"...`);
+  const env = { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: backup, SCRATCH_DIR: path.join(baseDir, "seed-scratch") };
+  for (const pod of topology.pods) {
+    const result = await topology.runScript(pod, "backup.sh", ["seed"], env);
+    for (const line of result.output.trim().split("\n").filter(Boolean)) console.log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
+    if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
   }
 }
 

@@ -10,6 +10,8 @@ export interface PodNetwork {
   readonly kind: "namespaces" | "loopback";
   /** Pod i's address. */
   readonly addresses: string[];
+  /** Where the pods reach a service run by the host (the local object store). */
+  readonly hostAddress: string;
   /** Create what the pods need (idempotent: leftovers from a crashed run are replaced). */
   setUp(): void;
   tearDown(): void;
@@ -23,6 +25,7 @@ export interface PodNetwork {
 export class LoopbackNetwork implements PodNetwork {
   readonly kind = "loopback";
   readonly addresses: string[];
+  readonly hostAddress = "127.0.0.1";
 
   /** Pod i is `${prefix}.${10 + i}`; all of 127.0.0.0/8 is loopback on Linux. */
   constructor(pods: number, prefix: string) {
@@ -58,6 +61,7 @@ const ipQuiet = (...args: string[]) => spawnSync("ip", args, { stdio: "ignore" }
 export class NamespaceNetwork implements PodNetwork {
   readonly kind = "namespaces";
   readonly addresses: string[];
+  readonly hostAddress: string;
   private readonly bridge: string;
 
   constructor(
@@ -66,6 +70,7 @@ export class NamespaceNetwork implements PodNetwork {
     private readonly subnet: string,
   ) {
     this.addresses = Array.from({ length: pods }, (_, i) => `${subnet}.${10 + i}`);
+    this.hostAddress = `${subnet}.1`;
     this.bridge = `${prefix}-br`;
   }
 

@@ -54,3 +54,12 @@ export class LocalObjectStore {
     this.server = undefined;
   }
 }
+
+/** Where `npm start` keeps a stack's "other region": .local/<stack>/objects, which --fresh keeps. */
+export const LOCAL_STORE_DIR = "objects";
+const LOCAL_STORE_PORT = 19500;
+
+/** The store of a stack's local topology, listening where its pods reach the host. */
+export function localObjectStore(baseDir: string, stack: string, hostAddress: string, port = LOCAL_STORE_PORT): LocalObjectStore {
+  return new LocalObjectStore(`${baseDir}/${LOCAL_STORE_DIR}`, `redis-dr-${stack}-backups`, port, hostAddress);
+}

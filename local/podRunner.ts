@@ -8,10 +8,15 @@ import { LocalTopology } from "./topology";
 
 /** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
 export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {
+  return topologyPods(runningLocalTopology(cfg, stack, stateDir));
+}
+
+/** The topology `npm start` is running for a stack, to act on (not to start): its pods, addresses and environment. */
+export function runningLocalTopology(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): LocalTopology {
   const baseDir = path.join(stateDir, stack);
   const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
   const network = podNetwork(cfg.redisReplicas, "local", !/\brdr-redis-0\b/.test(namespaces));
-  return topologyPods(new LocalTopology({ cfg, baseDir, network, ...localCredentials(baseDir) }));
+  return new LocalTopology({ cfg, baseDir, network, ...localCredentials(baseDir) });
 }
 
 /** The pods of a local topology, run as the kubelet would run a script in them. */

@@ -115,12 +115,17 @@ export class LocalTopology {
     this.start(pod, "sentinel");
   }
 
-  startAll(): void {
+  /** Network and config files up, nothing started: where init containers run. */
+  prepare(): void {
     if (!this.networkUp) {
       this.network.setUp();
       this.networkUp = true;
     }
     this.renderConfig();
+  }
+
+  startAll(): void {
+    this.prepare();
     for (const pod of this.pods) this.startPod(pod);
   }
 

@@ -6,6 +6,7 @@ import { diagnoseLoadBalancer, LoadBalancerDiagnosis } from "../k8s/loadBalancer
 import { kubectlLoadBalancerView } from "./serviceView";
 import { localPods } from "../local/podRunner";
 import { kubectlAvailable, kubectlPods, switchover } from "./switchover";
+import { BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner, localBackupRunner } from "./backup";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
@@ -21,15 +22,17 @@ commands:
   switchover  move the Redis master to another pod with no write lost: pause writes, wait until the
               target holds every byte, fail over through Sentinel, demote, release (--to redis-N;
               --local: the npm start topology instead of the cluster, through kubectl exec)
+  backup      list | verify ID | restore ID|latest | now: the stack's backups, by the CronJob's own
+              pod run as a one-off Job (--local: the npm start topology); restore asks first (--yes)
 
 options:
   --stack NAME          stack file to read; default dev
   --json                machine-readable output
   --sentinel HOST:PORT  a Sentinel to ask (status, drill; repeatable)
   --url URL             the public URL to write through (drill)
-  --yes                 confirm the drill's node recycle
+  --yes                 confirm the drill's node recycle, or a backup restore
   --to POD              switchover target (redis-N); default: Sentinel's choice among in-sync replicas
-  --local               switchover on the npm start topology (.local/<stack>)
+  --local               switchover or backup on the npm start topology (.local/<stack>)
   -h, --help            this text
 
 environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
@@ -50,6 +53,18 @@ async function main(): Promise<number> {
     true,
   );
   const command = positionals[0];
+  if (command === "backup") {
+    const [, sub, id, ...rest] = positionals;
+    if (!sub || !(BACKUP_COMMANDS as readonly string[]).includes(sub) || rest.length > 0) {
+      console.error(`backup needs one of: ${BACKUP_COMMANDS.join(", ")}\n\n${USAGE}`);
+      return 2;
+    }
+    const stack = values.stack!;
+    const cfg = stackFileConfig(stack);
+    if (!values.local && !kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (or --local for the npm start topology)");
+    const runner = values.local ? await localBackupRunner(cfg, stack) : kubectlBackupRunner(cfg);
+    return backupCommand(runner, sub as BackupCommand, id, { stack, yes: values.yes!, print: (line) => console.log(line) });
+  }
   if (!command || !["preflight", "status", "drill", "switchover"].includes(command) || positionals.length > 1) {
     console.error(`${command ? `unknown command or extra argument: ${positionals.join(" ")}` : "no command given"}\n\n${USAGE}`);
     return 2;

@@ -10,6 +10,7 @@ const COMMANDS: Array<[string, string]> = [
   ["npm run drill", "local/drill/main.ts"],
   ["npm run bench", "local/bench.ts"],
   ["npm run ops", "ops/main.ts"],
+  ["npm run backup", "local/backupMain.ts"],
 ];
 const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 const run = (entry: string, ...args: string[]) => spawnSync(TSX, [entry, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
@@ -37,5 +38,15 @@ describe("npm run ops", () => {
     const unknown = run("ops/main.ts", "restart");
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command or extra argument: restart/);
+  });
+});
+
+describe("npm run backup", () => {
+  it("refuses a missing or unknown command with exit 2, and says when no topology runs", () => {
+    expect(run("local/backupMain.ts").status).toBe(2);
+    expect(run("local/backupMain.ts", "snapshot").stderr).toMatch(/unknown command: snapshot/);
+    const none = run("local/backupMain.ts", "list", "--stack", "prod");
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/no local topology for stack prod in .*; start the topology with: npm start -- --stack prod/);
   });
 });

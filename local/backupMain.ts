@@ -1,0 +1,37 @@
+import { stackFileConfig } from "../config/stackFile";
+import { BACKUP_COMMANDS, BackupCommand, backupCommand, localBackupRunner } from "../ops/backup";
+import { parseCommandLine } from "../scripts/commandLine";
+
+const USAGE = `usage: npm run backup -- COMMAND [ID] [options]
+
+Backups of the local topology (npm start), by the CronJob's own script, into the local
+object store that stands in for the backup region.
+
+commands:
+  now                 take a backup, verify it by restoring it, apply retention; prints its id
+                      and exits 0 only once it is verified
+  list                every backup: id, time, keys, bytes, verified or not
+  verify ID           verify a backup again (download, sha256, restore into a scratch server)
+  restore ID|latest   write a backup's keys into the live master (after a bad write); asks first
+
+options:
+  --stack NAME        stack (Pulumi.NAME.yaml); default dev
+  --yes               restore without asking
+  -h, --help          this text`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false } }, true);
+  const [command, id, ...rest] = positionals;
+  if (!command || !(BACKUP_COMMANDS as readonly string[]).includes(command) || rest.length > 0) {
+    process.stderr.write(`${command ? `unknown command: ${command}` : "no command"}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const stack = values.stack!;
+  const runner = await localBackupRunner(stackFileConfig(stack), stack);
+  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, print: (line) => console.log(line) }));
+}
+
+main().catch((error) => {
+  console.error(`error: ${(error as Error).message}`);
+  process.exit(1);
+});

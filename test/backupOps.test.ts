@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { Job } from "kubernetes-models/batch/v1";
+import { BackupRunner, backupCommand, jobFromCronJob } from "../ops/backup";
+import { plain } from "./helpers/k8sObjects";
+import { one, renderStack } from "./helpers/pulumiMocks";
+
+// The operator's backup commands: what they run, and that restore asks first.
+describe("ops backup", () => {
+  it("runs backup.sh in a one-off Job that is the CronJob's own pod with another command", async () => {
+    const rendered = await renderStack("dev");
+    const cron = plain(one(rendered, "kubernetes:batch/v1:CronJob").inputs);
+    const job = jobFromCronJob(cron, ["restore", "latest"], "redis-backup-restore-x") as any;
+    expect(() => new Job(job).validate()).not.toThrow();
+    expect(job.metadata).toMatchObject({ name: "redis-backup-restore-x", namespace: "redis-dr" });
+    const pod = job.spec.template.spec;
+    const scheduled = cron.spec.jobTemplate.spec.template.spec;
+    expect(pod.containers[0].command).toEqual(["bash", "/scripts/backup.sh", "restore", "latest"]);
+    expect({ ...pod.containers[0], command: undefined }).toEqual({ ...scheduled.containers[0], command: undefined });
+    expect(pod.initContainers).toEqual(scheduled.initContainers);
+    expect(pod.volumes).toEqual(scheduled.volumes);
+    expect(job.spec.backoffLimit).toBe(0);
+    // The CronJob itself is untouched.
+    expect(scheduled.containers[0].command).toEqual(["bash", "/scripts/backup.sh", "run"]);
+  });
+
+  const recording = (): BackupRunner & { calls: string[][] } => {
+    const calls: string[][] = [];
+    return { where: "test", calls, run: async (args) => (calls.push(args), { code: 0, output: "20261125T230000Z\n" }) };
+  };
+
+  it("restores only once confirmed: a non-interactive run without --yes changes nothing", async () => {
+    const runner = recording();
+    const lines: string[] = [];
+    expect(await backupCommand(runner, "restore", "latest", { stack: "dev", yes: false, print: (l) => lines.push(l) })).toBe(2);
+    expect(runner.calls).toEqual([]);
+    expect(lines.join("\n")).toMatch(/not confirmed; nothing restored/);
+    expect(await backupCommand(runner, "restore", "latest", { stack: "dev", yes: true, print: () => {} })).toBe(0);
+    expect(runner.calls).toEqual([["restore", "latest"]]);
+  });
+
+  it("reports a backup taken by `now` only once the run verified it", async () => {
+    const lines: string[] = [];
+    const failing: BackupRunner = { where: "test", run: async () => ({ code: 1, output: "backup run failed\n" }) };
+    expect(await backupCommand(failing, "now", undefined, { stack: "dev", yes: false, print: (l) => lines.push(l) })).toBe(1);
+    expect(lines.join("\n")).not.toMatch(/verified backup/);
+    const runner = recording();
+    expect(await backupCommand(runner, "now", undefined, { stack: "dev", yes: false, print: (l) => lines.push(l) })).toBe(0);
+    expect(runner.calls).toEqual([["run"]]);
+    expect(lines.at(-1)).toBe("verified backup: 20261125T230000Z");
+  });
+});
