@@ -1,9 +1,11 @@
-import { spawn } from "child_process";
 import * as path from "path";
 import { SCRIPT_DIR, scriptEnvironment } from "../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
+import { runCollecting, ScriptResult } from "./scriptProcess";
 import { LocalTopology } from "./topology";
+
+export type { ScriptResult };
 
 export interface LocalBackupOptions {
   topology: LocalTopology;
@@ -13,11 +15,6 @@ export interface LocalBackupOptions {
   scratchDir: string;
   /** host:port of a Pushgateway, if metrics should be pushed. */
   pushgateway?: string;
-}
-
-export interface ScriptResult {
-  code: number;
-  output: string;
 }
 
 /**
@@ -43,17 +40,7 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
 
 /** Run `backup.sh ARGS` as the CronJob's container would; resolves with its exit code and output. */
 export function runBackupScript(opts: LocalBackupOptions, args: string[], extraEnv: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
-  return new Promise((resolve) => {
-    const child = spawn("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args], { env: { ...localBackupEnvironment(opts), ...extraEnv } });
-    let output = "";
-    const take = (d: Buffer) => {
-      output += d;
-      onOutput?.(d.toString());
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    child.on("close", (code) => resolve({ code: code ?? 1, output }));
-  });
+  return runCollecting("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args], { ...localBackupEnvironment(opts), ...extraEnv }, onOutput);
 }
 
 /** The id a successful `backup.sh run` or `take` printed last on stdout. */

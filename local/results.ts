@@ -7,7 +7,7 @@ import * as path from "path";
  * A results file the docs link to: the figures exactly as a drill or benchmark printed them,
  * with when, where and how they were measured, so the docs never carry hand-copied numbers.
  */
-export function writeResults(file: string, title: string, npmScript: "drill" | "bench", body: string): void {
+export function writeResults(file: string, title: string, npmScript: "drill" | "bench" | "bench:backup", body: string): void {
   const redis = (() => {
     try {
       return execFileSync("redis-server", ["--version"], { encoding: "utf8" }).match(/v=(\S+)/)?.[1] ?? "unknown";

@@ -9,6 +9,7 @@ import {
   scriptEnvironment,
 } from "../k8s/redis/render";
 import { LoopbackNetwork, PodNetwork } from "./network";
+import { runCollecting, ScriptResult } from "./scriptProcess";
 
 /** The two long-running containers of a Redis pod. */
 export type Component = "redis" | "sentinel";
@@ -156,16 +157,15 @@ export class LocalTopology {
   }
 
   /** Run one of the pod's hook scripts (probe or preStop) as the kubelet would. */
-  runScript(pod: LocalPod, script: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<{ code: number; output: string }> {
-    return new Promise((resolve) => {
-      const wrapped = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, script), ...args]);
-      const child = spawn(wrapped.command, wrapped.args, { env: { ...pod.env, ...extraEnv } });
-      let output = "";
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      // "close", not "exit": the process can exit before its last output has been read.
-      child.on("close", (code) => resolve({ code: code ?? 1, output }));
-    });
+  runScript(
+    pod: LocalPod,
+    script: string,
+    args: string[] = [],
+    extraEnv: Record<string, string> = {},
+    onOutput?: (chunk: string) => void,
+  ): Promise<ScriptResult> {
+    const wrapped = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, script), ...args]);
+    return runCollecting(wrapped.command, wrapped.args, { ...pod.env, ...extraEnv }, onOutput);
   }
 
   async stopAll(): Promise<void> {

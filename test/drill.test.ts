@@ -1,3 +1,4 @@
+import { DisasterResult, disasterViolations } from "../local/drill/disaster";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -97,5 +98,63 @@ describe("drill harness", () => {
     expect(ours.failed).toBeGreaterThan(0);
     expect(ours.lost).toBe(0);
     expect(result.events.map((e) => e.event)).toContain("masters: none");
+  });
+});
+
+describe("disaster verdicts", () => {
+  const backupAt = Date.UTC(2026, 10, 25, 23, 0, 0);
+  const result = (lostSeqs: number[], lostWindowMs: number, backupUsed = "20261125T230000Z"): DisasterResult => ({
+    scenario: "region-loss",
+    description: "",
+    startedAt: backupAt - 20_000,
+    faultAt: backupAt + 8000,
+    endedAt: backupAt + 30_000,
+    masterBefore: "",
+    masterAfter: "",
+    failover: false,
+    expectFailover: false,
+    twoMasterSamples: 0,
+    twoWritableMasterSamples: 0,
+    converged: true,
+    writers: [
+      {
+        writer: "redis-dr-app",
+        rtoMs: 20_000,
+        acknowledged: 3,
+        failed: 0,
+        lost: lostSeqs.length,
+        lostSeqs,
+        samples: [
+          { at: backupAt - 5000, seq: 1, ok: true },
+          { at: backupAt + 2000, seq: 2, ok: true },
+          { at: backupAt + 25_000, seq: 3, ok: true },
+        ],
+      },
+    ],
+    events: [],
+    violations: [],
+    disaster: "region-loss",
+    backupIntervalSeconds: 10,
+    backupUsed,
+    backupAgeMs: 8000,
+    rtoMs: 20_000,
+    parts: {},
+    lostWrites: lostSeqs.length,
+    lostWindowMs,
+    keysRestored: 100,
+  });
+  const backups = [
+    { id: "20261125T225950Z", at: backupAt - 5000 },
+    { id: "20261125T230000Z", at: backupAt + 5000 },
+  ];
+
+  it("accepts losing only writes newer than the newest verified backup, within one interval", () => {
+    expect(disasterViolations(result([2], 6000), backups)).toEqual([]);
+  });
+
+  it("fails a restore that lost a write the backup held, used an older backup, or lost more than an interval", () => {
+    expect(disasterViolations(result([1, 2], 6000), backups)).toEqual(["1 acknowledged writes older than the backup are missing"]);
+    expect(disasterViolations(result([], 0, "20261125T225950Z"), backups)).toEqual(["restored 20261125T225950Z, not the newest verified backup 20261125T230000Z"]);
+    expect(disasterViolations(result([2], 12_000), backups)).toEqual(["lost 12.00 s of acknowledged writes, more than the backup interval"]);
   });
 });

@@ -8,6 +8,7 @@ import { SCENARIOS, scenariosNamed } from "./scenarios";
 import { maxReplicaLagSecondsFor } from "../../config/schema";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../results";
+import { DISASTERS, DisasterName, DisasterResult, disasterTable, runDisaster } from "./disaster";
 
 const USAGE = `usage: npm run drill [-- options]
 
@@ -24,7 +25,9 @@ options:
   --loopback            loopback addresses instead of network namespaces
   --out DIR             report directory; default drill-reports/<time>
   --repeat N            run each scenario N times and add median and max per client
-  --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md)
+  --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md,
+                        or docs/results/disasters.md for region-loss and bad-write)
+  --backup-every S      seconds between backups in the disaster scenarios; default 10
   --list                list the scenarios and exit
   -h, --help            this text`;
 
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     list: { type: "boolean", default: false },
     results: { type: "string" },
     repeat: { type: "string", default: "1" },
+    "backup-every": { type: "string", default: "10" },
   });
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) {
@@ -54,7 +58,13 @@ async function main(): Promise<void> {
   }
   if (values.list) {
     for (const s of SCENARIOS) console.log(`${s.name.padEnd(20)} ${s.description}`);
+    for (const [name, description] of Object.entries(DISASTERS)) console.log(`${name.padEnd(20)} ${description}`);
     return;
+  }
+  const backupEvery = Number(values["backup-every"]);
+  if (!Number.isInteger(backupEvery) || backupEvery < 5 || backupEvery > 3600) {
+    console.error(`--backup-every: "${values["backup-every"]}" is not a whole number of seconds from 5 to 3600\n\n${USAGE}`);
+    process.exit(2);
   }
   const overrides: Record<string, string> = {};
   if (values["down-after"]) {
@@ -68,7 +78,9 @@ async function main(): Promise<void> {
     overrides[`redis-dr:${match[2]}`] = match[3]!;
   }
   const cfg = stackFileConfig(values.stack!, overrides);
-  const scenarios = scenariosNamed(values.scenarios?.split(","));
+  const requested = values.scenarios?.split(",");
+  const disasters = (requested ?? []).filter((n): n is DisasterName => n in DISASTERS);
+  const scenarios = requested && disasters.length === requested.length ? [] : scenariosNamed(requested?.filter((n) => !(n in DISASTERS)));
   const out = values.out!;
   fs.mkdirSync(out, { recursive: true });
   const network = podNetwork(cfg.redisReplicas, "drill", values.loopback);
@@ -99,6 +111,35 @@ async function main(): Promise<void> {
     const run = results.filter((r) => r.scenario === scenario.name).length;
     if (!result.skipped) fs.writeFileSync(path.join(out, `${scenario.name}${repeat > 1 ? `-${run}` : ""}.svg`), timelineSvg(result));
     console.log(result.skipped ? `   skipped: ${result.skipped}` : result.violations.length ? `   FAIL: ${result.violations.join("; ")}` : "   ok");
+  }
+  if (disasters.length > 0) {
+    const recovered: DisasterResult[] = [];
+    for (const name of disasters) {
+      console.log(`\n== ${name}: ${DISASTERS[name]}`);
+      const started = Date.now();
+      const result = await runDisaster(name, {
+        cfg,
+        baseDir: path.join(out, "state"),
+        network,
+        appPorts: [18580, 18581],
+        backupIntervalSeconds: backupEvery,
+        backupsBefore: 2,
+        storePort: 19520,
+        log: (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${line.trim()}`),
+      });
+      recovered.push(result);
+      fs.writeFileSync(path.join(out, `${name}.svg`), timelineSvg(result));
+      console.log(result.violations.length ? `   FAIL: ${result.violations.join("; ")}` : "   ok");
+    }
+    const table = disasterTable(recovered);
+    fs.writeFileSync(path.join(out, "disasters.json"), JSON.stringify(recovered.map(({ writers, ...r }) => ({ ...r, writers: writers.map(({ samples, ...w }) => w) })), null, 1));
+    console.log(`\n${table}\n\ntimelines: ${out}/*.svg`);
+    if (values.results && scenarios.length === 0) {
+      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write)`;
+      writeResults(values.results, "Disaster recovery drill results", "drill", `${setup}.\n\n${table}\n`);
+    }
+    if (recovered.some((r) => r.violations.length > 0)) process.exitCode = 1;
+    if (scenarios.length === 0) process.exit(process.exitCode ?? 0);
   }
   const table = repeat > 1 ? `${reportTable(results)}\n\nOver ${repeat} runs each:\n\n${repeatTable(results)}` : reportTable(results);
   fs.writeFileSync(path.join(out, "report.json"), JSON.stringify({ downAfterMs: cfg.sentinelDownAfterMs, results }, null, 1));

@@ -276,6 +276,7 @@ peers_hold_data() {
 # with appendonly yes ignores a lone dump.rdb, so copying the file in would start empty.
 convert_to_aof() {
   local dir="$1" info deadline
+  log "loading $(bytes_of "$dir/dump.rdb") bytes into a scratch redis-server to write them as the AOF"
   scratch_start "$dir" || return 1
   scratch_cmd CONFIG SET appendonly yes >/dev/null
   deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))

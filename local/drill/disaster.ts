@@ -1,0 +1,276 @@
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "../../config/schema";
+import { backupSettings } from "../../k8s/backup/settings";
+import { REDIS_PORT } from "../../k8s/redis/render";
+import { Credentials, withConnection } from "../../probe/connection";
+import { rto, ServiceWriter } from "../../probe/writes";
+import { AppProcess, startApp, waitUntilReady } from "../appProcess";
+import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backupJob";
+import { waitForConvergence } from "../clusterWatch";
+import { localCredentials } from "../credentials";
+import { PodNetwork } from "../network";
+import { LocalObjectStore, objectStoreEnvironment } from "../objectStore";
+import { LocalTopology } from "../topology";
+import { ScenarioResult } from "./runner";
+import { lostWrites } from "./writers";
+
+/** Disasters no failover survives: recovery comes from the backups in the other region. */
+export const DISASTERS = {
+  "region-loss": "the whole topology and its volumes are destroyed; a new one is seeded from the newest verified backup",
+  "bad-write": "FLUSHALL on the master mid-run; the newest verified backup is restored into the live master",
+} as const;
+export type DisasterName = keyof typeof DISASTERS;
+
+export interface DisasterOptions {
+  cfg: StackConfig;
+  baseDir: string;
+  network: PodNetwork;
+  appPorts: [number, number];
+  /** Seconds between backup runs (the local stand-in for backupSchedule). */
+  backupIntervalSeconds: number;
+  /** Verified backups to have before the disaster. */
+  backupsBefore: number;
+  storePort: number;
+  log?: (line: string) => void;
+}
+
+/** Recovery figures of a disaster drill, beside the usual scenario result (writes, events, timeline). */
+export interface DisasterResult extends ScenarioResult {
+  disaster: DisasterName;
+  backupIntervalSeconds: number;
+  /** The backup the recovery used, and how old it was when the disaster was declared. */
+  backupUsed: string;
+  backupAgeMs: number;
+  /** Declared -> first acknowledged write after recovery, and its parts. */
+  rtoMs: number;
+  parts: Record<string, number>;
+  /** Acknowledged writes the recovered data lacks, and the span of time they cover. */
+  lostWrites: number;
+  lostWindowMs: number;
+  keysRestored: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runDisaster(name: DisasterName, opts: DisasterOptions): Promise<DisasterResult> {
+  const log = opts.log ?? (() => undefined);
+  const dir = path.join(opts.baseDir, name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const { cfg, network } = opts;
+  const creds = localCredentials(dir);
+  const events: ScenarioResult["events"] = [];
+  const note = (event: string) => {
+    events.push({ at: Date.now(), event });
+    log(`    ${event}`);
+  };
+  const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, network.hostAddress);
+  let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
+  let apps: AppProcess[] = [];
+  const writer = new ServiceWriter(opts.appPorts.map((p) => `http://127.0.0.1:${p}`));
+  const job = (t: LocalTopology): LocalBackupOptions => ({ topology: t, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
+  const startApps = async (t: LocalTopology) => {
+    apps = [];
+    for (const [i, port] of opts.appPorts.entries()) {
+      apps.push(await startApp({ cfg, sentinels: t.pods.map((p) => p.address), creds, port, logFile: path.join(t.pods[0]!.dir, "..", `app-${i}.log`) }));
+    }
+    await waitUntilReady(apps);
+  };
+  const stopApps = async () => {
+    for (const a of apps) await a.stop();
+    apps = [];
+  };
+
+  // Backups on the drill's own schedule, one at a time, as the CronJob runs them.
+  const backups: Array<{ id: string; at: number }> = [];
+  let backingUp = true;
+  let backupLoop: Promise<void> | undefined;
+  try {
+    topology.prepare();
+    await store.start();
+    topology.startAll();
+    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000);
+    await startApps(topology);
+    const startedAt = Date.now();
+    writer.start();
+    backupLoop = (async () => {
+      while (backingUp) {
+        const tick = Date.now();
+        const result = await runBackupScript(job(topology), ["run"]);
+        const id = backupIdFrom(result.output);
+        if (result.code === 0 && id) {
+          backups.push({ id, at: Date.now() });
+          note(`backup ${id} verified`);
+        } else if (backingUp) note(`backup run failed (exit ${result.code})`);
+        while (backingUp && Date.now() < tick + opts.backupIntervalSeconds * 1000) await sleep(100);
+      }
+    })();
+    while (backups.length < opts.backupsBefore) await sleep(200);
+    // The disaster strikes partway into the next interval, after more acknowledged writes.
+    await sleep((opts.backupIntervalSeconds * 1000) / 2);
+
+    const faultAt = Date.now();
+    const parts: Record<string, number> = {};
+    let keysRestored = 0;
+    let backupUsed = backups.at(-1)!.id;
+    if (name === "region-loss") {
+      note("fault: region lost (every pod, volume and service instance)");
+      backingUp = false;
+      const gone = apps.map((a) => new Promise((r) => (a.child.exitCode === null && a.child.signalCode === null ? a.child.once("exit", r) : r(undefined))));
+      for (const a of apps) a.child.kill("SIGKILL");
+      await Promise.all([...gone, ...topology.pods.flatMap((p) => [topology.stop(p, "redis", "SIGKILL"), topology.stop(p, "sentinel", "SIGKILL")])]);
+      apps = [];
+      // Recovery does not wait for a backup run that was under way: it dies with the region.
+      fs.rmSync(path.join(dir, "before"), { recursive: true, force: true });
+      note("volumes destroyed; a new topology is started from the object store");
+
+      const seedStart = Date.now();
+      topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
+      topology.prepare();
+      const marks: Record<string, number> = {};
+      const env = { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: "latest", SCRATCH_DIR: path.join(dir, "seed-scratch") };
+      const seeded = await topology.runScript(topology.pods[0]!, "backup.sh", ["seed"], env, (line) => {
+        if (/downloading /.test(line)) marks.download ??= Date.now();
+        if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
+      });
+      if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
+      const seededAt = Date.now();
+      backupUsed = /from backup (\S+)/.exec(seeded.output)?.[1] ?? backupUsed;
+      keysRestored = Number(/restored (\d+) keys/.exec(seeded.output)?.[1] ?? 0);
+      note(`seeded from ${backupUsed}: ${keysRestored} keys`);
+      parts.start = (marks.download ?? seedStart) - faultAt;
+      parts.download = (marks.load ?? seededAt) - (marks.download ?? seedStart);
+      parts.load = seededAt - (marks.load ?? seededAt);
+      topology.startAll();
+      await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000);
+      await waitForReplicasSynced(topology, creds, keysRestored);
+      const syncedAt = Date.now();
+      parts.sync = syncedAt - seededAt;
+      note("new topology converged, replicas synced");
+      await startApps(topology);
+      parts.service = Date.now() - syncedAt;
+      await backupLoop;
+    } else {
+      const master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 30_000)).masters[0]!;
+      await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
+      note("fault: FLUSHALL on the master");
+      const restoreStart = Date.now();
+      const restored = await runBackupScript(job(topology), ["restore", "latest"], { ALLOW_UNVERIFIED: "0" });
+      if (restored.code !== 0) throw new Error(`restore failed: ${restored.output}`);
+      backupUsed = /restored from backup (\S+)/.exec(restored.output)?.[1] ?? backupUsed;
+      keysRestored = Number(/done, (\d+) keys restored/.exec(restored.output)?.[1] ?? 0);
+      parts.restore = Date.now() - restoreStart;
+      note(`restored ${keysRestored} keys from ${backupUsed}`);
+      backingUp = false;
+      await backupLoop;
+    }
+    // Writes go on through the (new) service; the first acknowledged one ends the outage.
+    await sleep(3000);
+    await writer.stop();
+    const endedAt = Date.now();
+    const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 30_000);
+    const masterAfter = view.masters[0]!;
+    const lost = await lostWrites(writer, masterAfter, creds);
+    const lostAt = writer.samples.filter((s) => s.ok && lost.includes(s.seq)).map((s) => s.at);
+    const backupTakenAt = idTime(backupUsed);
+    const rtoMs = name === "region-loss" ? rto(writer.samples, faultAt) : parts.restore!;
+    const result: DisasterResult = {
+      scenario: name,
+      description: DISASTERS[name],
+      startedAt,
+      faultAt,
+      endedAt,
+      masterBefore: "",
+      masterAfter,
+      failover: false,
+      expectFailover: false,
+      twoMasterSamples: 0,
+      twoWritableMasterSamples: 0,
+      converged: true,
+      writers: [
+        {
+          writer: writer.name,
+          rtoMs: rto(writer.samples, faultAt),
+          acknowledged: writer.samples.filter((s) => s.ok).length,
+          failed: writer.samples.filter((s) => !s.ok).length,
+          lost: lost.length,
+          lostSeqs: lost,
+          samples: writer.samples,
+        },
+      ],
+      events,
+      violations: [],
+      disaster: name,
+      backupIntervalSeconds: opts.backupIntervalSeconds,
+      backupUsed,
+      backupAgeMs: faultAt - backupTakenAt,
+      rtoMs,
+      parts,
+      lostWrites: lost.length,
+      lostWindowMs: lostAt.length ? faultAt - Math.min(...lostAt) : 0,
+      keysRestored,
+    };
+    result.violations = disasterViolations(result, backups);
+    return result;
+  } finally {
+    backingUp = false;
+    await backupLoop?.catch(() => undefined);
+    await writer.stop();
+    await stopApps();
+    await topology.shutdown();
+    await store.stop();
+  }
+}
+
+/** A backup id is its UTC start time: 20261125T230000Z. */
+function idTime(id: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(id);
+  return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : Number.NaN;
+}
+
+/**
+ * What a disaster drill must show: the newest verified backup was used, only writes newer than
+ * it were lost, no more than one backup interval of them (the RPO goal), and service came back.
+ */
+export function disasterViolations(r: DisasterResult, backups: Array<{ id: string; at: number }>): string[] {
+  const violations: string[] = [];
+  const newestVerified = backups.filter((b) => b.at <= r.faultAt).at(-1)?.id;
+  if (r.backupUsed !== newestVerified) violations.push(`restored ${r.backupUsed}, not the newest verified backup ${newestVerified}`);
+  const writes = r.writers[0]!;
+  const lostBeforeBackup = writes.samples.filter((s) => s.ok && writes.lostSeqs.includes(s.seq) && s.at < idTime(r.backupUsed));
+  if (lostBeforeBackup.length > 0) violations.push(`${lostBeforeBackup.length} acknowledged writes older than the backup are missing`);
+  if (r.lostWindowMs > r.backupIntervalSeconds * 1000) violations.push(`lost ${(r.lostWindowMs / 1000).toFixed(2)} s of acknowledged writes, more than the backup interval`);
+  if (Number.isNaN(writes.rtoMs)) violations.push("writes had not recovered by the end");
+  if (r.keysRestored === 0) violations.push("nothing was restored");
+  return violations;
+}
+
+/** Every replica holds the restored keys (a full sync from the seeded first pod). */
+async function waitForReplicasSynced(topology: LocalTopology, creds: Credentials, keys: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (const pod of topology.pods) {
+    for (;;) {
+      const size = await withConnection(pod.address, REDIS_PORT, creds.redisPassword, (c) => c.dbsize(), 2000).catch(() => -1);
+      if (size >= keys) break;
+      if (Date.now() > deadline) throw new Error(`${pod.name} holds ${size} of ${keys} keys after 120 s`);
+      await sleep(100);
+    }
+  }
+}
+
+/** The recovery table: RTO and its parts, RPO as writes and as time, the backup used and its age. */
+export function disasterTable(results: DisasterResult[]): string {
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const lines = [
+    "| disaster | backup every s | backup age at disaster s | keys restored | RTO s | parts s | acked writes lost | lost window s | verdict |",
+    "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+  ];
+  for (const r of results) {
+    const parts = Object.entries(r.parts).map(([k, v]) => `${k} ${s(v)}`).join(", ");
+    lines.push(
+      `| ${r.disaster} | ${r.backupIntervalSeconds} | ${s(r.backupAgeMs)} | ${r.keysRestored} | ${s(r.rtoMs)} | ${parts} | ${r.lostWrites} | ${s(r.lostWindowMs)} | ${r.violations.length ? r.violations.join("; ") : "ok"} |`,
+    );
+  }
+  return lines.join("\n");
+}
