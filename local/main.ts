@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
-  const baseDir = path.join(values.dir!, stack);
+  const baseDir = path.resolve(values.dir!, stack);
   // --fresh empties the volumes, not the object store: it stands for another region.
   if (values.fresh && fs.existsSync(baseDir)) {
     for (const entry of fs.readdirSync(baseDir).filter((e) => e !== LOCAL_STORE_DIR)) fs.rmSync(path.join(baseDir, entry), { recursive: true, force: true });

@@ -73,6 +73,7 @@ afterAll(async () => {
 
 describe("backup.sh run", () => {
   let id: string;
+  let tampered: string;
 
   it("copies from a replica, never the master, and stores an RDB its manifest describes", async () => {
     const master = await masterOf();
@@ -102,10 +103,16 @@ describe("backup.sh run", () => {
     expect(result.output).toMatch(new RegExp(`^${id}\\s+\\S+\\s+1002\\s+\\d+\\s+verified$`, "m"));
   });
 
+  it("verifies from a relative scratch directory too (redis-server changes into its --dir before it makes the socket)", async () => {
+    const relative = path.relative(process.cwd(), path.join(baseDir, "relative-scratch"));
+    const result = await runBackupScript(job, ["verify", id], { SCRATCH_DIR: relative });
+    expect(result.code, result.output).toBe(0);
+  });
+
   it("refuses to mark a backup verified when the stored RDB no longer matches its manifest", async () => {
     const taken = await runBackupScript(job, ["take"]);
     expect(taken.code, taken.output).toBe(0);
-    const tampered = backupIdFrom(taken.output)!;
+    tampered = backupIdFrom(taken.output)!;
     const file = path.join(baseDir, "tampered.rdb");
     fs.writeFileSync(file, Buffer.from("REDIS0011 not an rdb"));
     expect((await rclone("copyto", file, `store:${store.bucket}/backups/${tampered}/dump.rdb`)).status).toBe(0);
@@ -149,8 +156,12 @@ describe("backup.sh run", () => {
     expect(result.code, result.output).toBe(0);
     const left = [...new Set((await objects()).map((o) => o.split("/")[0]!))].sort();
     // Hourly: today's run (id), 2025-01-03 02h, 2025-01-02 01h. Daily: today, 2025-01-03. The
-    // tampered (unverified) backup, the older ones and the orphan RDB are gone.
-    expect(left).toEqual(["20250102T010000Z", "20250103T023000Z", id].sort());
+    // older ones and the orphan RDB are gone. The tampered backup is unverified but minutes
+    // old: another run may still be writing it, so it stays until a run deadline has passed.
+    expect(left).toEqual(["20250102T010000Z", "20250103T023000Z", id, tampered].sort());
+    const later = await runBackupScript(job, ["prune"], { BACKUP_KEEP_HOURLY: "3", BACKUP_KEEP_DAILY: "2", BACKUP_RUN_DEADLINE_SECONDS: "1" });
+    expect(later.code, later.output).toBe(0);
+    expect([...new Set((await objects()).map((o) => o.split("/")[0]!))]).not.toContain(tampered);
   });
 
   it("fails without a healthy replica, and uploads nothing", async () => {

@@ -66,7 +66,9 @@ describe("backups under Pulumi mocks", () => {
     expect(env.RCLONE_CONFIG_STORE_FORCE_PATH_STYLE!.value).toBe("true");
     expect(env.RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY!.valueFrom).toEqual({ secretKeyRef: { name: "redis-backup-store", key: "secret-access-key" } });
     expect(env.REDIS_PASSWORD!.valueFrom).toEqual({ secretKeyRef: { name: "redis-auth", key: "redis-password" } });
-    expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) } });
+    expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) }, BACKUP_RUN_DEADLINE_SECONDS: { value: "1800" } });
+    // A run that hangs is stopped at the deadline retention also waits for.
+    expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(1800);
     expect(env.PUSHGATEWAY).toBeUndefined();
   });
 

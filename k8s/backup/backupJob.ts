@@ -91,7 +91,7 @@ export class BackupJob extends pulumi.ComponentResource {
             metadata: { labels },
             spec: {
               backoffLimit: 1,
-              activeDeadlineSeconds: args.settings.maxAgeSeconds,
+              activeDeadlineSeconds: args.settings.runDeadlineSeconds,
               template: {
                 metadata: { labels },
                 spec: {

@@ -10,10 +10,12 @@ export interface BackupSettings {
   prefix: string;
   /** The BackupTooOld threshold: two scheduled intervals plus a run's own time. */
   maxAgeSeconds: number;
+  /** The longest one run may take (the Job's activeDeadlineSeconds). */
+  runDeadlineSeconds: number;
 }
 
 export const BACKUP_PREFIX = "backups";
-/** Room for one run (dump, two loads, uploads) on top of the schedule's interval. */
+/** The longest one run (dump, two loads, uploads) may take; also its room on top of the schedule's interval. */
 const RUN_ALLOWANCE_SECONDS = 1800;
 
 export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backupKeepHourly" | "backupKeepDaily">): BackupSettings {
@@ -23,6 +25,7 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
     keepDaily: cfg.backupKeepDaily,
     prefix: BACKUP_PREFIX,
     maxAgeSeconds: 2 * longestCronGapSeconds(cfg.backupSchedule) + RUN_ALLOWANCE_SECONDS,
+    runDeadlineSeconds: RUN_ALLOWANCE_SECONDS,
   };
 }
 
@@ -63,5 +66,6 @@ export function backupJobVariables(settings: BackupSettings): Record<string, str
     BACKUP_KEEP_HOURLY: String(settings.keepHourly),
     BACKUP_KEEP_DAILY: String(settings.keepDaily),
     BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),
+    BACKUP_RUN_DEADLINE_SECONDS: String(settings.runDeadlineSeconds),
   };
 }

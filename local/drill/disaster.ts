@@ -98,15 +98,20 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       while (backingUp) {
         const tick = Date.now();
         const result = await runBackupScript(job(topology), ["run"]);
+        fs.appendFileSync(path.join(dir, "backup.log"), result.output);
         const id = backupIdFrom(result.output);
         if (result.code === 0 && id) {
           backups.push({ id, at: Date.now() });
           note(`backup ${id} verified`);
-        } else if (backingUp) note(`backup run failed (exit ${result.code})`);
+        } else if (backingUp) note(`backup run failed (exit ${result.code}): ${result.output.trim().split("\n").at(-2) ?? ""}`);
         while (backingUp && Date.now() < tick + opts.backupIntervalSeconds * 1000) await sleep(100);
       }
     })();
-    while (backups.length < opts.backupsBefore) await sleep(200);
+    const backupsDue = Date.now() + (opts.backupsBefore + 2) * (opts.backupIntervalSeconds + 30) * 1000;
+    while (backups.length < opts.backupsBefore) {
+      if (Date.now() > backupsDue) throw new Error(`no ${opts.backupsBefore} verified backups in time; see ${path.join(dir, "backup.log")}`);
+      await sleep(200);
+    }
     // The disaster strikes partway into the next interval, after more acknowledged writes.
     await sleep((opts.backupIntervalSeconds * 1000) / 2);
 

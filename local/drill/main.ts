@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   const requested = values.scenarios?.split(",");
   const disasters = (requested ?? []).filter((n): n is DisasterName => n in DISASTERS);
   const scenarios = requested && disasters.length === requested.length ? [] : scenariosNamed(requested?.filter((n) => !(n in DISASTERS)));
-  const out = values.out!;
+  // Absolute: the pods' scripts and redis-server resolve paths from other working directories.
+  const out = path.resolve(values.out!);
   fs.mkdirSync(out, { recursive: true });
   const network = podNetwork(cfg.redisReplicas, "drill", values.loopback);
   console.log(

@@ -22,6 +22,8 @@
 #   BACKUP_SAMPLE_KEYS     keys sampled into the manifest (default 20)
 #   PUSHGATEWAY            host:port of a Prometheus Pushgateway (optional)
 #   BACKUP_MAX_AGE_SECONDS pushed beside the metrics: the BackupTooOld threshold
+#   BACKUP_RUN_DEADLINE_SECONDS  the longest a run may take (the Job's deadline); retention
+#                          leaves younger unverified folders alone: another run may own them
 #   RESTORE_BACKUP         latest or an id (seed)
 #   ALLOW_UNVERIFIED       1 lets restore/seed use a backup that never verified (by id only)
 LOG_TAG=backup
@@ -40,6 +42,7 @@ BACKUP_KEEP_DAILY="${BACKUP_KEEP_DAILY:-30}"
 BACKUP_SAMPLE_KEYS="${BACKUP_SAMPLE_KEYS:-20}"
 DUMP_TIMEOUT_SECONDS="${DUMP_TIMEOUT_SECONDS:-1800}"
 MIGRATE_BATCH="${MIGRATE_BATCH:-200}"
+BACKUP_RUN_DEADLINE_SECONDS="${BACKUP_RUN_DEADLINE_SECONDS:-7200}"
 
 WORK=""
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -185,12 +188,24 @@ kept_backups() {
   } | sed '/^$/d' | sort -u
 }
 
+# Seconds since the UTC time an id (or folder name) stands for; 0 for a name that is not an id.
+age_of() {
+  local id="$1" started
+  [[ $id =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || { echo 0; return; }
+  started=$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s)
+  echo $(($(date -u +%s) - started))
+}
+
 cmd_prune() {
-  local keep folder removed=0
+  local keep verified folder removed=0
   keep=$(kept_backups)
+  verified=$(store_verified)
   [[ -n $keep ]] || { log "retention: no verified backup yet; deleting nothing"; return 0; }
   for folder in $(store_folders); do
     grep -qx "$folder" <<<"$keep" && continue
+    # An unverified folder younger than a run's deadline may be another run still at work
+    # (an operator's `backup now` beside the schedule): leave it to a later prune.
+    if ! grep -qx "$folder" <<<"$verified" && (($(age_of "$folder") < BACKUP_RUN_DEADLINE_SECONDS)); then continue; fi
     store_delete "$folder" || { log "retention: could not delete $folder"; return 1; }
     removed=$((removed + 1))
   done

@@ -8,7 +8,9 @@ SCRATCH_SOCKET=""
 
 # scratch_start DIR: load DIR/dump.rdb and wait until the dataset is in memory.
 scratch_start() {
-  local dir="$1" deadline reply
+  local dir deadline reply
+  # Absolute: redis-server changes into --dir before it creates the socket.
+  dir=$(cd "$1" && pwd) || return 1
   SCRATCH_SOCKET="$dir/scratch.sock"
   redis-server --port 0 --unixsocket "$SCRATCH_SOCKET" --unixsocketperm 700 \
     --dir "$dir" --dbfilename dump.rdb --appendonly no --save "" \
