@@ -6,11 +6,11 @@ import { backupSettings } from "../k8s/backup/settings";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { parseCommandLine } from "../scripts/commandLine";
-import { backupIdFrom, LocalBackupOptions, runBackupScript } from "./backupJob";
+import { backupIdFrom, LocalBackupOptions, runBackupScript, seedPod } from "./backupJob";
 import { waitForConvergence } from "./clusterWatch";
 import { localCredentials } from "./credentials";
 import { podNetwork } from "./network";
-import { LocalObjectStore, objectStoreEnvironment } from "./objectStore";
+import { LocalObjectStore } from "./objectStore";
 import { writeResults } from "./results";
 import { LocalTopology } from "./topology";
 
@@ -108,8 +108,7 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
     topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
     topology.prepare();
     started = Date.now();
-    const env = { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: "latest", SCRATCH_DIR: path.join(dir, "seed-scratch") };
-    const seeded = await topology.runScript(topology.pods[0]!, "backup.sh", ["seed"], env);
+    const seeded = await seedPod(topology, topology.pods[0]!, store.access, "latest", path.join(dir, "seed-scratch"));
     if (seeded.code !== 0) throw new Error(`seed failed: ${seeded.output}`);
     const seedMs = Date.now() - started;
     started = Date.now();

@@ -3,7 +3,7 @@ import { SCRIPT_DIR, scriptEnvironment } from "../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
 import { runCollecting, ScriptResult } from "./scriptProcess";
-import { LocalTopology } from "./topology";
+import { LocalPod, LocalTopology } from "./topology";
 
 export type { ScriptResult };
 
@@ -47,4 +47,19 @@ export function runBackupScript(opts: LocalBackupOptions, args: string[], extraE
 export function backupIdFrom(output: string): string | undefined {
   const ids = output.match(/^\d{8}T\d{6}Z$/gm);
   return ids?.[ids.length - 1];
+}
+
+/**
+ * The restore init container's work in one pod (`backup.sh seed`, with the pod's own environment
+ * and the store's): only the first pod of an empty topology loads the backup, the others skip.
+ */
+export function seedPod(
+  topology: LocalTopology,
+  pod: LocalPod,
+  store: ObjectStoreAccess,
+  backup: string,
+  scratchDir: string,
+  onOutput?: (chunk: string) => void,
+): Promise<ScriptResult> {
+  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), RESTORE_BACKUP: backup, SCRATCH_DIR: scratchDir }, onOutput);
 }

@@ -12,7 +12,8 @@ import { localCredentials } from "./credentials";
 import { parseCommandLine } from "../scripts/commandLine";
 import { backupSettings } from "../k8s/backup/settings";
 import { BackupSchedule } from "./backupSchedule";
-import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore, objectStoreEnvironment } from "./objectStore";
+import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "./objectStore";
+import { seedPod } from "./backupJob";
 
 const USAGE = `usage: npm start [-- options]
 
@@ -107,9 +108,8 @@ async function main(): Promise<void> {
 /** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */
 async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, backup: string, baseDir: string): Promise<void> {
   console.log(`restoring: seeding the topology from backup "${backup}"...`);
-  const env = { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: backup, SCRATCH_DIR: path.join(baseDir, "seed-scratch") };
   for (const pod of topology.pods) {
-    const result = await topology.runScript(pod, "backup.sh", ["seed"], env);
+    const result = await seedPod(topology, pod, store.access, backup, path.join(baseDir, "seed-scratch"));
     for (const line of result.output.trim().split("\n").filter(Boolean)) console.log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
     if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
   }

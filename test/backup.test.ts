@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, runBackupScript } from "../local/backupJob";
+import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, runBackupScript, seedPod } from "../local/backupJob";
 import { waitForConvergence } from "../local/clusterWatch";
 import { LocalObjectStore } from "../local/objectStore";
 import { LoopbackNetwork } from "../local/network";
@@ -181,10 +181,10 @@ describe("backup.sh run", () => {
 describe("backup.sh seed", () => {
   it("loads the newest verified backup into the first pod of an empty deployment, which the others then replicate", async () => {
     const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, "127.0.7"), ...creds });
-    const env = { ...storeEnv(), RESTORE_BACKUP: "latest", SCRATCH_DIR: path.join(baseDir, "seed-scratch") };
+    const seed = (pod: (typeof fresh.pods)[number]) => seedPod(fresh, pod, store.access, "latest", path.join(baseDir, "seed-scratch"));
     try {
       fresh.renderConfig();
-      const seeded = await Promise.all(fresh.pods.map((pod) => fresh.runScript(pod, "backup.sh", ["seed"], env)));
+      const seeded = await Promise.all(fresh.pods.map(seed));
       expect(seeded.map((s) => s.code)).toEqual([0, 0, 0]);
       expect(seeded[0]!.output).toMatch(/seed: restored 1002 keys from backup \d{8}T\d{6}Z/);
       expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
@@ -197,7 +197,7 @@ describe("backup.sh seed", () => {
       }
 
       // Never over existing data: a second seed on the same volumes does nothing.
-      const again = await fresh.runScript(fresh.pods[0]!, "backup.sh", ["seed"], env);
+      const again = await seed(fresh.pods[0]!);
       expect(again.code).toBe(0);
       expect(again.output).toMatch(/already holds data; never restoring over it/);
     } finally {

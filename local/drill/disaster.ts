@@ -6,11 +6,11 @@ import { REDIS_PORT } from "../../k8s/redis/render";
 import { Credentials, withConnection } from "../../probe/connection";
 import { rto, ServiceWriter } from "../../probe/writes";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
-import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backupJob";
+import { backupIdFrom, LocalBackupOptions, runBackupScript, seedPod } from "../backupJob";
 import { waitForConvergence } from "../clusterWatch";
 import { localCredentials } from "../credentials";
 import { PodNetwork } from "../network";
-import { LocalObjectStore, objectStoreEnvironment } from "../objectStore";
+import { LocalObjectStore } from "../objectStore";
 import { LocalTopology } from "../topology";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
@@ -134,8 +134,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
       topology.prepare();
       const marks: Record<string, number> = {};
-      const env = { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: "latest", SCRATCH_DIR: path.join(dir, "seed-scratch") };
-      const seeded = await topology.runScript(topology.pods[0]!, "backup.sh", ["seed"], env, (line) => {
+      const seeded = await seedPod(topology, topology.pods[0]!, store.access, "latest", path.join(dir, "seed-scratch"), (line) => {
         if (/downloading /.test(line)) marks.download ??= Date.now();
         if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
       });

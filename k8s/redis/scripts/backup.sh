@@ -59,6 +59,8 @@ new_workdir() {
 }
 
 info_value() { sed -n "s/^$1:\\([^[:space:]]*\\).*/\\1/p"; }
+# id_time ID [FORMAT]: the UTC time a backup id stands for (default: seconds since the epoch).
+id_time() { date -u -d "${1:0:8} ${1:9:2}:${1:11:2}:${1:13:2}" "+${2:-%s}"; }
 sha256_of() { sha256sum "$1" | awk '{print $1}'; }
 bytes_of() { wc -c <"$1" | tr -d ' '; }
 
@@ -112,8 +114,8 @@ cmd_take() {
   {
     printf '{\n'
     printf '  "id": "%s",\n' "$id"
-    printf '  "createdAt": "%s",\n' "$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%Y-%m-%dT%H:%M:%SZ)"
-    printf '  "createdAtEpoch": %s,\n' "$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s)"
+    printf '  "createdAt": "%s",\n' "$(id_time "$id" %Y-%m-%dT%H:%M:%SZ)"
+    printf '  "createdAtEpoch": %s,\n' "$(id_time "$id")"
     printf '  "sourcePod": "%s",\n' "$source"
     printf '  "replicationId": "%s",\n' "$replid"
     printf '  "replicationOffset": %s,\n' "${offset:-0}"
@@ -190,10 +192,9 @@ kept_backups() {
 
 # Seconds since the UTC time an id (or folder name) stands for; 0 for a name that is not an id.
 age_of() {
-  local id="$1" started
+  local id="$1"
   [[ $id =~ ^[0-9]{8}T[0-9]{6}Z$ ]] || { echo 0; return; }
-  started=$(date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s)
-  echo $(($(date -u +%s) - started))
+  echo $(($(date -u +%s) - $(id_time "$id")))
 }
 
 cmd_prune() {
@@ -232,7 +233,7 @@ newest_verified_epoch() {
   local id
   id=$(store_verified | tail -n 1)
   [[ -n $id ]] || { echo 0; return; }
-  date -u -d "${id:0:8} ${id:9:2}:${id:11:2}:${id:13:2}" +%s
+  id_time "$id"
 }
 
 cmd_run() {
