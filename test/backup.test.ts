@@ -82,6 +82,8 @@ describe("backup.sh run", () => {
     id = backupIdFrom(result.output)!;
     expect(id).toMatch(/^\d{8}T\d{6}Z$/);
     expect((await objects()).filter((o) => o.startsWith(id)).sort()).toEqual([id, `${id}/dump.rdb`, `${id}/manifest.json`, `${id}/verified.json`]);
+    // Every working copy (the dump, the verification download) is gone once the run ends.
+    expect(fs.readdirSync(job.scratchDir)).toEqual([]);
 
     const manifest = (await manifestOf(id));
     expect(hosts.filter((h) => h !== master)).toContain(manifest.sourcePod);

@@ -160,7 +160,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
       note("fault: FLUSHALL on the master");
       const restoreStart = Date.now();
-      const restored = await runBackupScript(job(topology), ["restore", "latest"], { ALLOW_UNVERIFIED: "0" });
+      const restored = await runBackupScript(job(topology), ["restore", "latest"]);
       if (restored.code !== 0) throw new Error(`restore failed: ${restored.output}`);
       backupUsed = /restored from backup (\S+)/.exec(restored.output)?.[1] ?? backupUsed;
       keysRestored = Number(/done, (\d+) keys restored/.exec(restored.output)?.[1] ?? 0);
@@ -178,7 +178,8 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     const lost = await lostWrites(writer, masterAfter, creds);
     const lostAt = writer.samples.filter((s) => s.ok && lost.includes(s.seq)).map((s) => s.at);
     const backupTakenAt = idTime(backupUsed);
-    const rtoMs = name === "region-loss" ? rto(writer.samples, faultAt) : parts.restore!;
+    const writesRtoMs = rto(writer.samples, faultAt);
+    const rtoMs = name === "region-loss" ? writesRtoMs : parts.restore!;
     const result: DisasterResult = {
       scenario: name,
       description: DISASTERS[name],
@@ -195,7 +196,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       writers: [
         {
           writer: writer.name,
-          rtoMs: rto(writer.samples, faultAt),
+          rtoMs: writesRtoMs,
           acknowledged: writer.samples.filter((s) => s.ok).length,
           failed: writer.samples.filter((s) => !s.ok).length,
           lost: lost.length,

@@ -53,7 +53,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A fresh working directory; the previous one (a downloaded RDB, perhaps large) goes first.
 new_workdir() {
+  [[ -n $WORK ]] && rm -rf "$WORK"
   mkdir -p "$SCRATCH_DIR"
   WORK=$(mktemp -d "$SCRATCH_DIR/work.XXXXXX")
 }
@@ -243,9 +245,8 @@ cmd_run() {
     log "backup run failed"
     return 1
   fi
-  new_workdir
+  # cmd_verify left the manifest it checked against in its working directory.
   manifest="$WORK/manifest.json"
-  store_get "$id" manifest.json "$manifest" || return 1
   push_metrics "$(printf '%s\n' \
     "redis_dr_backup_last_success_timestamp_seconds $(date +%s)" \
     "redis_dr_backup_last_duration_seconds $((SECONDS - started))" \
