@@ -11,6 +11,7 @@ const COMMANDS: Array<[string, string]> = [
   ["npm run bench", "local/bench.ts"],
   ["npm run ops", "ops/main.ts"],
   ["npm run backup", "local/backupMain.ts"],
+  ["npm run bench:backup", "local/backupBench.ts"],
 ];
 const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 const run = (entry: string, ...args: string[]) => spawnSync(TSX, [entry, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
