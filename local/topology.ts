@@ -11,8 +11,14 @@ import {
 import { LoopbackNetwork, PodNetwork } from "./network";
 import { runCollecting, ScriptResult } from "./scriptProcess";
 
-/** The two long-running containers of a Redis pod. */
-export type Component = "redis" | "sentinel";
+/** The long-running containers of a Redis pod, each started from its script start-<name>.sh or follow-promotion.sh. */
+export const COMPONENTS = ["redis", "sentinel", "promotion-follower"] as const;
+export type Component = (typeof COMPONENTS)[number];
+const ENTRY_SCRIPTS: Record<Component, string> = {
+  redis: "start-redis.sh",
+  sentinel: "start-sentinel.sh",
+  "promotion-follower": "follow-promotion.sh",
+};
 
 export interface LocalPod {
   name: string;
@@ -94,7 +100,7 @@ export class LocalTopology {
     const key = `${pod.name}/${component}`;
     if (this.isRunning(pod, component)) throw new Error(`${key} is already running`);
     const log = fs.openSync(path.join(pod.dir, `${component}.log`), "a");
-    const { command, args } = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, `start-${component}.sh`)]);
+    const { command, args } = this.network.wrap(this.pods.indexOf(pod), "bash", [path.join(SCRIPT_DIR, ENTRY_SCRIPTS[component])]);
     // `ip netns exec` execs the command in place, so the pid is still the process group leader.
     const child = spawn(command, args, {
       env: pod.env,
@@ -112,8 +118,12 @@ export class LocalTopology {
   }
 
   startPod(pod: LocalPod): void {
-    this.start(pod, "redis");
-    this.start(pod, "sentinel");
+    for (const component of COMPONENTS) this.start(pod, component);
+  }
+
+  /** A node failure as the pod sees it: every container dies at once. */
+  killPod(pod: LocalPod): void {
+    for (const component of COMPONENTS) this.signal(pod, component, "SIGKILL");
   }
 
   /** Network and config files up, nothing started: where init containers run. */
@@ -153,7 +163,7 @@ export class LocalTopology {
   }
 
   async stopPod(pod: LocalPod, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    await Promise.all([this.stop(pod, "redis", signal), this.stop(pod, "sentinel", signal)]);
+    await Promise.all(COMPONENTS.map((component) => this.stop(pod, component, signal)));
   }
 
   /** Run one of the pod's hook scripts (probe or preStop) as the kubelet would. */

@@ -268,6 +268,18 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(String(env.REDIS_NODES!.value).split(" ")).toEqual([0, 1, 2].map((i) => `redis-${i}.redis-headless.redis-dr.svc.cluster.local`));
   });
 
+  it("runs the promotion follower beside them with the pod's environment, no port and a small fixed memory", () => {
+    const redis = container(rendered, T.statefulSet, "redis");
+    const follower = container(rendered, T.statefulSet, "promotion-follower");
+    expect(follower.command).toEqual(["bash", "/scripts/follow-promotion.sh"]);
+    expect(follower.image).toBe(redis.image);
+    expect(follower.env).toEqual(redis.env);
+    expect(envOf(follower).SENTINEL_PASSWORD!.valueFrom.secretKeyRef.key).toBe(SECRET_KEYS.sentinelPassword);
+    expect(follower.ports).toBeUndefined();
+    expect(follower.resources).toEqual({ requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "64Mi" } });
+    expect(follower.volumeMounts.find((m: any) => m.name === "scripts")).toMatchObject({ mountPath: "/scripts", readOnly: true });
+  });
+
   it("ships the scripts and rendered configs in ConfigMaps, executable", () => {
     const scripts = plain(one(rendered, T.configMap, "redis-scripts").inputs);
     const onDisk = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh")).sort();
@@ -379,7 +391,7 @@ describe("program with prometheusOperator", () => {
     const pods = Object.fromEntries(
       [T.statefulSet, T.deployment].map((type) => {
         const template = plain(one(rendered, type).inputs).spec.template;
-        return [type, { labels: template.metadata.labels, ports: template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.name)) }];
+        return [type, { labels: template.metadata.labels, ports: template.spec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => p.name)) }];
       }),
     );
     const monitors = byType(rendered, "kubernetes:monitoring.coreos.com/v1:PodMonitor").map((r) => plain(r.inputs).spec);

@@ -45,9 +45,9 @@ export const HEADLESS_SERVICE_NAME = "redis-headless";
 export const SENTINEL_SERVICE_NAME = "redis-sentinel";
 export const SECRET_NAME = "redis-auth";
 export const SECRET_KEYS = { redisPassword: "redis-password", sentinelPassword: "sentinel-password" } as const;
-/** Mount points inside the Redis pod; the scripts get them through the environment. */
 /** uid/gid of the `redis` user in the official Redis images. */
 export const REDIS_UID = 999;
+/** Mount points inside the Redis pod; the scripts get them through the environment. */
 export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis" } as const;
 
 export const SCRIPT_DIR = path.join(__dirname, "scripts");
@@ -55,6 +55,7 @@ export const SCRIPT_FILES = [
   "lib.sh",
   "start-redis.sh",
   "start-sentinel.sh",
+  "follow-promotion.sh",
   "probe-redis.sh",
   "probe-sentinel.sh",
   "prestop-redis.sh",

@@ -124,7 +124,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       backingUp = false;
       const gone = apps.map((a) => new Promise((r) => (a.child.exitCode === null && a.child.signalCode === null ? a.child.once("exit", r) : r(undefined))));
       for (const a of apps) a.child.kill("SIGKILL");
-      await Promise.all([...gone, ...topology.pods.flatMap((p) => [topology.stop(p, "redis", "SIGKILL"), topology.stop(p, "sentinel", "SIGKILL")])]);
+      await Promise.all([...gone, ...topology.pods.map((p) => topology.stopPod(p, "SIGKILL"))]);
       apps = [];
       // Recovery does not wait for a backup run that was under way: it dies with the region.
       fs.rmSync(path.join(dir, "before"), { recursive: true, force: true });

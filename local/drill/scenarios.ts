@@ -62,12 +62,6 @@ const replicas = (ctx: DrillContext) => ctx.topology.pods.filter((p) => p !== ct
 /** The kubelet restarts a crashed container after a short back-off. */
 const KUBELET_RESTART_MS = 1000;
 
-/** A node failure as the pod sees it: both containers die at once. */
-function killMasterPod(ctx: DrillContext): void {
-  ctx.topology.signal(ctx.master, "redis", "SIGKILL");
-  ctx.topology.signal(ctx.master, "sentinel", "SIGKILL");
-}
-
 async function waitForNewMaster(ctx: DrillContext, timeoutMs: number): Promise<void> {
   await waitFor(
     "a Sentinel majority to name a new master",
@@ -106,12 +100,12 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "kill-master-pod",
-    description: "SIGKILL redis and sentinel of the master pod; the pod comes back after 2x down-after",
+    description: "SIGKILL every container of the master pod; the pod comes back after 2x down-after",
     expectFailover: true,
     planned: false,
     peers: false,
     async run(ctx) {
-      killMasterPod(ctx);
+      ctx.topology.killPod(ctx.master);
       await sleep(2 * ctx.cfg.sentinelDownAfterMs);
       ctx.note("pod restarted");
       ctx.topology.startPod(ctx.master);
@@ -154,7 +148,7 @@ export const SCENARIOS: Scenario[] = [
     planned: false,
     peers: false,
     async run(ctx) {
-      killMasterPod(ctx);
+      ctx.topology.killPod(ctx.master);
       await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs);
       ctx.note("old master pod restarted");
       ctx.topology.startPod(ctx.master);

@@ -1,0 +1,77 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForConvergence } from "../local/clusterWatch";
+import { LocalPod, LocalTopology } from "../local/topology";
+import { roleOf, sentinelMaster } from "../probe/roles";
+import { waitFor } from "../probe/wait";
+import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+
+// follow-promotion.sh, the promotion-follower container, against real redis-server and
+// redis-sentinel: a surviving replica moves to the replica Sentinel promotes, and nothing else
+// moves a replica.
+const cfg = FAST_FAILOVER_CFG;
+const creds = TEST_CREDENTIALS;
+const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-follower-"));
+const topology = new LocalTopology({ cfg, baseDir, ...creds });
+const hosts = topology.pods.map((p) => p.address);
+let master: LocalPod;
+let replicas: LocalPod[];
+
+const promotion = (promoted: string, failed: string, masterName = cfg.masterName) =>
+  `slave ${promoted}:6379 ${promoted} 6379 @ ${masterName} ${failed} 6379`;
+const handle = (pod: LocalPod, payload: string) =>
+  topology.runScript(pod, "follow-promotion.sh", ["handle", payload], { PROMOTION_WAIT_SECONDS: "1" });
+
+beforeAll(async () => {
+  topology.startAll();
+  const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+  master = topology.pods.find((p) => p.address === view.masters[0])!;
+  replicas = topology.pods.filter((p) => p !== master);
+});
+afterAll(() => topology.stopAll());
+
+describe("promotion follower: events it must not act on", () => {
+  it("leaves a replica alone when the named replica was never promoted", async () => {
+    const [a, b] = replicas as [LocalPod, LocalPod];
+    const result = await handle(a, promotion(b.address, master.address));
+    expect(result.output).toContain(`not following ${b.address}: it did not report ROLE master`);
+    expect(await roleOf(a.address, creds)).toMatchObject({ role: "slave", master: master.address });
+  });
+
+  it("leaves a replica alone when the failed master is not the one it follows, or the event is about another master name or itself", async () => {
+    const [a, b] = replicas as [LocalPod, LocalPod];
+    const elsewhere = await handle(a, promotion(b.address, "10.9.9.9"));
+    expect(elsewhere.output).toContain(`this replica follows ${master.address}, not the failed 10.9.9.9`);
+    expect((await handle(a, promotion(b.address, master.address, "othermaster"))).output).toBe("");
+    expect((await handle(a, promotion(a.address, master.address))).output).toBe("");
+    expect(await roleOf(a.address, creds)).toMatchObject({ role: "slave", master: master.address });
+  });
+});
+
+describe("promotion follower: a failover", () => {
+  it("moves the surviving replica to the promoted one as soon as the leader announces it", async () => {
+    topology.signal(master, "redis", "SIGKILL");
+    const survivors = hosts.filter((h) => h !== master.address);
+    let promoted = "";
+    await waitFor(
+      "the surviving Sentinels to agree on a promoted replica",
+      async () => {
+        const named = await Promise.all(survivors.map((h) => sentinelMaster(h, cfg.masterName, creds)));
+        promoted = named[0] ?? "";
+        return survivors.includes(promoted) && named.every((n) => n === promoted);
+      },
+      30_000,
+    );
+    const survivor = replicas.find((p) => p.address !== promoted)!;
+    await waitFor("the follower's log line", async () => topology.log(survivor, "promotion-follower").includes("ahead of"), 10_000);
+    expect(topology.log(survivor, "promotion-follower")).toContain(
+      `following ${promoted} (promoted in place of ${master.address}) ahead of Sentinel's reconfiguration`,
+    );
+    expect(await roleOf(survivor.address, creds)).toMatchObject({ role: "slave", master: promoted });
+    // The promoted replica's own follower saw itself named and did nothing.
+    const promotedPod = topology.pods.find((p) => p.address === promoted)!;
+    expect(topology.log(promotedPod, "promotion-follower")).not.toContain("following");
+  });
+});
