@@ -54,10 +54,13 @@ const workloads = new Workloads(
     redis: redisSettings(cfg),
     ...(secrets.redisPassword ? { redisPassword: secrets.redisPassword } : {}),
     ...(secrets.sentinelPassword ? { sentinelPassword: secrets.sentinelPassword } : {}),
+    ...(secrets.apiTokens ? { apiTokens: secrets.apiTokens } : {}),
     app: {
       image: cfg.appImage,
       replicas: cfg.appReplicas,
       containerPort: cfg.appPort,
+      probePort: cfg.appProbePort,
+      monitoringNamespace: cfg.monitoringNamespace,
       cpu: cfg.appCpu,
       memory: cfg.appMemory,
       waitReplicas: cfg.appWaitReplicas,
@@ -91,6 +94,8 @@ export const publicUrl = pulumi.interpolate`http://${entry.binding.ipv4}${cfg.pu
 export const namespace = workloads.namespace;
 export const sentinelService = workloads.sentinelServiceName;
 export const appService = workloads.appServiceName;
+/** The newest API bearer token (the last of apiTokens, or the generated one): `pulumi stack output --show-secrets apiToken`. */
+export const apiToken = pulumi.secret(workloads.apiTokens.apply((t) => t.split(",").at(-1)!));
 /** Where the backups are; a stack restoring after losing this one names them in restoreFrom. */
 export const backupBucket = backupStore.access.bucket;
 export const backupRegion = cfg.backupRegion;

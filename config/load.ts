@@ -1,12 +1,25 @@
 import { z } from "zod";
 import { schemaInfo } from "./schemaInfo";
-import { PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
+import { API_TOKEN_PATTERN, PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
 
 export const CONFIG_NAMESPACE = "redis-dr";
 
 /** Keys that are read as secrets and never pass through the typed object. */
-export const SECRET_KEYS = ["redisPassword", "sentinelPassword"] as const;
+export const SECRET_KEYS = ["redisPassword", "sentinelPassword", "apiTokens"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Why a secret value is refused (never showing it), or undefined when it is fine. */
+function secretProblem(key: SecretKey, value: string): string | undefined {
+  if (key === "apiTokens") {
+    const bad = value.split(",").findIndex((token) => !API_TOKEN_PATTERN.test(token));
+    return bad < 0
+      ? undefined
+      : `${CONFIG_NAMESPACE}:${key}: token ${bad + 1} must be 32-128 characters of letters, digits and -._~+/ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <token>[,<token>...], or remove it to have one generated`;
+  }
+  return PASSWORD_PATTERN.test(value)
+    ? undefined
+    : `${CONFIG_NAMESPACE}:${key}: must be 16-128 characters of letters, digits and !#%+,-./:=@^_~ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>, or remove it to have one generated`;
+}
 
 export class StackConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -67,11 +80,8 @@ export function parseStackConfig(raw: Record<string, string>): StackConfig {
     const [namespace, key] = fullKey.includes(":") ? fullKey.split(":", 2) : [CONFIG_NAMESPACE, fullKey];
     if (namespace !== CONFIG_NAMESPACE || key === undefined) continue;
     if ((SECRET_KEYS as readonly string[]).includes(key)) {
-      if (!PASSWORD_PATTERN.test(value)) {
-        problems.push(
-          `${CONFIG_NAMESPACE}:${key}: must be 16-128 characters of letters, digits and !#%+,-./:=@^_~ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>, or remove it to have one generated`,
-        );
-      }
+      const problem = secretProblem(key as SecretKey, value);
+      if (problem) problems.push(problem);
       continue;
     }
     if (!(key in stackConfigShape)) {

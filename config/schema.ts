@@ -171,7 +171,8 @@ export const stackConfigShape = {
   // --- k8s/ and app/: the C++ service ---
   appImage: pinnedImage("app").describe("Image of the C++ service built from app/Dockerfile (pinned tag or digest)."),
   appReplicas: z.number().int().min(2, "must be at least 2 so one app pod can be lost or drained").describe("App Deployment replicas."),
-  appPort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8080).describe("Container port of the app's HTTP API and probes."),
+  appPort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8080).describe("Container port of the app's HTTP API: HTTP_PORT, the public Service's target."),
+  appProbePort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8081).describe("Container port of the app's /healthz, /readyz and /metrics: PROBE_PORT, never in the public Service, so public traffic cannot starve the probes; the app NetworkPolicy admits only monitoringNamespace to it (the kubelet's probes come from the node, which is always allowed)."),
   appCpu: quantity("250m").describe("CPU request of each app container."),
   appMemory: quantity("256Mi").describe("Memory request and limit of each app container."),
   appWaitReplicas: z.number().int().min(0).default(0).describe("REDIS_WAIT_REPLICAS: replicas a write must reach (WAIT) before the app acknowledges it; 0 disables."),
@@ -202,6 +203,9 @@ export const stackConfigSchema = z
     }
     if (c.minReplicasToWrite > c.redisReplicas - 2) {
       at("minReplicasToWrite", `is ${c.minReplicasToWrite}: with ${c.redisReplicas} pods, losing one replica would stop all writes; set it to at most ${c.redisReplicas - 2}`);
+    }
+    if (c.appProbePort === c.appPort) {
+      at("appProbePort", `(${c.appProbePort}) must differ from appPort: probes and metrics have a listener of their own`);
     }
     if (c.appWaitReplicas > c.redisReplicas - 1) {
       at("appWaitReplicas", `is ${c.appWaitReplicas} but only ${c.redisReplicas - 1} replicas exist; set it to at most ${c.redisReplicas - 1}`);
@@ -286,3 +290,6 @@ export function toBytes(quantity: string): number {
 }
 
 export { PASSWORD as PASSWORD_PATTERN };
+
+/** One API bearer token (RFC 6750 b64token characters), 32-128 long: what the service accepts (app/src/api_auth.hpp). */
+export const API_TOKEN_PATTERN = /^[A-Za-z0-9._~+/-]{32,128}=*$/;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseStackConfig, SecretKey, StackConfig, validateStackName } from "./load";
+import { CONFIG_NAMESPACE, parseStackConfig, SECRET_KEYS, SecretKey, StackConfig, validateStackName } from "./load";
 
 export interface StackSettings {
   cfg: StackConfig;
@@ -12,9 +12,9 @@ export function readStackSettings(): StackSettings {
   const cfg = parseStackConfig(pulumi.runtime.allConfig());
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const secrets: StackSettings["secrets"] = {};
-  const redisPassword = config.getSecret("redisPassword");
-  const sentinelPassword = config.getSecret("sentinelPassword");
-  if (redisPassword) secrets.redisPassword = redisPassword;
-  if (sentinelPassword) secrets.sentinelPassword = sentinelPassword;
+  for (const key of SECRET_KEYS) {
+    const value = config.getSecret(key);
+    if (value) secrets[key] = value;
+  }
   return { cfg, secrets };
 }

@@ -14,6 +14,8 @@ export interface AppEnvironment<Host = string> {
   sentinelPort: number;
   masterName: string;
   httpPort: number;
+  /** The listener of /healthz, /readyz and /metrics. */
+  probePort: number;
   /** Listen address; the binary's default (all interfaces) serves a pod. */
   httpBind?: string;
   waitReplicas: number;
@@ -24,6 +26,9 @@ export interface AppEnvironment<Host = string> {
 
 /** Variables that carry a secret, and which password each is. */
 export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "redisPassword", SENTINEL_PASSWORD: "sentinelPassword" } as const;
+
+/** The public API's bearer tokens, comma-separated (a secret too; several during a rotation). */
+export const APP_TOKENS_VARIABLE = "API_TOKENS";
 
 /** Names the binary also reads, left at its defaults here (timeouts, limits, readiness hysteresis). */
 export const APP_DEFAULTED_VARIABLES = [
@@ -46,6 +51,7 @@ export function appVariables<Host = string>(env: AppEnvironment<Host>): Record<s
     REDIS_MASTER_NAME: env.masterName,
     ...(env.httpBind !== undefined ? { HTTP_BIND: env.httpBind } : {}),
     HTTP_PORT: String(env.httpPort),
+    PROBE_PORT: String(env.probePort),
     REDIS_WAIT_REPLICAS: String(env.waitReplicas),
     REDIS_WAIT_TIMEOUT_MS: String(env.waitTimeoutMs),
     REDIS_REQUEST_TIMEOUT_MS: String(env.requestTimeoutMs),

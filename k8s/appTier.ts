@@ -1,8 +1,9 @@
+import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { LoadBalancerBinding } from "../infra/publicEntry";
-import { APP_SECRET_VARIABLES, appVariables } from "./appEnvironment";
+import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "./appEnvironment";
 import { LoadBalancerWait } from "./loadBalancerWait";
 import { RedisConnection } from "./redisTier";
 import { labelsFor, selectorFor } from "./labels";
@@ -10,8 +11,12 @@ import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTol
 
 export const APP_COMPONENT = "redis-dr-app";
 export const APP_SERVICE_NAME = "redis-dr-app";
-/** Paths the C++ service serves its probes on (app/src/http_api.cpp). */
+/** The Secret holding the public API's bearer tokens, and its key. */
+export const API_TOKENS_SECRET = { name: "redis-dr-api", key: "tokens" } as const;
+/** Paths the C++ service serves its probes on (app/src/http_api.cpp); all on the probe port, /readyz also (without detail) on the public one. */
 export const APP_PATHS = { liveness: "/healthz", readiness: "/readyz", metrics: "/metrics" } as const;
+/** Container port names: the public API, and the probes and metrics. */
+export const APP_PORT_NAMES = { http: "http", probe: "probe" } as const;
 /** Non-root uid baked into app/Dockerfile. */
 export const APP_UID = 10001;
 /** Pods the app's Deployment selects; the Redis NetworkPolicy admits them. */
@@ -34,12 +39,18 @@ export interface AppTierArgs {
   namespace: pulumi.Input<string>;
   image: string;
   replicas: number;
-  /** Container port of the HTTP API and probes. */
+  /** Container port of the HTTP API (the Service's target). */
   containerPort: number;
+  /** Container port of /healthz, /readyz and /metrics: the kubelet's probes and Prometheus, never the Service. */
+  probePort: number;
+  /** Namespace whose Prometheus may scrape /metrics on the probe port. */
+  monitoringNamespace: string;
   cpu: string;
   memory: string;
   /** Where and how the app finds Redis: the Redis tier's typed reference. */
   redis: RedisConnection;
+  /** Bearer tokens the public API accepts, comma-separated (a secret). */
+  apiTokens: pulumi.Input<string>;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS / REDIS_REQUEST_TIMEOUT_MS of the service. */
   waitReplicas: number;
   waitTimeoutMs: number;
@@ -72,19 +83,30 @@ export class AppTier extends pulumi.ComponentResource {
       sentinelPort: redis.sentinelPort,
       masterName: redis.masterName,
       httpPort: args.containerPort,
+      probePort: args.probePort,
       waitReplicas: args.waitReplicas,
       waitTimeoutMs: args.waitTimeoutMs,
       requestTimeoutMs: args.requestTimeoutMs,
       shutdownDrainSeconds: SHUTDOWN_DRAIN_SECONDS,
     });
+    const tokens = pulumi.secret(args.apiTokens);
+    const tokenSecret = new k8s.core.v1.Secret(
+      API_TOKENS_SECRET.name,
+      { metadata: { name: API_TOKENS_SECRET.name, namespace, labels }, type: "Opaque", stringData: { [API_TOKENS_SECRET.key]: tokens } },
+      child,
+    );
     const env: k8s.types.input.core.v1.EnvVar[] = [
       ...Object.entries(variables).map(([name, value]) => ({ name, value })),
       ...Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => ({
         name,
         valueFrom: { secretKeyRef: { name: redis.secretName, key: redis.secretKeys[password] } },
       })),
+      { name: APP_TOKENS_VARIABLE, valueFrom: { secretKeyRef: { name: tokenSecret.metadata.name, key: API_TOKENS_SECRET.key } } },
     ];
-    const httpProbe = (path: string) => ({ httpGet: { path, port: "http" } });
+    // An env var from a Secret is read at start only: a changed token list rolls the pods (one at a
+    // time, maxUnavailable 0), so during a rotation every pod accepts the old and the new token.
+    const tokensChecksum = tokens.apply((t) => crypto.createHash("sha256").update(t).digest("hex"));
+    const httpProbe = (path: string) => ({ httpGet: { path, port: APP_PORT_NAMES.probe } });
 
     this.deployment = new k8s.apps.v1.Deployment(
       APP_COMPONENT,
@@ -95,7 +117,7 @@ export class AppTier extends pulumi.ComponentResource {
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
-            metadata: { labels },
+            metadata: { labels, annotations: { "redis-dr/api-tokens-checksum": tokensChecksum } },
             spec: {
               automountServiceAccountToken: false,
               enableServiceLinks: false,
@@ -115,7 +137,10 @@ export class AppTier extends pulumi.ComponentResource {
                   name: "app",
                   image: args.image,
                   imagePullPolicy: "IfNotPresent",
-                  ports: [{ name: "http", containerPort: args.containerPort }],
+                  ports: [
+                    { name: APP_PORT_NAMES.http, containerPort: args.containerPort },
+                    { name: APP_PORT_NAMES.probe, containerPort: args.probePort },
+                  ],
                   env,
                   resources: {
                     requests: { cpu: args.cpu, memory: args.memory },
@@ -162,7 +187,7 @@ export class AppTier extends pulumi.ComponentResource {
           // client's address reaches the app. Cluster would let kube-proxy answer from any node.
           externalTrafficPolicy: "Local",
           selector,
-          ports: [{ name: "http", protocol: "TCP", port: args.publicPort, targetPort: "http" }],
+          ports: [{ name: "http", protocol: "TCP", port: args.publicPort, targetPort: APP_PORT_NAMES.http }],
         },
       },
       { ...child, dependsOn: [this.deployment] },
@@ -187,7 +212,9 @@ export class AppTier extends pulumi.ComponentResource {
       child,
     );
 
-    // Public traffic arrives through the NodeBalancer and node ports, so any source may reach the HTTP port, and nothing else.
+    // Public traffic arrives through the NodeBalancer and node ports, so any source may reach the HTTP port;
+    // only the monitoring namespace reaches the probe port (the kubelet's probes come from the node, which
+    // NetworkPolicy always admits: kubernetes.io/docs/concepts/services-networking/network-policies).
     new k8s.networking.v1.NetworkPolicy(
       APP_COMPONENT,
       {
@@ -195,7 +222,13 @@ export class AppTier extends pulumi.ComponentResource {
         spec: {
           podSelector: { matchLabels: selector },
           policyTypes: ["Ingress"],
-          ingress: [{ ports: [{ protocol: "TCP", port: args.containerPort }] }],
+          ingress: [
+            { ports: [{ protocol: "TCP", port: args.containerPort }] },
+            {
+              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.monitoringNamespace } } }],
+              ports: [{ protocol: "TCP", port: args.probePort }],
+            },
+          ],
         },
       },
       child,

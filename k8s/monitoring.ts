@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { EXPORTER_PORT_NAMES } from "./redis/exporters";
+import { APP_PORT_NAMES } from "./appTier";
 import { labelsFor } from "./labels";
 
 /** The alert rules, one file for plain Prometheus and the PrometheusRule alike. */
@@ -61,7 +62,7 @@ export class Monitoring extends pulumi.ComponentResource {
         child,
       );
     podMonitor("redis", args.redisSelector, [EXPORTER_PORT_NAMES.redis, EXPORTER_PORT_NAMES.sentinel]);
-    podMonitor("redis-dr-app", args.appSelector, ["http"]);
+    podMonitor("redis-dr-app", args.appSelector, [APP_PORT_NAMES.probe]);
     this.registerOutputs({});
   }
 }

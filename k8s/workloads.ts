@@ -17,8 +17,10 @@ export interface WorkloadsArgs {
   /** Secret config values; a strong random password is generated for any left unset. */
   redisPassword?: pulumi.Output<string>;
   sentinelPassword?: pulumi.Output<string>;
-  /** The app tier, less what the Redis tier hands it. */
-  app: Omit<AppTierArgs, "namespace" | "redis">;
+  /** The public API's bearer tokens, comma-separated; one 48-character token is generated if unset. */
+  apiTokens?: pulumi.Output<string>;
+  /** The app tier, less what the Redis tier and the tokens above hand it. */
+  app: Omit<AppTierArgs, "namespace" | "redis" | "apiTokens">;
   /** Create the prometheus-operator objects (needs its CRDs). */
   prometheusOperator: boolean;
   backup: WorkloadsBackupArgs;
@@ -34,10 +36,10 @@ export interface WorkloadsBackupArgs {
   restoreFrom?: StoreLocation & { backup: string };
 }
 
-function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource) {
+function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource, length = 40) {
   if (configured) return pulumi.secret(configured);
-  // Alphanumeric only: the value goes verbatim into redis.conf and sentinel.conf.
-  return new random.RandomPassword(name, { length: 40, special: false }, { parent }).result;
+  // Alphanumeric only: the value goes verbatim into redis.conf and sentinel.conf, and a token into a header.
+  return new random.RandomPassword(name, { length, special: false }, { parent }).result;
 }
 
 /** Everything inside the cluster: namespace, the Redis tier and the app tier. */
@@ -45,6 +47,8 @@ export class Workloads extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   readonly sentinelServiceName: pulumi.Output<string>;
   readonly appServiceName: pulumi.Output<string>;
+  /** The public API's bearer tokens, comma-separated (a secret). */
+  readonly apiTokens: pulumi.Output<string>;
 
   constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:Workloads", name, {}, opts);
@@ -114,7 +118,12 @@ export class Workloads extends pulumi.ComponentResource {
       { ...child, dependsOn: [redis] },
     );
 
-    const app = new AppTier("app", { ...args.app, namespace: namespace.metadata.name, redis: redis.connection }, { ...child, dependsOn: [redis] });
+    this.apiTokens = passwordOrGenerated("api-token", args.apiTokens, this, 48);
+    const app = new AppTier(
+      "app",
+      { ...args.app, namespace: namespace.metadata.name, redis: redis.connection, apiTokens: this.apiTokens },
+      { ...child, dependsOn: [redis] },
+    );
 
     if (args.prometheusOperator) {
       new Monitoring(

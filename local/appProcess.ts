@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../config/schema";
-import { APP_SECRET_VARIABLES, appVariables } from "../k8s/appEnvironment";
+import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../k8s/appEnvironment";
 import { SENTINEL_PORT } from "../k8s/redis/render";
 import { Credentials } from "../probe/connection";
 import { waitFor } from "../probe/wait";
@@ -10,12 +10,20 @@ import { waitFor } from "../probe/wait";
 export const APP_BINARY = path.resolve(__dirname, "../app/build/redis-dr-app");
 
 export interface AppProcess {
+  /** The public API (and a /readyz without detail), what the NodeBalancer would reach. */
   url: string;
   port: number;
+  /** /healthz, /readyz and /metrics: the probe listener. */
+  probeUrl: string;
+  /** The bearer token the API accepts. */
+  apiToken: string;
   child: ChildProcess;
   logFile: string;
   stop(): Promise<number | null>;
 }
+
+/** Each local instance's probe listener: its API port plus this (18080 -> 28080). */
+export const LOCAL_PROBE_PORT_OFFSET = 10_000;
 
 /**
  * Runs the C++ service (app/build/redis-dr-app) against a topology's Sentinels,
@@ -26,6 +34,8 @@ export async function startApp(opts: {
   sentinels: string[];
   creds: Credentials;
   port: number;
+  /** The bearer token the API is to accept. */
+  apiToken: string;
   logFile: string;
   env?: Record<string, string>;
 }): Promise<AppProcess> {
@@ -41,24 +51,27 @@ export async function startApp(opts: {
         // Local instances share the host: loopback only, and no load balancer to drain for.
         httpBind: "127.0.0.1",
         httpPort: opts.port,
+        probePort: opts.port + LOCAL_PROBE_PORT_OFFSET,
         waitReplicas: opts.cfg.appWaitReplicas,
         waitTimeoutMs: opts.cfg.appWaitTimeoutMs,
         requestTimeoutMs: opts.cfg.appRequestTimeoutMs,
         shutdownDrainSeconds: 0,
       }),
       ...Object.fromEntries(Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => [name, opts.creds[password]])),
+      [APP_TOKENS_VARIABLE]: opts.apiToken,
       ...opts.env,
     },
     stdio: ["ignore", log, log],
   });
   fs.closeSync(log);
   const url = `http://127.0.0.1:${opts.port}`;
+  const probeUrl = `http://127.0.0.1:${opts.port + LOCAL_PROBE_PORT_OFFSET}`;
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await waitFor(
     `the service on port ${opts.port} to answer /healthz`,
     async () => {
       if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}; see ${opts.logFile}`);
-      return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+      return fetch(`${probeUrl}/healthz`).then((r) => r.ok, () => false);
     },
     10_000,
     100,
@@ -66,6 +79,8 @@ export async function startApp(opts: {
   return {
     url,
     port: opts.port,
+    probeUrl,
+    apiToken: opts.apiToken,
     child,
     logFile: opts.logFile,
     stop: async () => {
@@ -79,7 +94,7 @@ export async function startApp(opts: {
 export async function waitUntilReady(apps: AppProcess[], timeoutMs = 30_000): Promise<void> {
   await waitFor(
     "the service instances to be ready",
-    async () => (await Promise.all(apps.map((a) => fetch(`${a.url}/readyz`).then((r) => r.ok, () => false)))).every(Boolean),
+    async () => (await Promise.all(apps.map((a) => fetch(`${a.probeUrl}/readyz`).then((r) => r.ok, () => false)))).every(Boolean),
     timeoutMs,
   );
 }

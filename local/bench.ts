@@ -7,7 +7,7 @@ import { startApp } from "./appProcess";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { waitFor } from "../probe/wait";
 import { clusterView, waitForConvergence } from "./clusterWatch";
-import { localCredentials } from "./credentials";
+import { localApiToken, localCredentials } from "./credentials";
 import { LocalTopology } from "./topology";
 import { parseCommandLine } from "../scripts/commandLine";
 import { writeResults } from "./results";
@@ -49,12 +49,12 @@ function toMs(value: string): number {
   return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
 }
 
-function runWrk(url: string, concurrency: number, seconds: number) {
+function runWrk(url: string, apiToken: string, concurrency: number, seconds: number) {
   const script = path.resolve(__dirname, "../app/bench/put.lua");
   const out = execFileSync(
     "wrk",
     ["-t", String(Math.min(2, concurrency)), "-c", String(concurrency), "-d", `${seconds}s`, "--latency", "-s", script, url],
-    { encoding: "utf8" },
+    { encoding: "utf8", env: { PATH: process.env.PATH, API_TOKEN: apiToken } },
   );
   const percentile = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(out)![1]!);
   return {
@@ -76,10 +76,13 @@ function runRedisBenchmark(host: string, password: string, concurrency: number, 
   return { rps: col("rps"), p50: col("p50_latency_ms"), p99: col("p99_latency_ms") };
 }
 
-async function measureKillRecovery(topology: LocalTopology, url: string, master: string) {
+async function measureKillRecovery(topology: LocalTopology, url: string, apiToken: string, master: string) {
   let seq = 0;
   const put = () =>
-    fetch(`${url}/kv/recovery-${++seq}`, { method: "PUT", body: "x", signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+    fetch(`${url}/kv/recovery-${++seq}`, { method: "PUT", body: "x", headers: { Authorization: `Bearer ${apiToken}` }, signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
   await waitFor("a successful write before the fault", put, 10_000, 50);
   const pod = topology.pods.find((p) => p.address === master)!;
   const killedAt = Date.now();
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-bench-"));
   const creds = localCredentials(baseDir);
+  const apiToken = localApiToken(baseDir);
   const topology = new LocalTopology({ cfg, baseDir, ...creds });
   const hosts = topology.pods.map((p) => p.address);
   console.log(`bench: stack ${values.stack}, ${os.cpus().length} cores, state in ${baseDir}`);
@@ -118,12 +122,12 @@ async function main(): Promise<void> {
   try {
     const view = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
     const master = view.masters[0]!;
-    const app = await startApp({ cfg, sentinels: hosts, creds, port: 18480, logFile: path.join(baseDir, "app.log") });
-    await waitFor("the service to be ready", () => fetch(`${app.url}/readyz`).then((r) => r.ok, () => false), 30_000);
+    const app = await startApp({ cfg, sentinels: hosts, creds, apiToken, port: 18480, logFile: path.join(baseDir, "app.log") });
+    await waitFor("the service to be ready", () => fetch(`${app.probeUrl}/readyz`).then((r) => r.ok, () => false), 30_000);
     const rows: Row[] = [];
     for (const concurrency of levels) {
       process.stdout.write(`  concurrency ${concurrency}: service...`);
-      const service = runWrk(app.url, concurrency, seconds);
+      const service = runWrk(app.url, apiToken, concurrency, seconds);
       process.stdout.write(" redis-benchmark...");
       const redis = runRedisBenchmark(master, creds.redisPassword, concurrency, Math.max(20_000, Math.round(service.rps * seconds)));
       console.log(" done");
@@ -140,7 +144,7 @@ async function main(): Promise<void> {
       ),
     ].join("\n");
     console.log(`\n${throughput}`);
-    const recovery = await measureKillRecovery(topology, app.url, master);
+    const recovery = await measureKillRecovery(topology, app.url, apiToken, master);
     const after = await clusterView(hosts, cfg.masterName, creds);
     const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
     console.log(`\n${failover}`);

@@ -3,12 +3,20 @@ import * as fs from "fs";
 import * as path from "path";
 import { Credentials } from "../probe/connection";
 
-/** Local passwords: generated once per topology directory, kept in 0600 files beside its data. */
+/** A secret generated once per topology directory, kept in a 0600 file beside its data. */
+function localSecret(baseDir: string, name: string): string {
+  const file = path.join(baseDir, name);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(24).toString("hex"), { mode: 0o600 });
+  return fs.readFileSync(file, "utf8").trim();
+}
+
+/** Local Redis and Sentinel passwords. */
 export function localCredentials(baseDir: string): Credentials {
-  const read = (name: string) => {
-    const file = path.join(baseDir, name);
-    if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(24).toString("hex"), { mode: 0o600 });
-    return fs.readFileSync(file, "utf8").trim();
-  };
-  return { redisPassword: read("redis-password"), sentinelPassword: read("sentinel-password") };
+  return { redisPassword: localSecret(baseDir, "redis-password"), sentinelPassword: localSecret(baseDir, "sentinel-password") };
+}
+
+/** The local service's API bearer token (48 hex characters), in `<baseDir>/api-token`. */
+export const API_TOKEN_FILE = "api-token";
+export function localApiToken(baseDir: string): string {
+  return localSecret(baseDir, API_TOKEN_FILE);
 }

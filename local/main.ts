@@ -8,7 +8,7 @@ import { clusterView, isConverged } from "./clusterWatch";
 import { podNetwork } from "./network";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
-import { localCredentials } from "./credentials";
+import { API_TOKEN_FILE, localApiToken, localCredentials } from "./credentials";
 import { parseCommandLine } from "../scripts/commandLine";
 import { backupSettings } from "../k8s/backup/settings";
 import { BackupSchedule } from "./backupSchedule";
@@ -27,7 +27,7 @@ options:
   --dir DIR           where state and logs live (DIR/<stack>); default .local
   --fresh             start from empty volumes
   --loopback          loopback addresses instead of network namespaces
-  --app-ports P,P     ports of the service instances; default 18080,18081
+  --app-ports P,P     ports of the service instances (probes and metrics on each + 10000); default 18080,18081
   --restore ID|latest seed an empty topology from a verified backup in the local object store
                       (as the restore init container does with restoreFrom); with --fresh
   -h, --help          this text`;
@@ -144,12 +144,16 @@ async function bringUp(
     console.log(`  ${pod.name}  ${role}  redis ${pod.address}:6379  sentinel ${pod.address}:26379  logs ${pod.dir}`);
   }
   for (const [i, port] of appPorts.entries()) {
-    apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(baseDir, `app-${i}.log`) }));
+    apps.push(await startApp({ cfg, sentinels: hosts, creds, apiToken: localApiToken(baseDir), port, logFile: path.join(baseDir, `app-${i}.log`) }));
   }
   await waitUntilReady(apps);
   console.log("\nservice (what the NodeBalancer spreads over):");
-  for (const app of apps) console.log(`  ${app.url}  logs ${app.logFile}`);
-  console.log(`\ntry: curl -X PUT --data hello ${apps[0]!.url}/kv/greeting && curl ${apps[1]!.url}/kv/greeting`);
+  for (const app of apps) console.log(`  ${app.url}  probes and metrics ${app.probeUrl}  logs ${app.logFile}`);
+  const tokenFile = path.join(baseDir, API_TOKEN_FILE);
+  console.log(`\nthe API wants a bearer token, kept in ${tokenFile}:`);
+  console.log(`  TOKEN=$(cat ${tokenFile})`);
+  console.log(`  curl -H "Authorization: Bearer $TOKEN" -X PUT --data hello ${apps[0]!.url}/kv/greeting`);
+  console.log(`  curl -H "Authorization: Bearer $TOKEN" ${apps[1]!.url}/kv/greeting`);
   console.log(`\nask a Sentinel: REDISCLI_AUTH=$(cat ${path.join(baseDir, "sentinel-password")}) redis-cli -h ${hosts[1]} -p 26379 SENTINEL get-master-addr-by-name ${cfg.masterName}`);
   console.log("Ctrl-C stops everything.");
 }

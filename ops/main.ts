@@ -36,7 +36,8 @@ options:
   -h, --help            this text
 
 environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
-(for --sentinel; reach a Sentinel with: kubectl port-forward -n <namespace> svc/redis-sentinel 26379)`;
+(for --sentinel; reach a Sentinel with: kubectl port-forward -n <namespace> svc/redis-sentinel 26379),
+API_TOKEN (drill: the API's bearer token, pulumi stack output --show-secrets apiToken)`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseCommandLine(
@@ -144,6 +145,8 @@ async function main(): Promise<number> {
   }
 
   if (!values.url) throw new Error("drill needs --url <public URL> (the stack output publicUrl)");
+  const apiToken = process.env.API_TOKEN;
+  if (!apiToken) throw new Error("drill writes through the API: set API_TOKEN (pulumi stack output --show-secrets apiToken)");
   if (sentinels.length === 0) throw new Error("drill needs --sentinel host:port (kubectl port-forward -n <namespace> svc/redis-sentinel 26379)");
   if (!values.yes) throw new Error("drill recycles a production node; pass --yes to confirm");
   const result = await nodeDrill({
@@ -152,6 +155,7 @@ async function main(): Promise<number> {
     sentinels,
     sentinelPassword,
     url: values.url,
+    apiToken,
     podNode: kubectlPodNode(cfg.namespace),
     progress,
   });

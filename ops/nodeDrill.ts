@@ -18,6 +18,8 @@ export interface NodeDrillOptions {
   sentinelPassword: string;
   /** The public URL the probe writes through (the NodeBalancer). */
   url: string;
+  /** The API's bearer token. */
+  apiToken: string;
   podNode: PodNodeResolver;
   probeIntervalMs?: number;
   /** Stop probing once writes have succeeded this long after recovery. */
@@ -68,7 +70,7 @@ export async function nodeDrill(opts: NodeDrillOptions): Promise<NodeDrillResult
   }
   if (!target) throw new Error(`node ${node} is not in LKE cluster ${cluster.label}`);
 
-  const probe = new ServiceWriter([opts.url.replace(/\/$/, "")], { intervalMs: opts.probeIntervalMs ?? 250, timeoutMs: 5000, keyPrefix: "node-drill" });
+  const probe = new ServiceWriter([opts.url.replace(/\/$/, "")], opts.apiToken, { intervalMs: opts.probeIntervalMs ?? 250, timeoutMs: 5000, keyPrefix: "node-drill" });
   probe.start();
   const samples = probe.samples;
 
@@ -89,8 +91,13 @@ export async function nodeDrill(opts: NodeDrillOptions): Promise<NodeDrillResult
       progress(`${((Date.now() - recycledAt) / 1000).toFixed(0)} s: ${after.length} writes, ${failed} failed`);
       lastReport = Date.now();
     }
-    // Recovered and settled: writes succeeded for settleMs after the last failure (or since the recycle).
-    if (Date.now() - (lastFailure?.at ?? recycledAt) >= settleMs && after.length > 0 && after[after.length - 1]!.ok) break;
+    // Recovered and settled: writes succeeded for settleMs after the last failure (or since the recycle),
+    // and the Sentinels name another master. The service can ride through with no failed write (it
+    // follows the promoted replica before Sentinel announces it), so the writes alone do not say it is over.
+    const settled = Date.now() - (lastFailure?.at ?? recycledAt) >= settleMs && after.length > 0 && after[after.length - 1]!.ok;
+    if (!settled) continue;
+    const now = (await redisStatus(opts.sentinels, opts.masterName, { sentinel: opts.sentinelPassword })).master;
+    if (now !== undefined && now !== before.master) break;
   }
   await probe.stop();
   const after = await redisStatus(opts.sentinels, opts.masterName, { sentinel: opts.sentinelPassword });

@@ -12,6 +12,7 @@ export function configReferenceTable(): string {
   const secrets = [
     "| `redis-dr:redisPassword` (secret) | generated | Redis requirepass/masterauth; 16-128 of letters, digits and !#%+,-./:=@^_~. Set with `pulumi config set --secret`. |",
     "| `redis-dr:sentinelPassword` (secret) | generated | Sentinel requirepass; same rules. |",
+    "| `redis-dr:apiTokens` (secret) | one generated (48 characters) | Bearer tokens the public API accepts, comma-separated, each 32-128 of letters, digits and -._~+/; list the old and the new one during a rotation. Stack output `apiToken` is the last. |",
   ];
   return ["| key | default | meaning |", "| --- | --- | --- |", ...rows, ...secrets].join("\n");
 }

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { APP_DEFAULTED_VARIABLES, APP_SECRET_VARIABLES, appVariables } from "../k8s/appEnvironment";
+import { APP_DEFAULTED_VARIABLES, APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../k8s/appEnvironment";
 import { plain } from "./helpers/k8sObjects";
 import { one, renderStack } from "./helpers/pulumiMocks";
 import { REPO_ROOT } from "./helpers/stackConfig";
@@ -12,11 +12,11 @@ function namesTheBinaryReads(): string[] {
   return [...source.matchAll(/r\.(?:text|integer|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
 }
 
-const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", httpBind: "b", httpPort: 2, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, shutdownDrainSeconds: 5 };
+const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", httpBind: "b", httpPort: 2, probePort: 6, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, shutdownDrainSeconds: 5 };
 
 describe("the app's environment contract", () => {
   it("declares every variable the binary reads, and none it does not", () => {
-    const declared = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), ...APP_DEFAULTED_VARIABLES].sort();
+    const declared = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), APP_TOKENS_VARIABLE, ...APP_DEFAULTED_VARIABLES].sort();
     expect(namesTheBinaryReads().length).toBeGreaterThan(10);
     expect(declared).toEqual(namesTheBinaryReads());
   });
@@ -27,7 +27,8 @@ describe("the app's environment contract", () => {
     const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
     const { httpBind: _bind, ...podSettings } = sample;
     const expected = Object.keys(appVariables(podSettings));
-    expect(Object.keys(env).sort()).toEqual([...expected, ...Object.keys(APP_SECRET_VARIABLES)].sort());
+    expect(Object.keys(env).sort()).toEqual([...expected, ...Object.keys(APP_SECRET_VARIABLES), APP_TOKENS_VARIABLE].sort());
     for (const name of Object.keys(APP_SECRET_VARIABLES)) expect(env[name].valueFrom.secretKeyRef.key).toMatch(/-password$/);
+    expect(env[APP_TOKENS_VARIABLE].valueFrom.secretKeyRef.key).toBe("tokens");
   });
 });

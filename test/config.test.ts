@@ -66,6 +66,7 @@ describe("stack config", () => {
     ["WAIT for more replicas than exist", { "redis-dr:appWaitReplicas": "3" }, /redis-dr:appWaitReplicas: is 3 but only 2 replicas exist/],
     ["a single app replica", { "redis-dr:appReplicas": "1" }, /redis-dr:appReplicas: must be at least 2/],
     ["a privileged app port", { "redis-dr:appPort": "80" }, /redis-dr:appPort: must be 1024 or above/],
+    ["the probe port on the API port", { "redis-dr:appProbePort": "8080" }, /redis-dr:appProbePort: \(8080\) must differ from appPort/],
     ["a bad CIDR", { "redis-dr:publicIngressCidrs": '["everyone"]' }, /redis-dr:publicIngressCidrs: must be an IPv4 or IPv6 CIDR/],
     ["a Redis image with CVE-2025-49844", { "redis-dr:redisImage": "redis:7.4.2-bookworm" }, /redis-dr:redisImage: "redis:7.4.2-bookworm" is affected by CVE-2025-49844 .*fixed in 7\.4\.6/],
     ["a Redis image on an unpatched 7.2", { "redis-dr:redisImage": "redis:7.2.10" }, /CVE-2025-49844.*fixed in 7\.2\.11/],
@@ -127,6 +128,12 @@ describe("stack config", () => {
   it("reports every problem at once, in one error", () => {
     const problems = problemsFor({ "redis-dr:nodeCount": "1", "redis-dr:redisImage": "redis", "redis-dr:bogus": "x" });
     expect(problems.map((p) => p.split(":")[1])).toEqual(["bogus", "nodeCount", "redisImage"]);
+  });
+
+  it("validates API tokens without printing them", () => {
+    const problems = problemsFor({ "redis-dr:apiTokens": "good-token-0123456789abcdef0123456789,short secret" });
+    expect(problems.join("\n")).toMatch(/redis-dr:apiTokens: token 2 must be 32-128 characters/);
+    expect(problems.join("\n")).not.toContain("short secret");
   });
 
   it("validates a secret password without printing it", () => {

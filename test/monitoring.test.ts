@@ -11,6 +11,7 @@ import { waitFor } from "../probe/wait";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
 import { ALERT_RULES_FILE, alertRuleGroups } from "../k8s/monitoring";
+import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { stackConfig } from "./helpers/stackConfig";
 
 const RULES_TEST_FILE = path.resolve(__dirname, "../monitoring/alerts.test.yml");
@@ -65,14 +66,14 @@ describe("metric names the alert rules use", () => {
     const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
     const master = view.masters[0]!;
     const sentinel = topology.pods[1]!.address;
-    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, port: 18597, logFile: path.join(baseDir, "app.log") });
+    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18597, logFile: path.join(baseDir, "app.log") });
     const urls = [
       startExporter(master, REDIS_PORT, creds.redisPassword, 19121),
       startExporter(sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
-      `${app.url}/metrics`,
+      `${app.probeUrl}/metrics`,
     ];
     // Put a little traffic through the app so its request counters exist.
-    await fetch(`${app.url}/kv/monitoring`, { method: "PUT", body: "x" });
+    await fetch(`${app.url}/kv/monitoring`, { method: "PUT", body: "x", headers: { Authorization: `Bearer ${TEST_API_TOKEN}` } });
     for (const url of urls) {
       const text = await waitFor(`metrics at ${url}`, () => fetch(url).then((r) => (r.ok ? r.text() : undefined), () => undefined), 15_000);
       for (const [name, labels] of parseMetrics(text)) scraped.set(name, [...(scraped.get(name) ?? []), ...labels]);

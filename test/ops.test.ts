@@ -9,6 +9,7 @@ import { Credentials } from "../probe/connection";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
 import { waitFor } from "../probe/wait";
+import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
 import { controlPlaneAclCheck, formatResult, preflight } from "../ops/preflight";
@@ -187,7 +188,7 @@ describe("Redis status and node drill on a local topology", () => {
   beforeAll(async () => {
     topology.startAll();
     await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
-    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, port: 18598, logFile: path.join(baseDir, "app.log") });
+    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18598, logFile: path.join(baseDir, "app.log") });
   });
 
   afterAll(async () => {
@@ -227,8 +228,7 @@ describe("Redis status and node drill on a local topology", () => {
     api.onRecycle = (_cluster, nodeId) => {
       const index = ["7001-aaaa", "7001-bbbb", "7001-cccc"].indexOf(nodeId);
       const pod = topology.pods[index]!;
-      topology.signal(pod, "redis", "SIGKILL");
-      topology.signal(pod, "sentinel", "SIGKILL");
+      topology.killPod(pod);
       setTimeout(() => topology.startPod(pod), 2 * cfg.sentinelDownAfterMs);
     };
     const lines: string[] = [];
@@ -238,6 +238,7 @@ describe("Redis status and node drill on a local topology", () => {
       sentinels,
       sentinelPassword: creds.sentinelPassword,
       url: app.url,
+      apiToken: TEST_API_TOKEN,
       podNode: (address) => nodeOfPod(topology.pods.findIndex((p) => p.address === address)),
       probeIntervalMs: 100,
       settleMs: 3000,

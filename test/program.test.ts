@@ -74,6 +74,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "index/objectStorageBucket:ObjectStorageBucket backups <- backups",
         "index/objectStorageKey:ObjectStorageKey backup-writer <- backups",
         "index/randomId:RandomId backup-bucket-suffix <- backups",
+        "index/randomPassword:RandomPassword api-token <- workloads",
         "providers:linode objects <- backups",
         // k8s/: the namespace, the Redis tier, the app tier (passwords come from config: none generated)
         "core/v1:Namespace redis-dr <- workloads",
@@ -85,6 +86,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "apps/v1:StatefulSet redis <- redis",
         "policy/v1:PodDisruptionBudget redis <- redis",
         "networking.k8s.io/v1:NetworkPolicy redis <- redis",
+        "core/v1:Secret redis-dr-api <- app",
         "apps/v1:Deployment redis-dr-app <- app",
         "core/v1:Service redis-dr-app <- app",
         "dynamic:Resource app-load-balancer <- app",
@@ -98,7 +100,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(16);
+    expect(objects.length).toBe(17);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 
@@ -229,7 +231,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(env.SENTINEL_HOST!.value).toBe("redis-sentinel.redis-dr.svc.cluster.local");
     expect(env.SENTINEL_PORT!.value).toBe("26379");
     expect(env.REDIS_MASTER_NAME!.value).toBe("mymaster");
-    expect(env.HTTP_PORT!.value).toBe(String(app.ports[0].containerPort));
+    expect(env.HTTP_PORT!.value).toBe(String(app.ports.find((p: any) => p.name === "http").containerPort));
     const secret = plain(one(rendered, T.secret, "redis-auth").inputs);
     for (const name of ["REDIS_PASSWORD", "SENTINEL_PASSWORD"]) {
       const ref = env[name]!.valueFrom.secretKeyRef;
@@ -240,11 +242,20 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(env.REDIS_WAIT_REPLICAS!.value).toBe(stack === "prod" ? "1" : "0");
   });
 
-  it("probes the app on its own paths and port; liveness never involves Redis", () => {
+  it("probes the app on its own listener, which no Service exposes and only the monitoring namespace reaches", () => {
     const app = container(rendered, T.deployment, "app");
-    expect(app.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
-    expect(app.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
-    expect(app.startupProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    expect(app.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "probe" });
+    expect(app.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "probe" });
+    expect(app.startupProbe.httpGet).toEqual({ path: "/healthz", port: "probe" });
+    const probePort = app.ports.find((p: any) => p.name === "probe").containerPort;
+    expect(envOf(app).PROBE_PORT!.value).toBe(String(probePort));
+    expect(probePort).not.toBe(app.ports.find((p: any) => p.name === "http").containerPort);
+    const service = plain(one(rendered, T.service, "redis-dr-app").inputs);
+    expect(service.spec.ports.map((p: any) => p.targetPort)).toEqual(["http"]);
+    const policy = plain(one(rendered, T.netpol, "redis-dr-app").inputs);
+    const probeRule = policy.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === probePort));
+    expect(probeRule.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
+    expect(probeRule.ports).toEqual([{ protocol: "TCP", port: probePort }]);
     const deployment = plain(one(rendered, T.deployment).inputs);
     expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe("kubernetes.io/hostname");
   });
@@ -378,7 +389,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       sentinelService: "redis-sentinel",
     });
     expect(rendered.outputs.kubeconfig).toMatch(/^apiVersion: v1/);
-    expect(rendered.secretOutputs).toEqual(new Set(["kubeconfig"]));
+    expect(rendered.secretOutputs).toEqual(new Set(["kubeconfig", "apiToken"]));
   });
 });
 
@@ -411,15 +422,41 @@ describe("program with prometheusOperator", () => {
 });
 
 describe("program without password config", () => {
-  it("generates both passwords and still keeps them secret", async () => {
+  it("generates both passwords and an API token and still keeps them secret", async () => {
     const rendered = await renderStack("dev");
-    expect(byType(rendered, "random:index/randomPassword:RandomPassword").map((r) => r.inputs)).toEqual([
-      expect.objectContaining({ length: 40, special: false }),
-      expect.objectContaining({ length: 40, special: false }),
+    expect(byType(rendered, "random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs])).toEqual([
+      ["redis-password", expect.objectContaining({ length: 40, special: false })],
+      ["sentinel-password", expect.objectContaining({ length: 40, special: false })],
+      ["api-token", expect.objectContaining({ length: 48, special: false })],
     ]);
-    const secretInputs = one(rendered, T.secret, "redis-auth").inputs;
-    expect(isSecretWrapper(secretInputs.stringData)).toBe(true);
-    expect(JSON.stringify(rendered.outputs)).not.toContain(MOCK_GENERATED_PASSWORD);
+    for (const name of ["redis-auth", "redis-dr-api"]) expect(isSecretWrapper(one(rendered, T.secret, name).inputs.stringData)).toBe(true);
+    // The generated token is an output (clients need it), and only as a secret.
+    const holding = Object.entries(rendered.outputs).filter(([, v]) => JSON.stringify(v).includes(MOCK_GENERATED_PASSWORD)).map(([k]) => k);
+    expect(holding).toEqual(["apiToken"]);
+    expect(rendered.secretOutputs).toContain("apiToken");
+  });
+});
+
+describe("program with API tokens configured", () => {
+  const OLD = "old-api-token-0123456789abcdef0123456789";
+  const NEW = "new-api-token-0123456789abcdef0123456789";
+
+  it("hands the tokens to the app only by secretKeyRef, exports the newest, and rolls the pods when they change", async () => {
+    const render = (tokens: string) => renderStack("prod", {}, { "redis-dr:apiTokens": tokens });
+    const rendered = await render(`${OLD},${NEW}`);
+    const secret = one(rendered, T.secret, "redis-dr-api").inputs;
+    expect(isSecretWrapper(secret.stringData)).toBe(true);
+    expect(plain(secret.stringData)).toEqual({ tokens: `${OLD},${NEW}` });
+    const app = container(rendered, T.deployment, "app");
+    expect(envOf(app).API_TOKENS!.valueFrom.secretKeyRef).toEqual({ name: "redis-dr-api", key: "tokens" });
+    for (const resource of rendered.resources.filter((r) => r.type !== T.secret)) {
+      expect(JSON.stringify(plain(resource.inputs)), resource.name).not.toContain(OLD);
+    }
+    expect(rendered.outputs.apiToken).toBe(NEW);
+    expect(rendered.secretOutputs).toContain("apiToken");
+    const checksum = (r: typeof rendered) => plain(one(r, T.deployment).inputs).spec.template.metadata.annotations["redis-dr/api-tokens-checksum"];
+    expect(checksum(rendered)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(await render(NEW))).not.toBe(checksum(rendered));
   });
 });
 

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { APP_DEFAULTED_VARIABLES, APP_SECRET_VARIABLES, appVariables } from "../k8s/appEnvironment";
+import { APP_DEFAULTED_VARIABLES, APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../k8s/appEnvironment";
 import { configReferenceTable } from "../scripts/configReference";
 import { renderStack } from "./helpers/pulumiMocks";
 import { REPO_ROOT } from "./helpers/stackConfig";
@@ -62,20 +62,28 @@ describe("docs", () => {
     }
   });
 
-  it("list the service's routes exactly as app/src/http_api.cpp registers them", () => {
+  it("list the service's routes, on each listener, exactly as app/src/http_api.cpp registers them", () => {
     const source = read("app/src/http_api.cpp");
     // server.Get("/healthz", ...) and server.Put(R"(/kv/([^/]+))", ...): a capture group is a path parameter.
-    const registered = [...source.matchAll(/server\.(Get|Put|Post|Delete)\((?:R"\((.*?)\)"|"([^"]+)")/g)].map(
-      (m) => `${m[1]!.toUpperCase()} ${(m[2] ?? m[3])!.replace(/\(\[\^\/\]\+\)/g, "{}")}`,
+    const routes = (code: string) =>
+      [...code.matchAll(/server\.(Get|Put|Post|Delete)\((?:R"\((.*?)\)"|"([^"]+)")/g)].map(
+        (m) => `${m[1]!.toUpperCase()} ${(m[2] ?? m[3])!.replace(/\(\[\^\/\]\+\)/g, "{}")}`,
+      );
+    const api = source.slice(source.indexOf("void installApiRoutes("), source.indexOf("void installProbeRoutes("));
+    const probe = source.slice(source.indexOf("void installProbeRoutes("));
+    const registered = [...routes(api).map((r) => `public ${r}`), ...routes(probe).map((r) => `probe ${r}`)];
+    expect(routes(api).length).toBeGreaterThan(2);
+    expect(routes(probe).length).toBeGreaterThan(2);
+    const documented = tableAfter(read("app/README.md"), "| listener | route |").map(
+      (row) => `${row[0]} ${row[1]!.replace(/`/g, "").replace(/\{\w+\}/g, "{}")}`,
     );
-    const documented = tableAfter(read("app/README.md"), "| route |").map((row) => row[0]!.replace(/`/g, "").replace(/\{\w+\}/g, "{}"));
     expect(documented.sort()).toEqual(registered.sort());
   });
 
   it("list every environment variable the service reads, and no other", () => {
     const documented = tableAfter(read("app/README.md"), "| variable |").flatMap((row) => [...row[0]!.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!));
-    const sample = { sentinelHosts: "", sentinelPort: 0, masterName: "", httpBind: "", httpPort: 0, waitReplicas: 0, waitTimeoutMs: 0, requestTimeoutMs: 0, shutdownDrainSeconds: 0 };
-    const contract = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), ...APP_DEFAULTED_VARIABLES];
+    const sample = { sentinelHosts: "", sentinelPort: 0, masterName: "", httpBind: "", httpPort: 0, probePort: 0, waitReplicas: 0, waitTimeoutMs: 0, requestTimeoutMs: 0, shutdownDrainSeconds: 0 };
+    const contract = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), APP_TOKENS_VARIABLE, ...APP_DEFAULTED_VARIABLES];
     expect(documented.sort()).toEqual(contract.sort());
   });
 

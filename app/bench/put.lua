@@ -2,6 +2,8 @@
 wrk.method = "PUT"
 wrk.body = string.rep("x", 100)
 wrk.headers["Content-Type"] = "application/octet-stream"
+-- The API's bearer token, from the environment (never on wrk's command line).
+wrk.headers["Authorization"] = "Bearer " .. assert(os.getenv("API_TOKEN"), "API_TOKEN is not set")
 local counter = 0
 request = function()
   counter = counter + 1

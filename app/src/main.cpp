@@ -15,6 +15,9 @@ using namespace redisdr;
 
 namespace {
 
+// /healthz, /readyz and /metrics are cheap; two threads serve the kubelet and a scraper at once.
+constexpr std::size_t kProbeThreads = 2;
+
 ClientSettings clientSettings(const ServiceConfig& c) {
     ClientSettings s;
     s.sentinel.sentinels = c.sentinels;
@@ -88,7 +91,22 @@ int main() {
     // httplib writes headers and body separately: without TCP_NODELAY, Nagle plus
     // delayed ACK add ~40 ms to every response (measured by npm run bench).
     server.set_tcp_nodelay(true);
-    installRoutes(server, config, client, metrics, state);
+    installApiRoutes(server, config, client, metrics, state);
+
+    // Probes and metrics have their own listener and threads: however busy or abused the
+    // public port is, the kubelet's liveness and readiness checks are answered.
+    httplib::Server probes;
+    probes.new_task_queue = [] { return new httplib::ThreadPool(kProbeThreads); };
+    probes.set_tcp_nodelay(true);
+    installProbeRoutes(probes, client, metrics, state);
+    if (!probes.bind_to_port(config.httpBind.c_str(), config.probePort)) {
+        logLine("error", "cannot listen", {{"bind", config.httpBind}, {"port", config.probePort}});
+        running = false;
+        readiness.join();
+        client.stop();
+        return 1;
+    }
+    std::thread probeListener([&] { probes.listen_after_bind(); });
 
     std::thread shutdown([&] {
         int received = 0;
@@ -99,9 +117,10 @@ int main() {
         metrics.setReady(false);
         std::this_thread::sleep_for(std::chrono::seconds(config.shutdownDrainSeconds));
         server.stop();
+        probes.stop();
     });
 
-    logLine("info", "listening", {{"bind", config.httpBind}, {"port", config.httpPort}, {"sentinels", sentinelList(config)},
+    logLine("info", "listening", {{"bind", config.httpBind}, {"port", config.httpPort}, {"probe_port", config.probePort}, {"sentinels", sentinelList(config)},
                                   {"master_name", config.masterName}, {"wait_replicas", config.waitReplicas}});
     const bool listened = server.listen(config.httpBind.c_str(), config.httpPort);
     running = false;
@@ -110,6 +129,8 @@ int main() {
         pthread_kill(shutdown.native_handle(), SIGTERM);
     }
     shutdown.join();
+    probes.stop();
+    probeListener.join();
     readiness.join();
     client.stop();
     logLine("info", "stopped");

@@ -89,8 +89,21 @@ void MasterClient::hintMaster(const Endpoint& candidate) {
     invalidate();
 }
 
-std::unique_ptr<RedisConnection> MasterClient::openVerifiedMaster(const Endpoint& address) {
-    auto conn = RedisConnection::open(address, settings_.redisTimeouts, settings_.redisPassword, false);
+namespace {
+
+// The time left before DEADLINE, capped at LIMIT; Deadline when none is left.
+std::chrono::milliseconds within(std::chrono::milliseconds limit, Clock::time_point deadline, const char* what) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) throw RedisError(ErrorKind::Deadline, std::string("request deadline passed before ") + what);
+    return std::min(limit, left);
+}
+
+}  // namespace
+
+std::unique_ptr<RedisConnection> MasterClient::openVerifiedMaster(const Endpoint& address, Clock::time_point deadline) {
+    const Timeouts timeouts{within(settings_.redisTimeouts.connect, deadline, "connecting"),
+                            within(settings_.redisTimeouts.command, deadline, "connecting")};
+    auto conn = RedisConnection::open(address, timeouts, settings_.redisPassword, false);
     const Reply role = conn->command({"ROLE"});
     if (role.type != Reply::Type::Array || role.elements.empty() || role.elements[0].str != "master") {
         throw RedisError(ErrorKind::NotMaster, address.str() + " was named master but its ROLE is " +
@@ -99,7 +112,37 @@ std::unique_ptr<RedisConnection> MasterClient::openVerifiedMaster(const Endpoint
     return conn;
 }
 
-std::unique_ptr<RedisConnection> MasterClient::acquire() {
+Endpoint MasterClient::discoverOnce(bool* promotedByFailover, Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(discoveryMutex_);
+    if (discovering_) {
+        const auto round = discoveryRound_;
+        if (!discoveryDone_.wait_until(lock, deadline, [&] { return discoveryRound_ != round; })) {
+            throw RedisError(ErrorKind::Deadline, "request deadline passed waiting for Sentinel discovery");
+        }
+        if (lastDiscovery_.error) throw *lastDiscovery_.error;
+        *promotedByFailover = lastDiscovery_.promotedByFailover;
+        return *lastDiscovery_.master;
+    }
+    discovering_ = true;
+    lock.unlock();
+    Discovery result;
+    try {
+        result.master = discovery_.discoverMaster(&result.promotedByFailover);
+    } catch (const RedisError& error) {
+        result.error = error;
+    }
+    lock.lock();
+    lastDiscovery_ = result;
+    discovering_ = false;
+    ++discoveryRound_;
+    lock.unlock();
+    discoveryDone_.notify_all();
+    if (result.error) throw *result.error;
+    *promotedByFailover = result.promotedByFailover;
+    return *result.master;
+}
+
+std::unique_ptr<RedisConnection> MasterClient::acquire(Clock::time_point deadline) {
     std::optional<Endpoint> candidate;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -114,7 +157,7 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
     // ROLE says master, without waiting for the failover to be declared over.
     if (candidate) {
         try {
-            auto conn = openVerifiedMaster(*candidate);
+            auto conn = openVerifiedMaster(*candidate, deadline);
             adopt(*conn);
             return conn;
         } catch (const RedisError& error) {
@@ -126,10 +169,10 @@ std::unique_ptr<RedisConnection> MasterClient::acquire() {
     }
     // Otherwise a new connection asks Sentinel first: the master may have moved while we were idle.
     bool promotedByFailover = false;
-    const Endpoint address = discovery_.discoverMaster(&promotedByFailover);
+    const Endpoint address = discoverOnce(&promotedByFailover, deadline);
     std::unique_ptr<RedisConnection> conn;
     try {
-        conn = openVerifiedMaster(address);
+        conn = openVerifiedMaster(address, deadline);
     } catch (const RedisError& error) {
         // The replica Sentinel chose is not master yet: still "waiting for the failover".
         if (promotedByFailover && error.kind() == ErrorKind::NotMaster) {
@@ -181,10 +224,12 @@ std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::stri
     for (unsigned attempt = 1;; ++attempt) {
         bool sent = false;
         try {
-            auto conn = acquire();
+            auto conn = acquire(deadline);
             std::vector<Reply> replies;
             replies.reserve(commands.size());
             for (const auto& command : commands) {
+                // No attempt outlives the request: each reply is waited for at most the time left.
+                conn->setCommandTimeout(within(settings_.redisTimeouts.command, deadline, command.front().c_str()));
                 sent = true;
                 Reply reply = conn->command(command);
                 if (auto kind = redirectingError(reply)) {
@@ -302,11 +347,11 @@ void MasterClient::listen() {
             }
         }
         std::vector<pollfd> fds;
-        std::vector<RedisConnection*> live;
+        std::vector<std::pair<const std::string*, RedisConnection*>> live;
         for (auto& entry : subscriptions) {
             if (entry.second && !entry.second->broken()) {
                 fds.push_back(pollfd{entry.second->fd(), POLLIN, 0});
-                live.push_back(entry.second.get());
+                live.emplace_back(&entry.first, entry.second.get());
             }
         }
         if (fds.empty()) {
@@ -320,13 +365,16 @@ void MasterClient::listen() {
             try {
                 Reply message;
                 // ["message", <channel>, <payload>]; subscribe confirmations are skipped.
-                while (live[i]->readPush(std::chrono::milliseconds(0), message)) {
+                while (live[i].second->readPush(std::chrono::milliseconds(0), message)) {
                     if (message.elements.size() == 3 && message.elements[0].str == "message") {
                         onSentinelMessage(message.elements[1].str, message.elements[2].str);
                     }
                 }
             } catch (const RedisError& error) {
-                report(error);  // broken: reconnected within a second
+                // Broken: reported once here, and reconnected within a second; a reconnect
+                // that then fails is the same loss, not a second one to report.
+                wasConnected.erase(*live[i].first);
+                report(error);
             }
         }
     }

@@ -34,6 +34,11 @@ void ServiceMetrics::countRequest(const std::string& route, const std::string& m
     }
 }
 
+void ServiceMetrics::countFailure(const std::string& kind) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++failures_[kind];
+}
+
 void ServiceMetrics::onError(ErrorKind kind, const std::string& message) {
     const std::string name = errorKindName(kind);
     bool log = false;
@@ -101,6 +106,11 @@ std::string ServiceMetrics::render(const std::optional<Endpoint>& master, Clock:
         << "# TYPE redisdr_redis_errors_total counter\n";
     for (const auto& [kind, count] : errors_) {
         out << "redisdr_redis_errors_total{kind=\"" << kind << "\"} " << count << "\n";
+    }
+    out << "# HELP redisdr_http_failures_total Requests answered with an error, by the kind the client was told.\n"
+        << "# TYPE redisdr_http_failures_total counter\n";
+    for (const auto& [kind, count] : failures_) {
+        out << "redisdr_http_failures_total{kind=\"" << escapeLabel(kind) << "\"} " << count << "\n";
     }
     out << "# HELP redisdr_failovers_observed_total Times the client found a different master than before.\n"
         << "# TYPE redisdr_failovers_observed_total counter\n"

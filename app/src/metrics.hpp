@@ -18,6 +18,8 @@ namespace redisdr {
 class ServiceMetrics : public ClientObserver {
 public:
     void countRequest(const std::string& route, const std::string& method, int status, double seconds);
+    // A request answered with an error, by the kind the client was told (http_failure.hpp).
+    void countFailure(const std::string& kind);
     void setReady(bool ready) { ready_ = ready; }
 
     void onError(ErrorKind kind, const std::string& message) override;
@@ -38,6 +40,7 @@ private:
     std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
     std::map<std::string, Histogram> latency_;
     std::map<std::string, std::uint64_t> errors_;
+    std::map<std::string, std::uint64_t> failures_;
     std::map<std::string, Clock::time_point> lastErrorLog_;
     std::uint64_t masterChanges_ = 0;
     std::uint64_t switchHints_ = 0;

@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 
+#include <algorithm>
+
 #include "redisdr/errors.hpp"
 
 namespace redisdr {
@@ -94,6 +96,11 @@ Reply RedisConnection::command(const std::vector<std::string>& argv) {
     ReplyPtr reply(redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
     if (!reply) failIo(argv.empty() ? "command" : argv.front());
     return copyReply(static_cast<redisReply*>(reply.get()));
+}
+
+void RedisConnection::setCommandTimeout(std::chrono::milliseconds timeout) {
+    if (broken_) return;
+    if (redisSetTimeout(context_, toTimeval(std::max(timeout, std::chrono::milliseconds(1)))) != REDIS_OK) failIo("set timeout");
 }
 
 bool RedisConnection::readPush(std::chrono::milliseconds wait, Reply& out) {

@@ -1,7 +1,10 @@
 #include "service_config.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
+
+#include "api_auth.hpp"
 
 namespace redisdr {
 
@@ -60,6 +63,27 @@ private:
     const EnvLookup& env_;
 };
 
+// Comma-separated bearer tokens. A problem names the token by position, never by value.
+std::vector<std::string> parseTokens(const std::string& list, std::vector<std::string>& problems) {
+    std::vector<std::string> tokens;
+    if (list.empty()) return tokens;
+    std::size_t start = 0;
+    for (int position = 1;; ++position) {
+        const auto comma = list.find(',', start);
+        const std::string token = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        const bool printable = std::all_of(token.begin(), token.end(), [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
+        if (token.size() < ApiTokens::kMinLength || !printable) {
+            problems.push_back("API_TOKENS: token " + std::to_string(position) + " must be at least " +
+                               std::to_string(ApiTokens::kMinLength) + " printable characters without spaces");
+        } else {
+            tokens.push_back(token);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return tokens;
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> problems)
@@ -83,8 +107,10 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     }
     c.redisPassword = r.text("REDIS_PASSWORD", "");
     c.sentinelPassword = r.text("SENTINEL_PASSWORD", "");
+    c.apiTokens = parseTokens(r.text("API_TOKENS", "", true), r.problems);
     c.httpBind = r.text("HTTP_BIND", c.httpBind);
     c.httpPort = static_cast<int>(r.integer("HTTP_PORT", c.httpPort, 1, 65535));
+    c.probePort = static_cast<int>(r.integer("PROBE_PORT", c.probePort, 1, 65535));
     c.httpThreads = static_cast<int>(r.integer("HTTP_THREADS", c.httpThreads, 1, 1024));
     c.sentinelTimeout = r.millis("SENTINEL_TIMEOUT_MS", c.sentinelTimeout.count(), 10, 60000);
     c.connectTimeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", c.connectTimeout.count(), 10, 60000);
@@ -101,6 +127,9 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.readySuccessThreshold = static_cast<int>(r.integer("READY_SUCCESS_THRESHOLD", c.readySuccessThreshold, 1, 100));
     if (c.waitReplicas > 0 && c.waitTimeout >= c.requestTimeout) {
         r.problems.push_back("REDIS_WAIT_TIMEOUT_MS must be below REDIS_REQUEST_TIMEOUT_MS");
+    }
+    if (c.probePort == c.httpPort) {
+        r.problems.push_back("PROBE_PORT must differ from HTTP_PORT: probes and metrics have a listener of their own");
     }
     if (c.commandTimeout > c.requestTimeout) {
         r.problems.push_back("REDIS_COMMAND_TIMEOUT_MS must not exceed REDIS_REQUEST_TIMEOUT_MS");

@@ -17,8 +17,13 @@ struct ServiceConfig {
     std::string masterName;
     std::string redisPassword;
     std::string sentinelPassword;
+    // Bearer tokens the public API accepts (API_TOKENS, comma-separated; several during a rotation).
+    std::vector<std::string> apiTokens;
     std::string httpBind = "0.0.0.0";
     int httpPort = 8080;
+    // /healthz, /readyz (with detail) and /metrics: never on the public port, so public traffic
+    // cannot starve the kubelet's probes and the metrics stay private.
+    int probePort = 8081;
     int httpThreads = 64;  // httplib holds one thread per open keep-alive connection
     std::chrono::milliseconds sentinelTimeout{300};
     std::chrono::milliseconds connectTimeout{500};

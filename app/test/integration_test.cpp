@@ -23,12 +23,14 @@ using redisdr::testing::waitUntil;
 namespace {
 
 std::atomic<int> nextPort{18080};
+const std::string kToken = "integration-api-token-0123456789abcdef";
+const std::string kNextToken = "integration-api-token-next-0123456789abcdef";
 
 // One running service process with its own port and log.
 class Service {
 public:
     explicit Service(const RedisCluster& cluster, std::map<std::string, std::string> overrides = {})
-        : port_(nextPort++), log_(cluster.logDir() + "/service-" + std::to_string(port_) + ".log") {
+        : port_(nextPort++), probePort_(port_ + 10000), log_(cluster.logDir() + "/service-" + std::to_string(port_) + ".log") {
         std::map<std::string, std::string> env = {
             {"PATH", std::getenv("PATH")},
             {"SENTINEL_HOST", RedisCluster::sentinelHosts()},
@@ -38,22 +40,35 @@ public:
             {"SENTINEL_PASSWORD", RedisCluster::kSentinelPassword},
             {"HTTP_BIND", "127.0.0.1"},
             {"HTTP_PORT", std::to_string(port_)},
+            {"PROBE_PORT", std::to_string(probePort_)},
+            {"API_TOKENS", kToken + "," + kNextToken},
             {"REDIS_REQUEST_TIMEOUT_MS", "2000"},
             {"READY_CHECK_INTERVAL_MS", "200"},
             {"SHUTDOWN_DRAIN_SECONDS", "1"},
         };
         for (auto& [k, v] : overrides) env[k] = v;
         process_ = Process({REDISDR_APP_BINARY}, env, log_);
-        EXPECT_TRUE(waitUntil([this] { return get("/healthz").status == 200; }, 10s)) << log();
+        EXPECT_TRUE(waitUntil([this] { return probe("/healthz").status == 200; }, 10s)) << log();
     }
 
     struct Result {
         int status = 0;
         std::string body;
+        std::string retryAfter;
+        std::string connection;
+        std::string authenticate;
     };
 
     Result request(const std::string& method, const std::string& path, const std::string& body = "") {
-        httplib::Client client("127.0.0.1", port_);
+        return requestOn(port_, method, path, body);
+    }
+    // The probe listener: /healthz, /readyz with detail, /metrics.
+    Result probe(const std::string& path) { return requestOn(probePort_, "GET", path); }
+
+    Result requestOn(int port, const std::string& method, const std::string& path, const std::string& body = "",
+                     const std::string& token = kToken) {
+        httplib::Client client("127.0.0.1", port);
+        if (!token.empty()) client.set_bearer_token_auth(token.c_str());
         client.set_connection_timeout(1);
         client.set_read_timeout(10);
         httplib::Result r = method == "PUT"    ? client.Put(path.c_str(), body, "application/octet-stream")
@@ -61,7 +76,8 @@ public:
                             : method == "DELETE" ? client.Delete(path.c_str())
                                                  : client.Get(path.c_str());
         if (!r) return {};
-        return {r->status, r->body};
+        return {r->status, r->body, r->get_header_value("Retry-After"), r->get_header_value("Connection"),
+                r->get_header_value("WWW-Authenticate")};
     }
     Result get(const std::string& path) { return request("GET", path); }
     Result put(const std::string& key, const std::string& value) { return request("PUT", "/kv/" + key, value); }
@@ -77,6 +93,7 @@ public:
 
 private:
     int port_;
+    int probePort_;
     std::string log_;
     Process process_;
 };
@@ -93,8 +110,8 @@ int indexOfMaster(const RedisCluster& cluster) { return cluster.indexOf(cluster.
 
 TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
     Service service(cluster_);
-    ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 200; }, 10s)) << service.log();
-    EXPECT_NE(service.get("/readyz").body.find("\"master\":\"127.0.2.1:6379\""), std::string::npos);
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
+    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"127.0.2.1:6379\""), std::string::npos);
 
     auto put = service.put("greeting", "hello");
     EXPECT_EQ(put.status, 200) << put.body;
@@ -105,7 +122,7 @@ TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
     EXPECT_NE(service.request("POST", "/counter/visits/incr").body.find("\"value\":1"), std::string::npos);
     EXPECT_NE(service.request("POST", "/counter/visits/incr").body.find("\"value\":2"), std::string::npos);
 
-    auto metrics = service.get("/metrics").body;
+    auto metrics = service.probe("/metrics").body;
     EXPECT_NE(metrics.find("redisdr_master{address=\"127.0.2.1:6379\"} 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("redisdr_http_requests_total{route=\"/kv/{key}\",method=\"PUT\",status=\"200\"} 1"), std::string::npos);
     EXPECT_NE(metrics.find("redisdr_ready 1"), std::string::npos);
@@ -116,7 +133,7 @@ TEST_F(ServiceAgainstCluster, WaitsForReplicasWhenDurableWritesAreOn) {
     auto put = service.put("durable", "yes");
     EXPECT_EQ(put.status, 200);
     EXPECT_NE(put.body.find("\"replicas\":2"), std::string::npos) << put.body;
-    EXPECT_NE(put.body.find("\"durable\":true"), std::string::npos) << put.body;
+    EXPECT_EQ(put.body.find("\"durable\":"), std::string::npos) << "a 200 is the acknowledgement: " << put.body;
 }
 
 TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) {
@@ -137,7 +154,7 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
     writing = false;
     writer.join();
     EXPECT_TRUE(service.process().running());
-    auto metrics = service.get("/metrics").body;
+    auto metrics = service.probe("/metrics").body;
     EXPECT_NE(metrics.find("redisdr_failovers_observed_total 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("redisdr_master{address=\"" + cluster_.masterBySentinel(0) + ":6379\"} 1"), std::string::npos);
     std::cout << "[ figures  ] planned failover: " << ok << " writes ok, " << failed << " failed\n";
@@ -149,7 +166,7 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
 // the Sentinels' failover events and lose nothing.
 TEST_F(ServiceAgainstCluster, LosesNoAcknowledgedWriteInARawSentinelFailover) {
     Service service(cluster_);
-    ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 200; }, 10s)) << service.log();
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
     const auto oldMaster = cluster_.masterBySentinel(0);
     std::atomic<bool> writing{true};
     std::mutex ackedMutex;
@@ -218,8 +235,8 @@ TEST_F(ServiceAgainstCluster, ReadonlyReplyTriggersRediscoveryAndRoleCheck) {
     EXPECT_NE(refused.body.find("\"kind\":\"not_master\""), std::string::npos) << refused.body;
     // The first attempt got READONLY; the retries asked Sentinel again and refused the node on ROLE.
     EXPECT_NE(service.log().find("READONLY"), std::string::npos) << service.log();
-    EXPECT_NE(refused.body.find("but its ROLE is slave"), std::string::npos) << refused.body;
-    auto metrics = service.get("/metrics").body;
+    EXPECT_NE(service.log().find("but its ROLE is slave"), std::string::npos) << service.log();
+    auto metrics = service.probe("/metrics").body;
     EXPECT_NE(metrics.find("redisdr_redis_errors_total{kind=\"not_master\"}"), std::string::npos);
     // Put it back: the next request re-discovers and succeeds.
     ASSERT_EQ(cluster_.redis(0, {"REPLICAOF", "NO", "ONE"}).str, "OK");
@@ -245,13 +262,73 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
         env["REDIS_COMMAND_TIMEOUT_MS"] = "300";
         Service service(cluster_, env);
         auto reply = service.put("k", "v");
-        EXPECT_EQ(reply.status, 503) << c.kind;
+        // Credentials refused is the operator's fault, not a moment to wait out: 500, no Retry-After.
+        const bool credentials = c.kind == "redis_auth" || c.kind == "sentinel_auth";
+        EXPECT_EQ(reply.status, credentials ? 500 : 503) << c.kind;
+        EXPECT_EQ(reply.retryAfter, credentials ? "" : "1") << c.kind;
         EXPECT_NE(reply.body.find("\"kind\":\"" + c.kind + "\""), std::string::npos) << reply.body;
-        EXPECT_NE(reply.body.find(c.words), std::string::npos) << reply.body;
-        EXPECT_NE(service.get("/metrics").body.find("redisdr_redis_errors_total{kind=\"" + c.kind + "\"}"), std::string::npos);
-        EXPECT_EQ(service.get("/readyz").status, 503);
-        EXPECT_EQ(service.get("/healthz").status, 200);  // liveness never depends on Redis
+        // The detail (which Sentinel, which address) is for the log, never for the client.
+        EXPECT_EQ(reply.body.find("127.0.2."), std::string::npos) << reply.body;
+        EXPECT_NE(service.log().find(c.words), std::string::npos) << c.kind;
+        const auto metrics = service.probe("/metrics").body;
+        EXPECT_NE(metrics.find("redisdr_redis_errors_total{kind=\"" + c.kind + "\"}"), std::string::npos);
+        EXPECT_NE(metrics.find("redisdr_http_failures_total{kind=\"" + c.kind + "\"} 1"), std::string::npos) << metrics;
+        EXPECT_EQ(service.probe("/readyz").status, 503);
+        EXPECT_EQ(service.probe("/healthz").status, 200);  // liveness never depends on Redis
     }
+}
+
+TEST_F(ServiceAgainstCluster, DoesNotAcknowledgeAWriteFewerReplicasConfirmed) {
+    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "300"}});
+    ASSERT_EQ(service.put("both", "1").status, 200);
+    const int master = indexOfMaster(cluster_);
+    cluster_.killRedis((master + 1) % 3);
+    // One replica is left: min-replicas-to-write lets the write in, WAIT 2 confirms only 1.
+    auto put = service.put("one-replica", "1");
+    EXPECT_EQ(put.status, 503) << put.body;
+    EXPECT_EQ(put.retryAfter, "1");
+    EXPECT_NE(put.body.find("\"kind\":\"not_replicated\""), std::string::npos) << put.body;
+    EXPECT_NE(put.body.find("only 1 of 2 replica(s)"), std::string::npos) << put.body;
+    // An increment that was not confirmed says what it counted, since retrying counts again.
+    auto incr = service.request("POST", "/counter/c/incr");
+    EXPECT_EQ(incr.status, 503) << incr.body;
+    EXPECT_NE(incr.body.find("\"value\":1"), std::string::npos) << incr.body;
+    EXPECT_NE(service.probe("/metrics").body.find("redisdr_http_failures_total{kind=\"not_replicated\"} 2"), std::string::npos);
+}
+
+TEST_F(ServiceAgainstCluster, AnswersRedisOutOfMemoryWith507) {
+    Service service(cluster_);
+    const int master = indexOfMaster(cluster_);
+    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "maxmemory", "1"}).str, "OK");
+    auto put = service.put("too-much", "v");
+    cluster_.redis(master, {"CONFIG", "SET", "maxmemory", "0"});
+    EXPECT_EQ(put.status, 507) << put.body;
+    EXPECT_EQ(put.retryAfter, "");
+    EXPECT_NE(put.body.find("\"kind\":\"oom\""), std::string::npos) << put.body;
+    EXPECT_EQ(put.body.find("maxmemory"), std::string::npos) << "Redis's own text leaked: " << put.body;
+    EXPECT_EQ(service.put("room-again", "v").status, 200);
+}
+
+TEST_F(ServiceAgainstCluster, AnswersMisconfWith503AndRetryAfter) {
+    Service service(cluster_);
+    const int master = indexOfMaster(cluster_);
+    // A failed RDB save stops writes (stop-writes-on-bgsave-error, with save points set). Make the
+    // save slow, then kill its child: Redis records the save as failed.
+    for (int i = 0; i < 20; ++i) cluster_.redis(master, {"SET", "filler:" + std::to_string(i), "x"});
+    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "save", "3600 1"}).str, "OK");
+    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "1000000"}).str, "OK");
+    ASSERT_EQ(cluster_.redis(master, {"BGSAVE"}).str, "Background saving started");
+    pid_t child = -1;
+    ASSERT_TRUE(waitUntil([&] { return (child = redisdr::testing::childOf(cluster_.redisPid(master))) > 0; }, 5s));
+    ::kill(child, SIGKILL);
+    ASSERT_TRUE(waitUntil([&] { return cluster_.redis(master, {"INFO", "persistence"}).str.find("rdb_last_bgsave_status:err") != std::string::npos; }, 5s));
+    auto put = service.put("misconf", "v");
+    cluster_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "0"});
+    cluster_.redis(master, {"CONFIG", "SET", "stop-writes-on-bgsave-error", "no"});
+    EXPECT_EQ(put.status, 503) << put.body;
+    EXPECT_EQ(put.retryAfter, "1");
+    EXPECT_NE(put.body.find("\"kind\":\"misconf\""), std::string::npos) << put.body;
+    EXPECT_NE(service.probe("/metrics").body.find("redisdr_http_failures_total{kind=\"misconf\"} 1"), std::string::npos);
 }
 
 TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
@@ -283,7 +360,8 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
     for (int i = 0; i < 3; ++i) cluster_.sentinel(i, {"SENTINEL", "REMOVE", ghost});
     EXPECT_EQ(reply.status, 503);
     EXPECT_NE(reply.body.find("\"kind\":\"master_down\""), std::string::npos) << reply.body;
-    EXPECT_NE(reply.body.find("3 of 3 Sentinels report master 127.0.2.250:6379 down"), std::string::npos) << reply.body;
+    EXPECT_EQ(reply.body.find("127.0.2.250"), std::string::npos) << reply.body;
+    EXPECT_NE(service.log().find("3 of 3 Sentinels report master 127.0.2.250:6379 down"), std::string::npos);
 }
 
 TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
@@ -312,16 +390,155 @@ TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
     EXPECT_GT(n, 0);
     EXPECT_NE(std::string(buffer).find("400"), std::string::npos) << buffer;
 
-    EXPECT_EQ(service.get("/healthz").status, 200);
+    EXPECT_EQ(service.probe("/healthz").status, 200);
     EXPECT_EQ(service.put("fine", "v").status, 200);
+}
+
+TEST_F(ServiceAgainstCluster, ServesTheApiOnlyWithABearerToken) {
+    Service service(cluster_);
+    for (const std::string& token : {std::string(), std::string("wrong-token-0123456789abcdef0123456789"), kToken.substr(1)}) {
+        for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+                 {"PUT", "/kv/k"}, {"GET", "/kv/k"}, {"POST", "/counter/c/incr"}, {"GET", "/nowhere"}}) {
+            auto r = service.requestOn(service.port(), method, path, "v", token);
+            EXPECT_EQ(r.status, 401) << method << " " << path << " with '" << token << "'";
+            EXPECT_EQ(r.authenticate, "Bearer realm=\"redis-dr\"");
+            EXPECT_NE(r.body.find("\"kind\":\"unauthorized\""), std::string::npos) << r.body;
+        }
+    }
+    // The NodeBalancer's health check sends no token.
+    EXPECT_EQ(service.requestOn(service.port(), "GET", "/readyz", "", "").status / 100, service.probe("/readyz").status / 100);
+    // Both configured tokens work, so one can replace the other without downtime.
+    EXPECT_EQ(service.requestOn(service.port(), "PUT", "/kv/k", "v", kToken).status, 200);
+    EXPECT_EQ(service.requestOn(service.port(), "GET", "/kv/k", "", kNextToken).body, "v");
+    EXPECT_NE(service.probe("/metrics").body.find("redisdr_http_failures_total{kind=\"unauthorized\"} 12"), std::string::npos);
+}
+
+TEST_F(ServiceAgainstCluster, ServesProbesAndMetricsOnlyOnTheProbeListener) {
+    Service service(cluster_);
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
+    EXPECT_EQ(service.get("/metrics").status, 404);
+    EXPECT_EQ(service.get("/healthz").status, 404);
+    // The public /readyz is the NodeBalancer's check: ready or not, and nothing about the master.
+    const auto publicReady = service.get("/readyz");
+    EXPECT_EQ(publicReady.status, 200);
+    EXPECT_EQ(publicReady.body, "{\"ready\":true}");
+    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"127.0.2."), std::string::npos);
+    EXPECT_NE(service.probe("/metrics").body.find("redisdr_ready 1"), std::string::npos);
+    EXPECT_EQ(service.probe("/kv/x").status, 404);  // no API on the probe listener
+}
+
+namespace {
+// A client that sends half a request line and then nothing: it holds a server thread.
+int slowClient(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+    const char partial[] = "GET /kv/slow HTTP/1.1\r\nHost: x\r\n";
+    if (write(fd, partial, sizeof partial - 1) <= 0) return -1;
+    return fd;
+}
+}  // namespace
+
+TEST_F(ServiceAgainstCluster, AnswersProbesWhileSlowClientsHoldEveryPublicThread) {
+    Service service(cluster_, {{"HTTP_THREADS", "2"}});
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
+    std::vector<int> held;
+    for (int i = 0; i < 4; ++i) held.push_back(slowClient(service.port()));
+    std::this_thread::sleep_for(200ms);
+    // The public port is starved (the test would mean nothing otherwise)...
+    httplib::Client publicClient("127.0.0.1", service.port());
+    publicClient.set_read_timeout(1);
+    EXPECT_FALSE(publicClient.Get("/readyz")) << "the slow clients did not starve the public listener";
+    // ...and the kubelet's probes are still answered at once.
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(service.probe("/healthz").status, 200);
+    EXPECT_EQ(service.probe("/readyz").status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+    for (int fd : held) close(fd);
+}
+
+TEST_F(ServiceAgainstCluster, NoAttemptOutlivesTheRequestDeadline) {
+    Service service(cluster_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}, {"REDIS_COMMAND_TIMEOUT_MS", "900"},
+                               {"REDIS_CONNECT_TIMEOUT_MS", "900"}});
+    ASSERT_EQ(service.put("warm", "pool").status, 200);
+    // A stalled master (not yet flagged down): the pooled attempt waits out most of the deadline,
+    // and the retry connects to the same stalled master. Unclamped, its AUTH would wait another 900 ms.
+    const pid_t master = cluster_.redisPid(indexOfMaster(cluster_));
+    ::kill(master, SIGSTOP);
+    const auto started = std::chrono::steady_clock::now();
+    auto put = service.put("stalled", "x");
+    const auto took = std::chrono::steady_clock::now() - started;
+    ::kill(master, SIGCONT);
+    EXPECT_EQ(put.status, 503) << put.body;
+    EXPECT_LT(took, 1400ms) << "answered after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+}
+
+namespace {
+// Accepts TCP connections into its backlog and never answers: a Sentinel that hangs.
+class SilentListener {
+public:
+    SilentListener(const std::string& host, int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+        int one = 1;
+        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<uint16_t>(port));
+        inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+        ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(fd_, 128) == 0;
+    }
+    ~SilentListener() { close(fd_); }
+    bool ok() const { return ok_; }
+
+private:
+    int fd_;
+    bool ok_ = false;
+};
+
+long long connectionsReceived(const RedisCluster& cluster) {
+    long long total = 0;
+    for (int i = 0; i < 3; ++i) {
+        const std::string info = cluster.sentinel(i, {"INFO", "stats"}).str;
+        const auto at = info.find("total_connections_received:");
+        if (at != std::string::npos) total += std::stoll(info.substr(at + 27));
+    }
+    return total;
+}
+}  // namespace
+
+TEST_F(ServiceAgainstCluster, DiscoversOnceForAllRequestsWaitingOnIt) {
+    // A hanging fourth Sentinel makes every discovery take SENTINEL_TIMEOUT_MS, so requests that
+    // need the master arrive while one discovery is under way.
+    SilentListener hanging("127.0.2.99", RedisCluster::kSentinelPort);
+    ASSERT_TRUE(hanging.ok());
+    Service service(cluster_, {{"SENTINEL_HOST", RedisCluster::sentinelHosts() + ",127.0.2.99"}, {"SENTINEL_TIMEOUT_MS", "300"},
+                               {"READY_CHECK_INTERVAL_MS", "60000"}});
+    const long long before = connectionsReceived(cluster_);
+    constexpr int kRequests = 24;
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < kRequests; ++i) {
+        clients.emplace_back([&, i] {
+            if (service.put("burst-" + std::to_string(i), "x").status == 200) ++ok;
+        });
+    }
+    for (auto& t : clients) t.join();
+    const long long discoveries = (connectionsReceived(cluster_) - before - 3) / 3;  // less our own INFO calls
+    EXPECT_EQ(ok, kRequests);
+    // One discovery per Sentinel round, shared: a handful of rounds, not one per request.
+    EXPECT_LE(discoveries, 4) << discoveries << " discovery rounds for " << kRequests << " requests";
 }
 
 TEST_F(ServiceAgainstCluster, DrainsOnSigtermThenExitsCleanly) {
     Service service(cluster_, {{"SHUTDOWN_DRAIN_SECONDS", "2"}});
-    ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 200; }, 10s));
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s));
     service.process().signal(SIGTERM);
-    ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 503; }, 2s));
-    EXPECT_EQ(service.put("during-drain", "ok").status, 200);  // still serving while the load balancer lets go
+    ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 503; }, 2s));
+    const auto during = service.put("during-drain", "ok");
+    EXPECT_EQ(during.status, 200);  // still serving while the load balancer lets go
+    EXPECT_EQ(during.connection, "close");  // and telling keep-alive clients to reconnect elsewhere
     EXPECT_EQ(service.process().wait(10s), 0);
     EXPECT_NE(service.log().find("shutting down"), std::string::npos);
 }

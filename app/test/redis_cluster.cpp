@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -199,5 +200,23 @@ void RedisCluster::killRedis(int i, int sig) {
 }
 
 void RedisCluster::restartRedisAsReplica(int i) { startRedis(i, masterBySentinel(i == 0 ? 1 : 0)); }
+
+pid_t childOf(pid_t pid) {
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ignored)) {
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        if (!std::getline(stat, line)) continue;
+        // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ')'.
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest(line.substr(close + 1));
+        std::string state;
+        pid_t ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == pid) return static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    }
+    return -1;
+}
 
 }  // namespace redisdr::testing

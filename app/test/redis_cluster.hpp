@@ -34,6 +34,9 @@ private:
     int status_ = -1;
 };
 
+// A child process of PID (read from /proc), or -1 if it has none.
+pid_t childOf(pid_t pid);
+
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every = std::chrono::milliseconds(100));
 
@@ -61,6 +64,7 @@ public:
     Reply sentinel(int i, const std::vector<std::string>& argv) const;
 
     void killRedis(int i, int sig = 9);
+    pid_t redisPid(int i) const { return redis_[static_cast<size_t>(i)].pid(); }
     // Restarts a killed redis as a replica of the current master.
     void restartRedisAsReplica(int i);
     bool converged() const;

@@ -37,6 +37,7 @@ const std::map<std::string, std::string> kDeployment = {
     {"REDIS_WAIT_TIMEOUT_MS", "500"},
     {"REDIS_REQUEST_TIMEOUT_MS", "3000"},
     {"SHUTDOWN_DRAIN_SECONDS", "5"},
+    {"API_TOKENS", "token-one-0123456789abcdef0123456789,token-two-0123456789abcdef0123456789"},
 };
 
 }  // namespace
@@ -53,6 +54,8 @@ TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
     EXPECT_EQ(c.waitReplicas, 1);
     EXPECT_EQ(c.requestTimeout, 3000ms);
     EXPECT_EQ(c.shutdownDrainSeconds, 5);
+    EXPECT_EQ(c.apiTokens, (std::vector<std::string>{"token-one-0123456789abcdef0123456789", "token-two-0123456789abcdef0123456789"}));
+    EXPECT_EQ(c.probePort, 8081);
 }
 
 TEST(ServiceConfig, AppliesSentinelPortToNamesWithoutOne) {
@@ -66,11 +69,12 @@ TEST(ServiceConfig, AppliesSentinelPortToNamesWithoutOne) {
 
 TEST(ServiceConfig, NamesEveryMissingOrBadVariable) {
     auto found = problems({{"HTTP_PORT", "http"}, {"REDIS_REQUEST_TIMEOUT_MS", "5"}});
-    ASSERT_EQ(found.size(), 4u);
+    ASSERT_EQ(found.size(), 5u);
     EXPECT_EQ(found[0], "SENTINEL_HOST is required");
     EXPECT_EQ(found[1], "REDIS_MASTER_NAME is required");
-    EXPECT_EQ(found[2], "HTTP_PORT=\"http\" is not a whole number");
-    EXPECT_EQ(found[3], "REDIS_REQUEST_TIMEOUT_MS=5 is outside 100..300000");
+    EXPECT_EQ(found[2], "API_TOKENS is required");
+    EXPECT_EQ(found[3], "HTTP_PORT=\"http\" is not a whole number");
+    EXPECT_EQ(found[4], "REDIS_REQUEST_TIMEOUT_MS=5 is outside 100..300000");
 }
 
 TEST(ServiceConfig, RejectsInconsistentTimeouts) {
@@ -87,4 +91,20 @@ TEST(ServiceConfig, RejectsABadSentinelList) {
     auto found = problems(env);
     ASSERT_EQ(found.size(), 1u);
     EXPECT_NE(found[0].find("SENTINEL_HOST"), std::string::npos);
+}
+
+TEST(ServiceConfig, RefusesShortTokensWithoutPrintingThem) {
+    auto env = kDeployment;
+    env["API_TOKENS"] = "token-one-0123456789abcdef0123456789,short-secret";
+    auto found = problems(env);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0], "API_TOKENS: token 2 must be at least 32 printable characters without spaces");
+}
+
+TEST(ServiceConfig, RefusesTheProbePortOnTheApiPort) {
+    auto env = kDeployment;
+    env["PROBE_PORT"] = "8080";
+    auto found = problems(env);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_NE(found[0].find("PROBE_PORT must differ from HTTP_PORT"), std::string::npos);
 }

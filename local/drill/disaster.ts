@@ -8,7 +8,7 @@ import { rto, ServiceWriter } from "../../probe/writes";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
 import { backupIdFrom, LocalBackupOptions, runBackupScript, seedPod } from "../backupJob";
 import { waitForConvergence } from "../clusterWatch";
-import { localCredentials } from "../credentials";
+import { localApiToken, localCredentials } from "../credentials";
 import { PodNetwork } from "../network";
 import { LocalObjectStore } from "../objectStore";
 import { LocalTopology } from "../topology";
@@ -60,6 +60,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   fs.mkdirSync(dir, { recursive: true });
   const { cfg, network } = opts;
   const creds = localCredentials(dir);
+  const apiToken = localApiToken(dir);
   const events: ScenarioResult["events"] = [];
   const note = (event: string) => {
     events.push({ at: Date.now(), event });
@@ -68,12 +69,12 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, network.hostAddress);
   let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
   let apps: AppProcess[] = [];
-  const writer = new ServiceWriter(opts.appPorts.map((p) => `http://127.0.0.1:${p}`));
+  const writer = new ServiceWriter(opts.appPorts.map((p) => `http://127.0.0.1:${p}`), apiToken);
   const job = (t: LocalTopology): LocalBackupOptions => ({ topology: t, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
   const startApps = async (t: LocalTopology) => {
     apps = [];
     for (const [i, port] of opts.appPorts.entries()) {
-      apps.push(await startApp({ cfg, sentinels: t.pods.map((p) => p.address), creds, port, logFile: path.join(t.pods[0]!.dir, "..", `app-${i}.log`) }));
+      apps.push(await startApp({ cfg, sentinels: t.pods.map((p) => p.address), creds, apiToken, port, logFile: path.join(t.pods[0]!.dir, "..", `app-${i}.log`) }));
     }
     await waitUntilReady(apps);
   };

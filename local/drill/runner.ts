@@ -3,7 +3,7 @@ import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
 import { clusterView, isConverged, waitForConvergence, watchMasters } from "../clusterWatch";
-import { localCredentials } from "../credentials";
+import { localApiToken, localCredentials } from "../credentials";
 import { PodNetwork } from "../network";
 import { LocalTopology } from "../topology";
 import { Scenario } from "./scenarios";
@@ -79,6 +79,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   fs.mkdirSync(dir, { recursive: true });
   const { cfg } = opts;
   const creds = localCredentials(dir);
+  const apiToken = localApiToken(dir);
   const { network } = opts;
   if (scenario.needsNamespaces && network.kind !== "namespaces") {
     log("    skipped: needs network namespaces (root and iproute2)");
@@ -99,10 +100,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const initial = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
     const masterBefore = initial.masters[0]!;
     for (const [i, port] of opts.appPorts.entries()) {
-      apps.push(await startApp({ cfg, sentinels: hosts, creds, port, logFile: path.join(dir, `app-${i}.log`) }));
+      apps.push(await startApp({ cfg, sentinels: hosts, creds, apiToken, port, logFile: path.join(dir, `app-${i}.log`) }));
     }
     await waitUntilReady(apps);
-    writers.push(new ServiceWriter(apps.map((a) => a.url)));
+    writers.push(new ServiceWriter(apps.map((a) => a.url), apiToken));
     if (opts.withPeers && scenario.peers) {
       writers.push(new IoredisWriter(hosts, cfg.masterName, creds), new RedisPyWriter(hosts, cfg.masterName, creds));
     }

@@ -10,3 +10,6 @@ export const FAST_FAILOVER_CFG = stackConfig("dev", {
 });
 
 export const TEST_CREDENTIALS: Credentials = { redisPassword: "redis-test-password-0123", sentinelPassword: "sentinel-test-password-0123" };
+
+/** The API bearer token the tests' service instances accept. */
+export const TEST_API_TOKEN = "api-test-token-0123456789abcdef0123456789";

@@ -84,7 +84,8 @@ public:
     Clock::time_point lastMasterChange() const;
 
 private:
-    std::unique_ptr<RedisConnection> acquire();
+    std::unique_ptr<RedisConnection> acquire(Clock::time_point deadline);
+    Endpoint discoverOnce(bool* promotedByFailover, Clock::time_point deadline);
     void release(std::unique_ptr<RedisConnection> conn);
     void listen();
     void onSentinelMessage(const std::string& channel, const std::string& payload);
@@ -92,7 +93,7 @@ private:
     void fence();
     // A likely new master, tried (and verified with ROLE) before asking the Sentinels.
     void hintMaster(const Endpoint& candidate);
-    std::unique_ptr<RedisConnection> openVerifiedMaster(const Endpoint& address);
+    std::unique_ptr<RedisConnection> openVerifiedMaster(const Endpoint& address, Clock::time_point deadline);
     void adopt(RedisConnection& conn);
     void report(const RedisError& error);
 
@@ -111,6 +112,19 @@ private:
     // Signalled whenever the generation changes, so a request sleeping before its next
     // attempt retries at once instead of after its back-off.
     std::condition_variable changed_;
+
+    // Single flight: one discovery through Sentinel at a time; requests arriving meanwhile
+    // take its answer instead of asking every Sentinel themselves (no discovery storm).
+    struct Discovery {
+        std::optional<Endpoint> master;
+        bool promotedByFailover = false;
+        std::optional<RedisError> error;
+    };
+    std::mutex discoveryMutex_;
+    std::condition_variable discoveryDone_;
+    bool discovering_ = false;
+    std::uint64_t discoveryRound_ = 0;
+    Discovery lastDiscovery_;
 
     std::atomic<bool> running_{false};
     std::thread listener_;

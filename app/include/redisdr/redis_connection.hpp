@@ -47,6 +47,10 @@ public:
     // Error replies are returned, not thrown; I/O failures throw RedisError(Io).
     Reply command(const std::vector<std::string>& argv);
 
+    // Bounds the next commands' wait for a reply (the caller's time left, never longer than
+    // the timeout the connection was opened with).
+    void setCommandTimeout(std::chrono::milliseconds timeout);
+
     // Reads the next pushed message (pub/sub) into `out` if one is buffered or arrives within
     // `wait`, and returns true; returns false when none came. I/O failures throw RedisError(Io).
     bool readPush(std::chrono::milliseconds wait, Reply& out);
