@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -78,6 +80,74 @@ void addDurability(json& body, const std::vector<Reply>& replies, const ServiceC
     body["replicas"] = replies[1].integer;
 }
 
+HttpFailure tooLargeFailure(const ServiceConfig& config) {
+    return {413, "too_large", "request body larger than " + std::to_string(config.maxValueBytes) + " bytes", 0};
+}
+
+bool isChunked(const httplib::Request& req) {
+    std::string te = req.get_header_value("Transfer-Encoding");
+    std::transform(te.begin(), te.end(), te.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return !te.empty();
+}
+
+bool hasBody(const httplib::Request& req) {
+    return isChunked(req) || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+enum class Route { Readyz, Kv, Counter, Unknown };
+
+Route routeOf(const std::string& path) {
+    if (path == "/readyz") return Route::Readyz;
+    const auto tail = [&](const std::string& prefix) { return path.compare(0, prefix.size(), prefix) == 0 ? path.substr(prefix.size()) : std::string(); };
+    const std::string key = tail("/kv/");
+    if (!key.empty() && key.find('/') == std::string::npos) return Route::Kv;
+    const std::string counter = tail("/counter/");
+    const std::string suffix = "/incr";
+    if (counter.size() > suffix.size() && counter.compare(counter.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        counter.find('/') == counter.size() - suffix.size()) {
+        return Route::Counter;
+    }
+    return Route::Unknown;
+}
+
+std::string allowedMethods(const std::string& path) {
+    switch (routeOf(path)) {
+        case Route::Kv: return "GET, PUT";
+        case Route::Counter: return "POST";
+        default: return "GET";
+    }
+}
+
+// Why the public listener refuses a request on its headers alone, or nothing to let it through.
+std::optional<HttpFailure> admit(const httplib::Request& req, const ServiceConfig& config, const ApiTokens& tokens) {
+    const Route route = routeOf(req.path);
+    const std::string& m = req.method;
+    if (route == Route::Unknown) return HttpFailure{404, "not_found", "no such route", 0};
+    const bool allowed = (route == Route::Readyz && m == "GET") || (route == Route::Kv && (m == "GET" || m == "PUT")) ||
+                         (route == Route::Counter && m == "POST");
+    if (!allowed) return HttpFailure{405, "method_not_allowed", "method not allowed", 0};
+    if (route == Route::Readyz) return std::nullopt;
+    if (!tokens.authorizes(req.get_header_value("Authorization"))) {
+        return HttpFailure{401, "unauthorized", "missing or invalid bearer token", 0};
+    }
+    if (m != "PUT") {
+        if (hasBody(req)) return HttpFailure{413, "too_large", "this route takes no request body", 0};
+        return std::nullopt;
+    }
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity") {
+        return HttpFailure{415, "unsupported_encoding", "values are stored as sent: no Content-Encoding", 0};
+    }
+    if (isChunked(req)) return std::nullopt;  // bounded while it is read
+    if (!req.has_header("Content-Length")) return HttpFailure{411, "length_required", "Content-Length or a chunked body is required", 0};
+    const std::string length = req.get_header_value("Content-Length");
+    if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos || length.size() > 12) {
+        return HttpFailure{400, "bad_request", "invalid Content-Length", 0};
+    }
+    if (std::stoull(length) > config.maxValueBytes) return tooLargeFailure(config);
+    return std::nullopt;
+}
+
 // Runs a handler and counts the request. A Redis failure becomes its HttpFailure; anything else
 // a bare 500. The detail (addresses, Redis's text) is logged, never sent.
 template <typename Handler>
@@ -137,21 +207,40 @@ void installErrorHandlers(httplib::Server& server) {
 
 void installApiRoutes(httplib::Server& server, const ServiceConfig& config, MasterClient& client,
                       ServiceMetrics& metrics, ServiceState& state) {
-    server.Put(R"(/kv/([^/]+))", instrumented("/kv/{key}", metrics, [&](const httplib::Request& req, httplib::Response& res) {
-        const std::string key = req.matches[1];
-        std::string why;
-        if (!validName(key, config.maxKeyBytes, why)) return sendError(res, 400, why);
-        auto replies = client.execute(withWait({"SET", "kv:" + key, req.body}, config), Idempotency::Safe);
-        if (auto failure = writeFailure(replies, config)) return sendFailure(res, *failure, {{"key", key}});
-        json body = {{"key", key}, {"stored", true}};
-        addDurability(body, replies, config);
-        sendJson(res, 200, body);
-    }));
+    // The value is read through a bounded receiver: whatever the framing, no more than
+    // MAX_VALUE_BYTES is ever held (the gate already refused a larger Content-Length).
+    server.Put(R"(/kv/([^/]+))", [&config, &client, &metrics](const httplib::Request& req, httplib::Response& res,
+                                                              const httplib::ContentReader& read) {
+        std::string value;
+        bool tooLarge = false;
+        const bool complete = read([&](const char* data, std::size_t length) {
+            if (value.size() + length > config.maxValueBytes) {
+                tooLarge = true;
+                return false;
+            }
+            value.append(data, length);
+            return true;
+        });
+        instrumented("/kv/{key}", metrics, [&](const httplib::Request& r, httplib::Response& out) {
+            if (!complete) {
+                out.set_header("Connection", "close");
+                return sendFailure(out, tooLarge ? tooLargeFailure(config) : HttpFailure{400, "bad_request", "incomplete request body", 0});
+            }
+            const std::string key = r.matches[1];
+            std::string why;
+            if (!validName(key, config.maxKeyBytes, why)) return sendError(out, 400, why, "bad_request");
+            auto replies = client.execute(withWait({"SET", "kv:" + key, value}, config), Idempotency::Safe);
+            if (auto failure = writeFailure(replies, config)) return sendFailure(out, *failure, {{"key", key}});
+            json body = {{"key", key}, {"stored", true}};
+            addDurability(body, replies, config);
+            sendJson(out, 200, body);
+        })(req, res);
+    });
 
     server.Get(R"(/kv/([^/]+))", instrumented("/kv/{key}", metrics, [&](const httplib::Request& req, httplib::Response& res) {
         const std::string key = req.matches[1];
         std::string why;
-        if (!validName(key, config.maxKeyBytes, why)) return sendError(res, 400, why);
+        if (!validName(key, config.maxKeyBytes, why)) return sendError(res, 400, why, "bad_request");
         Reply reply = client.execute({"GET", "kv:" + key}, Idempotency::Safe);
         if (reply.isError()) return sendFailure(res, failureForReply(reply.errorCode()));
         if (reply.isNil()) return sendError(res, 404, "no such key");
@@ -162,7 +251,7 @@ void installApiRoutes(httplib::Server& server, const ServiceConfig& config, Mast
     server.Post(R"(/counter/([^/]+)/incr)", instrumented("/counter/{name}/incr", metrics, [&](const httplib::Request& req, httplib::Response& res) {
         const std::string name = req.matches[1];
         std::string why;
-        if (!validName(name, config.maxKeyBytes, why)) return sendError(res, 400, why);
+        if (!validName(name, config.maxKeyBytes, why)) return sendError(res, 400, why, "bad_request");
         // INCR is not idempotent: it is never retried once it may have reached Redis.
         auto replies = client.execute(withWait({"INCR", "counter:" + name}, config), Idempotency::Unsafe);
         if (auto failure = writeFailure(replies, config)) {
@@ -176,15 +265,18 @@ void installApiRoutes(httplib::Server& server, const ServiceConfig& config, Mast
         sendJson(res, 200, body);
     }));
 
-    // Every route but the NodeBalancer's /readyz needs a bearer token; checked before the body is read.
-    server.set_pre_routing_handler([&metrics, tokens = ApiTokens(config.apiTokens)](const httplib::Request& req, httplib::Response& res) {
-        if (req.path == "/readyz" || tokens.authorizes(req.get_header_value("Authorization"))) {
-            return httplib::Server::HandlerResponse::Unhandled;
-        }
-        res.set_header("WWW-Authenticate", "Bearer realm=\"redis-dr\"");
-        sendFailure(res, {401, "unauthorized", "missing or invalid bearer token", 0});
-        metrics.countRequest("unauthorized", req.method, 401, 0);
-        metrics.countFailure("unauthorized");
+    // Everything a request can be refused for is decided here, on its headers, before any body
+    // is read: unknown routes, missing tokens, bodies the route does not take or cannot fit.
+    server.set_pre_routing_handler([&config, &metrics, tokens = ApiTokens(config.apiTokens)](const httplib::Request& req, httplib::Response& res) {
+        const auto refusal = admit(req, config, tokens);
+        if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+        if (refusal->status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"redis-dr\"");
+        if (refusal->status == 405) res.set_header("Allow", allowedMethods(req.path));
+        // A body may follow that nobody will read: the connection cannot carry another request.
+        if (hasBody(req)) res.set_header("Connection", "close");
+        sendFailure(res, *refusal);
+        metrics.countRequest("refused", req.method, refusal->status, 0);
+        metrics.countFailure(refusal->kind);
         return httplib::Server::HandlerResponse::Handled;
     });
 
