@@ -11,16 +11,20 @@ import { localApiToken, localCredentials } from "./credentials";
 import { LocalTopology } from "./topology";
 import { parseCommandLine } from "../scripts/commandLine";
 import { writeResults } from "./results";
+import { hostileTable, runHostileClients } from "./hostileClients";
 
 /**
  * `npm run bench`: the service's PUT /kv throughput and latency next to
- * redis-benchmark SET against the same master in the same run, then the time
- * from SIGKILL of the master to the first successful write through the service.
+ * redis-benchmark SET against the same master in the same run, what hostile
+ * clients can do to it, then the time from SIGKILL of the master to the first
+ * successful write through the service.
  */
 const USAGE = `usage: npm run bench [-- options]
 
 The service's PUT /kv throughput and latency next to redis-benchmark SET on the same master in
-the same run, then the time from SIGKILL of the master to the first write through the service.
+the same run; each hostile-client probe (oversized and slow requests, many connections, no
+credentials, garbage) with what the client got, the process's peak RSS and the slowest liveness
+answer meanwhile; then the time from SIGKILL of the master to the first write through the service.
 
 options:
   --stack NAME          stack file to read; default dev
@@ -144,11 +148,14 @@ async function main(): Promise<void> {
       ),
     ].join("\n");
     console.log(`\n${throughput}`);
+    process.stdout.write("\n  hostile clients...");
+    const hostile = `Hostile clients against one instance (MAX_VALUE_BYTES ${1024 * 1024}; liveness: GET /healthz on the probe listener every 100 ms, 2 s timeout)\n\n${hostileTable(await runHostileClients(app, apiToken))}`;
+    console.log(` done\n\n${hostile}`);
     const recovery = await measureKillRecovery(topology, app.url, apiToken, master);
     const after = await clusterView(hosts, cfg.masterName, creds);
     const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
     console.log(`\n${failover}`);
-    if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${failover}.\n`);
+    if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${hostile}\n\n${failover}.\n`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
     await app.stop();
   } finally {
