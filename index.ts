@@ -68,6 +68,7 @@ const workloads = new Workloads(
       requestTimeoutMs: cfg.appRequestTimeoutMs,
       notReadyTolerationSeconds: cfg.notReadyTolerationSeconds,
       publicPort: cfg.publicPort,
+      ...(cfg.publicTlsSecret ? { tlsSecretName: cfg.publicTlsSecret } : {}),
       loadBalancer: entry.binding,
       loadBalancerTimeoutSeconds: cfg.loadBalancerTimeoutSeconds,
       kubeconfig: cluster.kubeconfig,
@@ -90,7 +91,9 @@ export const publicEntryMode = cfg.publicEntry;
 /** The public IPv4 in both modes: the NodeBalancer's (pulumi) or the reserved address the CCM puts it on. */
 export const nodeBalancerIpv4 = entry.binding.ipv4;
 export const nodeBalancerHostname = entry.nodeBalancer?.hostname;
-export const publicUrl = pulumi.interpolate`http://${entry.binding.ipv4}${cfg.publicPort === 80 ? "" : `:${cfg.publicPort}`}/`;
+const scheme = cfg.publicTlsSecret ? "https" : "http";
+const defaultPort = cfg.publicTlsSecret ? 443 : 80;
+export const publicUrl = pulumi.interpolate`${scheme}://${entry.binding.ipv4}${cfg.publicPort === defaultPort ? "" : `:${cfg.publicPort}`}/`;
 export const namespace = workloads.namespace;
 export const sentinelService = workloads.sentinelServiceName;
 export const appService = workloads.appServiceName;

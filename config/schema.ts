@@ -80,6 +80,11 @@ export const stackConfigShape = {
   haControlPlane: z.boolean().describe("LKE high-availability control plane (recommended for prod)."),
   tags: z.array(z.string().regex(/^[A-Za-z0-9:_.-]{3,50}$/, "tags are 3-50 characters of letters, digits, : _ . -")).default([]).describe("Extra Linode tags on the cluster and NodeBalancer (the stack name is always added)."),
   publicPort: z.number().int().min(1).max(65535).default(80).describe("Port the NodeBalancer serves the app on; the only port the Cloud Firewall admits."),
+  publicTlsSecret: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes object name (DNS subdomain)")
+    .optional()
+    .describe("Name of a kubernetes.io/tls Secret (tls.crt, tls.key) you create in the namespace: the NodeBalancer then terminates HTTPS on publicPort with it and publicUrl is https. Unset: plain HTTP."),
   publicIngressCidrs: z.array(cidr).min(1).default(["0.0.0.0/0", "::/0"]).describe("Source ranges the Cloud Firewall admits to publicPort."),
   environment: z.enum(["dev", "prod"]).describe("What the stack is for. prod adds rules: an HA control plane and a Kubernetes API that is not open to the internet."),
   controlPlaneAllowedCidrs: z
@@ -203,6 +208,9 @@ export const stackConfigSchema = z
     }
     if (c.minReplicasToWrite > c.redisReplicas - 2) {
       at("minReplicasToWrite", `is ${c.minReplicasToWrite}: with ${c.redisReplicas} pods, losing one replica would stop all writes; set it to at most ${c.redisReplicas - 2}`);
+    }
+    if (c.publicTlsSecret !== undefined && c.publicPort === 80) {
+      at("publicPort", "is 80 but publicTlsSecret is set: serve HTTPS on another port, usually 443");
     }
     if (c.appProbePort === c.appPort) {
       at("appProbePort", `(${c.appProbePort}) must differ from appPort: probes and metrics have a listener of their own`);

@@ -24,6 +24,8 @@ export const CCM_ANNOTATIONS = {
   /** Keep the reserved IPv4 when the NodeBalancer is deleted (the CCM's default is true). */
   retainReservedIpv4: `${PREFIX}retain-reserved-ipv4`,
   protocol: `${PREFIX}default-protocol`,
+  /** Per-port settings, JSON: `port-<n>` with "protocol" and "tls-secret-name" (loadbalancers.go, getPortConfig). */
+  portPrefix: `${PREFIX}port-`,
   checkType: `${PREFIX}check-type`,
   checkPath: `${PREFIX}check-path`,
   checkInterval: `${PREFIX}check-interval`,
@@ -31,6 +33,15 @@ export const CCM_ANNOTATIONS = {
   checkAttempts: `${PREFIX}check-attempts`,
   checkPassive: `${PREFIX}check-passive`,
 } as const;
+
+/**
+ * The `port-<n>` annotation that makes the NodeBalancer terminate HTTPS on that port with the
+ * certificate in a `kubernetes.io/tls` Secret of the Service's namespace (the CCM reads its
+ * tls.crt and tls.key: loadbalancers.go, getTLSCertInfo) and forward plain HTTP to the nodes.
+ */
+export function httpsPortAnnotation(port: number, tlsSecretName: string): Record<string, string> {
+  return { [`${CCM_ANNOTATIONS.portPrefix}${port}`]: JSON.stringify({ protocol: "https", "tls-secret-name": tlsSecretName }) };
+}
 
 /** The `firewall-acl` annotation's JSON: an allow list (the CCM then sets inbound policy DROP). */
 export function firewallAclAnnotation(cidrs: readonly string[]): string {

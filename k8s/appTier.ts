@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
+import { CCM_ANNOTATIONS, httpsPortAnnotation } from "../infra/ccmAnnotations";
 import { LoadBalancerBinding } from "../infra/publicEntry";
 import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "./appEnvironment";
 import { LoadBalancerWait } from "./loadBalancerWait";
@@ -58,6 +58,8 @@ export interface AppTierArgs {
   notReadyTolerationSeconds: number;
   /** Port the NodeBalancer serves. */
   publicPort: number;
+  /** A kubernetes.io/tls Secret in the namespace: the NodeBalancer terminates HTTPS on publicPort with it. */
+  tlsSecretName?: string;
   loadBalancer: LoadBalancerBinding;
   /** Bound on `pulumi up`'s wait for the Service's load-balancer address. */
   loadBalancerTimeoutSeconds: number;
@@ -169,6 +171,7 @@ export class AppTier extends pulumi.ComponentResource {
           labels,
           annotations: {
             ...args.loadBalancer.annotations,
+            ...(args.tlsSecretName ? httpsPortAnnotation(args.publicPort, args.tlsSecretName) : {}),
             // The LoadBalancerWait below waits instead, bounded and with a diagnosis.
             "pulumi.com/skipAwait": "true",
             [CCM_ANNOTATIONS.protocol]: "tcp",

@@ -81,6 +81,17 @@ describe("publicEntry pulumi: Pulumi's NodeBalancer and firewall under the CCM",
     ]);
   });
 
+  it("terminates HTTPS on the public port with the configured TLS Secret, the check and firewall unchanged", async () => {
+    const rendered = await renderStack("prod", { "redis-dr:publicPort": "443", "redis-dr:publicTlsSecret": "redis-dr-tls" });
+    const { account, ccm } = deploy(rendered);
+    ccm.ensure(appService(rendered));
+    expect(account.nodeBalancers.get(NB_ID)!.configs).toEqual([
+      expect.objectContaining({ port: 443, protocol: "https", tlsSecretName: "redis-dr-tls", check: "http", checkPath: "/readyz" }),
+    ]);
+    expect(rendered.outputs.publicUrl).toBe(`https://${MOCK_NODEBALANCER.ipv4}/`);
+    expect(pulumiDrift(account, rendered)).toEqual([]);
+  });
+
   it("leaves the NodeBalancer and the firewall in place when the Service is deleted", async () => {
     const rendered = await renderStack("dev");
     const { account, ccm } = deploy(rendered);

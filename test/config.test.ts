@@ -66,6 +66,8 @@ describe("stack config", () => {
     ["WAIT for more replicas than exist", { "redis-dr:appWaitReplicas": "3" }, /redis-dr:appWaitReplicas: is 3 but only 2 replicas exist/],
     ["a single app replica", { "redis-dr:appReplicas": "1" }, /redis-dr:appReplicas: must be at least 2/],
     ["a privileged app port", { "redis-dr:appPort": "80" }, /redis-dr:appPort: must be 1024 or above/],
+    ["HTTPS on port 80", { "redis-dr:publicTlsSecret": "redis-dr-tls" }, /redis-dr:publicPort: is 80 but publicTlsSecret is set/],
+    ["a TLS Secret name that is no object name", { "redis-dr:publicPort": "443", "redis-dr:publicTlsSecret": "My Cert" }, /redis-dr:publicTlsSecret: must be a Kubernetes object name/],
     ["the probe port on the API port", { "redis-dr:appProbePort": "8080" }, /redis-dr:appProbePort: \(8080\) must differ from appPort/],
     ["a bad CIDR", { "redis-dr:publicIngressCidrs": '["everyone"]' }, /redis-dr:publicIngressCidrs: must be an IPv4 or IPv6 CIDR/],
     ["a Redis image with CVE-2025-49844", { "redis-dr:redisImage": "redis:7.4.2-bookworm" }, /redis-dr:redisImage: "redis:7.4.2-bookworm" is affected by CVE-2025-49844 .*fixed in 7\.4\.6/],

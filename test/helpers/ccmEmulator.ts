@@ -189,10 +189,16 @@ export class CcmEmulator {
     nb.configs = ports.map((port, i): NodeBalancerConfig => {
       const check = annotation(svc, CCM_ANNOTATIONS.checkType) ?? "connection";
       const nodePort = port.nodePort ?? 30000 + i;
+      // loadbalancers.go getPortConfig: the port-<n> JSON overrides the default protocol; https
+      // needs its tls-secret-name (getTLSCertInfo errors without one).
+      const portConfig = JSON.parse(annotation(svc, `${CCM_ANNOTATIONS.portPrefix}${port.port}`) ?? "{}") as { protocol?: string; "tls-secret-name"?: string };
+      const protocol = portConfig.protocol ?? annotation(svc, CCM_ANNOTATIONS.protocol) ?? "tcp";
+      if (protocol === "https" && !portConfig["tls-secret-name"]) throw new Error(`TLS secret name for port ${port.port} is not specified`);
       return {
         id: nb.configs.find((c) => c.port === port.port)?.id ?? nb.id * 10 + i,
         port: port.port,
-        protocol: annotation(svc, CCM_ANNOTATIONS.protocol) ?? "tcp",
+        protocol,
+        ...(protocol === "https" ? { tlsSecretName: portConfig["tls-secret-name"]! } : {}),
         check,
         checkPath: check === "http" || check === "http_body" ? (annotation(svc, CCM_ANNOTATIONS.checkPath) ?? "/") : "",
         checkInterval: ann(CCM_ANNOTATIONS.checkInterval, 5),

@@ -33,6 +33,8 @@ export interface NodeBalancerConfig {
   id: number;
   port: number;
   protocol: string;
+  /** With protocol https: the kubernetes.io/tls Secret the CCM took the certificate from. */
+  tlsSecretName?: string;
   check: string;
   checkPath: string;
   checkInterval: number;
