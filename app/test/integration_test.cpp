@@ -587,14 +587,22 @@ TEST_F(ServiceAgainstCluster, DiscoversOnceForAllRequestsWaitingOnIt) {
     constexpr int kRequests = 24;
     std::vector<std::thread> clients;
     std::atomic<int> ok{0};
+    std::mutex statusesMutex;
+    std::string statuses;
     for (int i = 0; i < kRequests; ++i) {
         clients.emplace_back([&, i] {
-            if (service.put("burst-" + std::to_string(i), "x").status == 200) ++ok;
+            // cpp-httplib listens with a backlog of 5: a burst can find the accept queue full and
+            // time out connecting (status 0). That is not what this test is about; try again.
+            int status = 0;
+            for (int attempt = 0; attempt < 3 && status == 0; ++attempt) status = service.put("burst-" + std::to_string(i), "x").status;
+            if (status == 200) ++ok;
+            std::lock_guard<std::mutex> lock(statusesMutex);
+            statuses += std::to_string(status) + " ";
         });
     }
     for (auto& t : clients) t.join();
     const long long discoveries = (connectionsReceived(cluster_) - before - 3) / 3;  // less our own INFO calls
-    EXPECT_EQ(ok, kRequests);
+    EXPECT_EQ(ok, kRequests) << "statuses: " << statuses << "\n" << service.log();
     // One discovery per Sentinel round, shared: a handful of rounds, not one per request.
     EXPECT_LE(discoveries, 4) << discoveries << " discovery rounds for " << kRequests << " requests";
 }
