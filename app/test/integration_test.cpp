@@ -414,6 +414,14 @@ TEST_F(ServiceAgainstCluster, ServesTheApiOnlyWithABearerToken) {
 }
 
 namespace {
+#if defined(__SANITIZE_ADDRESS__)
+// Under ASan freed memory sits in a quarantine and every allocation has shadow memory: the
+// service's RSS says nothing about what it holds. The Release build asserts the bound.
+constexpr bool kRssMeansSomething = false;
+#else
+constexpr bool kRssMeansSomething = true;
+#endif
+
 // Peak resident memory of a process (VmHWM), in KiB.
 long peakRssKib(pid_t pid) {
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -459,7 +467,9 @@ TEST_F(ServiceAgainstCluster, BoundsEveryRequestBodyBeforeReadingIt) {
     const auto chunked = exchange(service.port(), head("PUT /kv/big HTTP/1.1", "Transfer-Encoding: chunked\r\n"), 64u << 20);
     EXPECT_NE(chunked.find("HTTP/1.1 413"), std::string::npos) << chunked;
     EXPECT_NE(chunked.find("too_large"), std::string::npos) << chunked;
-    EXPECT_LT(peakRssKib(pid) - before, 8 * 1024) << "peak RSS grew from " << before << " KiB to " << peakRssKib(pid) << " KiB";
+    if (kRssMeansSomething) {
+        EXPECT_LT(peakRssKib(pid) - before, 8 * 1024) << "peak RSS grew from " << before << " KiB to " << peakRssKib(pid) << " KiB";
+    }
 
     // Refused on the headers alone.
     EXPECT_NE(exchange(service.port(), head("PUT /kv/k HTTP/1.1", "Content-Length: 10000000000\r\n")).find("HTTP/1.1 413"), std::string::npos);
@@ -474,7 +484,9 @@ TEST_F(ServiceAgainstCluster, BoundsEveryRequestBodyBeforeReadingIt) {
     EXPECT_NE(exchange(service.port(), head("PATCH /elsewhere HTTP/1.1", "Transfer-Encoding: chunked\r\n"), 1u << 20).find("HTTP/1.1 404"),
               std::string::npos);
     // None of it was held, and the service still serves; a value at the limit is fine, chunked or not.
-    EXPECT_LT(peakRssKib(pid) - before, 8 * 1024);
+    if (kRssMeansSomething) {
+        EXPECT_LT(peakRssKib(pid) - before, 8 * 1024);
+    }
     EXPECT_EQ(service.put("exact", std::string(1024, 'v')).status, 200);
     const auto small = exchange(service.port(), head("PUT /kv/chunked HTTP/1.1", "Transfer-Encoding: chunked\r\n") + "3\r\nabc\r\n0\r\n\r\n");
     EXPECT_NE(small.find("HTTP/1.1 200"), std::string::npos) << small;
