@@ -2,8 +2,6 @@
 
 #include <httplib.h>
 
-#include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -84,11 +82,8 @@ HttpFailure tooLargeFailure(const ServiceConfig& config) {
     return {413, "too_large", "request body larger than " + std::to_string(config.maxValueBytes) + " bytes", 0};
 }
 
-bool isChunked(const httplib::Request& req) {
-    std::string te = req.get_header_value("Transfer-Encoding");
-    std::transform(te.begin(), te.end(), te.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return !te.empty();
-}
+// Any Transfer-Encoding frames a body (RFC 9112 6.1; cpp-httplib decodes chunked).
+bool isChunked(const httplib::Request& req) { return req.has_header("Transfer-Encoding"); }
 
 bool hasBody(const httplib::Request& req) {
     return isChunked(req) || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
@@ -141,41 +136,47 @@ std::optional<HttpFailure> admit(const httplib::Request& req, const ServiceConfi
     if (isChunked(req)) return std::nullopt;  // bounded while it is read
     if (!req.has_header("Content-Length")) return HttpFailure{411, "length_required", "Content-Length or a chunked body is required", 0};
     const std::string length = req.get_header_value("Content-Length");
-    if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos || length.size() > 12) {
+    if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos) {
         return HttpFailure{400, "bad_request", "invalid Content-Length", 0};
     }
-    if (std::stoull(length) > config.maxValueBytes) return tooLargeFailure(config);
+    // More than 12 digits is more than any MAX_VALUE_BYTES (and than stoull's range, at 20).
+    if (length.size() > 12 || std::stoull(length) > config.maxValueBytes) return tooLargeFailure(config);
     return std::nullopt;
 }
 
-// Runs a handler and counts the request. A Redis failure becomes its HttpFailure; anything else
-// a bare 500. The detail (addresses, Redis's text) is logged, never sent.
+// Runs a handler for one request and counts it. A Redis failure becomes its HttpFailure; anything
+// else a bare 500. The detail (addresses, Redis's text) is logged, never sent.
+template <typename Handler>
+void measured(const std::string& route, ServiceMetrics& metrics, const httplib::Request& req, httplib::Response& res,
+              Handler&& handler) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string detail;
+    try {
+        handler(req, res);
+    } catch (const RedisError& e) {
+        detail = e.what();
+        sendFailure(res, failureFor(e.kind()));
+    } catch (const std::exception& e) {
+        detail = e.what();
+        sendFailure(res, {500, "internal", "internal error", 0});
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    metrics.countRequest(route, req.method, res.status, seconds);
+    if (res.status >= 400 && res.status != 404) {
+        const auto body = json::parse(res.body, nullptr, false);
+        const std::string kind = body.is_object() && body.contains("kind") ? body["kind"].get<std::string>() : "client";
+        metrics.countFailure(kind);
+        if (res.status >= 500) {
+            logLine("warn", "request failed", {{"route", route}, {"method", req.method}, {"status", res.status}, {"kind", kind},
+                                               {"detail", detail}, {"ms", static_cast<long long>(seconds * 1000)}});
+        }
+    }
+}
+
+// A route handler that is measured() on every request.
 template <typename Handler>
 httplib::Server::Handler instrumented(const std::string& route, ServiceMetrics& metrics, Handler handler) {
-    return [route, &metrics, handler](const httplib::Request& req, httplib::Response& res) {
-        const auto started = std::chrono::steady_clock::now();
-        std::string detail;
-        try {
-            handler(req, res);
-        } catch (const RedisError& e) {
-            detail = e.what();
-            sendFailure(res, failureFor(e.kind()));
-        } catch (const std::exception& e) {
-            detail = e.what();
-            sendFailure(res, {500, "internal", "internal error", 0});
-        }
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        metrics.countRequest(route, req.method, res.status, seconds);
-        if (res.status >= 400 && res.status != 404) {
-            const auto body = json::parse(res.body, nullptr, false);
-            const std::string kind = body.is_object() && body.contains("kind") ? body["kind"].get<std::string>() : "client";
-            metrics.countFailure(kind);
-            if (res.status >= 500) {
-                logLine("warn", "request failed", {{"route", route}, {"method", req.method}, {"status", res.status}, {"kind", kind},
-                                                   {"detail", detail}, {"ms", static_cast<long long>(seconds * 1000)}});
-            }
-        }
-    };
+    return [route, &metrics, handler](const httplib::Request& req, httplib::Response& res) { measured(route, metrics, req, res, handler); };
 }
 
 void installErrorHandlers(httplib::Server& server) {
@@ -221,7 +222,7 @@ void installApiRoutes(httplib::Server& server, const ServiceConfig& config, Mast
             value.append(data, length);
             return true;
         });
-        instrumented("/kv/{key}", metrics, [&](const httplib::Request& r, httplib::Response& out) {
+        measured("/kv/{key}", metrics, req, res, [&](const httplib::Request& r, httplib::Response& out) {
             if (!complete) {
                 out.set_header("Connection", "close");
                 return sendFailure(out, tooLarge ? tooLargeFailure(config) : HttpFailure{400, "bad_request", "incomplete request body", 0});
@@ -234,7 +235,7 @@ void installApiRoutes(httplib::Server& server, const ServiceConfig& config, Mast
             json body = {{"key", key}, {"stored", true}};
             addDurability(body, replies, config);
             sendJson(out, 200, body);
-        })(req, res);
+        });
     });
 
     server.Get(R"(/kv/([^/]+))", instrumented("/kv/{key}", metrics, [&](const httplib::Request& req, httplib::Response& res) {

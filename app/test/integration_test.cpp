@@ -473,6 +473,8 @@ TEST_F(ServiceAgainstCluster, BoundsEveryRequestBodyBeforeReadingIt) {
 
     // Refused on the headers alone.
     EXPECT_NE(exchange(service.port(), head("PUT /kv/k HTTP/1.1", "Content-Length: 10000000000\r\n")).find("HTTP/1.1 413"), std::string::npos);
+    EXPECT_NE(exchange(service.port(), head("PUT /kv/k HTTP/1.1", "Content-Length: 100000000000000000000000000\r\n")).find("HTTP/1.1 413"),
+              std::string::npos);
     EXPECT_NE(exchange(service.port(), head("PUT /kv/k HTTP/1.1", "")).find("HTTP/1.1 411"), std::string::npos);
     EXPECT_NE(exchange(service.port(), head("PUT /kv/k HTTP/1.1", "Content-Encoding: gzip\r\nContent-Length: 10\r\n")).find("HTTP/1.1 415"),
               std::string::npos);
