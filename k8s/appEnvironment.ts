@@ -32,7 +32,15 @@ export const APP_TOKENS_VARIABLE = "API_TOKENS";
 
 /** Names the binary also reads, left at its defaults here (timeouts, limits, readiness hysteresis). */
 export const APP_DEFAULTED_VARIABLES = [
+  "HTTP_IO_THREADS",
   "HTTP_THREADS",
+  "HTTP_QUEUE_DEPTH",
+  "HTTP_MAX_CONNECTIONS",
+  "HTTP_READ_TIMEOUT_MS",
+  "HTTP_MAX_HEADER_BYTES",
+  "HTTP_MAX_HEADER_COUNT",
+  "HTTP_MAX_URL_BYTES",
+  "HTTP_BODY_BUFFER_BYTES",
   "SENTINEL_TIMEOUT_MS",
   "REDIS_CONNECT_TIMEOUT_MS",
   "REDIS_COMMAND_TIMEOUT_MS",

@@ -98,6 +98,15 @@ async function sendChunked(socket: net.Socket, bytes: number): Promise<number> {
   return sent;
 }
 
+// The NodeBalancer's view during an attack: does the public /readyz answer, and how fast.
+async function publicReadyz(url: string): Promise<string> {
+  const started = performance.now();
+  return fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+    (r) => `public /readyz ${r.status} in ${Math.round(performance.now() - started)} ms`,
+    () => "public /readyz timed out (2 s)",
+  );
+}
+
 export async function runHostileClients(app: AppProcess, apiToken: string): Promise<HostileResult[]> {
   const pid = app.child.pid!;
   const port = app.port;
@@ -130,21 +139,24 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
     return answerOf(socket, 5000);
   });
 
-  await probe("80 connections trickling header lines for 10 s", async () => {
+  await probe("80 connections trickling a header line a second for 12 s", async () => {
     const sockets = await Promise.all(Array.from({ length: 80 }, () => connect(port).catch(() => undefined)));
     const open = sockets.filter((s): s is net.Socket => s !== undefined);
+    const told408 = new Set<net.Socket>();
     for (const s of open) {
       s.on("error", () => undefined);
+      s.on("data", (d: Buffer) => d.toString("latin1").startsWith("HTTP/1.1 408") && told408.add(s));
       s.write("GET /kv/slow HTTP/1.1\r\n");
     }
-    for (let i = 0; i < 10; i++) {
+    let publicReady = "";
+    for (let i = 0; i < 12; i++) {
       await sleep(1000);
-      for (const s of open) if (!s.destroyed) s.write(`X-Slow-${i}: ${"y".repeat(16)}\r\n`);
+      if (i === 4) publicReady = await publicReadyz(app.url);
+      for (const s of open) if (!s.destroyed && s.writable) s.write(`X-Slow-${i}: ${"y".repeat(16)}\r\n`);
     }
-    const publicReady = await fetch(`${app.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => `public /readyz ${r.status}`, () => "public /readyz timed out");
-    const stillOpen = open.filter((s) => !s.destroyed).length;
+    const stillOpen = open.filter((s) => !s.destroyed && !s.readableEnded).length;
     for (const s of open) s.destroy();
-    return `${stillOpen} of ${open.length} still open after 10 s; ${publicReady}`;
+    return `${told408.size} of ${open.length} told 408 and closed at the read deadline, ${stillOpen} still open after 12 s; during: ${publicReady}`;
   });
 
   await probe("1000 idle connections", async () => {
@@ -152,7 +164,7 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
     const open = sockets.filter((s): s is net.Socket => s !== undefined);
     for (const s of open) s.on("error", () => undefined);
     await sleep(3000);
-    const publicReady = await fetch(`${app.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => `public /readyz ${r.status}`, () => "public /readyz timed out");
+    const publicReady = await publicReadyz(app.url);
     for (const s of open) s.destroy();
     return `${open.length} accepted; ${publicReady}`;
   });

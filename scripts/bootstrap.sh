@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   redis-server redis-sentinel redis-tools # the real Redis processes the tests and local topology run
   g++ make cmake pkg-config               # builds app/
-  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libgtest-dev
+  libhiredis-dev libboost-dev nlohmann-json3-dev # the service: hiredis, Boost.Beast/Asio, JSON
+  libgtest-dev libcpp-httplib-dev                # its tests (cpp-httplib as the HTTP client)
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology
   wrk                                     # HTTP load for the benchmark (npm run bench)

@@ -9,7 +9,7 @@ import { REPO_ROOT } from "./helpers/stackConfig";
 /** The variable names parseServiceConfig reads (r.text / r.integer / r.millis "NAME"). */
 function namesTheBinaryReads(): string[] {
   const source = fs.readFileSync(path.join(REPO_ROOT, "app/src/service_config.cpp"), "utf8");
-  return [...source.matchAll(/r\.(?:text|integer|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
+  return [...source.matchAll(/r\.(?:text|integer|size|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
 }
 
 const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", httpBind: "b", httpPort: 2, probePort: 6, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, shutdownDrainSeconds: 5 };

@@ -64,13 +64,12 @@ describe("docs", () => {
 
   it("list the service's routes, on each listener, exactly as app/src/http_api.cpp registers them", () => {
     const source = read("app/src/http_api.cpp");
-    // server.Get("/healthz", ...) and server.Put(R"(/kv/([^/]+))", ...): a capture group is a path parameter.
+    // {"GET", "/kv/{key}", Route::Kv} rows of kPublicRoutes and kProbeRoutes: {name} is a path parameter.
     const routes = (code: string) =>
-      [...code.matchAll(/server\.(Get|Put|Post|Delete)\((?:R"\((.*?)\)"|"([^"]+)")/g)].map(
-        (m) => `${m[1]!.toUpperCase()} ${(m[2] ?? m[3])!.replace(/\(\[\^\/\]\+\)/g, "{}")}`,
-      );
-    const api = source.slice(source.indexOf("void installApiRoutes("), source.indexOf("void installProbeRoutes("));
-    const probe = source.slice(source.indexOf("void installProbeRoutes("));
+      [...code.matchAll(/\{"(GET|PUT|POST|DELETE)", "([^"]+)", Route::\w+\}/g)].map((m) => `${m[1]} ${m[2]!.replace(/\{\w+\}/g, "{}")}`);
+    const table = (name: string) => source.slice(source.indexOf(`RouteSpec ${name}[]`), source.indexOf("};", source.indexOf(`RouteSpec ${name}[]`)));
+    const api = table("kPublicRoutes");
+    const probe = table("kProbeRoutes");
     const registered = [...routes(api).map((r) => `public ${r}`), ...routes(probe).map((r) => `probe ${r}`)];
     expect(routes(api).length).toBeGreaterThan(2);
     expect(routes(probe).length).toBeGreaterThan(2);

@@ -1,10 +1,9 @@
 #include "http_api.hpp"
 
-#include <httplib.h>
-
 #include <chrono>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 #include "api_auth.hpp"
 #include "http_failure.hpp"
@@ -14,53 +13,176 @@ namespace redisdr {
 
 namespace {
 
+namespace http = boost::beast::http;
 using json = nlohmann::json;
 
-void sendJson(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+// A response, and the kind of failure it reports (empty for a success), for the metrics.
+struct Answer {
+    HttpResponse response;
+    std::string failureKind;
+};
+
+std::string_view view(boost::beast::string_view v) { return {v.data(), v.size()}; }
+
+HttpResponse jsonResponse(int status, const json& body, unsigned version = 11) {
+    HttpResponse res{static_cast<http::status>(status), version};
+    res.set(http::field::content_type, "application/json");
+    res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return res;
 }
 
-void sendError(httplib::Response& res, int status, const std::string& message, const std::string& kind = "") {
-    json body = {{"error", message}};
-    if (!kind.empty()) body["kind"] = kind;
-    sendJson(res, status, body);
+// JSON {"error", "kind", ...extra}, with Retry-After where waiting helps.
+Answer failureAnswer(const HttpFailure& failure, json extra = json::object(), unsigned version = 11) {
+    extra["error"] = failure.message;
+    extra["kind"] = failure.kind;
+    Answer answer{jsonResponse(failure.status, extra, version), failure.kind};
+    if (failure.retryAfterSeconds > 0) answer.response.set(http::field::retry_after, std::to_string(failure.retryAfterSeconds));
+    return answer;
 }
+
+Answer badRequest(const std::string& why) { return failureAnswer({400, "bad_request", why, 0}); }
 
 // Keys and counter names: bounded length, no control characters.
-bool validName(const std::string& name, std::size_t maxBytes, std::string& why) {
-    if (name.empty()) {
-        why = "empty name";
-        return false;
-    }
-    if (name.size() > maxBytes) {
-        why = "name longer than " + std::to_string(maxBytes) + " bytes";
-        return false;
-    }
+std::optional<std::string> invalidName(const std::string& name, std::size_t maxBytes) {
+    if (name.empty()) return "empty name";
+    if (name.size() > maxBytes) return "name longer than " + std::to_string(maxBytes) + " bytes";
     for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7f) {
-            why = "name contains a control character";
-            return false;
-        }
+        if (c < 0x20 || c == 0x7f) return "name contains a control character";
     }
+    return std::nullopt;
+}
+
+// The path of a request target, percent-decoded; nothing if it is not a valid origin-form path.
+std::optional<std::string> decodedPath(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    if (target.empty() || target.front() != '/') return std::nullopt;
+    std::string path;
+    path.reserve(target.size());
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        if (target[i] != '%') {
+            path += target[i];
+            continue;
+        }
+        if (i + 2 >= target.size() || hex(target[i + 1]) < 0 || hex(target[i + 2]) < 0) return std::nullopt;
+        path += static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2]));
+        i += 2;
+    }
+    return path;
+}
+
+enum class Route { Readyz, Kv, Counter, Healthz, Metrics };
+
+struct RouteSpec {
+    const char* method;
+    const char* pattern;  // "{name}" matches one non-empty path segment
+    Route route;
+};
+
+// The routes of each listener. app/README.md lists them; test/readme.test.ts holds the two equal.
+constexpr RouteSpec kPublicRoutes[] = {
+    {"GET", "/kv/{key}", Route::Kv},
+    {"PUT", "/kv/{key}", Route::Kv},
+    {"POST", "/counter/{name}/incr", Route::Counter},
+    {"GET", "/readyz", Route::Readyz},
+};
+constexpr RouteSpec kProbeRoutes[] = {
+    {"GET", "/healthz", Route::Healthz},
+    {"GET", "/readyz", Route::Readyz},
+    {"GET", "/metrics", Route::Metrics},
+};
+
+// Whether PATH fits PATTERN; the one {parameter}'s value goes to PARAMETER.
+bool fits(std::string_view pattern, std::string_view path, std::string& parameter) {
+    const auto open = pattern.find('{');
+    if (open == std::string_view::npos) return pattern == path;
+    const auto suffix = pattern.substr(pattern.find('}') + 1);
+    if (path.size() <= open + suffix.size() || path.substr(0, open) != pattern.substr(0, open) ||
+        path.substr(path.size() - suffix.size()) != suffix) {
+        return false;
+    }
+    const auto value = path.substr(open, path.size() - open - suffix.size());
+    if (value.find('/') != std::string_view::npos) return false;
+    parameter.assign(value);
     return true;
 }
 
-// Adds WAIT after a write when durable writes are configured; returns the replicas that acknowledged.
+struct Match {
+    const RouteSpec* spec = nullptr;  // nothing: no route, or not with this method
+    std::string parameter;
+    std::string allow;  // the methods the path takes, when it matched with another method
+};
+
+template <std::size_t N>
+Match match(const RouteSpec (&routes)[N], std::string_view method, const std::string& path) {
+    Match m;
+    std::string parameter;
+    for (const auto& spec : routes) {
+        if (!fits(spec.pattern, path, parameter)) continue;
+        if (method == spec.method) return {&spec, parameter, ""};
+        m.allow += (m.allow.empty() ? "" : ", ") + std::string(spec.method);
+    }
+    return m;
+}
+
+// Why a listener refuses a request for its route and method alone, or nothing (and the match).
+template <std::size_t N>
+std::optional<HttpFailure> routeRefusal(const RouteSpec (&routes)[N], const HttpRequestHead& head, Match& m) {
+    const auto path = decodedPath(view(head.target()));
+    if (!path) return HttpFailure{400, "bad_request", "invalid request target", 0};
+    m = match(routes, view(head.method_string()), *path);
+    if (m.spec) return std::nullopt;
+    if (m.allow.empty()) return HttpFailure{404, "not_found", "no such route", 0};
+    return HttpFailure{405, "method_not_allowed", "method not allowed", 0};
+}
+
+// Any Transfer-Encoding frames a body (RFC 9112 6.1).
+bool hasBody(const HttpRequestHead& head) {
+    return head.count(http::field::transfer_encoding) > 0 ||
+           (head.count(http::field::content_length) > 0 && head[http::field::content_length] != "0");
+}
+
+// Why the public listener refuses a request on its head alone, or nothing to let it through.
+std::optional<HttpFailure> admit(const HttpRequestHead& head, const ServiceConfig& config, const ApiTokens& tokens, Match& m) {
+    if (auto refusal = routeRefusal(kPublicRoutes, head, m)) return refusal;
+    if (m.spec->route == Route::Readyz) return std::nullopt;  // the NodeBalancer's check has no token
+    const auto method = head.method();
+    if (!tokens.authorizes(std::string(head[http::field::authorization]))) {
+        return HttpFailure{401, "unauthorized", "missing or invalid bearer token", 0};
+    }
+    if (method != http::verb::put) {
+        if (hasBody(head)) return HttpFailure{413, "too_large", "this route takes no request body", 0};
+        return std::nullopt;
+    }
+    const auto encoding = head[http::field::content_encoding];
+    if (!encoding.empty() && encoding != "identity") {
+        return HttpFailure{415, "unsupported_encoding", "values are stored as sent: no Content-Encoding", 0};
+    }
+    if (head.count(http::field::transfer_encoding) > 0) return std::nullopt;  // bounded while it is read
+    if (head.count(http::field::content_length) == 0) {
+        return HttpFailure{411, "length_required", "Content-Length or a chunked body is required", 0};
+    }
+    // The parser has already refused a malformed Content-Length. More than 12 digits is more
+    // than any MAX_VALUE_BYTES (and than stoull's range, at 20).
+    const std::string length(head[http::field::content_length]);
+    if (length.size() > 12 || std::stoull(length) > config.maxValueBytes) {
+        return HttpFailure{413, "too_large", "request body larger than " + std::to_string(config.maxValueBytes) + " bytes", 0};
+    }
+    return std::nullopt;
+}
+
+// Adds WAIT after a write when durable writes are configured.
 std::vector<std::vector<std::string>> withWait(std::vector<std::string> write, const ServiceConfig& config) {
     std::vector<std::vector<std::string>> commands{std::move(write)};
     if (config.waitReplicas > 0) {
         commands.push_back({"WAIT", std::to_string(config.waitReplicas), std::to_string(config.waitTimeout.count())});
     }
     return commands;
-}
-
-// Sends a failure as JSON {"error", "kind", ...extra} with Retry-After where waiting helps.
-void sendFailure(httplib::Response& res, const HttpFailure& failure, json extra = json::object()) {
-    if (failure.retryAfterSeconds > 0) res.set_header("Retry-After", std::to_string(failure.retryAfterSeconds));
-    extra["error"] = failure.message;
-    extra["kind"] = failure.kind;
-    sendJson(res, failure.status, extra);
 }
 
 // The write's replies (the command, then WAIT when durable writes are on): nothing if it was
@@ -78,239 +200,198 @@ void addDurability(json& body, const std::vector<Reply>& replies, const ServiceC
     body["replicas"] = replies[1].integer;
 }
 
-HttpFailure tooLargeFailure(const ServiceConfig& config) {
-    return {413, "too_large", "request body larger than " + std::to_string(config.maxValueBytes) + " bytes", 0};
-}
+class Api {
+public:
+    Api(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state)
+        : config_(config), client_(client), metrics_(metrics), state_(state), tokens_(config.apiTokens) {}
 
-// Any Transfer-Encoding frames a body (RFC 9112 6.1; cpp-httplib decodes chunked).
-bool isChunked(const httplib::Request& req) { return req.has_header("Transfer-Encoding"); }
-
-bool hasBody(const httplib::Request& req) {
-    return isChunked(req) || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-}
-
-enum class Route { Readyz, Kv, Counter, Unknown };
-
-Route routeOf(const std::string& path) {
-    if (path == "/readyz") return Route::Readyz;
-    const auto tail = [&](const std::string& prefix) { return path.compare(0, prefix.size(), prefix) == 0 ? path.substr(prefix.size()) : std::string(); };
-    const std::string key = tail("/kv/");
-    if (!key.empty() && key.find('/') == std::string::npos) return Route::Kv;
-    const std::string counter = tail("/counter/");
-    const std::string suffix = "/incr";
-    if (counter.size() > suffix.size() && counter.compare(counter.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-        counter.find('/') == counter.size() - suffix.size()) {
-        return Route::Counter;
+    std::optional<HttpResponse> admitHead(const HttpRequestHead& head) const {
+        Match m;
+        const auto refusal = admit(head, config_, tokens_, m);
+        if (!refusal) return std::nullopt;
+        Answer answer = failureAnswer(*refusal, json::object(), head.version());
+        if (refusal->status == 401) answer.response.set(http::field::www_authenticate, "Bearer realm=\"redis-dr\"");
+        if (refusal->status == 405) answer.response.set(http::field::allow, m.allow);
+        metrics_.countRequest("refused", std::string(head.method_string()), refusal->status, 0);
+        metrics_.countFailure(refusal->kind);
+        return std::move(answer.response);
     }
-    return Route::Unknown;
-}
 
-std::string allowedMethods(const std::string& path) {
-    switch (routeOf(path)) {
-        case Route::Kv: return "GET, PUT";
-        case Route::Counter: return "POST";
-        default: return "GET";
-    }
-}
-
-// Why the public listener refuses a request on its headers alone, or nothing to let it through.
-std::optional<HttpFailure> admit(const httplib::Request& req, const ServiceConfig& config, const ApiTokens& tokens) {
-    const Route route = routeOf(req.path);
-    const std::string& m = req.method;
-    if (route == Route::Unknown) return HttpFailure{404, "not_found", "no such route", 0};
-    const bool allowed = (route == Route::Readyz && m == "GET") || (route == Route::Kv && (m == "GET" || m == "PUT")) ||
-                         (route == Route::Counter && m == "POST");
-    if (!allowed) return HttpFailure{405, "method_not_allowed", "method not allowed", 0};
-    if (route == Route::Readyz) return std::nullopt;
-    if (!tokens.authorizes(req.get_header_value("Authorization"))) {
-        return HttpFailure{401, "unauthorized", "missing or invalid bearer token", 0};
-    }
-    if (m != "PUT") {
-        if (hasBody(req)) return HttpFailure{413, "too_large", "this route takes no request body", 0};
-        return std::nullopt;
-    }
-    const std::string encoding = req.get_header_value("Content-Encoding");
-    if (!encoding.empty() && encoding != "identity") {
-        return HttpFailure{415, "unsupported_encoding", "values are stored as sent: no Content-Encoding", 0};
-    }
-    if (isChunked(req)) return std::nullopt;  // bounded while it is read
-    if (!req.has_header("Content-Length")) return HttpFailure{411, "length_required", "Content-Length or a chunked body is required", 0};
-    const std::string length = req.get_header_value("Content-Length");
-    if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos) {
-        return HttpFailure{400, "bad_request", "invalid Content-Length", 0};
-    }
-    // More than 12 digits is more than any MAX_VALUE_BYTES (and than stoull's range, at 20).
-    if (length.size() > 12 || std::stoull(length) > config.maxValueBytes) return tooLargeFailure(config);
-    return std::nullopt;
-}
-
-// Runs a handler for one request and counts it. A Redis failure becomes its HttpFailure; anything
-// else a bare 500. The detail (addresses, Redis's text) is logged, never sent.
-template <typename Handler>
-void measured(const std::string& route, ServiceMetrics& metrics, const httplib::Request& req, httplib::Response& res,
-              Handler&& handler) {
-    const auto started = std::chrono::steady_clock::now();
-    std::string detail;
-    try {
-        handler(req, res);
-    } catch (const RedisError& e) {
-        detail = e.what();
-        sendFailure(res, failureFor(e.kind()));
-    } catch (const std::exception& e) {
-        detail = e.what();
-        sendFailure(res, {500, "internal", "internal error", 0});
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    metrics.countRequest(route, req.method, res.status, seconds);
-    if (res.status >= 400 && res.status != 404) {
-        const auto body = json::parse(res.body, nullptr, false);
-        const std::string kind = body.is_object() && body.contains("kind") ? body["kind"].get<std::string>() : "client";
-        metrics.countFailure(kind);
-        if (res.status >= 500) {
-            logLine("warn", "request failed", {{"route", route}, {"method", req.method}, {"status", res.status}, {"kind", kind},
-                                               {"detail", detail}, {"ms", static_cast<long long>(seconds * 1000)}});
-        }
-    }
-}
-
-// A route handler that is measured() on every request.
-template <typename Handler>
-httplib::Server::Handler instrumented(const std::string& route, ServiceMetrics& metrics, Handler handler) {
-    return [route, &metrics, handler](const httplib::Request& req, httplib::Response& res) { measured(route, metrics, req, res, handler); };
-}
-
-void installErrorHandlers(httplib::Server& server) {
-    // An exception escaping a handler outside instrumented(): httplib would put its text in a header.
-    server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
-        std::string detail = "unknown";
+    // Runs one admitted request and counts it. A Redis failure becomes its HttpFailure, anything
+    // else a bare 500: the detail (addresses, Redis's text) is logged, never sent.
+    HttpResponse handle(const HttpRequest& req) const {
+        const auto started = std::chrono::steady_clock::now();
+        const Match m = match(kPublicRoutes, view(req.method_string()), decodedPath(view(req.target())).value_or(""));
+        const std::string route = m.spec ? m.spec->pattern : "unknown";
+        std::string detail;
+        Answer answer;
         try {
-            if (error) std::rethrow_exception(error);
+            answer = serve(req, m);
+        } catch (const RedisError& e) {
+            detail = e.what();
+            answer = failureAnswer(failureFor(e.kind()));
         } catch (const std::exception& e) {
             detail = e.what();
-        } catch (...) {
+            answer = failureAnswer({500, "internal", "internal error", 0});
         }
-        logLine("error", "unhandled exception", {{"path", req.path}, {"detail", detail}});
-        sendError(res, 500, "internal error", "internal");
-    });
+        answer.response.version(req.version());
+        const int status = static_cast<int>(answer.response.result_int());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        metrics_.countRequest(route, std::string(req.method_string()), status, seconds);
+        if (!answer.failureKind.empty()) metrics_.countFailure(answer.failureKind);
+        if (status >= 500) {
+            logLine("warn", "request failed", {{"route", route}, {"method", std::string(req.method_string())}, {"status", status},
+                                               {"kind", answer.failureKind}, {"detail", detail},
+                                               {"ms", static_cast<long long>(seconds * 1000)}});
+        }
+        return std::move(answer.response);
+    }
 
-    // JSON bodies for errors httplib produces itself (404, 405, 413, 400 on malformed requests).
-    server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        const char* reason = res.status == 413 ? "request body too large"
-                             : res.status == 404 ? "no such route"
-                             : res.status == 405 ? "method not allowed"
-                                                 : "bad request";
-        sendError(res, res.status, reason);
-    });
+private:
+    Answer serve(const HttpRequest& req, const Match& m) const {
+        if (!m.spec) return failureAnswer({404, "not_found", "no such route", 0});
+        switch (m.spec->route) {
+            case Route::Readyz: {
+                const bool ready = state_.ready && !state_.draining;
+                return {jsonResponse(ready ? 200 : 503, {{"ready", ready}}), ""};
+            }
+            case Route::Kv:
+                return req.method() == http::verb::put ? put(m.parameter, req.body()) : get(m.parameter);
+            case Route::Counter:
+                return increment(m.parameter);
+            default:
+                return failureAnswer({404, "not_found", "no such route", 0});
+        }
+    }
+
+    Answer put(const std::string& key, const std::string& value) const {
+        if (auto why = invalidName(key, config_.maxKeyBytes)) return badRequest(*why);
+        auto replies = client_.execute(withWait({"SET", "kv:" + key, value}, config_), Idempotency::Safe);
+        if (auto failure = writeFailure(replies, config_)) return failureAnswer(*failure, {{"key", key}});
+        json body = {{"key", key}, {"stored", true}};
+        addDurability(body, replies, config_);
+        return {jsonResponse(200, body), ""};
+    }
+
+    Answer get(const std::string& key) const {
+        if (auto why = invalidName(key, config_.maxKeyBytes)) return badRequest(*why);
+        Reply reply = client_.execute({"GET", "kv:" + key}, Idempotency::Safe);
+        if (reply.isError()) return failureAnswer(failureForReply(reply.errorCode()));
+        if (reply.isNil()) return failureAnswer({404, "not_found", "no such key", 0});
+        HttpResponse res{http::status::ok, 11};
+        res.set(http::field::content_type, "application/octet-stream");
+        res.body() = std::move(reply.str);
+        return {std::move(res), ""};
+    }
+
+    Answer increment(const std::string& name) const {
+        if (auto why = invalidName(name, config_.maxKeyBytes)) return badRequest(*why);
+        // INCR is not idempotent: it is never retried once it may have reached Redis.
+        auto replies = client_.execute(withWait({"INCR", "counter:" + name}, config_), Idempotency::Unsafe);
+        if (auto failure = writeFailure(replies, config_)) {
+            // The increment may have happened: say so, since retrying it counts again.
+            json extra = {{"name", name}};
+            if (!replies[0].isError()) extra["value"] = replies[0].integer;
+            return failureAnswer(*failure, extra);
+        }
+        json body = {{"name", name}, {"value", replies[0].integer}};
+        addDurability(body, replies, config_);
+        return {jsonResponse(200, body), ""};
+    }
+
+    const ServiceConfig& config_;
+    MasterClient& client_;
+    ServiceMetrics& metrics_;
+    ServiceState& state_;
+    const ApiTokens tokens_;
+};
+
+// A refusal the server itself makes (limits, overload, timeouts), counted like the API's own.
+std::function<HttpResponse(const HttpFailure&, const std::string&)> counted(ServiceMetrics& metrics) {
+    return [&metrics](const HttpFailure& failure, const std::string& method) {
+        metrics.countRequest("refused", method, failure.status, 0);
+        metrics.countFailure(failure.kind);
+        return std::move(failureAnswer(failure).response);
+    };
 }
 
 }  // namespace
 
-void installApiRoutes(httplib::Server& server, const ServiceConfig& config, MasterClient& client,
-                      ServiceMetrics& metrics, ServiceState& state) {
-    // The value is read through a bounded receiver: whatever the framing, no more than
-    // MAX_VALUE_BYTES is ever held (the gate already refused a larger Content-Length).
-    server.Put(R"(/kv/([^/]+))", [&config, &client, &metrics](const httplib::Request& req, httplib::Response& res,
-                                                              const httplib::ContentReader& read) {
-        std::string value;
-        bool tooLarge = false;
-        const bool complete = read([&](const char* data, std::size_t length) {
-            if (value.size() + length > config.maxValueBytes) {
-                tooLarge = true;
-                return false;
-            }
-            value.append(data, length);
-            return true;
-        });
-        measured("/kv/{key}", metrics, req, res, [&](const httplib::Request& r, httplib::Response& out) {
-            if (!complete) {
-                out.set_header("Connection", "close");
-                return sendFailure(out, tooLarge ? tooLargeFailure(config) : HttpFailure{400, "bad_request", "incomplete request body", 0});
-            }
-            const std::string key = r.matches[1];
-            std::string why;
-            if (!validName(key, config.maxKeyBytes, why)) return sendError(out, 400, why, "bad_request");
-            auto replies = client.execute(withWait({"SET", "kv:" + key, value}, config), Idempotency::Safe);
-            if (auto failure = writeFailure(replies, config)) return sendFailure(out, *failure, {{"key", key}});
-            json body = {{"key", key}, {"stored", true}};
-            addDurability(body, replies, config);
-            sendJson(out, 200, body);
-        });
-    });
-
-    server.Get(R"(/kv/([^/]+))", instrumented("/kv/{key}", metrics, [&](const httplib::Request& req, httplib::Response& res) {
-        const std::string key = req.matches[1];
-        std::string why;
-        if (!validName(key, config.maxKeyBytes, why)) return sendError(res, 400, why, "bad_request");
-        Reply reply = client.execute({"GET", "kv:" + key}, Idempotency::Safe);
-        if (reply.isError()) return sendFailure(res, failureForReply(reply.errorCode()));
-        if (reply.isNil()) return sendError(res, 404, "no such key");
-        res.status = 200;
-        res.set_content(reply.str, "application/octet-stream");
-    }));
-
-    server.Post(R"(/counter/([^/]+)/incr)", instrumented("/counter/{name}/incr", metrics, [&](const httplib::Request& req, httplib::Response& res) {
-        const std::string name = req.matches[1];
-        std::string why;
-        if (!validName(name, config.maxKeyBytes, why)) return sendError(res, 400, why, "bad_request");
-        // INCR is not idempotent: it is never retried once it may have reached Redis.
-        auto replies = client.execute(withWait({"INCR", "counter:" + name}, config), Idempotency::Unsafe);
-        if (auto failure = writeFailure(replies, config)) {
-            // The increment may have happened: say so, since retrying it counts again.
-            json extra = {{"name", name}};
-            if (!replies[0].isError()) extra["value"] = replies[0].integer;
-            return sendFailure(res, *failure, extra);
-        }
-        json body = {{"name", name}, {"value", replies[0].integer}};
-        addDurability(body, replies, config);
-        sendJson(res, 200, body);
-    }));
-
-    // Everything a request can be refused for is decided here, on its headers, before any body
-    // is read: unknown routes, missing tokens, bodies the route does not take or cannot fit.
-    server.set_pre_routing_handler([&config, &metrics, tokens = ApiTokens(config.apiTokens)](const httplib::Request& req, httplib::Response& res) {
-        const auto refusal = admit(req, config, tokens);
-        if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
-        if (refusal->status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"redis-dr\"");
-        if (refusal->status == 405) res.set_header("Allow", allowedMethods(req.path));
-        // A body may follow that nobody will read: the connection cannot carry another request.
-        if (hasBody(req)) res.set_header("Connection", "close");
-        sendFailure(res, *refusal);
-        metrics.countRequest("refused", req.method, refusal->status, 0);
-        metrics.countFailure(refusal->kind);
-        return httplib::Server::HandlerResponse::Handled;
-    });
-
-    // The NodeBalancer's check: ready or not, nothing about pods or addresses.
-    server.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-        const bool ready = state.ready && !state.draining;
-        sendJson(res, ready ? 200 : 503, {{"ready", ready}});
-    });
-
+HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state) {
+    auto api = std::make_shared<Api>(config, client, metrics, state);
+    HttpRoutes routes;
+    routes.admit = [api](const HttpRequestHead& head) { return api->admitHead(head); };
+    routes.handle = [api](const HttpRequest& req) { return api->handle(req); };
+    routes.refuse = counted(metrics);
     // While draining, clients are told to reconnect (through the load balancer, elsewhere).
-    server.set_post_routing_handler([&state](const httplib::Request&, httplib::Response& res) {
-        if (state.draining) res.set_header("Connection", "close");
-    });
-
-    installErrorHandlers(server);
+    routes.draining = [&state] { return state.draining.load(); };
+    return routes;
 }
 
-void installProbeRoutes(httplib::Server& server, MasterClient& client, ServiceMetrics& metrics, ServiceState& state) {
-    // Liveness: the process and its HTTP loop only. Never Redis: a failover must not restart app pods.
-    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { sendJson(res, 200, {{"status", "ok"}}); });
+HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceState& state) {
+    HttpRoutes routes;
+    routes.admit = [&metrics](const HttpRequestHead& head) -> std::optional<HttpResponse> {
+        Match m;
+        auto refusal = routeRefusal(kProbeRoutes, head, m);
+        if (!refusal && hasBody(head)) refusal = HttpFailure{413, "too_large", "probes take no request body", 0};
+        if (!refusal) return std::nullopt;
+        metrics.countFailure(refusal->kind);
+        Answer answer = failureAnswer(*refusal, json::object(), head.version());
+        if (!m.allow.empty()) answer.response.set(http::field::allow, m.allow);
+        return std::move(answer.response);
+    };
+    routes.handle = [&client, &metrics, &state](const HttpRequest& req) {
+        const Match m = match(kProbeRoutes, view(req.method_string()), decodedPath(view(req.target())).value_or(""));
+        HttpResponse res;
+        switch (m.spec ? m.spec->route : Route::Healthz) {
+            case Route::Readyz: {
+                const auto master = client.currentMaster();
+                const bool ready = state.ready && !state.draining;
+                res = jsonResponse(ready ? 200 : 503, {{"ready", ready}, {"draining", state.draining.load()},
+                                                       {"master", master ? master->str() : ""}});
+                break;
+            }
+            case Route::Metrics:
+                res = HttpResponse{http::status::ok, 11};
+                res.set(http::field::content_type, "text/plain; version=0.0.4");
+                res.body() = metrics.render(client.currentMaster(), client.lastMasterChange());
+                break;
+            default:
+                // Liveness: the process and its HTTP loop only. Never Redis: a failover must not restart app pods.
+                res = jsonResponse(200, {{"status", "ok"}});
+        }
+        res.version(req.version());
+        return res;
+    };
+    routes.refuse = counted(metrics);
+    routes.draining = [&state] { return state.draining.load(); };
+    return routes;
+}
 
-    server.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-        const auto master = client.currentMaster();
-        json body = {{"ready", state.ready && !state.draining}, {"draining", state.draining.load()},
-                     {"master", master ? master->str() : ""}};
-        sendJson(res, state.ready && !state.draining ? 200 : 503, body);
-    });
+HttpLimits apiLimits(const ServiceConfig& config) {
+    HttpLimits limits;
+    limits.maxConnections = config.httpMaxConnections;
+    limits.maxHeaderBytes = config.httpMaxHeaderBytes;
+    limits.maxHeaderCount = config.httpMaxHeaderCount;
+    limits.maxTargetBytes = config.httpMaxUrlBytes;
+    limits.maxBodyBytes = config.maxValueBytes;
+    limits.bodyBufferBytes = config.httpBodyBufferBytes;
+    limits.readTimeout = config.httpReadTimeout;
+    limits.writeTimeout = config.httpReadTimeout;
+    return limits;
+}
 
-    server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics.render(client.currentMaster(), client.lastMasterChange()), "text/plain; version=0.0.4");
-    });
-
-    installErrorHandlers(server);
+HttpLimits probeLimits() {
+    HttpLimits limits;
+    limits.maxConnections = 64;
+    limits.maxHeaderBytes = 8192;
+    limits.maxHeaderCount = 32;
+    limits.maxTargetBytes = 256;
+    limits.maxBodyBytes = 0;
+    limits.bodyBufferBytes = 0;
+    limits.readTimeout = std::chrono::seconds(5);
+    limits.writeTimeout = std::chrono::seconds(5);
+    return limits;
 }
 
 }  // namespace redisdr

@@ -2,13 +2,10 @@
 
 #include <atomic>
 
+#include "http_server.hpp"
 #include "metrics.hpp"
 #include "redisdr/master_client.hpp"
 #include "service_config.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace redisdr {
 
@@ -18,11 +15,17 @@ struct ServiceState {
 };
 
 // The public listener: PUT/GET /kv/{key}, POST /counter/{name}/incr, and GET /readyz with no
-// detail (the NodeBalancer's health check). Responses say Connection: close while draining.
-void installApiRoutes(httplib::Server& server, const ServiceConfig& config, MasterClient& client,
-                      ServiceMetrics& metrics, ServiceState& state);
+// detail (the NodeBalancer's health check). Everything a request can be refused for on its head
+// (route, method, token, framing) is refused before its body is read.
+HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state);
 
 // The probe listener (PROBE_PORT): /healthz, /readyz with the master and drain state, /metrics.
-void installProbeRoutes(httplib::Server& server, MasterClient& client, ServiceMetrics& metrics, ServiceState& state);
+HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceState& state);
+
+// The public listener's limits, from the configuration.
+HttpLimits apiLimits(const ServiceConfig& config);
+
+// The probe listener's: a kubelet and a scraper, small requests, no bodies.
+HttpLimits probeLimits();
 
 }  // namespace redisdr

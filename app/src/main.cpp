@@ -1,5 +1,4 @@
 // redis-dr-app: an HTTP service whose Redis master is found through Sentinel.
-#include <httplib.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -7,16 +6,19 @@
 #include <thread>
 
 #include "http_api.hpp"
+#include "http_server.hpp"
 #include "log.hpp"
 #include "readiness.hpp"
 #include "service_config.hpp"
+#include "work_queue.hpp"
 
 using namespace redisdr;
 
 namespace {
 
-// /healthz, /readyz and /metrics are cheap; two threads serve the kubelet and a scraper at once.
-constexpr std::size_t kProbeThreads = 2;
+// /healthz, /readyz and /metrics are cheap and answered inline: one event-driven thread serves
+// the kubelet and a scraper at once.
+constexpr std::size_t kProbeThreads = 1;
 
 ClientSettings clientSettings(const ServiceConfig& c) {
     ClientSettings s;
@@ -83,56 +85,42 @@ int main() {
         }
     });
 
-    httplib::Server server;
-    const auto threads = static_cast<std::size_t>(config.httpThreads);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server.set_payload_max_length(config.maxValueBytes);
-    server.set_keep_alive_max_count(100);
-    // httplib writes headers and body separately: without TCP_NODELAY, Nagle plus
-    // delayed ACK add ~40 ms to every response (measured by npm run bench).
-    server.set_tcp_nodelay(true);
-    installApiRoutes(server, config, client, metrics, state);
-
-    // Probes and metrics have their own listener and threads: however busy or abused the
-    // public port is, the kubelet's liveness and readiness checks are answered.
-    httplib::Server probes;
-    probes.new_task_queue = [] { return new httplib::ThreadPool(kProbeThreads); };
-    probes.set_tcp_nodelay(true);
-    installProbeRoutes(probes, client, metrics, state);
-    if (!probes.bind_to_port(config.httpBind.c_str(), config.probePort)) {
-        logLine("error", "cannot listen", {{"bind", config.httpBind}, {"port", config.probePort}});
+    // Requests that reach Redis run on the workers; the I/O threads only parse, bound and answer.
+    WorkQueue workers(static_cast<std::size_t>(config.httpThreads), config.httpQueueDepth);
+    HttpServer server(apiLimits(config), apiRoutes(config, client, metrics, state), &workers);
+    // Probes and metrics have their own listener and thread: however busy or abused the public
+    // port is, the kubelet's liveness and readiness checks are answered.
+    HttpServer probes(probeLimits(), probeRoutes(client, metrics, state), nullptr);
+    std::string error;
+    const bool listening = probes.listen(config.httpBind, config.probePort, error) &&
+                           server.listen(config.httpBind, config.httpPort, error);
+    if (!listening) {
+        logLine("error", "cannot listen", {{"bind", config.httpBind}, {"port", config.httpPort}, {"probe_port", config.probePort}, {"detail", error}});
         running = false;
         readiness.join();
+        workers.stop();
         client.stop();
         return 1;
     }
-    std::thread probeListener([&] { probes.listen_after_bind(); });
-
-    std::thread shutdown([&] {
-        int received = 0;
-        sigwait(&signals, &received);
-        if (!running) return;
-        logLine("info", "shutting down: failing readiness, draining", {{"signal", received}, {"drain_seconds", config.shutdownDrainSeconds}});
-        state.draining = true;
-        metrics.setReady(false);
-        std::this_thread::sleep_for(std::chrono::seconds(config.shutdownDrainSeconds));
-        server.stop();
-        probes.stop();
-    });
-
+    probes.start(kProbeThreads);
+    server.start(static_cast<std::size_t>(config.httpIoThreads));
     logLine("info", "listening", {{"bind", config.httpBind}, {"port", config.httpPort}, {"probe_port", config.probePort}, {"sentinels", sentinelList(config)},
                                   {"master_name", config.masterName}, {"wait_replicas", config.waitReplicas}});
-    const bool listened = server.listen(config.httpBind.c_str(), config.httpPort);
-    running = false;
-    if (!listened) {
-        logLine("error", "cannot listen", {{"bind", config.httpBind}, {"port", config.httpPort}});
-        pthread_kill(shutdown.native_handle(), SIGTERM);
-    }
-    shutdown.join();
+
+    int received = 0;
+    sigwait(&signals, &received);
+    logLine("info", "shutting down: failing readiness, draining", {{"signal", received}, {"drain_seconds", config.shutdownDrainSeconds}});
+    state.draining = true;
+    metrics.setReady(false);
+    std::this_thread::sleep_for(std::chrono::seconds(config.shutdownDrainSeconds));
+    // No new connections; what the workers hold is finished and answered, then the I/O stops.
+    server.stopAccepting();
+    workers.stop();
+    server.stop();
     probes.stop();
-    probeListener.join();
+    running = false;
     readiness.join();
     client.stop();
     logLine("info", "stopped");
-    return listened ? 0 : 1;
+    return 0;
 }

@@ -53,6 +53,10 @@ public:
         return parsed;
     }
 
+    std::size_t size(const char* name, std::size_t fallback, long long min, long long max) {
+        return static_cast<std::size_t>(integer(name, static_cast<long long>(fallback), min, max));
+    }
+
     std::chrono::milliseconds millis(const char* name, long long fallback, long long min, long long max) {
         return std::chrono::milliseconds(integer(name, fallback, min, max));
     }
@@ -111,7 +115,15 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.httpBind = r.text("HTTP_BIND", c.httpBind);
     c.httpPort = static_cast<int>(r.integer("HTTP_PORT", c.httpPort, 1, 65535));
     c.probePort = static_cast<int>(r.integer("PROBE_PORT", c.probePort, 1, 65535));
+    c.httpIoThreads = static_cast<int>(r.integer("HTTP_IO_THREADS", c.httpIoThreads, 1, 64));
     c.httpThreads = static_cast<int>(r.integer("HTTP_THREADS", c.httpThreads, 1, 1024));
+    c.httpQueueDepth = r.size("HTTP_QUEUE_DEPTH", c.httpQueueDepth, 1, 100000);
+    c.httpMaxConnections = r.size("HTTP_MAX_CONNECTIONS", c.httpMaxConnections, 1, 100000);
+    c.httpReadTimeout = r.millis("HTTP_READ_TIMEOUT_MS", c.httpReadTimeout.count(), 100, 300000);
+    c.httpMaxHeaderBytes = r.size("HTTP_MAX_HEADER_BYTES", c.httpMaxHeaderBytes, 1024, 1 << 20);
+    c.httpMaxHeaderCount = r.size("HTTP_MAX_HEADER_COUNT", c.httpMaxHeaderCount, 8, 1000);
+    c.httpMaxUrlBytes = r.size("HTTP_MAX_URL_BYTES", c.httpMaxUrlBytes, 64, 1 << 20);
+    c.httpBodyBufferBytes = r.size("HTTP_BODY_BUFFER_BYTES", c.httpBodyBufferBytes, 1024, 16LL << 30);
     c.sentinelTimeout = r.millis("SENTINEL_TIMEOUT_MS", c.sentinelTimeout.count(), 10, 60000);
     c.connectTimeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", c.connectTimeout.count(), 10, 60000);
     c.commandTimeout = r.millis("REDIS_COMMAND_TIMEOUT_MS", c.commandTimeout.count(), 10, 60000);
@@ -130,6 +142,18 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     }
     if (c.probePort == c.httpPort) {
         r.problems.push_back("PROBE_PORT must differ from HTTP_PORT: probes and metrics have a listener of their own");
+    }
+    // The longest route with a key of MAX_KEY_BYTES, every byte percent-encoded.
+    const std::size_t longestTarget = std::string("/counter//incr").size() + 3 * c.maxKeyBytes;
+    if (c.httpMaxUrlBytes < longestTarget) {
+        r.problems.push_back("HTTP_MAX_URL_BYTES must be at least " + std::to_string(longestTarget) +
+                             ": a key of MAX_KEY_BYTES, percent-encoded, must fit");
+    }
+    if (c.httpMaxUrlBytes > c.httpMaxHeaderBytes) {
+        r.problems.push_back("HTTP_MAX_URL_BYTES must not exceed HTTP_MAX_HEADER_BYTES, which counts the request line too");
+    }
+    if (c.httpBodyBufferBytes < c.maxValueBytes) {
+        r.problems.push_back("HTTP_BODY_BUFFER_BYTES must be at least MAX_VALUE_BYTES: one value must fit");
     }
     if (c.commandTimeout > c.requestTimeout) {
         r.problems.push_back("REDIS_COMMAND_TIMEOUT_MS must not exceed REDIS_REQUEST_TIMEOUT_MS");

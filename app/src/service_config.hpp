@@ -24,7 +24,15 @@ struct ServiceConfig {
     // /healthz, /readyz (with detail) and /metrics: never on the public port, so public traffic
     // cannot starve the kubelet's probes and the metrics stay private.
     int probePort = 8081;
-    int httpThreads = 64;  // httplib holds one thread per open keep-alive connection
+    int httpIoThreads = 2;   // parse and bound requests (event-driven); never block on Redis
+    int httpThreads = 64;    // run admitted requests against Redis, one at a time each
+    std::size_t httpQueueDepth = 256;  // admitted requests waiting for a worker; more: 503
+    std::size_t httpMaxConnections = 1024;
+    std::chrono::milliseconds httpReadTimeout{10000};  // a whole request, from the first wait
+    std::size_t httpMaxHeaderBytes = 16384;
+    std::size_t httpMaxHeaderCount = 64;
+    std::size_t httpMaxUrlBytes = 2048;
+    std::size_t httpBodyBufferBytes = 64u << 20;  // request bodies held at once
     std::chrono::milliseconds sentinelTimeout{300};
     std::chrono::milliseconds connectTimeout{500};
     std::chrono::milliseconds commandTimeout{1000};

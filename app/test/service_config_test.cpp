@@ -63,6 +63,16 @@ TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
     EXPECT_EQ(c.shutdownDrainSeconds, 5);
     EXPECT_EQ(c.apiTokens, (std::vector<std::string>{"token-one-0123456789abcdef0123456789", "token-two-0123456789abcdef0123456789"}));
     EXPECT_EQ(c.probePort, 8081);
+    // The public listener's limits, at their documented defaults (app/README.md).
+    EXPECT_EQ(c.httpIoThreads, 2);
+    EXPECT_EQ(c.httpThreads, 64);
+    EXPECT_EQ(c.httpQueueDepth, 256u);
+    EXPECT_EQ(c.httpMaxConnections, 1024u);
+    EXPECT_EQ(c.httpReadTimeout, 10000ms);
+    EXPECT_EQ(c.httpMaxHeaderBytes, 16384u);
+    EXPECT_EQ(c.httpMaxHeaderCount, 64u);
+    EXPECT_EQ(c.httpMaxUrlBytes, 2048u);
+    EXPECT_EQ(c.httpBodyBufferBytes, 64u << 20);
 }
 
 TEST(ServiceConfig, AppliesSentinelPortToNamesWithoutOne) {
@@ -95,6 +105,12 @@ TEST(ServiceConfig, NamesTheOneVariableThatIsWrong) {
         {"API_TOKENS", "token-one-0123456789abcdef0123456789,short-secret",
          "API_TOKENS: token 2 must be at least 32 printable characters without spaces"},
         {"PROBE_PORT", "8080", "PROBE_PORT must differ from HTTP_PORT"},
+        // 3 x 512 bytes of percent-encoded key, plus "/counter//incr", is 1550.
+        {"HTTP_MAX_URL_BYTES", "1549", "HTTP_MAX_URL_BYTES must be at least 1550"},
+        {"HTTP_MAX_HEADER_BYTES", "2000", "HTTP_MAX_URL_BYTES must not exceed HTTP_MAX_HEADER_BYTES"},
+        {"HTTP_BODY_BUFFER_BYTES", "1048575", "HTTP_BODY_BUFFER_BYTES must be at least MAX_VALUE_BYTES"},
+        {"HTTP_QUEUE_DEPTH", "0", "HTTP_QUEUE_DEPTH=0 is outside 1..100000"},
+        {"HTTP_READ_TIMEOUT_MS", "50", "HTTP_READ_TIMEOUT_MS=50 is outside 100..300000"},
     };
     for (const auto& c : cases) {
         const auto found = problemsWith(c.name, c.value);
