@@ -8,6 +8,7 @@
 #include "api_auth.hpp"
 #include "http_failure.hpp"
 #include "log.hpp"
+#include "work_queue.hpp"
 
 namespace redisdr {
 
@@ -16,10 +17,12 @@ namespace {
 namespace http = boost::beast::http;
 using json = nlohmann::json;
 
-// A response, and the kind of failure it reports (empty for a success), for the metrics.
+// A response, and the kind of failure it reports (empty for a success), for the metrics; and
+// what went wrong in detail, for the log only.
 struct Answer {
     HttpResponse response;
     std::string failureKind;
+    std::string detail;
 };
 
 std::string_view view(boost::beast::string_view v) { return {v.data(), v.size()}; }
@@ -35,7 +38,7 @@ HttpResponse jsonResponse(int status, const json& body, unsigned version = 11) {
 Answer failureAnswer(const HttpFailure& failure, json extra = json::object(), unsigned version = 11) {
     extra["error"] = failure.message;
     extra["kind"] = failure.kind;
-    Answer answer{jsonResponse(failure.status, extra, version), failure.kind};
+    Answer answer{jsonResponse(failure.status, extra, version), failure.kind, ""};
     if (failure.retryAfterSeconds > 0) answer.response.set(http::field::retry_after, std::to_string(failure.retryAfterSeconds));
     return answer;
 }
@@ -200,10 +203,21 @@ void addDurability(json& body, const std::vector<Reply>& replies, const ServiceC
     body["replicas"] = replies[1].integer;
 }
 
+// One admitted request on its way through Redis: what to send, and how to read the replies.
+struct Job {
+    std::shared_ptr<const HttpRequest> request;
+    std::string route;
+    std::chrono::steady_clock::time_point started;
+    std::vector<std::vector<std::string>> commands;
+    Idempotency idempotency = Idempotency::Safe;
+    std::function<Answer(std::vector<Reply>&)> answer;
+    HttpCompletion complete;
+};
+
 class Api {
 public:
-    Api(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state)
-        : config_(config), client_(client), metrics_(metrics), state_(state), tokens_(config.apiTokens) {}
+    Api(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state, WorkQueue& work)
+        : config_(config), client_(client), metrics_(metrics), state_(state), work_(work), tokens_(config.apiTokens) {}
 
     std::optional<HttpResponse> admitHead(const HttpRequestHead& head) const {
         Match m;
@@ -217,92 +231,145 @@ public:
         return std::move(answer.response);
     }
 
-    // Runs one admitted request and counts it. A Redis failure becomes its HttpFailure, anything
-    // else a bare 500: the detail (addresses, Redis's text) is logged, never sent.
-    HttpResponse handle(const HttpRequest& req) const {
-        const auto started = std::chrono::steady_clock::now();
-        const Match m = match(kPublicRoutes, view(req.method_string()), decodedPath(view(req.target())).value_or(""));
-        const std::string route = m.spec ? m.spec->pattern : "unknown";
-        std::string detail;
-        Answer answer;
-        try {
-            answer = serve(req, m);
-        } catch (const RedisError& e) {
-            detail = e.what();
-            answer = failureAnswer(failureFor(e.kind()));
-        } catch (const std::exception& e) {
-            detail = e.what();
-            answer = failureAnswer({500, "internal", "internal error", 0});
+    // On an I/O thread: answers at once what needs no Redis; the rest goes to the master pipelined
+    // with other requests (its first attempt), and any retry runs on a worker, since it may wait
+    // out back-off and rediscovery.
+    void handle(std::shared_ptr<const HttpRequest> req, HttpCompletion complete) const {
+        auto job = std::make_shared<Job>();
+        job->started = std::chrono::steady_clock::now();
+        const Match m = match(kPublicRoutes, view(req->method_string()), decodedPath(view(req->target())).value_or(""));
+        job->route = m.spec ? m.spec->pattern : "unknown";
+        job->request = std::move(req);
+        job->complete = std::move(complete);
+        if (auto answer = plan(*job, m)) return finish(*job, std::move(*answer));
+        const auto deadline = client_.deadlineFromNow();
+        if (client_.pipelining()) {
+            const bool submitted = client_.submit(job->commands, deadline, [this, job, deadline](MasterClient::Attempt first) {
+                if (!first.error) return finish(*job, guarded([&] { return job->answer(first.replies); }));
+                retryOnWorker(job, std::move(first), deadline);
+            });
+            if (!submitted) finish(*job, overloaded());
+            return;
         }
-        answer.response.version(req.version());
-        const int status = static_cast<int>(answer.response.result_int());
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        metrics_.countRequest(route, std::string(req.method_string()), status, seconds);
-        if (!answer.failureKind.empty()) metrics_.countFailure(answer.failureKind);
-        if (status >= 500) {
-            logLine("warn", "request failed", {{"route", route}, {"method", std::string(req.method_string())}, {"status", status},
-                                               {"kind", answer.failureKind}, {"detail", detail},
-                                               {"ms", static_cast<long long>(seconds * 1000)}});
-        }
-        return std::move(answer.response);
+        retryOnWorker(job, std::nullopt, deadline);
     }
 
 private:
-    Answer serve(const HttpRequest& req, const Match& m) const {
+    static Answer overloaded() { return failureAnswer({503, "overloaded", "the service is at its queue limit; retry", 1}); }
+
+    // What the request sends to Redis and how its replies become an answer; or its answer now.
+    std::optional<Answer> plan(Job& job, const Match& m) const {
         if (!m.spec) return failureAnswer({404, "not_found", "no such route", 0});
         switch (m.spec->route) {
             case Route::Readyz: {
                 const bool ready = state_.ready && !state_.draining;
-                return {jsonResponse(ready ? 200 : 503, {{"ready", ready}}), ""};
+                return Answer{jsonResponse(ready ? 200 : 503, {{"ready", ready}}), "", ""};
             }
             case Route::Kv:
-                return req.method() == http::verb::put ? put(m.parameter, req.body()) : get(m.parameter);
+                return job.request->method() == http::verb::put ? planPut(job, m.parameter) : planGet(job, m.parameter);
             case Route::Counter:
-                return increment(m.parameter);
+                return planIncrement(job, m.parameter);
             default:
                 return failureAnswer({404, "not_found", "no such route", 0});
         }
     }
 
-    Answer put(const std::string& key, const std::string& value) const {
+    std::optional<Answer> planPut(Job& job, const std::string& key) const {
         if (auto why = invalidName(key, config_.maxKeyBytes)) return badRequest(*why);
-        auto replies = client_.execute(withWait({"SET", "kv:" + key, value}, config_), Idempotency::Safe);
-        if (auto failure = writeFailure(replies, config_)) return failureAnswer(*failure, {{"key", key}});
-        json body = {{"key", key}, {"stored", true}};
-        addDurability(body, replies, config_);
-        return {jsonResponse(200, body), ""};
+        job.commands = withWait({"SET", "kv:" + key, job.request->body()}, config_);
+        job.answer = [this, key](std::vector<Reply>& replies) {
+            if (auto failure = writeFailure(replies, config_)) return failureAnswer(*failure, {{"key", key}});
+            json body = {{"key", key}, {"stored", true}};
+            addDurability(body, replies, config_);
+            return Answer{jsonResponse(200, body), "", ""};
+        };
+        return std::nullopt;
     }
 
-    Answer get(const std::string& key) const {
+    std::optional<Answer> planGet(Job& job, const std::string& key) const {
         if (auto why = invalidName(key, config_.maxKeyBytes)) return badRequest(*why);
-        Reply reply = client_.execute({"GET", "kv:" + key}, Idempotency::Safe);
-        if (reply.isError()) return failureAnswer(failureForReply(reply.errorCode()));
-        if (reply.isNil()) return failureAnswer({404, "not_found", "no such key", 0});
-        HttpResponse res{http::status::ok, 11};
-        res.set(http::field::content_type, "application/octet-stream");
-        res.body() = std::move(reply.str);
-        return {std::move(res), ""};
+        job.commands = {{"GET", "kv:" + key}};
+        job.answer = [](std::vector<Reply>& replies) {
+            Reply& reply = replies.front();
+            if (reply.isError()) return failureAnswer(failureForReply(reply.errorCode()));
+            if (reply.isNil()) return failureAnswer({404, "not_found", "no such key", 0});
+            HttpResponse res{http::status::ok, 11};
+            res.set(http::field::content_type, "application/octet-stream");
+            res.body() = std::move(reply.str);
+            return Answer{std::move(res), "", ""};
+        };
+        return std::nullopt;
     }
 
-    Answer increment(const std::string& name) const {
+    std::optional<Answer> planIncrement(Job& job, const std::string& name) const {
         if (auto why = invalidName(name, config_.maxKeyBytes)) return badRequest(*why);
         // INCR is not idempotent: it is never retried once it may have reached Redis.
-        auto replies = client_.execute(withWait({"INCR", "counter:" + name}, config_), Idempotency::Unsafe);
-        if (auto failure = writeFailure(replies, config_)) {
-            // The increment may have happened: say so, since retrying it counts again.
-            json extra = {{"name", name}};
-            if (!replies[0].isError()) extra["value"] = replies[0].integer;
-            return failureAnswer(*failure, extra);
+        job.idempotency = Idempotency::Unsafe;
+        job.commands = withWait({"INCR", "counter:" + name}, config_);
+        job.answer = [this, name](std::vector<Reply>& replies) {
+            if (auto failure = writeFailure(replies, config_)) {
+                // The increment may have happened: say so, since retrying it counts again.
+                json extra = {{"name", name}};
+                if (!replies[0].isError()) extra["value"] = replies[0].integer;
+                return failureAnswer(*failure, extra);
+            }
+            json body = {{"name", name}, {"value", replies[0].integer}};
+            addDurability(body, replies, config_);
+            return Answer{jsonResponse(200, body), "", ""};
+        };
+        return std::nullopt;
+    }
+
+    // The rest of a request after FIRST (or all of it, without pipelining), on a worker.
+    void retryOnWorker(const std::shared_ptr<Job>& job, std::optional<MasterClient::Attempt> first, Clock::time_point deadline) const {
+        const bool queued = work_.tryPush([this, job, first = std::move(first), deadline] {
+            finish(*job, guarded([&] {
+                auto replies = first ? client_.executeAfter(*first, job->commands, job->idempotency, deadline)
+                                     : client_.execute(job->commands, job->idempotency);
+                return job->answer(replies);
+            }));
+        });
+        if (!queued) finish(*job, overloaded());
+    }
+
+    // A Redis failure becomes its HttpFailure, anything else a bare 500. The detail (addresses,
+    // Redis's text) is logged, never sent.
+    template <typename Run>
+    Answer guarded(Run&& run) const {
+        try {
+            return run();
+        } catch (const RedisError& e) {
+            Answer answer = failureAnswer(failureFor(e.kind()));
+            answer.detail = e.what();
+            return answer;
+        } catch (const std::exception& e) {
+            Answer answer = failureAnswer({500, "internal", "internal error", 0});
+            answer.detail = e.what();
+            return answer;
         }
-        json body = {{"name", name}, {"value", replies[0].integer}};
-        addDurability(body, replies, config_);
-        return {jsonResponse(200, body), ""};
+    }
+
+    // Counts, logs a server-side failure, and answers.
+    void finish(Job& job, Answer answer) const {
+        const auto& req = *job.request;
+        answer.response.version(req.version());
+        const int status = static_cast<int>(answer.response.result_int());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count();
+        const std::string method(req.method_string());
+        metrics_.countRequest(job.route, method, status, seconds);
+        if (!answer.failureKind.empty()) metrics_.countFailure(answer.failureKind);
+        if (status >= 500) {
+            logLine("warn", "request failed", {{"route", job.route}, {"method", method}, {"status", status}, {"kind", answer.failureKind},
+                                               {"detail", answer.detail}, {"ms", static_cast<long long>(seconds * 1000)}});
+        }
+        job.complete(std::move(answer.response));
     }
 
     const ServiceConfig& config_;
     MasterClient& client_;
     ServiceMetrics& metrics_;
     ServiceState& state_;
+    WorkQueue& work_;
     const ApiTokens tokens_;
 };
 
@@ -317,11 +384,11 @@ std::function<HttpResponse(const HttpFailure&, const std::string&)> counted(Serv
 
 }  // namespace
 
-HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state) {
-    auto api = std::make_shared<Api>(config, client, metrics, state);
+HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state, WorkQueue& work) {
+    auto api = std::make_shared<Api>(config, client, metrics, state, work);
     HttpRoutes routes;
     routes.admit = [api](const HttpRequestHead& head) { return api->admitHead(head); };
-    routes.handle = [api](const HttpRequest& req) { return api->handle(req); };
+    routes.handle = [api](std::shared_ptr<const HttpRequest> req, HttpCompletion complete) { api->handle(std::move(req), std::move(complete)); };
     routes.refuse = counted(metrics);
     // While draining, clients are told to reconnect (through the load balancer, elsewhere).
     routes.draining = [&state] { return state.draining.load(); };
@@ -340,7 +407,8 @@ HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceSta
         if (!m.allow.empty()) answer.response.set(http::field::allow, m.allow);
         return std::move(answer.response);
     };
-    routes.handle = [&client, &metrics, &state](const HttpRequest& req) {
+    routes.handle = [&client, &metrics, &state](std::shared_ptr<const HttpRequest> request, HttpCompletion complete) {
+        const HttpRequest& req = *request;
         const Match m = match(kProbeRoutes, view(req.method_string()), decodedPath(view(req.target())).value_or(""));
         HttpResponse res;
         switch (m.spec ? m.spec->route : Route::Healthz) {
@@ -361,7 +429,7 @@ HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceSta
                 res = jsonResponse(200, {{"status", "ok"}});
         }
         res.version(req.version());
-        return res;
+        complete(std::move(res));
     };
     routes.refuse = counted(metrics);
     routes.draining = [&state] { return state.draining.load(); };

@@ -14,10 +14,13 @@ struct ServiceState {
     std::atomic<bool> draining{false};  // set on SIGTERM: readiness fails, requests still served
 };
 
+class WorkQueue;
+
 // The public listener: PUT/GET /kv/{key}, POST /counter/{name}/incr, and GET /readyz with no
 // detail (the NodeBalancer's health check). Everything a request can be refused for on its head
-// (route, method, token, framing) is refused before its body is read.
-HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state);
+// (route, method, token, framing) is refused before its body is read. A request's first attempt
+// is pipelined to the master with others; retries (and everything, without pipelining) run on WORK.
+HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state, WorkQueue& work);
 
 // The probe listener (PROBE_PORT): /healthz, /readyz with the master and drain state, /metrics.
 HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceState& state);

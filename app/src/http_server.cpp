@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "work_queue.hpp"
 
 namespace redisdr {
 
@@ -72,13 +71,12 @@ private:
 }  // namespace
 
 struct HttpListenerState {
-    HttpListenerState(HttpLimits limits, HttpRoutes routes, WorkQueue* work)
-        : limits_(limits), routes_(std::move(routes)), work_(work), budget_(limits.bodyBufferBytes),
+    HttpListenerState(HttpLimits limits, HttpRoutes routes)
+        : limits_(limits), routes_(std::move(routes)), budget_(limits.bodyBufferBytes),
           acceptor_(net::make_strand(ioc_)), retryAccept_(acceptor_.get_executor()) {}
 
     const HttpLimits limits_;
     const HttpRoutes routes_;
-    WorkQueue* const work_;
     std::atomic<std::size_t> open_{0};
     BodyBudget budget_;
     // Declared after what sessions touch: sessions still pending die with the io_context.
@@ -192,16 +190,13 @@ private:
     }
 
     void dispatch() {
-        auto request = std::make_shared<HttpRequest>(parser_->release());
-        if (!server_.work_) return respond(server_.routes_.handle(*request), request->keep_alive());
-        auto self = shared_from_this();
-        const bool queued = server_.work_->tryPush([self, request] {
-            HttpResponse response = self->server_.routes_.handle(*request);
-            net::post(self->stream_.get_executor(), [self, request, response = std::move(response)]() mutable {
-                self->respond(std::move(response), request->keep_alive());
+        auto request = std::make_shared<const HttpRequest>(parser_->release());
+        const bool keepAlive = request->keep_alive();
+        server_.routes_.handle(std::move(request), [self = shared_from_this(), keepAlive](HttpResponse response) {
+            net::post(self->stream_.get_executor(), [self, keepAlive, response = std::move(response)]() mutable {
+                self->respond(std::move(response), keepAlive);
             });
         });
-        if (!queued) refuse({503, "overloaded", "the service is at its queue limit; retry", 1}, !request->keep_alive());
     }
 
     void refuse(const HttpFailure& failure, bool closeAfter) {
@@ -301,8 +296,8 @@ void HttpListenerState::refuseConnection(tcp::socket socket) {
     socket.close(ignored);
 }
 
-HttpServer::HttpServer(HttpLimits limits, HttpRoutes routes, WorkQueue* work)
-    : impl_(std::make_unique<HttpListenerState>(limits, std::move(routes), work)) {}
+HttpServer::HttpServer(HttpLimits limits, HttpRoutes routes)
+    : impl_(std::make_unique<HttpListenerState>(limits, std::move(routes))) {}
 
 HttpServer::~HttpServer() { stop(); }
 

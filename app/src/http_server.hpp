@@ -18,7 +18,6 @@ using HttpRequestHead = boost::beast::http::request_header<>;
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
-class WorkQueue;
 struct HttpListenerState;
 
 // What one listener lets a client do. Every limit applies before the request is handed on, and
@@ -38,23 +37,26 @@ struct HttpLimits {
     unsigned keepAliveRequests = 100;
 };
 
-// How a listener answers. admit and refuse run on the I/O threads and must not block; handle
-// runs on the work queue when the server has one (it may block on Redis), else inline.
+// Answers a request, now or later and on any thread, by calling it once.
+using HttpCompletion = std::function<void(HttpResponse)>;
+
+// How a listener answers. Every function is called on an I/O thread and must not block: work
+// that waits (on Redis) goes elsewhere and answers through the completion.
 struct HttpRoutes {
     // A refusal decided on the head alone (route, method, credentials, framing), or nothing.
     std::function<std::optional<HttpResponse>(const HttpRequestHead&)> admit;
-    std::function<HttpResponse(const HttpRequest&)> handle;
+    std::function<void(std::shared_ptr<const HttpRequest>, HttpCompletion)> handle;
     // Renders, and counts, a refusal the server makes itself: limits, overload, timeouts.
     std::function<HttpResponse(const HttpFailure&, const std::string& method)> refuse;
     // While true every response says Connection: close.
     std::function<bool()> draining;
 };
 
-// An HTTP/1.1 listener on Boost.Beast: event-driven I/O threads parse and bound requests; the
-// work they admit runs on a WorkQueue of bounded depth (or inline for cheap routes).
+// An HTTP/1.1 listener on Boost.Beast: event-driven I/O threads read, bound and answer requests
+// and hand admitted ones to the routes.
 class HttpServer {
 public:
-    HttpServer(HttpLimits limits, HttpRoutes routes, WorkQueue* work);
+    HttpServer(HttpLimits limits, HttpRoutes routes);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

@@ -30,6 +30,8 @@ ClientSettings clientSettings(const ServiceConfig& c) {
     s.redisTimeouts = {c.connectTimeout, c.commandTimeout};
     s.requestTimeout = c.requestTimeout;
     s.maxIdleConnections = static_cast<std::size_t>(c.httpThreads);
+    s.pipelineConnections = static_cast<std::size_t>(c.redisPipelineConnections);
+    s.maxPending = c.httpQueueDepth;
     return s;
 }
 
@@ -85,12 +87,13 @@ int main() {
         }
     });
 
-    // Requests that reach Redis run on the workers; the I/O threads only parse, bound and answer.
+    // Retries (and, without pipelining, every request) run on the workers; the I/O threads
+    // only read, bound and answer, and the client's carriers take first attempts to the master.
     WorkQueue workers(static_cast<std::size_t>(config.httpThreads), config.httpQueueDepth);
-    HttpServer server(apiLimits(config), apiRoutes(config, client, metrics, state), &workers);
+    HttpServer server(apiLimits(config), apiRoutes(config, client, metrics, state, workers));
     // Probes and metrics have their own listener and thread: however busy or abused the public
     // port is, the kubelet's liveness and readiness checks are answered.
-    HttpServer probes(probeLimits(), probeRoutes(client, metrics, state), nullptr);
+    HttpServer probes(probeLimits(), probeRoutes(client, metrics, state));
     std::string error;
     const bool listening = probes.listen(config.httpBind, config.probePort, error) &&
                            server.listen(config.httpBind, config.httpPort, error);
@@ -98,6 +101,7 @@ int main() {
         logLine("error", "cannot listen", {{"bind", config.httpBind}, {"port", config.httpPort}, {"probe_port", config.probePort}, {"detail", error}});
         running = false;
         readiness.join();
+        client.stopCarriers();
         workers.stop();
         client.stop();
         return 1;
@@ -115,6 +119,7 @@ int main() {
     std::this_thread::sleep_for(std::chrono::seconds(config.shutdownDrainSeconds));
     // No new connections; what the workers hold is finished and answered, then the I/O stops.
     server.stopAccepting();
+    client.stopCarriers();
     workers.stop();
     server.stop();
     probes.stop();

@@ -54,9 +54,26 @@ constexpr auto kFailoverRetry = std::chrono::milliseconds(50);
 }  // namespace
 
 MasterClient::MasterClient(ClientSettings settings, ClientObserver* observer)
-    : settings_(std::move(settings)), observer_(observer), discovery_(settings_.sentinel) {}
+    : settings_(std::move(settings)), observer_(observer), discovery_(settings_.sentinel) {
+    carrying_ = settings_.pipelineConnections > 0;
+    for (std::size_t i = 0; i < settings_.pipelineConnections; ++i) carriers_.emplace_back([this] { carry(); });
+}
 
-MasterClient::~MasterClient() { stop(); }
+MasterClient::~MasterClient() {
+    stop();
+    stopCarriers();
+}
+
+void MasterClient::stopCarriers() {
+    {
+        std::lock_guard<std::mutex> lock(batchMutex_);
+        carrying_ = false;
+    }
+    batchReady_.notify_all();
+    for (auto& carrier : carriers_) {
+        if (carrier.joinable()) carrier.join();
+    }
+}
 
 std::optional<Endpoint> MasterClient::currentMaster() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -218,46 +235,163 @@ void MasterClient::report(const RedisError& error) {
 
 std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::string>>& commands,
                                          Idempotency idempotency) {
-    const auto deadline = Clock::now() + settings_.requestTimeout;
-    RetryPolicy retry(settings_.retryInitial, settings_.retryMax);
-    std::optional<RedisError> last;
-    for (unsigned attempt = 1;; ++attempt) {
-        bool sent = false;
+    return attemptsFrom(1, std::nullopt, commands, idempotency, Clock::now() + settings_.requestTimeout);
+}
+
+std::vector<Reply> MasterClient::executeAfter(const Attempt& first, const std::vector<std::vector<std::string>>& commands,
+                                              Idempotency idempotency, Clock::time_point deadline) {
+    if (!first.error) return first.replies;
+    return attemptsFrom(2, first, commands, idempotency, deadline);
+}
+
+std::vector<Reply> MasterClient::attemptsFrom(unsigned attempt, std::optional<Attempt> failed,
+                                              const std::vector<std::vector<std::string>>& commands, Idempotency idempotency,
+                                              Clock::time_point deadline) {
+    // Made on the first failure: seeding it (std::random_device) costs more than a request.
+    std::optional<RetryPolicy> retry;
+    for (;; ++attempt) {
+        if (failed) {
+            const RedisError& error = *failed->error;
+            report(error);
+            if (requiresRediscovery(error.kind())) invalidate();
+            // An I/O error after sending leaves the outcome unknown: never repeat an unsafe command.
+            if (error.kind() == ErrorKind::Io && failed->sent && idempotency == Idempotency::Unsafe) throw error;
+            if (!retry) retry.emplace(settings_.retryInitial, settings_.retryMax);
+            auto delay = retry->nextDelay(attempt - 1, Clock::now(), deadline);
+            if (delay && error.kind() == ErrorKind::MasterDown) delay = std::min<std::chrono::milliseconds>(*delay, kFailoverRetry);
+            if (!delay) {
+                std::ostringstream message;
+                message << "gave up after " << attempt - 1 << " attempt(s) within " << settings_.requestTimeout.count()
+                        << " ms: " << error.what();
+                throw RedisError(error.kind(), message.str());
+            }
+            // Sleep out the back-off, but retry at once if the master changed meanwhile.
+            std::unique_lock<std::mutex> lock(mutex_);
+            const auto seen = generation_;
+            changed_.wait_for(lock, *delay, [&] { return generation_ != seen; });
+        }
+        Attempt current;
         try {
             auto conn = acquire(deadline);
-            std::vector<Reply> replies;
-            replies.reserve(commands.size());
+            current.replies.reserve(commands.size());
             for (const auto& command : commands) {
                 // No attempt outlives the request: each reply is waited for at most the time left.
                 conn->setCommandTimeout(within(settings_.redisTimeouts.command, deadline, command.front().c_str()));
-                sent = true;
+                current.sent = true;
                 Reply reply = conn->command(command);
                 if (auto kind = redirectingError(reply)) {
                     throw RedisError(*kind, reply.str + " from " + conn->endpoint().str());
                 }
-                replies.push_back(std::move(reply));
+                current.replies.push_back(std::move(reply));
             }
             release(std::move(conn));
-            return replies;
+            return std::move(current.replies);
         } catch (const RedisError& error) {
-            report(error);
-            last = error;
-            if (requiresRediscovery(error.kind())) invalidate();
-            // An I/O error after sending leaves the outcome unknown: never repeat an unsafe command.
-            if (error.kind() == ErrorKind::Io && sent && idempotency == Idempotency::Unsafe) throw;
+            current.error = error;
         }
-        auto delay = retry.nextDelay(attempt, Clock::now(), deadline);
-        if (delay && last->kind() == ErrorKind::MasterDown) delay = std::min<std::chrono::milliseconds>(*delay, kFailoverRetry);
-        if (!delay) {
-            std::ostringstream message;
-            message << "gave up after " << attempt << " attempt(s) within "
-                    << settings_.requestTimeout.count() << " ms: " << last->what();
-            throw RedisError(last->kind(), message.str());
+        failed = std::move(current);
+    }
+}
+
+bool MasterClient::submit(std::vector<std::vector<std::string>> commands, Clock::time_point deadline,
+                          std::function<void(Attempt)> done) {
+    {
+        std::lock_guard<std::mutex> lock(batchMutex_);
+        if (!carrying_ || pending_.size() >= settings_.maxPending) return false;
+        auto request = std::make_unique<Batched>();
+        request->commands = std::move(commands);
+        request->deadline = deadline;
+        request->done = std::move(done);
+        pending_.push_back(std::move(request));
+    }
+    batchReady_.notify_one();
+    return true;
+}
+
+void MasterClient::carry() {
+    std::unique_lock<std::mutex> lock(batchMutex_);
+    for (;;) {
+        batchReady_.wait(lock, [this] { return !pending_.empty() || !carrying_; });
+        if (pending_.empty()) return;  // stopping, and nothing left to carry
+        // Everyone waiting goes in one batch: one write and one read on one connection.
+        const auto take = std::min(pending_.size(), settings_.maxBatch);
+        std::vector<std::unique_ptr<Batched>> batch;
+        batch.reserve(take);
+        for (std::size_t i = 0; i < take; ++i) {
+            batch.push_back(std::move(pending_.front()));
+            pending_.pop_front();
         }
-        // Sleep out the back-off, but retry at once if the master changed meanwhile.
-        std::unique_lock<std::mutex> lock(mutex_);
-        const auto seen = generation_;
-        changed_.wait_for(lock, *delay, [&] { return generation_ != seen; });
+        lock.unlock();
+        runBatch(batch);
+        for (auto& b : batch) b->done(std::move(b->attempt));
+        lock.lock();
+    }
+}
+
+// The WAIT every request of a batch ends with, if they all end with the same one: sent once
+// after all of their writes, it confirms each of them, since WAIT counts the replicas that
+// acknowledged every write sent before it on the connection (https://redis.io/docs/latest/commands/wait/).
+// Without this, a batch would wait for the replicas once per request, one after another.
+const std::vector<std::string>* MasterClient::sharedWait(const std::vector<std::unique_ptr<Batched>>& batch) {
+    if (batch.size() < 2) return nullptr;
+    const auto& first = batch.front()->commands.back();
+    if (first.empty() || first.front() != "WAIT") return nullptr;
+    for (const auto& b : batch) {
+        if (b->commands.size() < 2 || b->commands.back() != first) return nullptr;
+    }
+    return &first;
+}
+
+void MasterClient::runBatch(const std::vector<std::unique_ptr<Batched>>& batch) {
+    Clock::time_point deadline = batch.front()->deadline;
+    for (const auto& b : batch) deadline = std::min(deadline, b->deadline);
+    try {
+        auto conn = acquire(deadline);
+        const auto* wait = sharedWait(batch);
+        std::vector<const std::vector<std::string>*> wire;
+        for (const auto& b : batch) {
+            const std::size_t own = b->commands.size() - (wait ? 1 : 0);
+            for (std::size_t i = 0; i < own; ++i) wire.push_back(&b->commands[i]);
+        }
+        if (wait) wire.push_back(wait);
+        conn->setCommandTimeout(within(settings_.redisTimeouts.command, deadline, "a pipelined batch"));
+        for (auto& b : batch) b->attempt.sent = true;
+        std::vector<Reply> replies;
+        replies.reserve(wire.size());
+        std::optional<RedisError> lost;
+        try {
+            conn->pipeline(wire, replies);
+        } catch (const RedisError& error) {
+            lost = error;  // the replies read before it still stand
+        }
+        bool redirected = false;
+        std::size_t at = 0;
+        for (auto& b : batch) {
+            Attempt& attempt = b->attempt;
+            const std::size_t own = b->commands.size() - (wait ? 1 : 0);
+            const bool complete = at + own <= replies.size() && (!wait || replies.size() == wire.size());
+            if (!complete) {
+                attempt.error = lost;
+                at += own;
+                continue;
+            }
+            for (std::size_t i = 0; i < own; ++i) attempt.replies.push_back(std::move(replies[at + i]));
+            if (wait) attempt.replies.push_back(replies.back());
+            at += own;
+            for (const auto& reply : attempt.replies) {
+                if (auto kind = redirectingError(reply)) {
+                    attempt.error = RedisError(*kind, reply.str + " from " + conn->endpoint().str());
+                    redirected = true;
+                    break;
+                }
+            }
+        }
+        if (!lost && !redirected) release(std::move(conn));
+    } catch (const RedisError& error) {
+        // No connection, or the deadline passed before anything was sent.
+        for (auto& b : batch) {
+            if (!b->attempt.error && b->attempt.replies.empty()) b->attempt.error = error;
+        }
     }
 }
 

@@ -98,6 +98,27 @@ Reply RedisConnection::command(const std::vector<std::string>& argv) {
     return copyReply(static_cast<redisReply*>(reply.get()));
 }
 
+void RedisConnection::pipeline(const std::vector<const std::vector<std::string>*>& commands, std::vector<Reply>& replies) {
+    if (broken_) throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is broken");
+    std::vector<const char*> args;
+    std::vector<size_t> lengths;
+    for (const auto* argv : commands) {
+        args.clear();
+        lengths.clear();
+        for (const auto& a : *argv) {
+            args.push_back(a.data());
+            lengths.push_back(a.size());
+        }
+        if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()) != REDIS_OK) failIo("append");
+    }
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        void* raw = nullptr;
+        if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) failIo("pipeline");
+        ReplyPtr reply(raw);
+        replies.push_back(copyReply(static_cast<redisReply*>(reply.get())));
+    }
+}
+
 void RedisConnection::setCommandTimeout(std::chrono::milliseconds timeout) {
     if (broken_) return;
     if (redisSetTimeout(context_, toTimeval(std::max(timeout, std::chrono::milliseconds(1)))) != REDIS_OK) failIo("set timeout");

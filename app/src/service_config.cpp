@@ -124,6 +124,7 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.httpMaxHeaderCount = r.size("HTTP_MAX_HEADER_COUNT", c.httpMaxHeaderCount, 8, 1000);
     c.httpMaxUrlBytes = r.size("HTTP_MAX_URL_BYTES", c.httpMaxUrlBytes, 64, 1 << 20);
     c.httpBodyBufferBytes = r.size("HTTP_BODY_BUFFER_BYTES", c.httpBodyBufferBytes, 1024, 16LL << 30);
+    c.redisPipelineConnections = static_cast<int>(r.integer("REDIS_PIPELINE_CONNECTIONS", c.redisPipelineConnections, 0, 64));
     c.sentinelTimeout = r.millis("SENTINEL_TIMEOUT_MS", c.sentinelTimeout.count(), 10, 60000);
     c.connectTimeout = r.millis("REDIS_CONNECT_TIMEOUT_MS", c.connectTimeout.count(), 10, 60000);
     c.commandTimeout = r.millis("REDIS_COMMAND_TIMEOUT_MS", c.commandTimeout.count(), 10, 60000);

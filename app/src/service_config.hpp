@@ -33,6 +33,9 @@ struct ServiceConfig {
     std::size_t httpMaxHeaderCount = 64;
     std::size_t httpMaxUrlBytes = 2048;
     std::size_t httpBodyBufferBytes = 64u << 20;  // request bodies held at once
+    // Carriers of pipelined batches (auto-pipelining); 0: off. One measured best on 2 cores
+    // (npm run bench: more carriers make smaller batches and more thread wake-ups).
+    int redisPipelineConnections = 1;
     std::chrono::milliseconds sentinelTimeout{300};
     std::chrono::milliseconds connectTimeout{500};
     std::chrono::milliseconds commandTimeout{1000};

@@ -62,6 +62,51 @@ TEST_F(ServiceAgainstCluster, WaitsForReplicasWhenDurableWritesAreOn) {
     EXPECT_EQ(put.body.find("\"durable\":"), std::string::npos) << "a 200 is the acknowledgement: " << put.body;
 }
 
+namespace {
+// How often the master has run COMMAND (INFO commandstats), or 0.
+long long callsOf(const RedisCluster& cluster, int master, const std::string& command) {
+    const std::string stats = cluster.redis(master, {"INFO", "commandstats"}).str;
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const auto at = stats.find(field);
+    return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
+// PUTs COUNT keys at once, each on its own connection; returns how many were answered 200 with "replicas":WANT.
+int concurrentDurablePuts(Service& service, int count, int want) {
+    std::vector<std::thread> clients;
+    std::atomic<int> confirmed{0};
+    for (int i = 0; i < count; ++i) {
+        clients.emplace_back([&, i] {
+            const auto r = service.put("batch-" + std::to_string(i), "v");
+            if (r.status == 200 && r.body.find("\"replicas\":" + std::to_string(want)) != std::string::npos) ++confirmed;
+        });
+    }
+    for (auto& c : clients) c.join();
+    return confirmed;
+}
+}  // namespace
+
+TEST_F(ServiceAgainstCluster, PipelinesConcurrentWritesAndWaitsForTheReplicasOncePerBatch) {
+    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
+    ASSERT_EQ(service.put("warm", "x").status, 200);
+    const int master = indexOfMaster(cluster_);
+    const long long setsBefore = callsOf(cluster_, master, "set");
+    const long long waitsBefore = callsOf(cluster_, master, "wait");
+    // Every write is confirmed by both replicas, though requests that shared a batch shared its WAIT.
+    EXPECT_EQ(concurrentDurablePuts(service, 48, 2), 48);
+    EXPECT_EQ(callsOf(cluster_, master, "set") - setsBefore, 48);
+    const long long waits = callsOf(cluster_, master, "wait") - waitsBefore;
+    EXPECT_LT(waits, 48) << "no two concurrent writes shared a batch";
+    std::printf("[ figures  ] 48 concurrent durable PUTs: %lld WAITs on the master\n", waits);
+
+    // Without pipelining every request runs on a worker, and waits on its own.
+    Service unpipelined(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}, {"REDIS_PIPELINE_CONNECTIONS", "0"}});
+    const long long waitsBeforeUnpipelined = callsOf(cluster_, master, "wait");
+    EXPECT_EQ(concurrentDurablePuts(unpipelined, 16, 2), 16);
+    EXPECT_EQ(callsOf(cluster_, master, "wait") - waitsBeforeUnpipelined, 16);
+    EXPECT_NE(unpipelined.request("POST", "/counter/solo/incr").body.find("\"value\":1"), std::string::npos);
+}
+
 TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) {
     Service service(cluster_);
     ASSERT_EQ(service.put("before", "1").status, 200);

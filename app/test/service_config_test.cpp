@@ -64,6 +64,7 @@ TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
     EXPECT_EQ(c.apiTokens, (std::vector<std::string>{"token-one-0123456789abcdef0123456789", "token-two-0123456789abcdef0123456789"}));
     EXPECT_EQ(c.probePort, 8081);
     // The public listener's limits, at their documented defaults (app/README.md).
+    EXPECT_EQ(c.redisPipelineConnections, 1);
     EXPECT_EQ(c.httpIoThreads, 2);
     EXPECT_EQ(c.httpThreads, 64);
     EXPECT_EQ(c.httpQueueDepth, 256u);

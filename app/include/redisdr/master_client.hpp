@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +29,11 @@ struct ClientSettings {
     std::chrono::milliseconds retryInitial{25};
     std::chrono::milliseconds retryMax{400};
     std::size_t maxIdleConnections = 16;
+    // Auto-pipelining (submit): this many carrier threads each take every request waiting and
+    // send them as one batch, one write and one read on one connection. 0: off.
+    std::size_t pipelineConnections = 0;
+    std::size_t maxBatch = 256;     // requests in one batch
+    std::size_t maxPending = 1024;  // requests waiting for a carrier; submit refuses more
 };
 
 // Hooks for logs and metrics. Called from request threads and the listener thread.
@@ -73,6 +80,26 @@ public:
     std::vector<Reply> execute(const std::vector<std::vector<std::string>>& commands, Idempotency idempotency);
     Reply execute(const std::vector<std::string>& command, Idempotency idempotency);
 
+    // One attempt's outcome: the replies, or the error and whether the commands may have reached Redis.
+    struct Attempt {
+        std::vector<Reply> replies;
+        std::optional<RedisError> error;
+        bool sent = false;
+    };
+
+    // A request's first attempt, pipelined with whatever else is waiting: DONE is called on a
+    // carrier thread with its outcome. Returns false (and never calls DONE) when pipelining is
+    // off, stopping, or maxPending requests already wait.
+    bool submit(std::vector<std::vector<std::string>> commands, Clock::time_point deadline, std::function<void(Attempt)> done);
+    // The rest of a request after its FIRST attempt: the replies if it succeeded, else what
+    // execute() does after a failed attempt (retries until DEADLINE, or throws). Blocks.
+    std::vector<Reply> executeAfter(const Attempt& first, const std::vector<std::vector<std::string>>& commands,
+                                    Idempotency idempotency, Clock::time_point deadline);
+    Clock::time_point deadlineFromNow() const { return Clock::now() + settings_.requestTimeout; }
+    bool pipelining() const { return settings_.pipelineConnections > 0; }
+    // Finishes what is waiting for a carrier, then joins the carriers.
+    void stopCarriers();
+
     // Starts the failover-event subscriptions on every Sentinel (background thread).
     void startSwitchListener();
     void stop();
@@ -95,6 +122,18 @@ private:
     void hintMaster(const Endpoint& candidate);
     std::unique_ptr<RedisConnection> openVerifiedMaster(const Endpoint& address, Clock::time_point deadline);
     void adopt(RedisConnection& conn);
+
+    struct Batched {
+        std::vector<std::vector<std::string>> commands;
+        Clock::time_point deadline{};
+        std::function<void(Attempt)> done;
+        Attempt attempt;
+    };
+    std::vector<Reply> attemptsFrom(unsigned attempt, std::optional<Attempt> failed, const std::vector<std::vector<std::string>>& commands,
+                                    Idempotency idempotency, Clock::time_point deadline);
+    void carry();
+    void runBatch(const std::vector<std::unique_ptr<Batched>>& batch);
+    static const std::vector<std::string>* sharedWait(const std::vector<std::unique_ptr<Batched>>& batch);
     void report(const RedisError& error);
 
     ClientSettings settings_;
@@ -125,6 +164,12 @@ private:
     bool discovering_ = false;
     std::uint64_t discoveryRound_ = 0;
     Discovery lastDiscovery_;
+
+    std::mutex batchMutex_;
+    std::condition_variable batchReady_;
+    std::deque<std::unique_ptr<Batched>> pending_;
+    bool carrying_ = false;
+    std::vector<std::thread> carriers_;
 
     std::atomic<bool> running_{false};
     std::thread listener_;

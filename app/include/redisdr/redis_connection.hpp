@@ -47,6 +47,11 @@ public:
     // Error replies are returned, not thrown; I/O failures throw RedisError(Io).
     Reply command(const std::vector<std::string>& argv);
 
+    // Sends every command in one write, then reads their replies in order into `replies`
+    // (appended), each bounded by the command timeout. On an I/O failure it throws
+    // RedisError(Io) with the replies read so far already in `replies`.
+    void pipeline(const std::vector<const std::vector<std::string>*>& commands, std::vector<Reply>& replies);
+
     // Bounds the next commands' wait for a reply (the caller's time left, never longer than
     // the timeout the connection was opened with).
     void setCommandTimeout(std::chrono::milliseconds timeout);
