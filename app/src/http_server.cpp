@@ -4,7 +4,6 @@
 #include <boost/beast/core.hpp>
 
 #include <sstream>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,8 +18,6 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t kReadChunk = 16384;
-// A request line's method, spaces and version around its target: "OPTIONS " and " HTTP/1.1".
-constexpr std::size_t kRequestLineOverhead = 17;
 // A refused request's unread body is read and dropped for this long (or this much) before the
 // socket closes, so the kernel does not answer it with a reset that destroys our response.
 constexpr auto kLingerTime = std::chrono::seconds(1);
@@ -166,12 +163,9 @@ private:
         if (timedOut_) ec = beast::error::timeout;
         if (ec == http::error::body_limit) return refuse(limitFailure(413, "too_large", "request body too large"), true);
         if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-            // The limit counts the request line too: if that line alone is past it, the target is.
-            const auto data = buffer_.data();
-            const std::string_view head(static_cast<const char*>(data.data()), data.size());
-            if (head.find("\r\n") > limits_.maxTargetBytes + kRequestLineOverhead) {
-                return refuse(limitFailure(414, "uri_too_long", "request target too long"), true);
-            }
+            // The limit counts the request line too. The parser sets the target once it has the
+            // whole line: without one, the line alone was past the limit, so its target is.
+            if (parser_->get().target().empty()) return refuse(limitFailure(414, "uri_too_long", "request target too long"), true);
             return refuse(limitFailure(431, "headers_too_large", "request header fields too large"), true);
         }
         if (ec == beast::error::timeout) {
