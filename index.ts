@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config/stack";
+import { ROLE_PASSWORD_KEYS } from "./config/load";
 import { Cluster, poolAutoscaler } from "./infra/cluster";
 import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
@@ -54,6 +55,9 @@ const workloads = new Workloads(
     redis: redisSettings(cfg),
     ...(secrets.redisPassword ? { redisPassword: secrets.redisPassword } : {}),
     ...(secrets.sentinelPassword ? { sentinelPassword: secrets.sentinelPassword } : {}),
+    rolePasswords: Object.fromEntries(
+      Object.entries(ROLE_PASSWORD_KEYS).flatMap(([user, key]) => (secrets[key] ? [[user, secrets[key]]] : [])),
+    ),
     ...(secrets.apiTokens ? { apiTokens: secrets.apiTokens } : {}),
     app: {
       image: cfg.appImage,

@@ -1,15 +1,32 @@
 import { z } from "zod";
 import { schemaInfo } from "./schemaInfo";
-import { API_TOKEN_PATTERN, PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
+import { API_TOKEN_PATTERN, PASSWORD_PATTERN, ROLE_PASSWORD_PATTERN, StackConfig, StackConfigKey, stackConfigSchema, stackConfigShape } from "./schema";
 
 export const CONFIG_NAMESPACE = "redis-dr";
 
+/**
+ * The passwords of Redis's role users (k8s/redis/acl.ts), each a comma-separated list: clients
+ * use the first, Redis accepts every one, so a rotation never breaks a link midway.
+ */
+export const ROLE_PASSWORD_KEYS = {
+  replication: "replicationPasswords",
+  sentinel: "sentinelUserPasswords",
+  app: "appRedisPasswords",
+  monitor: "monitorPasswords",
+} as const;
+
 /** Keys that are read as secrets and never pass through the typed object. */
-export const SECRET_KEYS = ["redisPassword", "sentinelPassword", "apiTokens"] as const;
+export const SECRET_KEYS = ["redisPassword", "sentinelPassword", "apiTokens", ...Object.values(ROLE_PASSWORD_KEYS)] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
 /** Why a secret value is refused (never showing it), or undefined when it is fine. */
 function secretProblem(key: SecretKey, value: string): string | undefined {
+  if ((Object.values(ROLE_PASSWORD_KEYS) as string[]).includes(key)) {
+    const bad = value.split(",").findIndex((password) => !ROLE_PASSWORD_PATTERN.test(password));
+    return bad < 0
+      ? undefined
+      : `${CONFIG_NAMESPACE}:${key}: password ${bad + 1} must be 16-128 characters of letters, digits and !#%+-./:=@^_~ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>[,<password>...], or remove it to have one generated`;
+  }
   if (key === "apiTokens") {
     const bad = value.split(",").findIndex((token) => !API_TOKEN_PATTERN.test(token));
     return bad < 0

@@ -299,5 +299,8 @@ export function toBytes(quantity: string): number {
 
 export { PASSWORD as PASSWORD_PATTERN };
 
+/** One password of a Redis role user's list: as PASSWORD, but never a comma, which separates them. */
+export const ROLE_PASSWORD_PATTERN = /^[A-Za-z0-9!#%+\-./:=@^_~]{16,128}$/;
+
 /** One API bearer token (RFC 6750 b64token characters), 32-128 long: what the service accepts (app/src/api_auth.hpp). */
 export const API_TOKEN_PATTERN = /^[A-Za-z0-9._~+/-]{32,128}=*$/;

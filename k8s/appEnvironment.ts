@@ -13,6 +13,8 @@ export interface AppEnvironment<Host = string> {
   sentinelHosts: Host;
   sentinelPort: number;
   masterName: string;
+  /** The Redis user the service authenticates as (the `app` user of k8s/redis/acl.ts). */
+  redisUsername: string;
   httpPort: number;
   /** The listener of /healthz, /readyz and /metrics. */
   probePort: number;
@@ -25,7 +27,7 @@ export interface AppEnvironment<Host = string> {
 }
 
 /** Variables that carry a secret, and which password each is. */
-export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "redisPassword", SENTINEL_PASSWORD: "sentinelPassword" } as const;
+export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "appPassword", SENTINEL_PASSWORD: "sentinelPassword" } as const;
 
 /** The public API's bearer tokens, comma-separated (a secret too; several during a rotation). */
 export const APP_TOKENS_VARIABLE = "API_TOKENS";
@@ -58,6 +60,7 @@ export function appVariables<Host = string>(env: AppEnvironment<Host>): Record<s
     SENTINEL_HOST: env.sentinelHosts,
     SENTINEL_PORT: String(env.sentinelPort),
     REDIS_MASTER_NAME: env.masterName,
+    REDIS_USERNAME: env.redisUsername,
     ...(env.httpBind !== undefined ? { HTTP_BIND: env.httpBind } : {}),
     HTTP_PORT: String(env.httpPort),
     PROBE_PORT: String(env.probePort),

@@ -84,6 +84,7 @@ export class AppTier extends pulumi.ComponentResource {
       sentinelHosts: redis.sentinelHost,
       sentinelPort: redis.sentinelPort,
       masterName: redis.masterName,
+      redisUsername: redis.username,
       httpPort: args.containerPort,
       probePort: args.probePort,
       waitReplicas: args.waitReplicas,
@@ -119,7 +120,10 @@ export class AppTier extends pulumi.ComponentResource {
           selector: { matchLabels: selector },
           strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
           template: {
-            metadata: { labels, annotations: { "redis-dr/api-tokens-checksum": tokensChecksum } },
+            metadata: {
+              labels,
+              annotations: { "redis-dr/api-tokens-checksum": tokensChecksum, "redis-dr/redis-credentials-checksum": redis.credentialsChecksum },
+            },
             spec: {
               automountServiceAccountToken: false,
               enableServiceLinks: false,

@@ -11,12 +11,14 @@ import {
   renderRedisConf,
   renderSentinelTemplate,
   scriptEnvironment,
+  roleSecretKeys,
   SECRET_KEYS,
   SECRET_NAME,
   SENTINEL_PORT,
   SENTINEL_SERVICE_NAME,
   STATEFULSET_NAME,
 } from "./redis/render";
+import { ACL_USERS, firstPassword, renderAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
 import { EXPORTER_PORTS, exporterContainers } from "./redis/exporters";
 import { labelsFor, selectorFor } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
@@ -31,23 +33,32 @@ export const REDIS_COMPONENT = "redis";
  */
 const PROMOTION_FOLLOWER_RESOURCES = { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "64Mi" } };
 
+/** Keys of the Redis Secret a client reads: Sentinel's password and the app user's. */
+export const CLIENT_SECRET_KEYS = { sentinelPassword: SECRET_KEYS.sentinelPassword, appPassword: roleSecretKeys("app").current } as const;
+
 /** How a client reaches this Redis tier: what the app's Deployment is built from. */
 export interface RedisConnection {
   /** DNS name of the Sentinel Service; it resolves to every Sentinel pod, ready or not. */
   sentinelHost: pulumi.Output<string>;
   sentinelPort: number;
   masterName: string;
-  /** The Secret holding both passwords, and its key names. */
+  /** The Redis user the app is (k8s/redis/acl.ts), the Secret holding its password and Sentinel's, and their keys. */
+  username: "app";
   secretName: pulumi.Output<string>;
-  secretKeys: typeof SECRET_KEYS;
+  secretKeys: typeof CLIENT_SECRET_KEYS;
+  /** Changes when the app's password does: a pod annotation that rolls the app with it. */
+  credentialsChecksum: pulumi.Output<string>;
 }
 
 export interface RedisTierArgs {
   /** Exactly the stack config keys the Redis pods are built from (REDIS_SETTING_KEYS). */
   settings: RedisSettings;
   namespace: pulumi.Input<string>;
+  /** The admin user's password (the pod scripts, backups, operators) and Sentinel's own. */
   redisPassword: pulumi.Input<string>;
   sentinelPassword: pulumi.Input<string>;
+  /** Each role user's accepted passwords, comma-separated; clients use the first. */
+  rolePasswords: Record<RoleUser, pulumi.Input<string>>;
   /** Pods allowed to reach Redis and Sentinel besides the Redis pods themselves (the app, the backup job). */
   clientSelectors: Record<string, string>[];
   /** Seed a new, empty deployment from a backup (stack config restoreFrom). */
@@ -95,12 +106,18 @@ export class RedisTier extends pulumi.ComponentResource {
         stringData: {
           [SECRET_KEYS.redisPassword]: pulumi.secret(args.redisPassword),
           [SECRET_KEYS.sentinelPassword]: pulumi.secret(args.sentinelPassword),
+          ...Object.fromEntries(
+            ROLE_USERS.flatMap((user) => [
+              [roleSecretKeys(user).accepted, pulumi.secret(args.rolePasswords[user])],
+              [roleSecretKeys(user).current, pulumi.secret(pulumi.output(args.rolePasswords[user]).apply(firstPassword))],
+            ]),
+          ),
         },
       },
       child,
     );
 
-    const configFiles = { "redis.conf": renderRedisConf(cfg), "sentinel.conf": renderSentinelTemplate(cfg) };
+    const configFiles = { "redis.conf": renderRedisConf(cfg), "sentinel.conf": renderSentinelTemplate(cfg), "users.acl": renderAclUsers() };
     const scripts = readScripts();
     const config = new k8s.core.v1.ConfigMap(
       "redis-config",
@@ -112,8 +129,12 @@ export class RedisTier extends pulumi.ComponentResource {
       { metadata: { name: "redis-scripts", namespace, labels }, data: scripts },
       child,
     );
-    // A changed config or script rolls the pods (one at a time, with the preStop handover).
+    // A changed config or script rolls the pods (one at a time, with the preStop handover); so
+    // does a changed password (a hash of the Secret's values, which says nothing about them).
     const checksum = crypto.createHash("sha256").update(JSON.stringify({ configFiles, scripts })).digest("hex");
+    const secretChecksum = pulumi
+      .all([args.redisPassword, args.sentinelPassword, ...ROLE_USERS.map((user) => args.rolePasswords[user])])
+      .apply((values) => crypto.createHash("sha256").update(JSON.stringify(values)).digest("hex"));
 
     const headless = new k8s.core.v1.Service(
       HEADLESS_SERVICE_NAME,
@@ -167,6 +188,7 @@ export class RedisTier extends pulumi.ComponentResource {
       { name: "RUNTIME_DIR", value: POD_PATHS.runtime },
       secretEnv("REDIS_PASSWORD", SECRET_KEYS.redisPassword),
       secretEnv("SENTINEL_PASSWORD", SECRET_KEYS.sentinelPassword),
+      ...ROLE_USERS.map((user) => secretEnv(ACL_USERS[user].variable, roleSecretKeys(user).accepted)),
     ];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [
       { name: "data", mountPath: POD_PATHS.data },
@@ -190,7 +212,7 @@ export class RedisTier extends pulumi.ComponentResource {
           persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
           selector: { matchLabels: selector },
           template: {
-            metadata: { labels, annotations: { "redis-dr/config-checksum": checksum } },
+            metadata: { labels, annotations: { "redis-dr/config-checksum": checksum, "redis-dr/secret-checksum": secretChecksum } },
             spec: {
               automountServiceAccountToken: false,
               enableServiceLinks: false,
@@ -338,8 +360,12 @@ export class RedisTier extends pulumi.ComponentResource {
       sentinelHost: pulumi.interpolate`${sentinelService.metadata.name}.${namespace}.svc.cluster.local`,
       sentinelPort: SENTINEL_PORT,
       masterName: cfg.masterName,
+      username: "app",
       secretName: this.secretName,
-      secretKeys: SECRET_KEYS,
+      secretKeys: CLIENT_SECRET_KEYS,
+      credentialsChecksum: pulumi
+        .all([args.sentinelPassword, args.rolePasswords.app])
+        .apply(([sentinel, app]) => crypto.createHash("sha256").update(`${sentinel}\n${firstPassword(app)}`).digest("hex")),
     };
     this.scripts = { configMapName: scriptMap.metadata.name, secretName: this.secretName, secretKeys: SECRET_KEYS };
     this.registerOutputs({ secretName: this.secretName, sentinelServiceName: this.sentinelServiceName });

@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { APP_SELECTOR, AppTier, AppTierArgs } from "./appTier";
 import { Monitoring } from "./monitoring";
 import { RedisSettings } from "./redis/render";
+import { ROLE_USERS, RoleUser } from "./redis/acl";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
 import { selectorFor, labelsFor } from "./labels";
 import { BACKUP_COMPONENT, BACKUP_SELECTOR, BackupJob } from "./backup/backupJob";
@@ -17,6 +18,8 @@ export interface WorkloadsArgs {
   /** Secret config values; a strong random password is generated for any left unset. */
   redisPassword?: pulumi.Output<string>;
   sentinelPassword?: pulumi.Output<string>;
+  /** Redis role users' passwords (comma-separated lists); one is generated for any left unset. */
+  rolePasswords?: Partial<Record<RoleUser, pulumi.Output<string>>>;
   /** The public API's bearer tokens, comma-separated; one 48-character token is generated if unset. */
   apiTokens?: pulumi.Output<string>;
   /** The app tier, less what the Redis tier and the tokens above hand it. */
@@ -90,6 +93,9 @@ export class Workloads extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
         sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),
+        rolePasswords: Object.fromEntries(
+          ROLE_USERS.map((user) => [user, passwordOrGenerated(`redis-${user}-password`, args.rolePasswords?.[user], this)]),
+        ) as Record<RoleUser, pulumi.Output<string>>,
         clientSelectors: [APP_SELECTOR, BACKUP_SELECTOR],
         ...(backup.restoreFrom
           ? {

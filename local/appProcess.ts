@@ -5,6 +5,7 @@ import { StackConfig } from "../config/schema";
 import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../k8s/appEnvironment";
 import { SENTINEL_PORT } from "../k8s/redis/render";
 import { Credentials } from "../probe/connection";
+import { rolePassword } from "./credentials";
 import { waitFor } from "../probe/wait";
 
 export const APP_BINARY = path.resolve(__dirname, "../app/build/redis-dr-app");
@@ -48,6 +49,7 @@ export async function startApp(opts: {
         sentinelHosts: opts.sentinels.join(","),
         sentinelPort: SENTINEL_PORT,
         masterName: opts.cfg.masterName,
+        redisUsername: "app",
         // Local instances share the host: loopback only, and no load balancer to drain for.
         httpBind: "127.0.0.1",
         httpPort: opts.port,
@@ -57,7 +59,12 @@ export async function startApp(opts: {
         requestTimeoutMs: opts.cfg.appRequestTimeoutMs,
         shutdownDrainSeconds: 0,
       }),
-      ...Object.fromEntries(Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => [name, opts.creds[password]])),
+      ...Object.fromEntries(
+        Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => [
+          name,
+          password === "appPassword" ? rolePassword(opts.creds, "app") : opts.creds[password],
+        ]),
+      ),
       [APP_TOKENS_VARIABLE]: opts.apiToken,
       ...opts.env,
     },

@@ -6,6 +6,7 @@ import { stackFileConfig } from "../config/stackFile";
 import { startApp } from "./appProcess";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { waitFor } from "../probe/wait";
+import { ADMIN_USER } from "../probe/connection";
 import { clusterView, waitForConvergence } from "./clusterWatch";
 import { localApiToken, localCredentials } from "./credentials";
 import { LocalTopology } from "./topology";
@@ -72,7 +73,7 @@ function runWrk(url: string, apiToken: string, concurrency: number, seconds: num
 function runRedisBenchmark(host: string, password: string, concurrency: number, requests: number) {
   const out = execFileSync(
     "redis-benchmark",
-    ["-h", host, "-p", String(REDIS_PORT), "-a", password, "-t", "set", "-c", String(concurrency), "-n", String(requests), "-d", "100", "-r", "1000", "--csv"],
+    ["-h", host, "-p", String(REDIS_PORT), "--user", ADMIN_USER, "-a", password, "-t", "set", "-c", String(concurrency), "-n", String(requests), "-d", "100", "-r", "1000", "--csv"],
     { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
   );
   const [header, row] = out.trim().split("\n").slice(-2).map((l) => l.split(",").map((c) => c.replace(/"/g, "")));

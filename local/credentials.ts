@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Credentials } from "../probe/connection";
+import { RoleUser } from "../k8s/redis/acl";
 
 /** A secret generated once per topology directory, kept in a 0600 file beside its data. */
 function localSecret(baseDir: string, name: string): string {
@@ -13,6 +14,14 @@ function localSecret(baseDir: string, name: string): string {
 /** Local Redis and Sentinel passwords. */
 export function localCredentials(baseDir: string): Credentials {
   return { redisPassword: localSecret(baseDir, "redis-password"), sentinelPassword: localSecret(baseDir, "sentinel-password") };
+}
+
+/**
+ * A Redis role user's local password (k8s/redis/acl.ts), derived from the topology's admin
+ * password so that every local process that needs it agrees without another file.
+ */
+export function rolePassword(creds: Credentials, user: RoleUser): string {
+  return crypto.createHash("sha256").update(`${creds.redisPassword}:${user}`).digest("hex").slice(0, 40);
 }
 
 /** The local service's API bearer token (48 hex characters), in `<baseDir>/api-token`. */

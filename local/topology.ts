@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../config/schema";
+import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
+import { rolePassword } from "./credentials";
 import {
   renderRedisConf,
   renderSentinelTemplate,
@@ -81,6 +83,7 @@ export class LocalTopology {
           RUNTIME_DIR: path.join(dir, "run"),
           REDIS_PASSWORD: opts.redisPassword,
           SENTINEL_PASSWORD: opts.sentinelPassword,
+          ...Object.fromEntries(ROLE_USERS.map((user) => [ACL_USERS[user].variable, rolePassword(opts, user)])),
           ...opts.extraEnv,
         },
       };
@@ -93,6 +96,7 @@ export class LocalTopology {
     fs.mkdirSync(configDir, { recursive: true });
     fs.writeFileSync(path.join(configDir, "redis.conf"), renderRedisConf(this.opts.cfg));
     fs.writeFileSync(path.join(configDir, "sentinel.conf"), renderSentinelTemplate(this.opts.cfg));
+    fs.writeFileSync(path.join(configDir, "users.acl"), renderAclUsers());
     for (const pod of this.pods) fs.mkdirSync(pod.dataDir, { recursive: true });
   }
 

@@ -110,6 +110,7 @@ const fieldsOf = (flat: string[]) => Object.fromEntries(flat.flatMap((v, i) => (
 async function askSentinel(endpoint: string, masterName: string, password: string): Promise<SentinelView> {
   const { host, port } = parseEndpoint(endpoint);
   try {
+    // A Sentinel has no users, whatever local port a port-forward gives it.
     return await withConnection(host, port, password, async (c) => {
       const master = fieldsOf((await c.call("SENTINEL", "MASTER", masterName)) as string[]);
       const replicas = ((await c.call("SENTINEL", "REPLICAS", masterName)) as string[][]).map(fieldsOf);
@@ -126,7 +127,7 @@ async function askSentinel(endpoint: string, masterName: string, password: strin
           lagBytes: 0,
         })),
       };
-    }, 2000);
+    }, 2000, undefined);
   } catch (error) {
     return { sentinel: endpoint, replicas: [], error: (error as Error).message };
   }

@@ -10,6 +10,7 @@ import { Credentials } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
+import { rolePassword } from "../local/credentials";
 import { ALERT_RULES_FILE, alertRuleGroups } from "../k8s/monitoring";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { stackConfig } from "./helpers/stackConfig";
@@ -52,9 +53,15 @@ describe("metric names the alert rules use", () => {
   let app: AppProcess | undefined;
   const scraped = new Map<string, string[]>();
 
-  const startExporter = (address: string, port: number, password: string, listen: number) => {
+  // As in the pod (k8s/redis/exporters.ts): Redis as the read-only `monitor` user, Sentinel by its password.
+  const startExporter = (address: string, port: number, password: string, listen: number, user?: string) => {
     const child = spawn("prometheus-redis-exporter", [], {
-      env: { REDIS_ADDR: `redis://${address}:${port}`, REDIS_PASSWORD: password, REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${listen}` },
+      env: {
+        REDIS_ADDR: `redis://${address}:${port}`,
+        ...(user ? { REDIS_USER: user } : {}),
+        REDIS_PASSWORD: password,
+        REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${listen}`,
+      },
       stdio: "ignore",
     });
     exporters.push(child);
@@ -68,7 +75,7 @@ describe("metric names the alert rules use", () => {
     const sentinel = topology.pods[1]!.address;
     app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18597, logFile: path.join(baseDir, "app.log") });
     const urls = [
-      startExporter(master, REDIS_PORT, creds.redisPassword, 19121),
+      startExporter(master, REDIS_PORT, rolePassword(creds, "monitor"), 19121, "monitor"),
       startExporter(sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
       `${app.probeUrl}/metrics`,
     ];

@@ -5,7 +5,9 @@ import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { NODE_FIREWALL_DEFAULT_RULES } from "../infra/nodeFirewall";
 import { NODEBALANCER_DETECTION_SECONDS, SHUTDOWN_DRAIN_SECONDS } from "../k8s/appTier";
 import { AlertRuleGroup, alertRuleGroups } from "../k8s/monitoring";
-import { SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
+import { roleSecretKeys, SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
+import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
+import { ROLE_PASSWORD_KEYS } from "../config/load";
 import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
 import { byType, MOCK_FIREWALL_ID, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 
@@ -32,6 +34,19 @@ const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagre
 
 const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
 const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";
+/** The Redis role users' passwords (k8s/redis/acl.ts); the app's mid-rotation, two of them. */
+const ROLE_PASSWORDS = {
+  app: "App-Old-Password-0123456789,App-New-Password-0123456789",
+  monitor: "Monitor-Password-0123456789",
+  replication: "Replication-Password-0123456789",
+  sentinel: "Sentinel-User-Password-0123456789",
+} as const;
+const SECRET_CONFIG = {
+  "redis-dr:redisPassword": REDIS_PASSWORD,
+  "redis-dr:sentinelPassword": SENTINEL_PASSWORD,
+  ...Object.fromEntries(Object.entries(ROLE_PASSWORD_KEYS).map(([user, key]) => [`redis-dr:${key}`, ROLE_PASSWORDS[user as keyof typeof ROLE_PASSWORDS]])),
+};
+const EVERY_PASSWORD = [REDIS_PASSWORD, SENTINEL_PASSWORD, ...Object.values(ROLE_PASSWORDS).flatMap((list) => list.split(","))];
 
 function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
@@ -51,7 +66,7 @@ function envOf(c: { env: Array<{ name: string; value?: string; valueFrom?: any }
 describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) => {
   let rendered: RenderedStack;
   beforeAll(async () => {
-    rendered = await renderStack(stack, {}, { "redis-dr:redisPassword": REDIS_PASSWORD, "redis-dr:sentinelPassword": SENTINEL_PASSWORD });
+    rendered = await renderStack(stack, {}, SECRET_CONFIG);
   });
 
   it("creates the resources of the design, each once, under the component that owns it", () => {
@@ -239,6 +254,9 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       expect(Object.keys(secret.stringData)).toContain(ref.key);
       expect(env[name]!.value).toBeUndefined();
     }
+    // The app is Redis's `app` user, with the first of its passwords (the one in use mid-rotation).
+    expect(env.REDIS_USERNAME!.value).toBe("app");
+    expect(secret.stringData[env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key]).toBe("App-Old-Password-0123456789");
     expect(env.REDIS_WAIT_REPLICAS!.value).toBe(stack === "prod" ? "1" : "0");
   });
 
@@ -338,12 +356,13 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
 
   it("runs a redis_exporter sidecar for Redis and one for Sentinel, reachable only from the monitoring namespace", () => {
     const secretKeys = Object.keys(plain(one(rendered, T.secret, "redis-auth").inputs).stringData);
-    for (const [name, port, metricsPort, key] of [
-      ["redis-exporter", 6379, 9121, SECRET_KEYS.redisPassword],
-      ["sentinel-exporter", 26379, 9122, SECRET_KEYS.sentinelPassword],
+    for (const [name, port, metricsPort, key, user] of [
+      ["redis-exporter", 6379, 9121, roleSecretKeys("monitor").current, "monitor"],
+      ["sentinel-exporter", 26379, 9122, SECRET_KEYS.sentinelPassword, undefined],
     ] as const) {
       const c = container(rendered, T.statefulSet, name);
       const env = envOf(c);
+      expect(env.REDIS_USER?.value).toBe(user);
       expect(c.image).toBe("oliver006/redis_exporter:v1.90.0");
       expect(env.REDIS_ADDR!.value).toBe(`redis://localhost:${port}`);
       expect(env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key).toBe(key);
@@ -366,15 +385,20 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     expect(plain(secretInputs.stringData)).toEqual({
       [SECRET_KEYS.redisPassword]: REDIS_PASSWORD,
       [SECRET_KEYS.sentinelPassword]: SENTINEL_PASSWORD,
+      ...Object.fromEntries(
+        Object.entries(ROLE_PASSWORDS).flatMap(([user, list]) => [
+          [roleSecretKeys(user).accepted, list],
+          [roleSecretKeys(user).current, list.split(",")[0]],
+        ]),
+      ),
     });
     for (const resource of rendered.resources.filter((r) => r.type !== T.secret)) {
       const text = JSON.stringify(plain(resource.inputs));
-      expect(text, resource.name).not.toContain(REDIS_PASSWORD);
-      expect(text, resource.name).not.toContain(SENTINEL_PASSWORD);
+      for (const password of EVERY_PASSWORD) expect(text, resource.name).not.toContain(password);
     }
     for (const [name, value] of Object.entries(rendered.outputs)) {
       const text = JSON.stringify(value);
-      if (text.includes(REDIS_PASSWORD) || text.includes(SENTINEL_PASSWORD)) expect(rendered.secretOutputs, name).toContain(name);
+      if (EVERY_PASSWORD.some((password) => text.includes(password))) expect(rendered.secretOutputs, name).toContain(name);
     }
   });
 
@@ -422,11 +446,12 @@ describe("program with prometheusOperator", () => {
 });
 
 describe("program without password config", () => {
-  it("generates both passwords and an API token and still keeps them secret", async () => {
+  it("generates every password and an API token and still keeps them secret", async () => {
     const rendered = await renderStack("dev");
     expect(byType(rendered, "random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs])).toEqual([
       ["redis-password", expect.objectContaining({ length: 40, special: false })],
       ["sentinel-password", expect.objectContaining({ length: 40, special: false })],
+      ...ROLE_USERS.map((user) => [`redis-${user}-password`, expect.objectContaining({ length: 40, special: false })]),
       ["api-token", expect.objectContaining({ length: 48, special: false })],
     ]);
     for (const name of ["redis-auth", "redis-dr-api"]) expect(isSecretWrapper(one(rendered, T.secret, name).inputs.stringData)).toBe(true);
@@ -457,6 +482,31 @@ describe("program with API tokens configured", () => {
     const checksum = (r: typeof rendered) => plain(one(r, T.deployment).inputs).spec.template.metadata.annotations["redis-dr/api-tokens-checksum"];
     expect(checksum(rendered)).toMatch(/^[0-9a-f]{64}$/);
     expect(checksum(await render(NEW))).not.toBe(checksum(rendered));
+  });
+});
+
+describe("program with Redis users' passwords configured", () => {
+  it("gives each Redis container every accepted password, and rolls the Redis and app pods when one changes", async () => {
+    const rendered = await renderStack("prod", {}, SECRET_CONFIG);
+    const redis = envOf(container(rendered, T.statefulSet, "redis"));
+    for (const user of ROLE_USERS) {
+      expect(redis[ACL_USERS[user].variable]!.valueFrom.secretKeyRef.key).toBe(roleSecretKeys(user).accepted);
+    }
+    const config = plain(one(rendered, T.configMap, "redis-config").inputs).data;
+    expect(config["users.acl"]).toBe(renderAclUsers());
+    const annotations = (r: RenderedStack, type: string) => plain(one(r, type).inputs).spec.template.metadata.annotations;
+    const rotated = await renderStack("prod", {}, { ...SECRET_CONFIG, "redis-dr:appRedisPasswords": "App-New-Password-0123456789,App-Old-Password-0123456789" });
+    expect(annotations(rendered, T.statefulSet)["redis-dr/secret-checksum"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(annotations(rotated, T.statefulSet)["redis-dr/secret-checksum"]).not.toBe(annotations(rendered, T.statefulSet)["redis-dr/secret-checksum"]);
+    expect(annotations(rotated, T.deployment)["redis-dr/redis-credentials-checksum"]).not.toBe(annotations(rendered, T.deployment)["redis-dr/redis-credentials-checksum"]);
+    // Only the order changed: the pods roll, and Redis accepts the same two passwords throughout.
+    expect(plain(one(rotated, T.secret, "redis-auth").inputs).stringData[roleSecretKeys("app").current]).toBe("App-New-Password-0123456789");
+  });
+
+  it("refuses a Redis user's password list with a bad entry, naming it by position only", async () => {
+    await expect(renderStack("prod", {}, { ...SECRET_CONFIG, "redis-dr:replicationPasswords": "Replication-Password-0123456789,short" })).rejects.toThrow(
+      /redis-dr:replicationPasswords: password 2 must be 16-128 characters/,
+    );
   });
 });
 

@@ -26,6 +26,7 @@ ClientSettings clientSettings(const ServiceConfig& c) {
     s.sentinel.masterName = c.masterName;
     s.sentinel.password = c.sentinelPassword;
     s.sentinel.timeouts = {c.sentinelTimeout, c.sentinelTimeout};
+    s.redisUsername = c.redisUsername;
     s.redisPassword = c.redisPassword;
     s.redisTimeouts = {c.connectTimeout, c.commandTimeout};
     s.requestTimeout = c.requestTimeout;

@@ -120,7 +120,7 @@ std::chrono::milliseconds within(std::chrono::milliseconds limit, Clock::time_po
 std::unique_ptr<RedisConnection> MasterClient::openVerifiedMaster(const Endpoint& address, Clock::time_point deadline) {
     const Timeouts timeouts{within(settings_.redisTimeouts.connect, deadline, "connecting"),
                             within(settings_.redisTimeouts.command, deadline, "connecting")};
-    auto conn = RedisConnection::open(address, timeouts, settings_.redisPassword, false);
+    auto conn = RedisConnection::open(address, timeouts, settings_.redisPassword, false, settings_.redisUsername);
     const Reply role = conn->command({"ROLE"});
     if (role.type != Reply::Type::Array || role.elements.empty() || role.elements[0].str != "master") {
         throw RedisError(ErrorKind::NotMaster, address.str() + " was named master but its ROLE is " +

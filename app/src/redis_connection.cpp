@@ -63,7 +63,7 @@ void RedisConnection::failIo(const std::string& what) {
 }
 
 std::unique_ptr<RedisConnection> RedisConnection::open(const Endpoint& endpoint, const Timeouts& timeouts,
-                                                       const std::string& password, bool sentinel) {
+                                                       const std::string& password, bool sentinel, const std::string& username) {
     // redisConnectWithTimeout bounds only the connect; the command timeout is set separately below.
     redisContext* raw = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, toTimeval(timeouts.connect));
     if (raw == nullptr) throw RedisError(ErrorKind::Connect, "cannot allocate a connection to " + endpoint.str());
@@ -73,7 +73,7 @@ std::unique_ptr<RedisConnection> RedisConnection::open(const Endpoint& endpoint,
         throw RedisError(ErrorKind::Connect, "configure connection to " + endpoint.str() + ": " + raw->errstr);
     }
     if (!password.empty()) {
-        Reply reply = conn->command({"AUTH", password});
+        Reply reply = username.empty() ? conn->command({"AUTH", password}) : conn->command({"AUTH", username, password});
         if (reply.isError()) {
             throw RedisError(sentinel ? ErrorKind::SentinelAuth : ErrorKind::RedisAuth,
                              std::string(sentinel ? "Sentinel " : "Redis ") + endpoint.str() +

@@ -109,6 +109,8 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     if (c.masterName.find_first_of(" \t\r\n") != std::string::npos) {
         r.problems.push_back("REDIS_MASTER_NAME must not contain white space");
     }
+    c.redisUsername = r.text("REDIS_USERNAME", "");
+    if (c.redisUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("REDIS_USERNAME must not contain white space");
     c.redisPassword = r.text("REDIS_PASSWORD", "");
     c.sentinelPassword = r.text("SENTINEL_PASSWORD", "");
     c.apiTokens = parseTokens(r.text("API_TOKENS", "", true), r.problems);

@@ -15,6 +15,7 @@ namespace redisdr {
 struct ServiceConfig {
     std::vector<Endpoint> sentinels;
     std::string masterName;
+    std::string redisUsername;  // the Redis ACL user (`app` in a deployment); empty: the default user
     std::string redisPassword;
     std::string sentinelPassword;
     // Bearer tokens the public API accepts (API_TOKENS, comma-separated; several during a rotation).

@@ -30,6 +30,7 @@ const std::map<std::string, std::string> kDeployment = {
     {"SENTINEL_HOST", "redis-sentinel.redis-dr.svc.cluster.local"},
     {"SENTINEL_PORT", "26379"},
     {"REDIS_MASTER_NAME", "mymaster"},
+    {"REDIS_USERNAME", "app"},
     {"REDIS_PASSWORD", "secret"},
     {"SENTINEL_PASSWORD", "sentinel-secret"},
     {"HTTP_PORT", "8080"},
@@ -55,6 +56,7 @@ TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
     EXPECT_EQ(c.sentinels[0].host, "redis-sentinel.redis-dr.svc.cluster.local");
     EXPECT_EQ(c.sentinels[0].port, 26379);
     EXPECT_EQ(c.masterName, "mymaster");
+    EXPECT_EQ(c.redisUsername, "app");
     EXPECT_EQ(c.redisPassword, "secret");
     EXPECT_EQ(c.sentinelPassword, "sentinel-secret");
     EXPECT_EQ(c.httpPort, 8080);

@@ -45,6 +45,10 @@ export const HEADLESS_SERVICE_NAME = "redis-headless";
 export const SENTINEL_SERVICE_NAME = "redis-sentinel";
 export const SECRET_NAME = "redis-auth";
 export const SECRET_KEYS = { redisPassword: "redis-password", sentinelPassword: "sentinel-password" } as const;
+/** Keys of a Redis role user's passwords in that Secret: the list Redis accepts, and the one clients use. */
+export function roleSecretKeys(user: string): { accepted: string; current: string } {
+  return { accepted: `redis-${user}-passwords`, current: `redis-${user}-password` };
+}
 /** uid/gid of the `redis` user in the official Redis images. */
 export const REDIS_UID = 999;
 /** Mount points inside the Redis pod; the scripts get them through the environment. */

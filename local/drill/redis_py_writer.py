@@ -30,6 +30,7 @@ sentinel = Sentinel(
 )
 master = sentinel.master_for(
     os.environ["MASTER_NAME"],
+    username="admin",  # Redis's default user is off (k8s/redis/acl.ts)
     password=os.environ["REDIS_PASSWORD"],
     socket_timeout=3.0,
     socket_connect_timeout=0.5,

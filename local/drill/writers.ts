@@ -3,7 +3,7 @@ import * as path from "path";
 import * as readline from "readline";
 import Redis from "ioredis";
 import { REDIS_PORT, SENTINEL_PORT } from "../../k8s/redis/render";
-import { Credentials, withConnection } from "../../probe/connection";
+import { ADMIN_USER, Credentials, withConnection } from "../../probe/connection";
 import { WRITE_INTERVAL_MS, WriteSample, Writer } from "../../probe/writes";
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,6 +39,7 @@ export class IoredisWriter extends PeerWriter {
     this.client = new Redis({
       sentinels: this.sentinels.map((host) => ({ host, port: SENTINEL_PORT })),
       name: this.masterName,
+      username: ADMIN_USER,
       password: this.creds.redisPassword,
       sentinelPassword: this.creds.sentinelPassword,
       commandTimeout: 3000,

@@ -1,6 +1,6 @@
 import Redis from "ioredis";
 import { REDIS_PORT } from "../../k8s/redis/render";
-import { Credentials, withConnection } from "../../probe/connection";
+import { ADMIN_USER, Credentials, withConnection } from "../../probe/connection";
 import { sentinelMaster } from "../../probe/roles";
 import { WriteSample } from "../../probe/writes";
 
@@ -57,6 +57,7 @@ export class AckWriter {
     const client = new Redis({
       host: master,
       port: REDIS_PORT,
+      username: ADMIN_USER,
       password: this.creds.redisPassword,
       connectTimeout: 500,
       commandTimeout: 500,

@@ -22,6 +22,7 @@ namespace redisdr {
 
 struct ClientSettings {
     SentinelSettings sentinel;
+    std::string redisUsername;  // empty: the default user
     std::string redisPassword;
     Timeouts redisTimeouts;
     // Deadline for one execute(): discovery, connects and retries included.

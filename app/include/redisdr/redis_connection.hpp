@@ -35,10 +35,11 @@ struct Timeouts {
 // I/O error (hiredis contexts cannot be reused), which `broken()` reports.
 class RedisConnection {
 public:
-    // Connects, sets the command timeout and TCP keepalive, and AUTHs if a password is given.
-    // Throws RedisError (Connect, Io, or authKind on a refused password).
+    // Connects, sets the command timeout and TCP keepalive, and AUTHs if a password is given
+    // (as USERNAME when one is, else as the default user). Throws RedisError (Connect, Io, or
+    // authKind on a refused password).
     static std::unique_ptr<RedisConnection> open(const Endpoint& endpoint, const Timeouts& timeouts,
-                                                 const std::string& password, bool sentinel);
+                                                 const std::string& password, bool sentinel, const std::string& username = "");
     ~RedisConnection();
     RedisConnection(const RedisConnection&) = delete;
     RedisConnection& operator=(const RedisConnection&) = delete;

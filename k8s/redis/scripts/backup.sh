@@ -105,7 +105,7 @@ cmd_take() {
   new_workdir
   log "backup $id: copying an RDB from replica $source"
   REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$DUMP_TIMEOUT_SECONDS" \
-    redis-cli --no-auth-warning -h "$source" -p "$REDIS_PORT" --rdb "$WORK/dump.rdb" >"$WORK/rdb.log" 2>&1 \
+    redis-cli --no-auth-warning --user admin -h "$source" -p "$REDIS_PORT" --rdb "$WORK/dump.rdb" >"$WORK/rdb.log" 2>&1 \
     || { log "redis-cli --rdb from $source failed: $(tail -n 2 "$WORK/rdb.log")"; return 1; }
   facts=$(check_rdb "$WORK/dump.rdb") || return 1
   read -r keys version replid offset <<<"$facts"
@@ -344,7 +344,7 @@ cmd_restore() {
   log "restore: writing $keys keys of backup $id (taken $created) into master $master"
   migrate() {
     ((${#batch[@]} > 0)) || return 0
-    reply=$(scratch_cmd MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH "$REDIS_PASSWORD" KEYS "${batch[@]}" 2>&1)
+    reply=$(scratch_cmd MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH2 admin "$REDIS_PASSWORD" KEYS "${batch[@]}" 2>&1)
     [[ $reply == OK || $reply == NOKEY ]] || { log "MIGRATE to $master failed: $reply"; return 1; }
     done=$((done + ${#batch[@]}))
     batch=()

@@ -7,8 +7,12 @@
 #   REDIS_NODES        stable names of all Redis pods, in ordinal order
 #   REDIS_PORT         Redis port (6379)          SENTINEL_PORT  Sentinel port (26379)
 #   MASTER_NAME        name Sentinel monitors     SENTINEL_QUORUM
-#   REDIS_PASSWORD     Redis requirepass/masterauth (from the Secret)
+#   REDIS_PASSWORD     the Redis user `admin`'s password (from the Secret): these scripts,
+#                      backups and operators; the default user is off (users.acl)
 #   SENTINEL_PASSWORD  Sentinel requirepass (from the Secret)
+#   REPLICATION_PASSWORDS, SENTINEL_USER_PASSWORDS, APP_PASSWORDS, MONITOR_PASSWORDS
+#                      each Redis role user's accepted passwords, comma-separated (start-redis.sh,
+#                      start-sentinel.sh); clients use the first
 #   DATA_DIR           the pod's volume: AOF and saved Sentinel state
 #   CONFIG_DIR         the ConfigMap: redis.conf, sentinel.conf
 #   RUNTIME_DIR        writable scratch for the generated config files
@@ -36,11 +40,31 @@ log() {
   printf '%s %s[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG:-redis-dr}" "$POD_FQDN" "$*" >&2
 }
 
-# redis_cmd HOST ARGS... : one Redis command, bounded in time, password via env (not argv).
+# redis_cmd HOST ARGS... : one Redis command as `admin`, bounded in time, password via env (not argv).
 redis_cmd() {
   local host="$1"; shift
   REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$CALL_TIMEOUT_SECONDS" \
-    redis-cli --no-auth-warning -h "$host" -p "$REDIS_PORT" "$@"
+    redis-cli --no-auth-warning --user admin -h "$host" -p "$REDIS_PORT" "$@"
+}
+
+# The password a client uses out of a comma-separated list a server accepts (during a
+# rotation both old and new are accepted, and the first is still the one in use).
+first_password() { echo "${1%%,*}"; }
+
+# Prints one `user` directive per line of the ConfigMap's users.acl ("NAME VARIABLE RULES"):
+# the user reset, on, with every password listed in VARIABLE accepted, then its rules.
+acl_user_lines() {
+  local name variable rules list password line
+  local -a passwords
+  while read -r name variable rules; do
+    [[ -z $name || $name == \#* ]] && continue
+    list="${!variable:-}"
+    [[ -n $list ]] || { log "$variable is empty: Redis user $name would have no password"; return 1; }
+    IFS=',' read -ra passwords <<<"$list"
+    line="user $name reset on"
+    for password in "${passwords[@]}"; do line+=" >$password"; done
+    echo "$line $rules"
+  done <"$CONFIG_DIR/users.acl"
 }
 
 # sentinel_cmd HOST ARGS... : one Sentinel command, bounded in time.

@@ -88,6 +88,7 @@ fallback_role() {
   if [[ $host == "$POD_FQDN" ]]; then echo master; else echo "replica $host"; fi
 }
 
+: "${REPLICATION_PASSWORDS:?REPLICATION_PASSWORDS must be set}"
 role=$(decide_role)
 mkdir -p "$RUNTIME_DIR"
 {
@@ -97,8 +98,11 @@ mkdir -p "$RUNTIME_DIR"
   echo "dir $DATA_DIR"
   echo "replica-announce-ip $POD_FQDN"
   echo "replica-announce-port $REDIS_PORT"
-  echo "requirepass $REDIS_PASSWORD"
-  echo "masterauth $REDIS_PASSWORD"
+  # Least privilege: one user per role (users.acl), and no default user at all.
+  echo "user default reset off"
+  acl_user_lines
+  echo "masteruser replication"
+  echo "masterauth $(first_password "$REPLICATION_PASSWORDS")"
   if [[ $role == replica* ]]; then echo "replicaof ${role#replica } $REDIS_PORT"; fi
 } | write_private "$RUNTIME_DIR/redis.conf"
 

@@ -78,7 +78,8 @@ topology=$(saved_topology "$master")
   if [[ -n $myid ]]; then echo "sentinel myid $myid"; fi
   if [[ -n $epoch ]]; then echo "sentinel current-epoch $epoch"; fi
   if [[ -n $topology ]]; then echo "$topology"; fi
-  echo "sentinel auth-pass $MASTER_NAME $REDIS_PASSWORD"
+  echo "sentinel auth-user $MASTER_NAME sentinel"
+  echo "sentinel auth-pass $MASTER_NAME $(first_password "${SENTINEL_USER_PASSWORDS:?SENTINEL_USER_PASSWORDS must be set}")"
   echo "requirepass $SENTINEL_PASSWORD"
   echo "sentinel sentinel-pass $SENTINEL_PASSWORD"
 } | write_private "$SAVED_SENTINEL_CONF"

@@ -1,0 +1,142 @@
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ACL_USERS, renderAclUsers } from "../k8s/redis/acl";
+import { REDIS_PORT, SCRIPT_DIR, SENTINEL_PORT } from "../k8s/redis/render";
+import { rolePassword } from "../local/credentials";
+import { waitForConvergence } from "../local/clusterWatch";
+import { LoopbackNetwork } from "../local/network";
+import { LocalTopology } from "../local/topology";
+import { Credentials, withConnection } from "../probe/connection";
+import { waitFor } from "../probe/wait";
+import { FAST_FAILOVER_CFG } from "./helpers/fastFailover";
+
+// Each Redis user of k8s/redis/acl.ts, against the real redis-server that start-redis.sh configures.
+const cfg = FAST_FAILOVER_CFG;
+const creds: Credentials = { redisPassword: "redis-acl-test-admin-0123456789", sentinelPassword: "redis-acl-test-sentinel-0123456789" };
+
+/** The reply to COMMAND as USER, or the error's first word (NOPERM, ...). */
+async function as(host: string, user: string, password: string, ...command: string[]): Promise<unknown> {
+  return withConnection(host, REDIS_PORT, password, (c) => c.call(command[0]!, ...command.slice(1)), 2000, user).catch(
+    (error: Error) => error.message.split(" ")[0],
+  );
+}
+
+/** What redis-cli prints for PING with ARGS (address and credentials): PONG, or the error. */
+function cli(args: string[]): string {
+  const run = spawnSync("redis-cli", ["--no-auth-warning", ...args, "PING"], { encoding: "utf8", timeout: 5000 });
+  return (run.stdout + run.stderr).trim();
+}
+
+describe("Redis users: least privilege", () => {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-acl-test-"));
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.8"), ...creds });
+  let master = "";
+  const app = (...command: string[]) => as(master, "app", rolePassword(creds, "app"), ...command);
+  const monitor = (...command: string[]) => as(master, "monitor", rolePassword(creds, "monitor"), ...command);
+
+  beforeAll(async () => {
+    topology.startAll();
+    master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000)).masters[0]!;
+  });
+  afterAll(async () => {
+    await topology.shutdown();
+  });
+
+  it("turns the default user off", async () => {
+    expect(cli(["-h", master, "-p", String(REDIS_PORT)])).toMatch(/^NOAUTH/);
+    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--pass", creds.redisPassword])).toMatch(/WRONGPASS/);
+    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--user", "admin", "--pass", creds.redisPassword])).toBe("PONG");
+  });
+
+  it("lets the app touch only kv:* and counter:* with the commands it sends", async () => {
+    expect(await app("SET", "kv:acl", "v")).toBe("OK");
+    expect(await app("GET", "kv:acl")).toBe("v");
+    expect(await app("INCR", "counter:acl")).toBe(1);
+    expect(await app("WAIT", "1", "1000")).toBeGreaterThanOrEqual(1);
+    expect(await app("ROLE")).toEqual(expect.arrayContaining(["master"]));
+    for (const refused of [
+      ["SET", "other:acl", "v"],
+      ["GET", "other:acl"],
+      ["DEL", "kv:acl"],
+      ["FLUSHALL"],
+      ["CONFIG", "GET", "maxmemory"],
+      ["KEYS", "*"],
+      ["EVAL", "return 1", "0"],
+      ["REPLICAOF", "NO", "ONE"],
+      ["ACL", "LIST"],
+    ]) {
+      expect(await app(...refused), refused.join(" ")).toBe("NOPERM");
+    }
+  });
+
+  it("gives the exporters statistics and nothing else", async () => {
+    expect(String(await monitor("INFO", "replication"))).toMatch(/role:master/);
+    expect(await monitor("CONFIG", "GET", "maxmemory")).toEqual(["maxmemory", expect.any(String)]);
+    expect(await monitor("SLOWLOG", "LEN")).toEqual(expect.any(Number));
+    for (const refused of [["GET", "kv:acl"], ["SET", "kv:acl", "x"], ["FLUSHALL"], ["CONFIG", "SET", "maxmemory", "1"], ["SHUTDOWN"]]) {
+      expect(await monitor(...refused), refused.join(" ")).toBe("NOPERM");
+    }
+  });
+
+  it("links replicas as `replication` and lets Sentinel fail over as `sentinel`, neither able to touch data", async () => {
+    for (const user of ["replication", "sentinel"] as const) {
+      for (const refused of [["GET", "kv:acl"], ["FLUSHALL"], ["CONFIG", "SET", "maxmemory", "1"]]) {
+        expect(await as(master, user, rolePassword(creds, user), ...refused), `${user}: ${refused.join(" ")}`).toBe("NOPERM");
+      }
+    }
+    const replication = String(await as(master, "admin", creds.redisPassword, "INFO", "replication"));
+    expect(replication.match(/state=online/g)).toHaveLength(2);
+    // A failover runs on the sentinel user's rights alone (SLAVEOF, CONFIG REWRITE, CLIENT KILL, ...).
+    await withConnection(topology.pods[0]!.address, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", cfg.masterName));
+    const moved = await waitFor(
+      "a new master with both replicas online",
+      async () => {
+        const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 5_000).catch(() => undefined);
+        return view && view.masters[0] !== master ? view.masters[0] : undefined;
+      },
+      60_000,
+    );
+    expect(String(await as(moved, "admin", creds.redisPassword, "INFO", "replication")).match(/state=online/g)).toHaveLength(2);
+  });
+});
+
+describe("a password rotation", () => {
+  it("keeps every listed password valid while clients use the first", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-acl-rotation-"));
+    fs.writeFileSync(path.join(dir, "users.acl"), renderAclUsers());
+    const env: Record<string, string> = {
+      PATH: process.env.PATH!,
+      POD_FQDN: "rotation",
+      REDIS_NODES: "rotation",
+      MASTER_NAME: "m",
+      REDIS_PASSWORD: "rotation-admin-0123456789",
+      SENTINEL_PASSWORD: "rotation-sentinel-0123456789",
+      CONFIG_DIR: dir,
+      REPLICATION_PASSWORDS: "replication-0123456789",
+      SENTINEL_USER_PASSWORDS: "sentinel-user-0123456789",
+      APP_PASSWORDS: "app-old-0123456789,app-new-0123456789",
+      MONITOR_PASSWORDS: "monitor-0123456789",
+    };
+    const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8" });
+    expect(rendered.status, rendered.stderr).toBe(0);
+    expect(rendered.stdout).toContain("first: app-old-0123456789");
+    expect(rendered.stdout.split("\n").filter((l) => l.startsWith("user "))).toHaveLength(Object.keys(ACL_USERS).length);
+
+    const socket = path.join(dir, "redis.sock");
+    const conf = path.join(dir, "redis.conf");
+    fs.writeFileSync(conf, `port 0\nunixsocket ${socket}\nsave ""\nappendonly no\nuser default reset off\n${rendered.stdout.split("\n").filter((l) => l.startsWith("user ")).join("\n")}\n`);
+    const server = spawn("redis-server", [conf], { stdio: "ignore" });
+    try {
+      await waitFor("the server's socket", async () => fs.existsSync(socket), 5000);
+      const auth = (password: string) => cli(["-s", socket, "--user", "app", "--pass", password]);
+      expect(auth("app-old-0123456789")).toBe("PONG");
+      expect(auth("app-new-0123456789")).toBe("PONG");
+      expect(auth("app-gone-0123456789")).toMatch(/WRONGPASS/);
+    } finally {
+      server.kill("SIGKILL");
+    }
+  });
+});
