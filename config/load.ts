@@ -33,6 +33,13 @@ function secretProblem(key: SecretKey, value: string): string | undefined {
       ? undefined
       : `${CONFIG_NAMESPACE}:${key}: token ${bad + 1} must be 32-128 characters of letters, digits and -._~+/ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <token>[,<token>...], or remove it to have one generated`;
   }
+  // The admin's password is written into users.acl by the same code that splits the role
+  // users' lists on commas (lib.sh acl_user_lines): it may not hold one.
+  if (key === "redisPassword") {
+    return ROLE_PASSWORD_PATTERN.test(value)
+      ? undefined
+      : `${CONFIG_NAMESPACE}:${key}: must be 16-128 characters of letters, digits and !#%+-./:=@^_~, no comma (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>, or remove it to have one generated`;
+  }
   return PASSWORD_PATTERN.test(value)
     ? undefined
     : `${CONFIG_NAMESPACE}:${key}: must be 16-128 characters of letters, digits and !#%+,-./:=@^_~ (the value is not shown); fix: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <password>, or remove it to have one generated`;

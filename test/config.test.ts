@@ -141,6 +141,11 @@ describe("stack config", () => {
   it("validates a secret password without printing it", () => {
     const problems = problemsFor({ "redis-dr:redisPassword": "short pass" });
     expect(problems.join("\n")).toMatch(/redis-dr:redisPassword: must be 16-128 characters/);
+    // users.acl splits on commas: the admin's password may not hold one; Sentinel's may.
+    const comma = "Long-Enough-Password,0123456789";
+    expect(problemsFor({ "redis-dr:redisPassword": comma }).join("\n")).toMatch(/redis-dr:redisPassword: .*no comma/);
+    expect(problemsFor({ "redis-dr:redisPassword": comma }).join("\n")).not.toContain(comma);
+    expect(() => parseStackConfig({ ...rawStackConfig("dev"), "redis-dr:sentinelPassword": comma })).not.toThrow();
     expect(problems.join("\n")).not.toContain("short pass");
   });
 
