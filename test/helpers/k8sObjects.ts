@@ -7,23 +7,8 @@ import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.co
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { MockResource } from "./pulumiMocks";
 
-/** Pulumi's wire marker for a secret value: {[SECRET_SIG]: SECRET_MARK, value}. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270";
-
-export function isSecretWrapper(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_MARK;
-}
-
-/** The plain object a resource's inputs describe, with secret wrappers removed. */
-export function plain(value: unknown): any {
-  if (isSecretWrapper(value)) return plain(value.value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
+export { isSecretWrapper, plain } from "../../local/cluster/programMocks";
+import { plain } from "../../local/cluster/programMocks";
 
 /**
  * networking.linode.com/alpha1v1 CloudFirewall, checked against the CRD's Go types
