@@ -10,19 +10,6 @@ export interface Credentials {
   sentinelPassword: string;
 }
 
-let resolveHost: (host: string) => string = (host) => host;
-
-/**
- * Resolve host names through RESOLVE from now on (the local cluster's DNS, whose names the
- * host's own resolver does not know). Returns the function that restores the default.
- */
-export function useNameResolver(resolve: (host: string) => string): () => void {
-  resolveHost = resolve;
-  return () => {
-    resolveHost = (host) => host;
-  };
-}
-
 /**
  * One connection for one probe, closed afterwards. Never retries on its own. Redis is reached as
  * ADMIN_USER unless USERNAME says otherwise; a Sentinel (SENTINEL_PORT) has one password and no users.
@@ -36,7 +23,7 @@ export async function withConnection<T>(
   username: string | undefined = port === SENTINEL_PORT ? undefined : ADMIN_USER,
 ): Promise<T> {
   const client = new Redis({
-    host: resolveHost(host),
+    host,
     port,
     ...(username ? { username } : {}),
     password,

@@ -7,6 +7,8 @@ import { APP_BINARY } from "../local/appProcess";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { podNetwork } from "../local/network";
+import { localApiToken, localCredentials } from "../local/credentials";
+import { ProcessDrillTopology } from "../local/drill/drillTopology";
 import { reportTable, timelineSvg } from "../local/drill/report";
 import { RunOptions, runScenario } from "../local/drill/runner";
 import { rto } from "../probe/writes";
@@ -24,12 +26,16 @@ let options: RunOptions;
 
 beforeAll(() => {
   if (!fs.existsSync(APP_BINARY)) throw new Error(`${APP_BINARY} is missing: npm test builds it (npm run app:build)`);
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-drill-test-"));
+  const network = podNetwork(cfg.redisReplicas, "drill");
   options = {
     cfg,
-    baseDir: fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-drill-test-")),
+    baseDir,
     appPorts: [18590, 18591],
     withPeers: false,
-    network: podNetwork(cfg.redisReplicas, "drill"),
+    creds: localCredentials(baseDir),
+    apiToken: localApiToken(baseDir),
+    topology: (dir) => new ProcessDrillTopology(cfg, dir, network, localCredentials(baseDir)),
   };
 });
 
@@ -80,7 +86,7 @@ describe("drill harness", () => {
       name: "delete-two-acknowledged",
       async run(ctx) {
         await new Promise((r) => setTimeout(r, 1000));
-        await withConnection(ctx.master.address, REDIS_PORT, ctx.creds.redisPassword, (c) => c.del("kv:drill-svc-3", "kv:drill-svc-7"));
+        await withConnection(ctx.master.host, REDIS_PORT, ctx.creds.redisPassword, (c) => c.del("kv:drill-svc-3", "kv:drill-svc-7"));
       },
     };
     const result = await runScenario(deleteTwoAcknowledgedWrites, options);

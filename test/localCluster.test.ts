@@ -8,7 +8,7 @@ import { LocalCluster } from "../local/cluster/localCluster";
 import { clusterObjects, ClusterObjects, workloadNamed } from "../local/cluster/objects";
 import { waitForConvergence } from "../local/clusterWatch";
 import { NamespaceNetwork } from "../local/network";
-import { useNameResolver } from "../probe/connection";
+import { resolveClusterNames } from "../local/cluster/harnessResolver";
 import { majorityMaster } from "../probe/agreement";
 import { sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
@@ -41,7 +41,7 @@ describe.skipIf(!namespaces)("the rendered Redis StatefulSet on the local kubele
     objects = clusterObjects((await renderStack("dev", FAST, SECRETS)).resources);
     cluster = new LocalCluster({ objects, baseDir, bridge: new PodBridge("rdrt", "10.231.9"), images: {} });
     cluster.setUp();
-    restoreResolver = useNameResolver((host) => cluster.dns.resolve(host)[0] ?? host);
+    restoreResolver = resolveClusterNames(cluster.dns);
     const redis = workloadNamed(objects, "StatefulSet", "redis");
     names = [0, 1, 2].map((i) => cluster.fqdn(redis, `redis-${i}`));
     await cluster.createAll(redis);

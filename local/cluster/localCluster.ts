@@ -23,6 +23,7 @@ interface RunningPod {
   kubelet: KubeletPod;
   workload: Workload;
   ip: string;
+  containers?: string[];
   /** The node is gone: processes dead, link cut, but the pod (and its DNS records) not yet deleted. */
   lost: boolean;
 }
@@ -36,6 +37,7 @@ interface RunningPod {
 export class LocalCluster {
   readonly dns: ClusterDns;
   private readonly pods = new Map<string, RunningPod>();
+  private readonly clients = new Set<string>();
 
   constructor(private readonly opts: LocalClusterOptions) {
     this.dns = new ClusterDns(opts.objects.services, opts.dnsPropagationMs ?? 0);
@@ -75,6 +77,19 @@ export class LocalCluster {
   async createPod(workload: Workload, name: string, containers?: string[]): Promise<KubeletPod> {
     if (this.pods.has(name)) throw new Error(`pod ${name} exists`);
     const { namespace: netns, ip } = this.opts.bridge.addPod(name);
+    return this.run(workload, name, netns, ip, containers);
+  }
+
+  /** A lost pod's node comes back: the link is restored and the kubelet starts the pod again, at the same address. */
+  async recoverPod(name: string): Promise<KubeletPod> {
+    const running = this.pods.get(name);
+    if (!running?.lost) throw new Error(`pod ${name} is not lost`);
+    this.pods.delete(name);
+    this.opts.bridge.heal(name);
+    return this.run(running.workload, name, this.opts.bridge.namespaceOf(name), running.ip, running.containers);
+  }
+
+  private async run(workload: Workload, name: string, netns: string, ip: string, containers?: string[]): Promise<KubeletPod> {
     const dir = path.join(this.opts.baseDir, "pods", name);
     fs.mkdirSync(dir, { recursive: true });
     const spec = podSpec(workload, { name, ip, dir, claimsDir: path.join(this.opts.baseDir, "claims"), images: this.opts.images, ...(containers ? { containers } : {}) }, this.opts.objects);
@@ -86,16 +101,31 @@ export class LocalCluster {
       if (this.pods.get(name)?.kubelet === kubelet) this.dns.setPod(dnsPod, ready);
     });
     if (this.opts.onEvent) kubelet.on("event", this.opts.onEvent);
-    this.pods.set(name, { kubelet, workload, ip, lost: false });
+    this.pods.set(name, { kubelet, workload, ip, lost: false, ...(containers ? { containers } : {}) });
     this.dns.setPod(dnsPod, false);
     await kubelet.start();
     return kubelet;
+  }
+
+  /**
+   * A namespace on the pod network with the cluster's names and no kubelet: where a client
+   * process that is not a pod (a peer client of a drill) runs as if inside the cluster.
+   */
+  addClient(name: string, namespace: string): (command: string, args: string[]) => { command: string; args: string[] } {
+    const { namespace: netns } = this.opts.bridge.addPod(name);
+    this.dns.attach(netns, namespace);
+    this.clients.add(name);
+    return (command, args) => this.opts.bridge.wrap(name, command, args);
   }
 
   /** Every replica of a workload at once (podManagementPolicy Parallel). */
   async createAll(workload: Workload, containers?: string[]): Promise<void> {
     const names = Array.from({ length: workload.replicas }, (_, i) => (workload.kind === "StatefulSet" ? `${workload.name}-${i}` : `${workload.name}-${String.fromCharCode(97 + i)}`));
     await Promise.all(names.map((name) => this.createPod(workload, name, containers)));
+  }
+
+  isLost(name: string): boolean {
+    return this.pods.get(name)?.lost ?? false;
   }
 
   /** `kubectl delete pod`: preStop, SIGTERM, grace; then the name and address are gone. */
@@ -121,12 +151,23 @@ export class LocalCluster {
     if (!running) throw new Error(`no pod ${name}`);
     await running.kubelet.kill();
     this.remove(name);
-    return this.createPod(running.workload, name, containers);
+    return this.createPod(running.workload, name, containers ?? running.containers);
+  }
+
+  /** Cut the pod's link (its processes live on, cut off), as a failed node link would; heal restores it. */
+  partition(name: string): void {
+    this.opts.bridge.partition(name);
+  }
+
+  heal(name: string): void {
+    this.opts.bridge.heal(name);
   }
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.pods.values()].map((p) => p.kubelet.kill()));
     for (const name of [...this.pods.keys()]) this.remove(name);
+    for (const name of this.clients) this.dns.detach(this.opts.bridge.namespaceOf(name));
+    this.clients.clear();
     this.dns.close();
     this.opts.bridge.tearDown();
   }

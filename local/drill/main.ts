@@ -9,6 +9,7 @@ import { maxReplicaLagSecondsFor } from "../../config/schema";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../results";
 import { DISASTERS, DisasterName, DisasterResult, disasterTable, runDisaster } from "./disaster";
+import { drillRuntime, RuntimeKind } from "./runtime";
 
 const USAGE = `usage: npm run drill [-- options]
 
@@ -22,7 +23,11 @@ options:
   --down-after MS       Sentinel down-after-milliseconds (min-replicas-max-lag follows it)
   --set KEY=VALUE       override any stack config key (repeatable)
   --no-peers            skip the ioredis and redis-py writers
-  --loopback            loopback addresses instead of network namespaces
+  --runtime KIND        cluster: the rendered manifests on the local kubelet with cluster DNS, one
+                        network namespace per pod (the default as root); processes: the pods'
+                        scripts as host processes (the default otherwise; cluster-only scenarios skip)
+  --dns-delay MS        cluster DNS propagation delay after a readiness or address change; default 0
+  --loopback            processes on loopback addresses instead of network namespaces
   --out DIR             report directory; default drill-reports/<time>
   --repeat N            run each scenario N times and add median and max per client
   --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md,
@@ -45,6 +50,8 @@ async function main(): Promise<void> {
     set: { type: "string", multiple: true },
     "no-peers": { type: "boolean", default: false },
     loopback: { type: "boolean", default: false },
+    runtime: { type: "string" },
+    "dns-delay": { type: "string", default: "0" },
     out: { type: "string", default: path.resolve("drill-reports", new Date().toISOString().replace(/[:.]/g, "-")) },
     list: { type: "boolean", default: false },
     results: { type: "string" },
@@ -84,10 +91,31 @@ async function main(): Promise<void> {
   // Absolute: the pods' scripts and redis-server resolve paths from other working directories.
   const out = path.resolve(values.out!);
   fs.mkdirSync(out, { recursive: true });
+  if (values.runtime !== undefined && values.runtime !== "cluster" && values.runtime !== "processes") {
+    console.error(`--runtime: "${values.runtime}" is neither cluster nor processes\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const dnsDelay = Number(values["dns-delay"]);
+  if (!Number.isInteger(dnsDelay) || dnsDelay < 0 || dnsDelay > 60_000) {
+    console.error(`--dns-delay: "${values["dns-delay"]}" is not a whole number of milliseconds from 0 to 60000\n\n${USAGE}`);
+    process.exit(2);
+  }
   const network = podNetwork(cfg.redisReplicas, "drill", values.loopback);
+  const runtime =
+    scenarios.length > 0
+      ? await drillRuntime({
+          stack: values.stack!,
+          overrides,
+          cfg,
+          stateDir: path.join(out, "state"),
+          ...(values.runtime ? { requested: values.runtime as RuntimeKind } : {}),
+          loopback: values.loopback!,
+          dnsPropagationMs: dnsDelay,
+        })
+      : undefined;
   console.log(
     `drill: stack ${values.stack}, down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, ${scenarios.length} scenario(s), ` +
-      `pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}; report in ${out}`,
+      `${runtime ? `pods: ${runtime.description}` : `pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}`}; report in ${out}`,
   );
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -105,7 +133,9 @@ async function main(): Promise<void> {
       baseDir: path.join(out, "state"),
       appPorts: [18580, 18581],
       withPeers: !values["no-peers"],
-      network,
+      creds: runtime!.creds,
+      apiToken: runtime!.apiToken,
+      topology: (dir) => runtime!.topology(dir),
       log: (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${line.trim()}`),
     });
     results.push(result);
@@ -147,7 +177,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, "report.md"), `${table}\n`);
   console.log(`\n${table}\n\nreport: ${path.join(out, "report.json")}, timelines: ${out}/*.svg`);
   if (values.results) {
-    const setup = `down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}`;
+    const setup = `down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, pods: ${runtime!.description}`;
     writeResults(values.results, "Failover drill results", "drill", `${setup}.\n\n${table}\n`);
   }
   if (results.some((r) => r.violations.length > 0)) process.exit(1);

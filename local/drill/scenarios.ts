@@ -5,15 +5,16 @@ import { Credentials, withConnection } from "../../probe/connection";
 import { sentinelMaster } from "../../probe/roles";
 import { waitFor } from "../../probe/wait";
 import { waitForConvergence } from "../clusterWatch";
-import { LocalPod, LocalTopology } from "../topology";
+import { DrillPod, DrillTopology } from "./drillTopology";
 
 export interface DrillContext {
   cfg: StackConfig;
-  topology: LocalTopology;
+  topology: DrillTopology;
   creds: Credentials;
+  /** Every Redis pod's stable name (FQDN in the cluster runtime). */
   hosts: string[];
   /** The pod that is master when the fault is injected. */
-  master: LocalPod;
+  master: DrillPod;
   note(event: string): void;
   /**
    * Marks the end of the fault: whether a failover happened is judged between the
@@ -25,8 +26,8 @@ export interface DrillContext {
 export interface Scenario {
   name: string;
   description: string;
-  /** Whether Sentinel must (true) or must not (false) fail over while the fault lasts. */
-  expectFailover: boolean;
+  /** Whether Sentinel must (true) or must not (false) fail over while the fault lasts; "either" when both are correct. */
+  expectFailover: boolean | "either";
   /** Planned: no acknowledged write may be lost and the target is 0 failed requests. */
   planned: boolean;
   /**
@@ -38,6 +39,8 @@ export interface Scenario {
   peers: boolean;
   /** Needs one network namespace per pod (a link to cut). */
   needsNamespaces?: boolean;
+  /** Needs the cluster runtime: the rendered pods on the local kubelet, with cluster DNS and rescheduling. */
+  needsCluster?: boolean;
   /**
    * Why a second master that cannot take writes is expected for a while. Two masters
    * that could both take writes always fail a scenario.
@@ -59,8 +62,9 @@ const STALE_MASTER =
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const replicas = (ctx: DrillContext) => ctx.topology.pods.filter((p) => p !== ctx.master);
-/** The kubelet restarts a crashed container after a short back-off. */
-const KUBELET_RESTART_MS = 1000;
+
+/** How long two-pods-lost keeps both pods away (the issue's "a minute"). */
+const TWO_PODS_LOST_MS = 60_000;
 
 async function waitForNewMaster(ctx: DrillContext, timeoutMs: number): Promise<void> {
   await waitFor(
@@ -68,10 +72,30 @@ async function waitForNewMaster(ctx: DrillContext, timeoutMs: number): Promise<v
     async () => {
       const votes = await Promise.all(ctx.hosts.map((h) => sentinelMaster(h, ctx.cfg.masterName, ctx.creds)));
       const agreed = majorityMaster(votes, ctx.hosts.length);
-      return agreed !== undefined && agreed !== ctx.master.address;
+      return agreed !== undefined && agreed !== ctx.master.host;
     },
     timeoutMs,
   );
+}
+
+/** The master's node is lost and its pod comes back on another node, with a new address; DNS may lag (FAULT) meanwhile. */
+async function rescheduleMaster(ctx: DrillContext, fault?: "stale" | "nxdomain"): Promise<void> {
+  const dns = ctx.topology.dns!;
+  const oldAddress = ctx.topology.addressOf(ctx.master);
+  await ctx.topology.losePod(ctx.master);
+  if (fault) {
+    dns.fault(ctx.master.host, fault === "stale" ? { addresses: [oldAddress] } : "nxdomain");
+    ctx.note(fault === "stale" ? `DNS: ${ctx.master.name} still resolves to ${oldAddress}` : `DNS: ${ctx.master.name} does not resolve`);
+  }
+  await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs);
+  ctx.note("new master elected");
+  await ctx.topology.reschedule(ctx.master);
+  ctx.note(`${ctx.master.name} rescheduled at ${ctx.topology.addressOf(ctx.master)} (was ${oldAddress})`);
+  if (fault) {
+    await sleep(2 * ctx.cfg.sentinelDownAfterMs);
+    dns.clearFault(ctx.master.host);
+    ctx.note("DNS: record correct again");
+  }
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -87,15 +111,13 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "kill-master-redis",
-    description: "SIGKILL the master's redis; the kubelet restarts the container a second later",
+    description: "SIGKILL the master's redis; the kubelet restarts the container",
     expectFailover: true,
     planned: false,
     peers: true,
     async run(ctx) {
-      ctx.topology.signal(ctx.master, "redis", "SIGKILL");
-      await sleep(KUBELET_RESTART_MS);
-      ctx.note("redis container restarted");
-      ctx.topology.start(ctx.master, "redis");
+      await ctx.topology.crash(ctx.master, "redis");
+      ctx.note("redis container killed; the kubelet restarts it");
     },
   },
   {
@@ -105,10 +127,10 @@ export const SCENARIOS: Scenario[] = [
     planned: false,
     peers: false,
     async run(ctx) {
-      ctx.topology.killPod(ctx.master);
+      await ctx.topology.losePod(ctx.master);
       await sleep(2 * ctx.cfg.sentinelDownAfterMs);
       ctx.note("pod restarted");
-      ctx.topology.startPod(ctx.master);
+      await ctx.topology.recoverPod(ctx.master);
     },
   },
   {
@@ -134,11 +156,10 @@ export const SCENARIOS: Scenario[] = [
     needsNamespaces: true,
     secondMasterExpected: STALE_MASTER,
     async run(ctx) {
-      const index = ctx.topology.pods.indexOf(ctx.master);
-      ctx.topology.network.partition(index);
+      ctx.topology.partition(ctx.master);
       await sleep(3 * ctx.cfg.sentinelDownAfterMs);
       ctx.note("link healed");
-      ctx.topology.network.heal(index);
+      ctx.topology.heal(ctx.master);
     },
   },
   {
@@ -148,10 +169,10 @@ export const SCENARIOS: Scenario[] = [
     planned: false,
     peers: false,
     async run(ctx) {
-      ctx.topology.killPod(ctx.master);
+      await ctx.topology.losePod(ctx.master);
       await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs);
       ctx.note("old master pod restarted");
-      ctx.topology.startPod(ctx.master);
+      await ctx.topology.recoverPod(ctx.master);
     },
   },
   {
@@ -165,9 +186,7 @@ export const SCENARIOS: Scenario[] = [
     async run(ctx) {
       for (const pod of [...ctx.topology.pods].reverse()) {
         ctx.note(`${pod.name} preStop`);
-        await Promise.all([ctx.topology.runScript(pod, "prestop-redis.sh"), ctx.topology.runScript(pod, "prestop-sentinel.sh")]);
-        await ctx.topology.stopPod(pod);
-        ctx.topology.startPod(pod);
+        await ctx.topology.restartPod(pod);
         await waitForConvergence(ctx.hosts, ctx.cfg.masterName, ctx.creds, 120_000);
         ctx.note(`${pod.name} back`);
       }
@@ -187,7 +206,7 @@ export const SCENARIOS: Scenario[] = [
       "the old master keeps a replica, so min-replicas-to-write lets it take writes until Sentinel reconfigures it: the service must fence it, peers may not",
     async run(ctx) {
       const sentinel = replicas(ctx)[0]!;
-      const reply = await withConnection(sentinel.address, SENTINEL_PORT, ctx.creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", ctx.cfg.masterName));
+      const reply = await withConnection(sentinel.host, SENTINEL_PORT, ctx.creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", ctx.cfg.masterName));
       if (reply !== "OK") throw new Error(`SENTINEL FAILOVER answered ${String(reply)}`);
       ctx.note(`SENTINEL FAILOVER via ${sentinel.name}`);
       await waitForNewMaster(ctx, 30_000);
@@ -202,11 +221,11 @@ export const SCENARIOS: Scenario[] = [
     secondMasterExpected: "between the promotion and the old master's REPLICAOF (~50 ms) both report master; the old one has writes paused",
     async run(ctx) {
       const target = replicas(ctx).at(-1)!;
-      const result = await ctx.topology.runScript(ctx.master, "switchover.sh", [target.address]);
+      const result = await ctx.topology.exec(ctx.master, "switchover.sh", [target.host]);
       ctx.note(`switchover to ${target.name}: exit ${result.code}`);
       if (result.code !== 0) throw new Error(`switchover.sh exited ${result.code}: ${result.output}`);
       const agreed = majorityMaster(await Promise.all(ctx.hosts.map((h) => sentinelMaster(h, ctx.cfg.masterName, ctx.creds))), ctx.hosts.length);
-      if (agreed !== target.address) throw new Error(`the Sentinels name ${String(agreed)}, not the target ${target.address}`);
+      if (agreed !== target.host) throw new Error(`the Sentinels name ${String(agreed)}, not the target ${target.host}`);
     },
   },
   {
@@ -217,13 +236,13 @@ export const SCENARIOS: Scenario[] = [
     peers: false,
     async run(ctx) {
       const [lost] = replicas(ctx);
-      ctx.topology.signal(lost!, "sentinel", "SIGKILL");
+      await ctx.topology.hold(lost!, "sentinel");
       await sleep(500);
       ctx.note("master redis killed");
-      ctx.topology.signal(ctx.master, "redis", "SIGKILL");
+      await ctx.topology.hold(ctx.master, "redis");
       await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs).catch(() => ctx.note("no failover"));
-      ctx.topology.start(ctx.master, "redis");
-      ctx.topology.start(lost!, "sentinel");
+      await ctx.topology.release(ctx.master, "redis");
+      await ctx.topology.release(lost!, "sentinel");
       ctx.note("Sentinel and redis restarted");
     },
   },
@@ -234,15 +253,104 @@ export const SCENARIOS: Scenario[] = [
     planned: false,
     peers: false,
     async run(ctx) {
-      for (const pod of replicas(ctx)) ctx.topology.signal(pod, "sentinel", "SIGKILL");
+      for (const pod of replicas(ctx)) await ctx.topology.hold(pod, "sentinel");
       await sleep(500);
       ctx.note("master redis killed");
-      ctx.topology.signal(ctx.master, "redis", "SIGKILL");
+      await ctx.topology.hold(ctx.master, "redis");
       await sleep(3 * ctx.cfg.sentinelDownAfterMs);
       // Once the Sentinels are back, a failover is theirs to decide: the master was down for long.
       ctx.recovering("Sentinels and redis restarted");
-      for (const pod of replicas(ctx)) ctx.topology.start(pod, "sentinel");
-      ctx.topology.start(ctx.master, "redis");
+      for (const pod of replicas(ctx)) await ctx.topology.release(pod, "sentinel");
+      await ctx.topology.release(ctx.master, "redis");
+    },
+  },
+  {
+    name: "reschedule-master",
+    description: "the master's node is lost; once a new master is elected its pod is recreated on another node, with a new IP: it must rejoin as a replica",
+    expectFailover: true,
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    run: (ctx) => rescheduleMaster(ctx),
+  },
+  {
+    name: "dns-stale",
+    description: "as reschedule-master, but the old master's name keeps resolving to its old address for 2x down-after after it is back",
+    expectFailover: true,
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    run: (ctx) => rescheduleMaster(ctx, "stale"),
+  },
+  {
+    name: "dns-nxdomain",
+    description: "as reschedule-master, but the old master's name does not resolve at all from its loss until 2x down-after after it is back",
+    expectFailover: true,
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    run: (ctx) => rescheduleMaster(ctx, "nxdomain"),
+  },
+  {
+    name: "sentinel-service-during-failover",
+    description: "the master's node is lost while the app reaches Sentinel only through the Service name, whose records follow readiness",
+    expectFailover: true,
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    async run(ctx) {
+      const service = ctx.topology.sentinelService!;
+      const dns = ctx.topology.dns!;
+      let fewest = Infinity;
+      const sampler = setInterval(() => (fewest = Math.min(fewest, dns.resolve(service).length)), 100);
+      try {
+        await ctx.topology.losePod(ctx.master);
+        await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs);
+      } finally {
+        clearInterval(sampler);
+      }
+      ctx.note(`new master elected; ${service} resolved to at least ${fewest} Sentinel(s) throughout`);
+      if (fewest === 0) throw new Error(`${service} resolved to nothing during the failover`);
+      await sleep(2 * ctx.cfg.sentinelDownAfterMs);
+      ctx.recovering("lost node back");
+      await ctx.topology.recoverPod(ctx.master);
+    },
+  },
+  {
+    name: "restart-all",
+    description: "every pod's node is lost at once (power loss), then the pods come back one by one in random order",
+    expectFailover: "either",
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    secondMasterExpected: "a pod that comes back before Sentinel has agreed may report master for a moment with no replica, so no write is accepted",
+    async run(ctx) {
+      await Promise.all(ctx.topology.pods.map((p) => ctx.topology.losePod(p)));
+      await sleep(ctx.cfg.sentinelDownAfterMs);
+      const order = [...ctx.topology.pods].sort(() => Math.random() - 0.5);
+      ctx.recovering(`power back: ${order.map((p) => p.name).join(", ")}`);
+      for (const pod of order) {
+        await ctx.topology.recoverPod(pod);
+        ctx.note(`${pod.name} back`);
+        await sleep(500 + Math.random() * 1500);
+      }
+    },
+  },
+  {
+    name: "two-pods-lost",
+    description: "the master's node and a replica's are lost for a minute (no Sentinel majority is left), then both come back",
+    expectFailover: "either",
+    planned: false,
+    peers: false,
+    needsCluster: true,
+    secondMasterExpected: STALE_MASTER,
+    async run(ctx) {
+      const lost = [ctx.master, replicas(ctx)[0]!];
+      await Promise.all(lost.map((p) => ctx.topology.losePod(p)));
+      ctx.note(`${lost.map((p) => p.name).join(" and ")} lost`);
+      await sleep(TWO_PODS_LOST_MS);
+      ctx.recovering("both back");
+      for (const pod of lost) await ctx.topology.recoverPod(pod);
     },
   },
 ];

@@ -17,6 +17,8 @@ abstract class PeerWriter implements Writer {
     protected readonly sentinels: string[],
     protected readonly masterName: string,
     protected readonly creds: Credentials,
+    /** How to run a client process so it resolves the names the Sentinels give (inside the cluster's DNS). */
+    protected readonly wrap: (command: string, args: string[]) => { command: string; args: string[] } = (command, args) => ({ command, args }),
   ) {}
 
   abstract keyFor(seq: number): string;
@@ -80,7 +82,8 @@ export class RedisPyWriter extends PeerWriter {
   }
 
   start(): void {
-    this.child = spawn("/usr/bin/python3", [path.join(__dirname, "redis_py_writer.py")], {
+    const { command, args } = this.wrap("/usr/bin/python3", [path.join(__dirname, "redis_py_writer.py")]);
+    this.child = spawn(command, args, {
       env: {
         PATH: process.env.PATH,
         SENTINELS: this.sentinels.join(","),
