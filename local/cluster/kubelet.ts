@@ -136,6 +136,15 @@ export class KubeletPod extends EventEmitter {
     this.note(undefined, "deleted");
   }
 
+  /** The node shuts down: SIGTERM to every container (no hook), SIGKILL when the grace period ends. */
+  async shutdown(): Promise<void> {
+    if (this.phase === "gone" || this.phase === "terminating") return;
+    this.phase = "terminating";
+    this.setReady(false);
+    await Promise.all([...this.containers.values()].map((state) => this.stopContainer(state, this.spec.graceMs, false)));
+    this.phase = "gone";
+  }
+
   /** The node is gone: every process is killed at once, no hook runs, nothing restarts. */
   async kill(): Promise<void> {
     if (this.phase === "gone") return;
@@ -251,7 +260,11 @@ export class KubeletPod extends EventEmitter {
     if (graceMs <= 0) signalGroup(child, "SIGKILL");
     else {
       if (runPreStop && state.spec.preStop) {
-        const hook = this.runAction(state.spec.preStop, state.spec, graceMs).then((r) => this.note(state.spec.name, `preStop ${r.ok ? "done" : `failed: ${r.detail}`}`));
+        // The hook's output goes to the container's log (the real kubelet keeps it only in a failure event).
+        const log = path.join(this.sandbox.logDir, `${state.spec.name}.log`);
+        const hook = this.runAction(state.spec.preStop, state.spec, graceMs, (chunk) => fs.appendFileSync(log, chunk)).then((r) =>
+          this.note(state.spec.name, `preStop ${r.ok ? "done" : `failed: ${r.detail}`}`),
+        );
         await Promise.race([hook, exited]);
       }
       signalGroup(child, "SIGTERM");
@@ -279,10 +292,10 @@ export class KubeletPod extends EventEmitter {
     return (await this.runAction(probe.action, spec, probe.timeoutMs)).ok;
   }
 
-  private async runAction(action: Action, spec: ContainerSpec, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  private async runAction(action: Action, spec: ContainerSpec, timeoutMs: number, onOutput?: (chunk: string) => void): Promise<{ ok: boolean; detail: string }> {
     switch (action.kind) {
       case "exec": {
-        const result = await this.runProcess(action.argv, spec.env, timeoutMs);
+        const result = await this.runProcess(action.argv, spec.env, timeoutMs, onOutput);
         return { ok: result.code === 0, detail: result.code === 0 ? "" : `exit ${result.code}: ${result.output.trim().split("\n").at(-1) ?? ""}` };
       }
       case "http":
