@@ -6,7 +6,7 @@ import { backupSettings } from "../k8s/backup/settings";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { parseCommandLine } from "../scripts/commandLine";
-import { backupIdFrom, LocalBackupOptions, runBackupScript, seedPod } from "./backupJob";
+import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedPod } from "./backupJob";
 import { waitForConvergence } from "./clusterWatch";
 import { localCredentials } from "./credentials";
 import { podNetwork } from "./network";
@@ -82,7 +82,7 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
   const network = podNetwork(cfg.redisReplicas, "drill", loopback);
   const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-bench-backups", 19530, network.hostAddress);
   let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
-  const job = (t: LocalTopology): LocalBackupOptions => ({ topology: t, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
+  const job = (t: LocalTopology): LocalBackupOptions => ({ target: processBackupTarget(t), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
   try {
     topology.prepare();
     await store.start();

@@ -4,11 +4,35 @@ import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
 import { runCollecting, ScriptResult } from "./scriptProcess";
 import { LocalPod, LocalTopology } from "./topology";
+import { StackConfig } from "../config/schema";
 
 export type { ScriptResult };
 
+/** What the backup job reaches and how it runs: beside host processes, or in a namespace with cluster DNS. */
+export interface BackupTarget {
+  settings: StackConfig;
+  /** The Redis pods' stable names (addresses for host processes, FQDNs in the cluster runtime). */
+  nodes: string[];
+  redisPassword: string;
+  sentinelPassword: string;
+  /** The command line that runs COMMAND where the CronJob's pod would be. */
+  wrap(command: string, args: string[]): { command: string; args: string[] };
+}
+
+/** The backup job beside a topology of host processes (in the host namespace, as the CronJob's pod is a pod of its own). */
+export function processBackupTarget(topology: LocalTopology): BackupTarget {
+  const pod = topology.pods[0]!;
+  return {
+    settings: topology.settings,
+    nodes: topology.pods.map((p) => p.address),
+    redisPassword: pod.env.REDIS_PASSWORD!,
+    sentinelPassword: pod.env.SENTINEL_PASSWORD!,
+    wrap: (command, args) => ({ command, args }),
+  };
+}
+
 export interface LocalBackupOptions {
-  topology: LocalTopology;
+  target: BackupTarget;
   store: ObjectStoreAccess;
   settings: BackupSettings;
   /** Working space for dumps and the scratch redis-server. */
@@ -17,20 +41,16 @@ export interface LocalBackupOptions {
   pushgateway?: string;
 }
 
-/**
- * backup.sh's environment as the CronJob's pod gets it, for a job that runs beside the local
- * pods (in the host namespace, as the CronJob's pod is a pod of its own).
- */
+/** backup.sh's environment as the CronJob's pod gets it, for a job that runs beside the local pods. */
 export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.ProcessEnv {
-  const { topology, settings } = opts;
-  const pod = topology.pods[0]!;
+  const { target, settings } = opts;
   return {
     // Only what the pod would have: no proxy, CA-bundle or cloud credentials from this shell.
     PATH: process.env.PATH,
-    ...scriptEnvironment(topology.settings, topology.pods.map((p) => p.address)),
+    ...scriptEnvironment(target.settings, target.nodes),
     POD_FQDN: "redis-backup",
-    REDIS_PASSWORD: pod.env.REDIS_PASSWORD,
-    SENTINEL_PASSWORD: pod.env.SENTINEL_PASSWORD,
+    REDIS_PASSWORD: target.redisPassword,
+    SENTINEL_PASSWORD: target.sentinelPassword,
     ...objectStoreEnvironment(opts.store),
     ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,
@@ -40,7 +60,8 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
 
 /** Run `backup.sh ARGS` as the CronJob's container would; resolves with its exit code and output. */
 export function runBackupScript(opts: LocalBackupOptions, args: string[], extraEnv: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
-  return runCollecting("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args], { ...localBackupEnvironment(opts), ...extraEnv }, onOutput);
+  const { command, args: argv } = opts.target.wrap("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args]);
+  return runCollecting(command, argv, { ...localBackupEnvironment(opts), ...extraEnv }, onOutput);
 }
 
 /** The id a successful `backup.sh run` or `take` printed last on stdout. */

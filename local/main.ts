@@ -5,7 +5,8 @@ import { StackConfig } from "../config/schema";
 import { Credentials } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { clusterView, isConverged } from "./clusterWatch";
-import { podNetwork } from "./network";
+import { NamespaceNetwork, podNetwork } from "./network";
+import { ClusterRun, ClusterStartOptions } from "./clusterStart";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
 import { API_TOKEN_FILE, localApiToken, localCredentials } from "./credentials";
@@ -13,21 +14,25 @@ import { parseCommandLine } from "../scripts/commandLine";
 import { backupSettings } from "../k8s/backup/settings";
 import { BackupSchedule } from "./backupSchedule";
 import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "./objectStore";
-import { seedPod } from "./backupJob";
+import { processBackupTarget, seedPod } from "./backupJob";
 
 const USAGE = `usage: npm start [-- options]
 
-Runs the production topology on this machine from a stack's config: 3 Redis pods (redis +
-sentinel, the StatefulSet's own scripts), 2 instances of the C++ service, an S3-compatible
-object store standing in for the backup region (.local/<stack>/objects, kept by --fresh) and
-the backup job on the stack's schedule. Ctrl-C stops it.
+Runs the production topology on this machine from a stack's config: the Redis StatefulSet
+(redis, sentinel, promotion follower and exporters per pod) and the service's Deployment, an
+S3-compatible object store standing in for the backup region (.local/<stack>/objects, kept by
+--fresh) and the backup job on the stack's schedule. Ctrl-C stops it.
 
 options:
   --stack NAME        stack file to read (Pulumi.NAME.yaml); default dev
   --dir DIR           where state and logs live (DIR/<stack>); default .local
   --fresh             start from empty volumes
-  --loopback          loopback addresses instead of network namespaces
-  --app-ports P,P     ports of the service instances (probes and metrics on each + 10000); default 18080,18081
+  --runtime KIND      cluster: the pods the program renders, on a local kubelet, each in its own
+                      network namespace, with cluster DNS (the default as root); processes: the
+                      pods' scripts and the service as host processes (the default otherwise)
+  --public-port P     cluster: where the LoadBalancer Service's stand-in listens; default 18080
+  --loopback          processes on loopback addresses instead of network namespaces
+  --app-ports P,P     processes: ports of the service instances (probes and metrics on each + 10000); default 18080,18081
   --restore ID|latest seed an empty topology from a verified backup in the local object store
                       (as the restore init container does with restoreFrom); with --fresh
   -h, --help          this text`;
@@ -44,6 +49,8 @@ async function main(): Promise<void> {
     dir: { type: "string", default: path.resolve(".local") },
     fresh: { type: "boolean", default: false },
     loopback: { type: "boolean", default: false },
+    runtime: { type: "string" },
+    "public-port": { type: "string", default: "18080" },
     "app-ports": { type: "string", default: "18080,18081" },
     restore: { type: "string" },
   });
@@ -57,17 +64,26 @@ async function main(): Promise<void> {
   if (values.restore !== undefined && !/^(latest|\d{8}T\d{6}Z)$/.test(values.restore)) throw new Error(`--restore: "${values.restore}" is neither latest nor a backup id such as 20261125T230000Z`);
   fs.mkdirSync(baseDir, { recursive: true });
   const creds = localCredentials(baseDir);
-  const appPorts = values["app-ports"]!.split(",").map((p) => {
-    const port = Number(p);
-    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new Error(`--app-ports: "${p}" is not a port between 1024 and 65535`);
-    return port;
-  });
+  const port = (option: string, p: string) => {
+    const number = Number(p);
+    if (!Number.isInteger(number) || number < 1024 || number > 65535) throw new Error(`--${option}: "${p}" is not a port between 1024 and 65535`);
+    return number;
+  };
+  const appPorts = values["app-ports"]!.split(",").map((p) => port("app-ports", p));
+  const publicPort = port("public-port", values["public-port"]!);
+  if (values.runtime !== undefined && values.runtime !== "cluster" && values.runtime !== "processes") throw new Error(`--runtime: "${values.runtime}" is neither cluster nor processes`);
+  const namespaces = !values.loopback && NamespaceNetwork.available();
+  if (values.runtime === "cluster" && !namespaces) throw new Error("--runtime cluster needs network namespaces: run as root with iproute2, without --loopback");
+  if ((values.runtime ?? (namespaces ? "cluster" : "processes")) === "cluster") {
+    await runCluster({ stack, cfg, baseDir, creds, apiToken: localApiToken(baseDir), publicPort, ...(values.restore !== undefined ? { restore: values.restore } : {}) });
+    return;
+  }
   const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
   const topology = new LocalTopology({ cfg, baseDir, network, ...creds });
   const apps: AppProcess[] = [];
   const store = localObjectStore(baseDir, stack, network.hostAddress);
   const backups = new BackupSchedule(
-    { topology, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
+    { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
     path.join(baseDir, "backup.log"),
     (line) => console.log(`[${new Date().toISOString()}] ${line}`),
   );
@@ -99,6 +115,55 @@ async function main(): Promise<void> {
     backups.start();
     console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
     console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
+  } catch (error) {
+    console.error(`\nerror: ${(error as Error).message}`);
+    await stop(1);
+  }
+}
+
+/** `npm start` on the cluster runtime: runs until Ctrl-C. */
+async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">): Promise<void> {
+  const { stack, cfg, baseDir } = opts;
+  const stamp = (line: string) => console.log(line);
+  console.log(`redis-dr local cluster, stack "${stack}" (down-after ${cfg.sentinelDownAfterMs} ms, quorum ${cfg.sentinelQuorum})`);
+  console.log(`state and logs: ${baseDir}`);
+  console.log("pods: the program's StatefulSet and Deployment on a local kubelet, one network namespace each, cluster DNS");
+  let run: ClusterRun | undefined;
+  let backups: BackupSchedule | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping: SIGTERM to every container, SIGKILL after its pod's grace period...");
+    await backups?.stop();
+    await run?.stop();
+    console.log("stopped; nothing left running. Data stays in", baseDir, "(--fresh to start empty)");
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+  try {
+    run = await ClusterRun.start({ ...opts, makeStore: (host) => localObjectStore(baseDir, stack, host), log: stamp });
+    const { cluster } = run;
+    console.log("\nconverged; pods:");
+    for (const name of cluster.podNames()) console.log(`  ${name.padEnd(16)} ${cluster.ipOf(name).padEnd(12)} netns ${cluster.namespaceOf(name)}  logs ${path.join(baseDir, "pods", name, "logs")}`);
+    backups = new BackupSchedule(
+      { target: run.backupTarget, store: run.store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
+      path.join(baseDir, "backup.log"),
+      (line) => console.log(`[${new Date().toISOString()}] ${line}`),
+    );
+    backups.start();
+    const tokenFile = path.join(baseDir, API_TOKEN_FILE);
+    console.log(`\nservice (the LoadBalancer Service's stand-in, to ready app pods): ${run.loadBalancer.url}`);
+    console.log(`the API wants a bearer token, kept in ${tokenFile}:`);
+    console.log(`  TOKEN=$(cat ${tokenFile})`);
+    console.log(`  curl -H "Authorization: Bearer $TOKEN" -X PUT --data hello ${run.loadBalancer.url}/kv/greeting`);
+    console.log(`  curl -H "Authorization: Bearer $TOKEN" ${run.loadBalancer.url}/kv/greeting`);
+    console.log(`\nin a pod: ip netns exec ${cluster.namespaceOf("redis-0")} redis-cli -h redis-sentinel.${cfg.namespace}.svc.cluster.local -p 26379 --askpass SENTINEL get-master-addr-by-name ${cfg.masterName}`);
+    console.log(`  (the Sentinel password is in ${path.join(baseDir, "sentinel-password")})`);
+    console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
+    console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
+    console.log("Ctrl-C stops everything.");
   } catch (error) {
     console.error(`\nerror: ${(error as Error).message}`);
     await stop(1);

@@ -4,11 +4,13 @@ import { StackConfig } from "../config/schema";
 import { PodRunner } from "../ops/switchover";
 import { localCredentials } from "./credentials";
 import { podNetwork } from "./network";
+import { clusterPodRunner, readClusterState } from "./cluster/localState";
 import { LocalTopology } from "./topology";
 
 /** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
 export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {
-  return topologyPods(runningLocalTopology(cfg, stack, stateDir));
+  const cluster = readClusterState(path.join(stateDir, stack));
+  return cluster ? clusterPodRunner(cluster) : topologyPods(runningLocalTopology(cfg, stack, stateDir));
 }
 
 /** The topology `npm start` is running for a stack, to act on (not to start): its pods, addresses and environment. */

@@ -6,7 +6,8 @@ import { StackConfig } from "../config/schema";
 import { CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { backupSettings } from "../k8s/backup/settings";
 import { POD_PATHS } from "../k8s/redis/render";
-import { backupIdFrom, LocalBackupOptions, runBackupScript, ScriptResult } from "../local/backupJob";
+import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, ScriptResult } from "../local/backupJob";
+import { clusterBackupTarget, readClusterState } from "../local/cluster/localState";
 import { localObjectStore } from "../local/objectStore";
 import { runningLocalTopology } from "../local/podRunner";
 
@@ -24,11 +25,13 @@ export async function localBackupRunner(cfg: StackConfig, stack: string, stateDi
   const baseDir = path.join(stateDir, stack);
   const startIt = `start the topology with: npm start${stack === "dev" ? "" : ` -- --stack ${stack}`}`;
   if (!fs.existsSync(path.join(baseDir, "redis-password"))) throw new Error(`no local topology for stack ${stack} in ${baseDir}; ${startIt}`);
-  const topology = runningLocalTopology(cfg, stack, stateDir);
-  const store = localObjectStore(baseDir, stack, topology.network.hostAddress);
+  const cluster = readClusterState(baseDir);
+  const topology = cluster ? undefined : runningLocalTopology(cfg, stack, stateDir);
+  const store = localObjectStore(baseDir, stack, cluster?.hostAddress ?? topology!.network.hostAddress);
   const reachable = await fetch(`${store.access.endpoint}/`).then(() => true, () => false);
   if (!reachable) throw new Error(`the local object store (${store.access.endpoint}) is not running; ${startIt}`);
-  const job: LocalBackupOptions = { topology, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") };
+  const target = cluster ? clusterBackupTarget(cluster, cfg) : processBackupTarget(topology!);
+  const job: LocalBackupOptions = { target, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") };
   return { where: `the local topology of stack ${stack}`, run: (args, onOutput) => runBackupScript(job, args, {}, onOutput) };
 }
 

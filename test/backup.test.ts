@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, runBackupScript, seedPod } from "../local/backupJob";
+import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedPod } from "../local/backupJob";
 import { waitForConvergence } from "../local/clusterWatch";
 import { LocalObjectStore } from "../local/objectStore";
 import { LoopbackNetwork } from "../local/network";
@@ -55,7 +55,7 @@ async function writeKeys(master: string, n: number, prefix = "kv:") {
 
 beforeAll(async () => {
   await store.start();
-  job = { topology, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
+  job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
   topology.startAll();
   await writeKeys(await masterOf(), 1000);
   // The replicas must hold the keys before a backup copies from one of them.

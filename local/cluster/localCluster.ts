@@ -74,10 +74,10 @@ export class LocalCluster {
   }
 
   /** Schedule a pod of the workload: a fresh namespace and address, its volumes, then the kubelet starts it. */
-  async createPod(workload: Workload, name: string, containers?: string[]): Promise<KubeletPod> {
+  async createPod(workload: Workload, name: string, containers?: string[], beforeStart?: (pod: KubeletPod) => Promise<void>): Promise<KubeletPod> {
     if (this.pods.has(name)) throw new Error(`pod ${name} exists`);
     const { namespace: netns, ip } = this.opts.bridge.addPod(name);
-    return this.run(workload, name, netns, ip, containers);
+    return this.run(workload, name, netns, ip, containers, beforeStart);
   }
 
   /** A lost pod's node comes back: the link is restored and the kubelet starts the pod again, at the same address. */
@@ -89,7 +89,7 @@ export class LocalCluster {
     return this.run(running.workload, name, this.opts.bridge.namespaceOf(name), running.ip, running.containers);
   }
 
-  private async run(workload: Workload, name: string, netns: string, ip: string, containers?: string[]): Promise<KubeletPod> {
+  private async run(workload: Workload, name: string, netns: string, ip: string, containers?: string[], beforeStart?: (pod: KubeletPod) => Promise<void>): Promise<KubeletPod> {
     const dir = path.join(this.opts.baseDir, "pods", name);
     fs.mkdirSync(dir, { recursive: true });
     const spec = podSpec(workload, { name, ip, dir, claimsDir: path.join(this.opts.baseDir, "claims"), images: this.opts.images, ...(containers ? { containers } : {}) }, this.opts.objects);
@@ -103,6 +103,8 @@ export class LocalCluster {
     if (this.opts.onEvent) kubelet.on("event", this.opts.onEvent);
     this.pods.set(name, { kubelet, workload, ip, lost: false, ...(containers ? { containers } : {}) });
     this.dns.setPod(dnsPod, false);
+    // Work an init container of the rendered template would do when so configured (a restore's seed).
+    await beforeStart?.(kubelet);
     await kubelet.start();
     return kubelet;
   }
@@ -118,10 +120,18 @@ export class LocalCluster {
     return (command, args) => this.opts.bridge.wrap(name, command, args);
   }
 
+  /** The names of a workload's pods: ordinals for a StatefulSet, letters for a Deployment. */
+  static podNames(workload: Workload): string[] {
+    return Array.from({ length: workload.replicas }, (_, i) => (workload.kind === "StatefulSet" ? `${workload.name}-${i}` : `${workload.name}-${String.fromCharCode(97 + i)}`));
+  }
+
   /** Every replica of a workload at once (podManagementPolicy Parallel). */
-  async createAll(workload: Workload, containers?: string[]): Promise<void> {
-    const names = Array.from({ length: workload.replicas }, (_, i) => (workload.kind === "StatefulSet" ? `${workload.name}-${i}` : `${workload.name}-${String.fromCharCode(97 + i)}`));
-    await Promise.all(names.map((name) => this.createPod(workload, name, containers)));
+  async createAll(workload: Workload, containers?: string[], beforeStart?: (pod: KubeletPod) => Promise<void>): Promise<void> {
+    await Promise.all(LocalCluster.podNames(workload).map((name) => this.createPod(workload, name, containers, beforeStart)));
+  }
+
+  namespaceOf(name: string): string {
+    return this.opts.bridge.namespaceOf(name);
   }
 
   isLost(name: string): boolean {
@@ -163,8 +173,9 @@ export class LocalCluster {
     this.opts.bridge.heal(name);
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([...this.pods.values()].map((p) => p.kubelet.kill()));
+  /** Stop every pod (SIGTERM and the grace period when GRACEFUL, else SIGKILL) and remove the network and DNS files. */
+  async shutdown(graceful = false): Promise<void> {
+    await Promise.all([...this.pods.values()].map((p) => (graceful ? p.kubelet.shutdown() : p.kubelet.kill())));
     for (const name of [...this.pods.keys()]) this.remove(name);
     for (const name of this.clients) this.dns.detach(this.opts.bridge.namespaceOf(name));
     this.clients.clear();

@@ -6,7 +6,7 @@ import { REDIS_PORT } from "../../k8s/redis/render";
 import { Credentials, withConnection } from "../../probe/connection";
 import { rto, ServiceWriter } from "../../probe/writes";
 import { AppProcess, startApp, waitUntilReady } from "../appProcess";
-import { backupIdFrom, LocalBackupOptions, runBackupScript, seedPod } from "../backupJob";
+import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedPod } from "../backupJob";
 import { waitForConvergence } from "../clusterWatch";
 import { localApiToken, localCredentials } from "../credentials";
 import { PodNetwork } from "../network";
@@ -70,7 +70,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
   let apps: AppProcess[] = [];
   const writer = new ServiceWriter(opts.appPorts.map((p) => `http://127.0.0.1:${p}`), apiToken);
-  const job = (t: LocalTopology): LocalBackupOptions => ({ topology: t, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
+  const job = (t: LocalTopology): LocalBackupOptions => ({ target: processBackupTarget(t), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
   const startApps = async (t: LocalTopology) => {
     apps = [];
     for (const [i, port] of opts.appPorts.entries()) {

@@ -234,7 +234,7 @@ export class ClusterDrillTopology implements DrillTopology {
     if (!app) throw new Error("the rendered program has no Deployment for the app");
     // The Deployment's own replica count; the ports matter only to host processes.
     void ports;
-    const names = Array.from({ length: app.replicas }, (_, i) => `${app.name}-${String.fromCharCode(97 + i)}`);
+    const names = LocalCluster.podNames(app);
     await Promise.all(names.map((name) => this.cluster.createPod(app, name)));
     await waitFor("the app pods to be ready", async () => names.every((n) => this.cluster.pod(n).ready), 60_000, 100);
     const port = appPort(app);

@@ -15,7 +15,7 @@ export function reportTable(results: ScenarioResult[]): string {
       const first = i === 0;
       lines.push(
         `| ${first ? r.scenario : ""} | ${w.writer} | ${Number.isNaN(w.rtoMs) ? "never" : (w.rtoMs / 1000).toFixed(2)} | ${w.failed} | ${w.acknowledged} | ${w.lost} | ${
-          first ? `${r.failover ? "yes" : "no"} (${r.expectFailover ? "yes" : "no"})` : ""
+          first ? `${r.failover ? "yes" : "no"} (${r.expectFailover === "either" ? "either" : r.expectFailover ? "yes" : "no"})` : ""
         } | ${first ? twoMasters(r) : ""} | ${first ? (r.converged ? "yes" : "no") : ""} | ${first ? (r.violations.length ? `FAIL: ${r.violations.join("; ")}` : "ok") : ""} |`,
       );
     }

@@ -1,0 +1,160 @@
+import * as fs from "fs";
+import * as path from "path";
+import { StackConfig } from "../config/schema";
+import { Credentials } from "../probe/connection";
+import { waitFor } from "../probe/wait";
+import { APP_BINARY } from "./appProcess";
+import { BackupTarget } from "./backupJob";
+import { PodBridge } from "./cluster/bridge";
+import { resolveClusterNames } from "./cluster/harnessResolver";
+import { KubeletEvent, KubeletPod } from "./cluster/kubelet";
+import { LocalCluster } from "./cluster/localCluster";
+import { clusterBackupTarget, LocalClusterState, removeClusterState, writeClusterState } from "./cluster/localState";
+import { LocalLoadBalancer } from "./cluster/loadBalancer";
+import { workloadNamed } from "./cluster/objects";
+import { localSecretConfig, renderClusterObjects } from "./cluster/render";
+import { clusterView, isConverged } from "./clusterWatch";
+import { SITES } from "./network";
+import { LocalObjectStore, objectStoreEnvironment } from "./objectStore";
+
+export interface ClusterStartOptions {
+  stack: string;
+  cfg: StackConfig;
+  baseDir: string;
+  creds: Credentials;
+  apiToken: string;
+  /** Where the LoadBalancer Service's stand-in listens (127.0.0.1). */
+  publicPort: number;
+  /** The pod network's link prefix and /24 (npm start's own unless given: tests use another). */
+  site?: { prefix: string; subnet: string };
+  /** Seed the empty pods from this backup first (the restore init container's work). */
+  restore?: string;
+  makeStore(hostAddress: string): LocalObjectStore;
+  log(line: string): void;
+}
+
+/** Images with an entrypoint on this machine: the service binary, and Debian's redis exporter. */
+function localImages(cfg: StackConfig): Record<string, string[]> {
+  return { [cfg.appImage]: [APP_BINARY], [cfg.redisExporterImage]: ["prometheus-redis-exporter"] };
+}
+
+/**
+ * `npm start` on the cluster runtime: the stack's program rendered with the local credentials,
+ * its Redis StatefulSet and app Deployment as pods on the local kubelet (one network namespace
+ * each, cluster DNS), the LoadBalancer Service's stand-in on the host, the object store on the
+ * bridge, and the state other commands (ops, backups) act on.
+ */
+export class ClusterRun {
+  readonly store: LocalObjectStore;
+  readonly backupTarget: BackupTarget;
+  private constructor(
+    private readonly opts: ClusterStartOptions,
+    readonly cluster: LocalCluster,
+    private readonly restoreResolver: () => void,
+    readonly loadBalancer: LocalLoadBalancer,
+    state: LocalClusterState,
+    store: LocalObjectStore,
+  ) {
+    this.store = store;
+    this.backupTarget = clusterBackupTarget(state, opts.cfg);
+  }
+
+  static async start(opts: ClusterStartOptions): Promise<ClusterRun> {
+    const { cfg, log } = opts;
+    log("rendering the program for the stack (Pulumi mocks, the local credentials as its secrets)...");
+    const objects = await renderClusterObjects(opts.stack, {}, localSecretConfig(opts.creds, opts.apiToken));
+    const cluster = new LocalCluster({
+      objects,
+      baseDir: opts.baseDir,
+      bridge: new PodBridge(opts.site?.prefix ?? SITES.local.prefix, opts.site?.subnet ?? SITES.local.subnet),
+      images: localImages(cfg),
+      onEvent: (e: KubeletEvent) => {
+        if (/exited|back-off|probe failed/.test(e.event)) log(`kubelet: ${e.pod}/${e.container ?? ""} ${e.event}`);
+      },
+    });
+    cluster.setUp();
+    const restoreResolver = resolveClusterNames(cluster.dns);
+    const store = opts.makeStore(cluster.hostAddress);
+    let lb: LocalLoadBalancer | undefined;
+    try {
+      await store.start();
+      log(`object store (stands in for the backup region): ${store.access.endpoint}/${store.bucket}, state ${store.directory}`);
+      const redis = workloadNamed(objects, "StatefulSet", "redis");
+      const app = objects.workloads.find((w) => w.kind === "Deployment");
+      if (!app) throw new Error("the rendered program has no Deployment for the app");
+      const backupNetns = cluster.namespaceOf("redis-backup-job");
+      cluster.addClient("redis-backup-job", redis.namespace);
+      const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, log);
+      await cluster.createAll(redis, undefined, seed);
+      const hosts = LocalCluster.podNames(redis).map((p) => cluster.fqdn(redis, p));
+      await waitForConverged(hosts, cfg, opts.creds);
+      const state: LocalClusterState = {
+        hostAddress: cluster.hostAddress,
+        backupNetns,
+        pods: LocalCluster.podNames(redis).map((name) => {
+          const redisContainer = cluster.pod(name).spec.containers.find((c) => c.name === "redis")!;
+          const envFile = path.join(opts.baseDir, "pods", name, "redis-env.json");
+          fs.writeFileSync(envFile, JSON.stringify(redisContainer.env), { mode: 0o600 });
+          return { name, host: cluster.fqdn(redis, name), netns: cluster.namespaceOf(name), scriptsDir: path.dirname(redisContainer.argv[1]!), envFile };
+        }),
+      };
+      writeClusterState(opts.baseDir, state);
+      await cluster.createAll(app);
+      const appPods = LocalCluster.podNames(app);
+      await waitFor("the app pods to be ready", async () => appPods.every((p) => cluster.pod(p).ready), 60_000, 200);
+      const port = app.template.spec.containers[0]!.ports!.find((p) => p.name === "http")!.containerPort;
+      lb = new LocalLoadBalancer("127.0.0.1", opts.publicPort, () =>
+        appPods.filter((p) => cluster.pod(p).ready).map((p) => ({ host: cluster.ipOf(p), port })),
+      );
+      await lb.start();
+      return new ClusterRun(opts, cluster, restoreResolver, lb, state, store);
+    } catch (error) {
+      await lb?.stop();
+      restoreResolver();
+      await cluster.shutdown();
+      await store.stop();
+      removeClusterState(opts.baseDir);
+      throw error;
+    }
+  }
+
+  /** SIGTERM to every container, SIGKILL after each pod's grace period; the network, DNS files and state go. */
+  async stop(): Promise<void> {
+    await this.loadBalancer.stop();
+    removeClusterState(this.opts.baseDir);
+    await this.cluster.shutdown(true);
+    this.restoreResolver();
+    await this.store.stop();
+  }
+}
+
+/** The restore init container's work in each pod before it starts: only the first pod of an empty deployment loads the backup. */
+function seeder(store: LocalObjectStore, backup: string, log: (line: string) => void): (pod: KubeletPod) => Promise<void> {
+  return async (pod) => {
+    const redis = pod.spec.containers.find((c) => c.name === "redis")!;
+    const scripts = path.dirname(redis.argv[1]!);
+    const result = await pod.exec("redis", ["bash", path.join(scripts, "backup.sh"), "seed"], 0, {
+      ...objectStoreEnvironment(store.access),
+      RESTORE_BACKUP: backup,
+      SCRATCH_DIR: path.join(redis.env.DATA_DIR!, "seed-scratch"),
+    });
+    for (const line of result.output.trim().split("\n").filter(Boolean)) log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
+    if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
+  };
+}
+
+async function waitForConverged(hosts: string[], cfg: StackConfig, creds: Credentials): Promise<void> {
+  const started = Date.now();
+  await waitFor(
+    "the topology to converge",
+    async () => {
+      const view = await clusterView(hosts, cfg.masterName, creds);
+      const summary = hosts.map((h) => `${h.split(".")[0]}=${view.roles[h]?.role ?? "?"}`).join(" ");
+      process.stdout.write(`\r  ${((Date.now() - started) / 1000).toFixed(1)}s ${summary}   `);
+      return isConverged(view) ? view : undefined;
+    },
+    180_000,
+    500,
+  );
+  process.stdout.write("\n");
+}
