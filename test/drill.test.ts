@@ -39,7 +39,7 @@ beforeAll(() => {
   };
 });
 
-const [baseline, loseTwoSentinels] = scenariosNamed(["baseline", "lose-two-sentinels"]);
+const [baseline, loseTwoSentinels, rescheduleMaster] = scenariosNamed(["baseline", "lose-two-sentinels", "reschedule-master"]);
 
 describe("RTO", () => {
   const sample = (at: number, ok: boolean) => ({ at, seq: at, ok });
@@ -92,6 +92,13 @@ describe("drill harness", () => {
     const result = await runScenario(deleteTwoAcknowledgedWrites, options);
     expect(result.writers[0]!.lostSeqs).toEqual([3, 7]);
     expect(result.violations).toEqual(["2 acknowledged writes lost in a planned scenario"]);
+  });
+
+  it("reports a scenario that needs the cluster runtime as skipped on host processes, never as passed", async () => {
+    const result = await runScenario(rescheduleMaster!, options);
+    expect(result.skipped).toMatch(/needs the cluster runtime/);
+    expect(result.writers).toEqual([]);
+    expect(reportTable([result])).toMatch(/\| reschedule-master \| .*skipped: needs the cluster runtime/);
   });
 
   it("sees no failover when two of three Sentinels are gone, and says so", async () => {

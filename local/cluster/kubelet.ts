@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { Action, ContainerSpec, PodSpec, ProbeSpec } from "./podSpec";
+import { runCollecting } from "../scriptProcess";
 
 /** Where a pod's processes run: its network (namespace or address) and its log directory. */
 export interface Sandbox {
@@ -323,22 +324,8 @@ export class KubeletPod extends EventEmitter {
   }
 
   private runProcess(argv: string[], env: Record<string, string>, timeoutMs: number, onOutput?: (chunk: string) => void): Promise<{ code: number; output: string }> {
-    return new Promise((resolve) => {
-      const wrapped = this.sandbox.wrap(argv[0]!, argv.slice(1));
-      const child = spawn(wrapped.command, wrapped.args, { env: { PATH: process.env.PATH, ...env }, detached: true });
-      let output = "";
-      const take = (d: Buffer) => {
-        output += d;
-        onOutput?.(d.toString());
-      };
-      child.stdout.on("data", take);
-      child.stderr.on("data", take);
-      const timer = timeoutMs > 0 ? setTimeout(() => signalGroup(child, "SIGKILL"), timeoutMs) : undefined;
-      child.on("close", (code, signal) => {
-        if (timer) clearTimeout(timer);
-        resolve({ code: code ?? (signal ? 128 : 1), output });
-      });
-    });
+    const wrapped = this.sandbox.wrap(argv[0]!, argv.slice(1));
+    return runCollecting(wrapped.command, wrapped.args, { PATH: process.env.PATH, ...env }, onOutput, timeoutMs);
   }
 }
 
