@@ -15,7 +15,8 @@ import { workloadNamed } from "./cluster/objects";
 import { localSecretConfig, renderClusterObjects } from "./cluster/render";
 import { clusterView, isConverged } from "./clusterWatch";
 import { SITES } from "./network";
-import { LocalObjectStore, objectStoreEnvironment } from "./objectStore";
+import { LocalObjectStore } from "./objectStore";
+import { seedBeforeStart } from "./cluster/seed";
 
 export interface ClusterStartOptions {
   stack: string;
@@ -84,7 +85,7 @@ export class ClusterRun {
       if (!app) throw new Error("the rendered program has no Deployment for the app");
       const backupNetns = cluster.namespaceOf("redis-backup-job");
       cluster.addClient("redis-backup-job", redis.namespace);
-      const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, log);
+      const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, path.join(opts.baseDir, "seed-scratch"), log);
       await cluster.createAll(redis, undefined, seed);
       const hosts = LocalCluster.podNames(redis).map((p) => cluster.fqdn(redis, p));
       await waitForConverged(hosts, cfg, opts.creds);
@@ -128,18 +129,11 @@ export class ClusterRun {
   }
 }
 
-/** The restore init container's work in each pod before it starts: only the first pod of an empty deployment loads the backup. */
-function seeder(store: LocalObjectStore, backup: string, log: (line: string) => void): (pod: KubeletPod) => Promise<void> {
+/** `backup.sh seed` in each pod before it starts, its output logged. */
+function seeder(store: LocalObjectStore, backup: string, scratchDir: string, log: (line: string) => void): (pod: KubeletPod) => Promise<void> {
   return async (pod) => {
-    const redis = pod.spec.containers.find((c) => c.name === "redis")!;
-    const scripts = path.dirname(redis.argv[1]!);
-    const result = await pod.exec("redis", ["bash", path.join(scripts, "backup.sh"), "seed"], 0, {
-      ...objectStoreEnvironment(store.access),
-      RESTORE_BACKUP: backup,
-      SCRATCH_DIR: path.join(redis.env.DATA_DIR!, "seed-scratch"),
-    });
+    const result = await seedBeforeStart(pod, { store: store.access, backup, scratchDir });
     for (const line of result.output.trim().split("\n").filter(Boolean)) log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
-    if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
   };
 }
 

@@ -157,7 +157,10 @@ export class KubeletPod extends EventEmitter {
 
   /** `kubectl exec`: run a command in a container's environment inside the pod's network. */
   exec(container: string | undefined, argv: string[], timeoutMs = 0, env: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<{ code: number; output: string }> {
-    const base = container ? this.state(container).spec.env : (this.spec.containers[0]?.env ?? {});
+    // From the spec, not the running state: an init step runs before any container has started.
+    const spec = container === undefined ? this.spec.containers[0] : this.spec.containers.find((c) => c.name === container);
+    if (!spec) throw new Error(`pod ${this.name} has no container "${container}"`);
+    const base = spec.env;
     return this.runProcess(argv, { ...base, ...env }, timeoutMs, onOutput);
   }
 

@@ -164,6 +164,14 @@ export class LocalCluster {
     return this.createPod(running.workload, name, containers ?? running.containers);
   }
 
+  /** Every pod and volume gone at once (the region is lost): processes killed, claims deleted; the network stays. */
+  async destroyAll(): Promise<void> {
+    await Promise.all([...this.pods.values()].map((p) => p.kubelet.kill()));
+    for (const name of [...this.pods.keys()]) this.remove(name);
+    fs.rmSync(path.join(this.opts.baseDir, "claims"), { recursive: true, force: true });
+    fs.rmSync(path.join(this.opts.baseDir, "pods"), { recursive: true, force: true });
+  }
+
   /** Cut the pod's link (its processes live on, cut off), as a failed node link would; heal restores it. */
   partition(name: string): void {
     this.opts.bridge.partition(name);

@@ -5,13 +5,10 @@ import { backupSettings } from "../../k8s/backup/settings";
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { Credentials, withConnection } from "../../probe/connection";
 import { rto, ServiceWriter } from "../../probe/writes";
-import { AppProcess, startApp, waitUntilReady } from "../appProcess";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedPod } from "../backupJob";
+import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backupJob";
 import { waitForConvergence } from "../clusterWatch";
-import { localApiToken, localCredentials } from "../credentials";
-import { PodNetwork } from "../network";
 import { LocalObjectStore } from "../objectStore";
-import { LocalTopology } from "../topology";
+import { DrillApps, DrillTopology } from "./drillTopology";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
 
@@ -25,7 +22,11 @@ export type DisasterName = keyof typeof DISASTERS;
 export interface DisasterOptions {
   cfg: StackConfig;
   baseDir: string;
-  network: PodNetwork;
+  /** The run's credentials (the cluster runtime's pods were rendered with them). */
+  creds: Credentials;
+  apiToken: string;
+  /** A fresh topology living in DIR (as for the failover scenarios). */
+  topology: (dir: string) => DrillTopology;
   appPorts: [number, number];
   /** Seconds between backup runs (the local stand-in for backupSchedule). */
   backupIntervalSeconds: number;
@@ -58,47 +59,40 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   const dir = path.join(opts.baseDir, name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const { cfg, network } = opts;
-  const creds = localCredentials(dir);
-  const apiToken = localApiToken(dir);
+  const { cfg, creds, apiToken } = opts;
   const events: ScenarioResult["events"] = [];
   const note = (event: string) => {
     events.push({ at: Date.now(), event });
     log(`    ${event}`);
   };
-  const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, network.hostAddress);
-  let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
-  let apps: AppProcess[] = [];
-  const writer = new ServiceWriter(opts.appPorts.map((p) => `http://127.0.0.1:${p}`), apiToken);
-  const job = (t: LocalTopology): LocalBackupOptions => ({ target: processBackupTarget(t), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
-  const startApps = async (t: LocalTopology) => {
-    apps = [];
-    for (const [i, port] of opts.appPorts.entries()) {
-      apps.push(await startApp({ cfg, sentinels: t.pods.map((p) => p.address), creds, apiToken, port, logFile: path.join(t.pods[0]!.dir, "..", `app-${i}.log`) }));
-    }
-    await waitUntilReady(apps);
+  const topology = opts.topology(path.join(dir, "region"));
+  const hosts = topology.pods.map((p) => p.host);
+  topology.prepare();
+  const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, topology.hostAddress);
+  let apps: DrillApps | undefined;
+  const startApps = async () => {
+    apps = await topology.startApps(cfg, creds, apiToken, opts.appPorts, dir);
+    return apps.urls;
   };
-  const stopApps = async () => {
-    for (const a of apps) await a.stop();
-    apps = [];
-  };
+  const job = (): LocalBackupOptions => ({ target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
 
   // Backups on the drill's own schedule, one at a time, as the CronJob runs them.
   const backups: Array<{ id: string; at: number }> = [];
   let backingUp = true;
   let backupLoop: Promise<void> | undefined;
+  let writer: ServiceWriter | undefined;
   try {
-    topology.prepare();
     await store.start();
-    topology.startAll();
-    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000);
-    await startApps(topology);
+    await topology.start();
+    await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
+    // The URLs stay the same when a recovered region's instances take over (the public entry moves).
+    writer = new ServiceWriter(await startApps(), apiToken);
     const startedAt = Date.now();
     writer.start();
     backupLoop = (async () => {
       while (backingUp) {
         const tick = Date.now();
-        const result = await runBackupScript(job(topology), ["run"]);
+        const result = await runBackupScript(job(), ["run"]);
         fs.appendFileSync(path.join(dir, "backup.log"), result.output);
         const id = backupIdFrom(result.output);
         if (result.code === 0 && id) {
@@ -123,23 +117,22 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     if (name === "region-loss") {
       note("fault: region lost (every pod, volume and service instance)");
       backingUp = false;
-      const gone = apps.map((a) => new Promise((r) => (a.child.exitCode === null && a.child.signalCode === null ? a.child.once("exit", r) : r(undefined))));
-      for (const a of apps) a.child.kill("SIGKILL");
-      await Promise.all([...gone, ...topology.pods.map((p) => topology.stopPod(p, "SIGKILL"))]);
-      apps = [];
       // Recovery does not wait for a backup run that was under way: it dies with the region.
-      fs.rmSync(path.join(dir, "before"), { recursive: true, force: true });
+      await topology.destroy();
+      apps = undefined;
       note("volumes destroyed; a new topology is started from the object store");
 
       const seedStart = Date.now();
-      topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
-      topology.prepare();
       const marks: Record<string, number> = {};
-      const seeded = await seedPod(topology, topology.pods[0]!, store.access, "latest", path.join(dir, "seed-scratch"), (line) => {
-        if (/downloading /.test(line)) marks.download ??= Date.now();
-        if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
-      });
-      if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
+      const seeded = (await topology.start({
+        store: store.access,
+        backup: "latest",
+        scratchDir: path.join(dir, "seed-scratch"),
+        onOutput: (line) => {
+          if (/downloading /.test(line)) marks.download ??= Date.now();
+          if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
+        },
+      }))!;
       const seededAt = Date.now();
       backupUsed = /from backup (\S+)/.exec(seeded.output)?.[1] ?? backupUsed;
       keysRestored = Number(/restored (\d+) keys/.exec(seeded.output)?.[1] ?? 0);
@@ -147,21 +140,20 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       parts.start = (marks.download ?? seedStart) - faultAt;
       parts.download = (marks.load ?? seededAt) - (marks.download ?? seedStart);
       parts.load = seededAt - (marks.load ?? seededAt);
-      topology.startAll();
-      await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000);
-      await waitForReplicasSynced(topology, creds, keysRestored);
+      await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
+      await waitForReplicasSynced(hosts, creds, keysRestored);
       const syncedAt = Date.now();
       parts.sync = syncedAt - seededAt;
       note("new topology converged, replicas synced");
-      await startApps(topology);
+      await startApps();
       parts.service = Date.now() - syncedAt;
       await backupLoop;
     } else {
-      const master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 30_000)).masters[0]!;
+      const master = (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
       await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
       note("fault: FLUSHALL on the master");
       const restoreStart = Date.now();
-      const restored = await runBackupScript(job(topology), ["restore", "latest"]);
+      const restored = await runBackupScript(job(), ["restore", "latest"]);
       if (restored.code !== 0) throw new Error(`restore failed: ${restored.output}`);
       backupUsed = /restored from backup (\S+)/.exec(restored.output)?.[1] ?? backupUsed;
       keysRestored = Number(/done, (\d+) keys restored/.exec(restored.output)?.[1] ?? 0);
@@ -174,7 +166,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     await sleep(3000);
     await writer.stop();
     const endedAt = Date.now();
-    const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 30_000);
+    const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
     const masterAfter = view.masters[0]!;
     const lost = await lostWrites(writer, masterAfter, creds);
     const lostAt = writer.samples.filter((s) => s.ok && lost.includes(s.seq)).map((s) => s.at);
@@ -222,8 +214,8 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   } finally {
     backingUp = false;
     await backupLoop?.catch(() => undefined);
-    await writer.stop();
-    await stopApps();
+    await writer?.stop();
+    await apps?.stop();
     await topology.shutdown();
     await store.stop();
   }
@@ -253,13 +245,13 @@ export function disasterViolations(r: DisasterResult, backups: Array<{ id: strin
 }
 
 /** Every replica holds the restored keys (a full sync from the seeded first pod). */
-async function waitForReplicasSynced(topology: LocalTopology, creds: Credentials, keys: number): Promise<void> {
+async function waitForReplicasSynced(hosts: string[], creds: Credentials, keys: number): Promise<void> {
   const deadline = Date.now() + 120_000;
-  for (const pod of topology.pods) {
+  for (const host of hosts) {
     for (;;) {
-      const size = await withConnection(pod.address, REDIS_PORT, creds.redisPassword, (c) => c.dbsize(), 2000).catch(() => -1);
+      const size = await withConnection(host, REDIS_PORT, creds.redisPassword, (c) => c.dbsize(), 2000).catch(() => -1);
       if (size >= keys) break;
-      if (Date.now() > deadline) throw new Error(`${pod.name} holds ${size} of ${keys} keys after 120 s`);
+      if (Date.now() > deadline) throw new Error(`${host} holds ${size} of ${keys} keys after 120 s`);
       await sleep(100);
     }
   }

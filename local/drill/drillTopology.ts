@@ -11,8 +11,21 @@ import { LocalCluster } from "../cluster/localCluster";
 import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
 import { PodNetwork } from "../network";
 import { ScriptResult } from "../scriptProcess";
+import { BackupTarget, processBackupTarget, seedPod } from "../backupJob";
+import { ObjectStoreAccess } from "../objectStore";
+import { seedBeforeStart } from "../cluster/seed";
+import { LocalLoadBalancer } from "../cluster/loadBalancer";
+import * as fs from "fs";
 import { COMPONENTS, LocalPod, LocalTopology } from "../topology";
 import { waitFor } from "../../probe/wait";
+
+/** A restore's seed: the object store, the backup to load, and where the first pod's output goes. */
+export interface SeedOptions {
+  store: ObjectStoreAccess;
+  backup: string;
+  scratchDir: string;
+  onOutput?: (chunk: string) => void;
+}
 
 /** A Redis pod as a drill sees it. */
 export interface DrillPod {
@@ -45,8 +58,18 @@ export interface DrillTopology {
   readonly sentinelService?: string;
   /** How a client process that is not a pod runs with the cluster's names (identity without cluster DNS). */
   clientCommand(command: string, args: string[]): { command: string; args: string[] };
-  start(): Promise<void>;
+  /** The pod network, before anything runs (the object store listens on its host address). */
+  prepare(): void;
+  /** Where the pods reach a service on the host: the local object store. */
+  readonly hostAddress: string;
+  /** Start the Redis pods; with SEED, each pod runs `backup.sh seed` first (the restore init container). */
+  start(seed?: SeedOptions): Promise<ScriptResult | undefined>;
+  /** The service instances, at URLs that stay the same across destroy() (host ports). */
   startApps(cfg: StackConfig, creds: Credentials, apiToken: string, ports: number[], logDir: string): Promise<DrillApps>;
+  /** Where the backup job runs and what it reaches. */
+  backupTarget(): BackupTarget;
+  /** The region is lost: every pod, service instance and volume, at once. The network stays for the next one. */
+  destroy(): Promise<void>;
   /** SIGKILL a container; it comes back as the kubelet brings it back. */
   crash(pod: DrillPod, container: RedisContainer): Promise<void>;
   /** Keep a container down (killed, not restarted) until released. */
@@ -76,23 +99,52 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class ProcessDrillTopology implements DrillTopology {
   readonly kind = "processes";
   readonly pods: DrillPod[];
-  private readonly topology: LocalTopology;
+  private topology: LocalTopology;
   private apps: AppProcess[] = [];
-
   readonly canPartition: boolean;
 
-  constructor(cfg: StackConfig, baseDir: string, network: PodNetwork, creds: Credentials) {
+  constructor(
+    private readonly cfg: StackConfig,
+    private readonly baseDir: string,
+    private readonly network: PodNetwork,
+    private readonly creds: Credentials,
+  ) {
     this.topology = new LocalTopology({ cfg, baseDir, network, ...creds });
     this.canPartition = network.kind === "namespaces";
     this.pods = this.topology.pods.map((p) => ({ name: p.name, host: p.address }));
+  }
+
+  get hostAddress(): string {
+    return this.network.hostAddress;
+  }
+
+  prepare(): void {
+    this.topology.prepare();
+  }
+
+  backupTarget(): BackupTarget {
+    return processBackupTarget(this.topology);
+  }
+
+  async destroy(): Promise<void> {
+    const apps = this.apps.splice(0);
+    for (const app of apps) app.child.kill("SIGKILL");
+    await Promise.all([...apps.map((a) => a.stop()), ...this.topology.pods.map((p) => this.topology.stopPod(p, "SIGKILL"))]);
+    fs.rmSync(this.baseDir, { recursive: true, force: true });
+    this.topology = new LocalTopology({ cfg: this.cfg, baseDir: this.baseDir, network: this.network, ...this.creds });
   }
 
   private local(pod: DrillPod): LocalPod {
     return this.topology.pods.find((p) => p.name === pod.name)!;
   }
 
-  async start(): Promise<void> {
+  // Only the first pod of an empty topology seeds; the others replicate it (backup.sh seed decides).
+  async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
+    this.topology.prepare();
+    const seeded = seed ? await seedPod(this.topology, this.topology.pods[0]!, seed.store, seed.backup, seed.scratchDir, seed.onOutput) : undefined;
+    if (seeded && seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
     this.topology.startAll();
+    return seeded;
   }
 
   clientCommand(command: string, args: string[]) {
@@ -184,16 +236,17 @@ export class ClusterDrillTopology implements DrillTopology {
   private restoreResolver?: () => void;
 
   constructor(
+    private readonly settings: StackConfig,
     objects: ClusterObjects,
     baseDir: string,
     bridge: PodBridge,
-    opts: { dnsPropagationMs?: number; onEvent?: (event: KubeletEvent) => void; appImage: string },
+    opts: { dnsPropagationMs?: number; onEvent?: (event: KubeletEvent) => void },
   ) {
     this.cluster = new LocalCluster({
       objects,
       baseDir,
       bridge,
-      images: { [opts.appImage]: [APP_BINARY] },
+      images: { [settings.appImage]: [APP_BINARY] },
       ...(opts.dnsPropagationMs !== undefined ? { dnsPropagationMs: opts.dnsPropagationMs } : {}),
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     });
@@ -222,26 +275,84 @@ export class ClusterDrillTopology implements DrillTopology {
     return this.client(command, args);
   }
 
-  async start(): Promise<void> {
+  get hostAddress(): string {
+    return this.cluster.hostAddress;
+  }
+
+  prepare(): void {
+    if (this.restoreResolver) return;
     this.cluster.setUp();
     // The harness (on the node) resolves cluster names as the pods do.
     this.restoreResolver = resolveClusterNames(this.cluster.dns);
-    await this.cluster.createAll(this.redis, [...COMPONENTS]);
   }
 
+  async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
+    this.prepare();
+    let seeded: ScriptResult | undefined;
+    const first = this.pods[0]!.name;
+    await this.cluster.createAll(
+      this.redis,
+      [...COMPONENTS],
+      seed
+        ? async (pod) => {
+            const result = await seedBeforeStart(pod, seed, pod.name === first ? seed.onOutput : undefined);
+            if (pod.name === first) seeded = result;
+          }
+        : undefined,
+    );
+    return seeded;
+  }
+
+  private backupClient?: (command: string, args: string[]) => { command: string; args: string[] };
+
+  backupTarget(): BackupTarget {
+    this.backupClient ??= this.cluster.addClient("redis-backup-job", this.redis.namespace);
+    const env = this.cluster.pod(this.pods[0]!.name).spec.containers[0]!.env;
+    return {
+      settings: this.settings,
+      nodes: this.pods.map((p) => p.host),
+      redisPassword: env.REDIS_PASSWORD!,
+      sentinelPassword: env.SENTINEL_PASSWORD!,
+      wrap: this.backupClient,
+    };
+  }
+
+  async destroy(): Promise<void> {
+    this.appPods = [];
+    await this.cluster.destroyAll();
+    this.backupClient = undefined;
+  }
+
+  private appPods: string[] = [];
+  private readonly balancers: LocalLoadBalancer[] = [];
+
+  /**
+   * The Deployment's pods (its own replica count), behind one stand-in for the LoadBalancer
+   * Service per port: each spreads over the app pods ready at the time, so the URLs outlive
+   * the pods (a region's recovery brings new ones up behind the same URLs).
+   */
   async startApps(_cfg: StackConfig, _creds: Credentials, _apiToken: string, ports: number[]): Promise<DrillApps> {
     const app = this.appWorkload;
     if (!app) throw new Error("the rendered program has no Deployment for the app");
-    // The Deployment's own replica count; the ports matter only to host processes.
-    void ports;
     const names = LocalCluster.podNames(app);
     await Promise.all(names.map((name) => this.cluster.createPod(app, name)));
     await waitFor("the app pods to be ready", async () => names.every((n) => this.cluster.pod(n).ready), 60_000, 100);
+    this.appPods = names;
     const port = appPort(app);
+    if (this.balancers.length === 0) {
+      for (const listen of ports) {
+        const lb = new LocalLoadBalancer("127.0.0.1", listen, () =>
+          this.appPods.filter((n) => this.cluster.pod(n).ready).map((n) => ({ host: this.cluster.ipOf(n), port })),
+        );
+        await lb.start();
+        this.balancers.push(lb);
+      }
+    }
     return {
-      urls: names.map((n) => `http://${this.cluster.ipOf(n)}:${port}`),
+      urls: this.balancers.map((lb) => lb.url),
       stop: async () => {
-        await Promise.all(names.map((n) => this.cluster.pod(n).kill()));
+        await Promise.all(this.balancers.splice(0).map((lb) => lb.stop()));
+        await Promise.all(names.filter((n) => this.cluster.podNames().includes(n)).map((n) => this.cluster.pod(n).kill()));
       },
     };
   }
@@ -299,6 +410,7 @@ export class ClusterDrillTopology implements DrillTopology {
   }
 
   async shutdown(): Promise<void> {
+    await Promise.all(this.balancers.splice(0).map((lb) => lb.stop()));
     this.restoreResolver?.();
     await this.cluster.shutdown();
   }

@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
-import { podNetwork } from "../network";
 import { repeatTable, reportTable, timelineSvg } from "./report";
 import { abortActiveScenario, runScenario, ScenarioResult } from "./runner";
 import { SCENARIOS, scenariosNamed } from "./scenarios";
@@ -100,22 +99,18 @@ async function main(): Promise<void> {
     console.error(`--dns-delay: "${values["dns-delay"]}" is not a whole number of milliseconds from 0 to 60000\n\n${USAGE}`);
     process.exit(2);
   }
-  const network = podNetwork(cfg.redisReplicas, "drill", values.loopback);
-  const runtime =
-    scenarios.length > 0
-      ? await drillRuntime({
-          stack: values.stack!,
-          overrides,
-          cfg,
-          stateDir: path.join(out, "state"),
-          ...(values.runtime ? { requested: values.runtime as RuntimeKind } : {}),
-          loopback: values.loopback!,
-          dnsPropagationMs: dnsDelay,
-        })
-      : undefined;
+  const runtime = await drillRuntime({
+    stack: values.stack!,
+    overrides,
+    cfg,
+    stateDir: path.join(out, "state"),
+    ...(values.runtime ? { requested: values.runtime as RuntimeKind } : {}),
+    loopback: values.loopback!,
+    dnsPropagationMs: dnsDelay,
+  });
   console.log(
-    `drill: stack ${values.stack}, down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, ${scenarios.length} scenario(s), ` +
-      `${runtime ? `pods: ${runtime.description}` : `pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}`}; report in ${out}`,
+    `drill: stack ${values.stack}, down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, ${scenarios.length + disasters.length} scenario(s), ` +
+      `pods: ${runtime.description}; report in ${out}`,
   );
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -133,9 +128,9 @@ async function main(): Promise<void> {
       baseDir: path.join(out, "state"),
       appPorts: [18580, 18581],
       withPeers: !values["no-peers"],
-      creds: runtime!.creds,
-      apiToken: runtime!.apiToken,
-      topology: (dir) => runtime!.topology(dir),
+      creds: runtime.creds,
+      apiToken: runtime.apiToken,
+      topology: (dir) => runtime.topology(dir),
       log: (line) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${line.trim()}`),
     });
     results.push(result);
@@ -151,7 +146,9 @@ async function main(): Promise<void> {
       const result = await runDisaster(name, {
         cfg,
         baseDir: path.join(out, "state"),
-        network,
+        creds: runtime.creds,
+        apiToken: runtime.apiToken,
+        topology: (dir) => runtime.topology(dir),
         appPorts: [18580, 18581],
         backupIntervalSeconds: backupEvery,
         backupsBefore: 2,
@@ -166,7 +163,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(out, "disasters.json"), JSON.stringify(recovered.map(({ writers, ...r }) => ({ ...r, writers: writers.map(({ samples, ...w }) => w) })), null, 1));
     console.log(`\n${table}\n\ntimelines: ${out}/*.svg`);
     if (values.results && scenarios.length === 0) {
-      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods on ${network.kind === "namespaces" ? "network namespaces" : "loopback addresses"}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write)`;
+      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write)`;
       writeResults(values.results, "Disaster recovery drill results", "drill", `${setup}.\n\n${table}\n`);
     }
     if (recovered.some((r) => r.violations.length > 0)) process.exitCode = 1;
@@ -177,7 +174,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, "report.md"), `${table}\n`);
   console.log(`\n${table}\n\nreport: ${path.join(out, "report.json")}, timelines: ${out}/*.svg`);
   if (values.results) {
-    const setup = `down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, pods: ${runtime!.description}`;
+    const setup = `down-after ${cfg.sentinelDownAfterMs} ms, min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds} s, pods: ${runtime.description}`;
     writeResults(values.results, "Failover drill results", "drill", `${setup}.\n\n${table}\n`);
   }
   if (results.some((r) => r.violations.length > 0)) process.exit(1);

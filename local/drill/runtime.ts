@@ -47,7 +47,7 @@ export async function drillRuntime(opts: {
       description: `the rendered manifests on the local kubelet, one network namespace per pod, cluster DNS (propagation ${opts.dnsPropagationMs} ms)`,
       creds,
       apiToken,
-      topology: (dir) => new ClusterDrillTopology(objects, dir, new PodBridge(CLUSTER_BRIDGE.prefix, CLUSTER_BRIDGE.subnet), { appImage: opts.cfg.appImage, dnsPropagationMs: opts.dnsPropagationMs }),
+      topology: (dir) => new ClusterDrillTopology(opts.cfg, objects, dir, new PodBridge(CLUSTER_BRIDGE.prefix, CLUSTER_BRIDGE.subnet), { dnsPropagationMs: opts.dnsPropagationMs }),
     };
   }
   const network = podNetwork(opts.cfg.redisReplicas, "drill", opts.loopback);

@@ -1,0 +1,27 @@
+import * as path from "path";
+import { ObjectStoreAccess, objectStoreEnvironment } from "../objectStore";
+import { ScriptResult } from "../scriptProcess";
+import { KubeletPod } from "./kubelet";
+
+/**
+ * The restore init container's work, run in a Redis pod before its containers start:
+ * `backup.sh seed` with the redis container's environment and the store's. Only the first pod
+ * of an empty deployment loads the backup; the others find they are not it and skip.
+ */
+export async function seedBeforeStart(
+  pod: KubeletPod,
+  seed: { store: ObjectStoreAccess; backup: string; scratchDir: string },
+  onOutput?: (chunk: string) => void,
+): Promise<ScriptResult> {
+  const redis = pod.spec.containers.find((c) => c.name === "redis");
+  if (!redis) throw new Error(`pod ${pod.name} has no redis container to seed`);
+  const result = await pod.exec(
+    "redis",
+    ["bash", path.join(path.dirname(redis.argv[1]!), "backup.sh"), "seed"],
+    0,
+    { ...objectStoreEnvironment(seed.store), RESTORE_BACKUP: seed.backup, SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
+    onOutput,
+  );
+  if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${seed.backup}" failed (exit ${result.code}): ${result.output.trim().split("\n").at(-1) ?? ""}`);
+  return result;
+}
