@@ -87,21 +87,21 @@ export class ClusterRun {
       cluster.addClient("redis-backup-job", redis.namespace);
       const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, path.join(opts.baseDir, "seed-scratch"), log);
       await cluster.createAll(redis, undefined, seed);
-      const hosts = LocalCluster.podNames(redis).map((p) => cluster.fqdn(redis, p));
+      const hosts = LocalCluster.replicaNames(redis).map((p) => cluster.fqdn(redis, p));
       await waitForConverged(hosts, cfg, opts.creds);
       const state: LocalClusterState = {
         hostAddress: cluster.hostAddress,
         backupNetns,
-        pods: LocalCluster.podNames(redis).map((name) => {
+        pods: LocalCluster.replicaNames(redis).map((name) => {
           const redisContainer = cluster.pod(name).spec.containers.find((c) => c.name === "redis")!;
           const envFile = path.join(opts.baseDir, "pods", name, "redis-env.json");
           fs.writeFileSync(envFile, JSON.stringify(redisContainer.env), { mode: 0o600 });
-          return { name, host: cluster.fqdn(redis, name), netns: cluster.namespaceOf(name), scriptsDir: path.dirname(redisContainer.argv[1]!), envFile };
+          return { name, host: cluster.fqdn(redis, name), netns: cluster.namespaceOf(name), scriptsDir: path.dirname(cluster.pod(name).scriptPath("redis", "lib.sh")), envFile };
         }),
       };
       writeClusterState(opts.baseDir, state);
       await cluster.createAll(app);
-      const appPods = LocalCluster.podNames(app);
+      const appPods = LocalCluster.replicaNames(app);
       await waitFor("the app pods to be ready", async () => appPods.every((p) => cluster.pod(p).ready), 60_000, 200);
       const port = app.template.spec.containers[0]!.ports!.find((p) => p.name === "http")!.containerPort;
       lb = new LocalLoadBalancer("127.0.0.1", opts.publicPort, () =>

@@ -22,7 +22,7 @@ function pod(containers: (dir: string) => ContainerSpec[], graceMs = 2000): { po
   return { pod: kubelet, dir, events };
 }
 
-const bash = (name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({ name, argv: ["bash", "-c", script], env: {}, ...extra });
+const bash = (name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({ name, argv: ["bash", "-c", script], env: {}, mounts: [], ...extra });
 const execProbe = (script: string, fields: Partial<ProbeSpec> = {}): ProbeSpec => ({
   action: { kind: "exec", argv: ["bash", "-c", script] },
   initialDelayMs: 0,

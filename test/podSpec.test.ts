@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clusterObjects, ClusterObjects, workloadNamed } from "../local/cluster/objects";
-import { expandReferences, PodSpec, podSpec } from "../local/cluster/podSpec";
+import { expandReferences, localPath, PodSpec, podSpec } from "../local/cluster/podSpec";
 import { renderStack } from "./helpers/pulumiMocks";
 
 // The local pods come from the objects the real program renders: these tests pin down that
@@ -35,6 +35,8 @@ describe("pods from the rendered program", () => {
     expect(fs.statSync(redis.argv[1]!).mode & 0o777).toBe(0o555);
     expect(fs.readFileSync(path.join(redis.env.CONFIG_DIR!, "redis.conf"), "utf8")).toBe(objects.configMaps.get("redis-config")!["redis.conf"]);
     expect(redis.env.DATA_DIR).toBe(path.join(dir, "claims/data-redis-1"));
+    expect(localPath(redis, "/scripts/switchover.sh")).toBe(path.join(dir, "volumes/scripts/switchover.sh"));
+    expect(localPath(redis, "/etc/hosts")).toBe("/etc/hosts");
     expect(spec.containers.map((c) => c.name)).toEqual(["redis", "sentinel", "promotion-follower"]);
     expect(spec.skipped.map((s) => s.name)).toEqual(["redis-exporter", "sentinel-exporter"]);
   });

@@ -3,7 +3,8 @@ import { EventEmitter } from "events";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { Action, ContainerSpec, PodSpec, ProbeSpec } from "./podSpec";
+import { POD_PATHS } from "../../k8s/redis/render";
+import { Action, ContainerSpec, localPath, PodSpec, ProbeSpec } from "./podSpec";
 import { runCollecting } from "../scriptProcess";
 
 /** Where a pod's processes run: its network (namespace or address) and its log directory. */
@@ -155,13 +156,26 @@ export class KubeletPod extends EventEmitter {
     await Promise.all([...this.containers.values()].map((state) => this.stopContainer(state, 0, false)));
   }
 
+  /** `kubectl exec POD -c CONTAINER -- bash <scripts>/SCRIPT ARGS`: one of the pod's scripts, at the path the container mounts them. */
+  script(container: string, script: string, args: string[] = [], timeoutMs = 0, env: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<{ code: number; output: string }> {
+    return this.exec(container, ["bash", this.scriptPath(container, script), ...args], timeoutMs, env, onOutput);
+  }
+
+  scriptPath(container: string, script: string): string {
+    return localPath(this.containerSpec(container), `${POD_PATHS.scripts}/${script}`);
+  }
+
   /** `kubectl exec`: run a command in a container's environment inside the pod's network. */
   exec(container: string | undefined, argv: string[], timeoutMs = 0, env: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<{ code: number; output: string }> {
-    // From the spec, not the running state: an init step runs before any container has started.
-    const spec = container === undefined ? this.spec.containers[0] : this.spec.containers.find((c) => c.name === container);
-    if (!spec) throw new Error(`pod ${this.name} has no container "${container}"`);
-    const base = spec.env;
+    const base = (container === undefined ? this.spec.containers[0] : this.containerSpec(container))?.env ?? {};
     return this.runProcess(argv, { ...base, ...env }, timeoutMs, onOutput);
+  }
+
+  // From the spec, not the running state: an init step runs before any container has started.
+  private containerSpec(container: string): ContainerSpec {
+    const spec = this.spec.containers.find((c) => c.name === container);
+    if (!spec) throw new Error(`pod ${this.name} has no container "${container}"`);
+    return spec;
   }
 
   private state(container: string): ContainerState {

@@ -121,13 +121,13 @@ export class LocalCluster {
   }
 
   /** The names of a workload's pods: ordinals for a StatefulSet, letters for a Deployment. */
-  static podNames(workload: Workload): string[] {
+  static replicaNames(workload: Workload): string[] {
     return Array.from({ length: workload.replicas }, (_, i) => (workload.kind === "StatefulSet" ? `${workload.name}-${i}` : `${workload.name}-${String.fromCharCode(97 + i)}`));
   }
 
   /** Every replica of a workload at once (podManagementPolicy Parallel). */
   async createAll(workload: Workload, containers?: string[], beforeStart?: (pod: KubeletPod) => Promise<void>): Promise<void> {
-    await Promise.all(LocalCluster.podNames(workload).map((name) => this.createPod(workload, name, containers, beforeStart)));
+    await Promise.all(LocalCluster.replicaNames(workload).map((name) => this.createPod(workload, name, containers, beforeStart)));
   }
 
   namespaceOf(name: string): string {

@@ -18,6 +18,8 @@ export interface ContainerSpec {
   name: string;
   argv: string[];
   env: Record<string, string>;
+  /** Where each of its mount points is on this machine. */
+  mounts: Array<{ mountPath: string; dir: string }>;
   startup?: ProbeSpec;
   liveness?: ProbeSpec;
   readiness?: ProbeSpec;
@@ -92,6 +94,11 @@ function resolveEnv(env: EnvVar[], pod: { name: string; namespace: string; ip: s
     vars[variable.name] = value;
   }
   return vars;
+}
+
+/** Where an in-container path of CONTAINER is on this machine (a path under none of its mounts stays as it is). */
+export function localPath(container: Pick<ContainerSpec, "mounts">, inContainer: string): string {
+  return pathMapper(container.mounts)(inContainer);
 }
 
 /** Maps in-container paths (mount points) onto the local directories that stand in for them. */
@@ -198,6 +205,7 @@ function containerSpec(
     name: container.name,
     argv,
     env,
+    mounts,
     ...Object.fromEntries(Object.entries(probes).filter(([, p]) => p !== undefined)),
     ...(preStop ? { preStop } : {}),
   };

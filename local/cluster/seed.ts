@@ -13,11 +13,10 @@ export async function seedBeforeStart(
   seed: { store: ObjectStoreAccess; backup: string; scratchDir: string },
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult> {
-  const redis = pod.spec.containers.find((c) => c.name === "redis");
-  if (!redis) throw new Error(`pod ${pod.name} has no redis container to seed`);
-  const result = await pod.exec(
+  const result = await pod.script(
     "redis",
-    ["bash", path.join(path.dirname(redis.argv[1]!), "backup.sh"), "seed"],
+    "backup.sh",
+    ["seed"],
     0,
     { ...objectStoreEnvironment(seed.store), RESTORE_BACKUP: seed.backup, SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
     onOutput,

@@ -1,6 +1,6 @@
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
-import { SCRIPT_DIR, SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
+import { SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
 import { Credentials } from "../../probe/connection";
 import { resolveClusterNames } from "../cluster/harnessResolver";
 import { AppProcess, APP_BINARY, startApp, waitUntilReady } from "../appProcess";
@@ -233,6 +233,7 @@ export class ClusterDrillTopology implements DrillTopology {
   readonly pods: DrillPod[];
   private readonly cluster: LocalCluster;
   private readonly redis: Workload;
+  private readonly appWorkload: Workload | undefined;
   private restoreResolver?: () => void;
 
   constructor(
@@ -257,8 +258,6 @@ export class ClusterDrillTopology implements DrillTopology {
     });
     this.appWorkload = objects.workloads.find((w) => w.kind === "Deployment");
   }
-
-  private readonly appWorkload: Workload | undefined;
 
   get dns(): ClusterDns {
     return this.cluster.dns;
@@ -319,8 +318,8 @@ export class ClusterDrillTopology implements DrillTopology {
 
   async destroy(): Promise<void> {
     this.appPods = [];
+    // The backup job's namespace is not a pod: it stays, as the CronJob would in the new region.
     await this.cluster.destroyAll();
-    this.backupClient = undefined;
   }
 
   private appPods: string[] = [];
@@ -334,7 +333,7 @@ export class ClusterDrillTopology implements DrillTopology {
   async startApps(_cfg: StackConfig, _creds: Credentials, _apiToken: string, ports: number[]): Promise<DrillApps> {
     const app = this.appWorkload;
     if (!app) throw new Error("the rendered program has no Deployment for the app");
-    const names = LocalCluster.podNames(app);
+    const names = LocalCluster.replicaNames(app);
     await Promise.all(names.map((name) => this.cluster.createPod(app, name)));
     await waitFor("the app pods to be ready", async () => names.every((n) => this.cluster.pod(n).ready), 60_000, 100);
     this.appPods = names;
@@ -404,9 +403,7 @@ export class ClusterDrillTopology implements DrillTopology {
   }
 
   exec(pod: DrillPod, script: string, args: string[] = []): Promise<ScriptResult> {
-    const kubelet = this.cluster.pod(pod.name);
-    const scripts = path.dirname(kubelet.spec.containers.find((c) => c.name === "redis")!.argv[1] ?? SCRIPT_DIR);
-    return kubelet.exec("redis", ["bash", path.join(scripts, script), ...args]);
+    return this.cluster.pod(pod.name).script("redis", script, args);
   }
 
   async shutdown(): Promise<void> {

@@ -81,7 +81,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   const { cfg, creds, apiToken } = opts;
   const topology = opts.topology(dir);
   const missing = scenario.needsCluster && topology.kind !== "cluster" ? "the cluster runtime" : undefined;
-  if (missing || (scenario.needsNamespaces && topology.kind === "processes" && !topology.canPartition)) {
+  if (missing || (scenario.needsNamespaces && !topology.canPartition)) {
     const reason = `needs ${missing ?? "network namespaces"} (root and iproute2)`;
     log(`    skipped: ${reason}`);
     return skippedResult(scenario, reason);
