@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import { StackConfig } from "../../config/schema";
 import { Credentials } from "../../probe/connection";
 import { PodBridge } from "../cluster/bridge";
@@ -35,6 +36,7 @@ export async function drillRuntime(opts: {
   loopback: boolean;
   dnsPropagationMs: number;
 }): Promise<DrillRuntime> {
+  fs.mkdirSync(opts.stateDir, { recursive: true });
   const creds = localCredentials(opts.stateDir);
   const apiToken = localApiToken(opts.stateDir);
   const namespaces = !opts.loopback && NamespaceNetwork.available();
