@@ -336,6 +336,5 @@ void HttpServer::stop() {
     impl_->threads_.clear();
 }
 
-std::size_t HttpServer::openConnections() const { return impl_->open_; }
 
 }  // namespace redisdr

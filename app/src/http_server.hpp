@@ -69,8 +69,6 @@ public:
     // Stops the I/O threads and joins them; open connections are dropped.
     void stop();
 
-    std::size_t openConnections() const;
-
 private:
     std::unique_ptr<HttpListenerState> impl_;
 };

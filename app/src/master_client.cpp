@@ -235,7 +235,7 @@ void MasterClient::report(const RedisError& error) {
 
 std::vector<Reply> MasterClient::execute(const std::vector<std::vector<std::string>>& commands,
                                          Idempotency idempotency) {
-    return attemptsFrom(1, std::nullopt, commands, idempotency, Clock::now() + settings_.requestTimeout);
+    return attemptsFrom(1, std::nullopt, commands, idempotency, deadlineFromNow());
 }
 
 std::vector<Reply> MasterClient::executeAfter(const Attempt& first, const std::vector<std::vector<std::string>>& commands,
