@@ -19,16 +19,19 @@ export interface BackupTarget {
   wrap(command: string, args: string[]): { command: string; args: string[] };
 }
 
+/** The backup job against NODES, with the passwords of a Redis pod's environment, run through WRAP (as is, by default). */
+export function backupTarget(
+  settings: StackConfig,
+  nodes: string[],
+  podEnv: Record<string, string | undefined>,
+  wrap: BackupTarget["wrap"] = (command, args) => ({ command, args }),
+): BackupTarget {
+  return { settings, nodes, redisPassword: podEnv.REDIS_PASSWORD!, sentinelPassword: podEnv.SENTINEL_PASSWORD!, wrap };
+}
+
 /** The backup job beside a topology of host processes (in the host namespace, as the CronJob's pod is a pod of its own). */
 export function processBackupTarget(topology: LocalTopology): BackupTarget {
-  const pod = topology.pods[0]!;
-  return {
-    settings: topology.settings,
-    nodes: topology.pods.map((p) => p.address),
-    redisPassword: pod.env.REDIS_PASSWORD!,
-    sentinelPassword: pod.env.SENTINEL_PASSWORD!,
-    wrap: (command, args) => ({ command, args }),
-  };
+  return backupTarget(topology.settings, topology.pods.map((p) => p.address), topology.pods[0]!.env);
 }
 
 export interface LocalBackupOptions {

@@ -13,7 +13,7 @@ import { clusterBackupTarget, LocalClusterState, removeClusterState, writeCluste
 import { LocalLoadBalancer } from "./cluster/loadBalancer";
 import { workloadNamed } from "./cluster/objects";
 import { localSecretConfig, renderClusterObjects } from "./cluster/render";
-import { clusterView, isConverged } from "./clusterWatch";
+import { waitForConvergenceShowingRoles } from "./clusterWatch";
 import { SITES } from "./network";
 import { LocalObjectStore } from "./objectStore";
 import { seedBeforeStart } from "./cluster/seed";
@@ -88,7 +88,8 @@ export class ClusterRun {
       const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, path.join(opts.baseDir, "seed-scratch"), log);
       await cluster.createAll(redis, undefined, seed);
       const hosts = LocalCluster.replicaNames(redis).map((p) => cluster.fqdn(redis, p));
-      await waitForConverged(hosts, cfg, opts.creds);
+      // Pods show as redis-0=master etc.: their FQDN up to the first dot.
+      await waitForConvergenceShowingRoles(hosts, cfg.masterName, opts.creds, 180_000, (host) => host.split(".")[0]!);
       const state: LocalClusterState = {
         hostAddress: cluster.hostAddress,
         backupNetns,
@@ -135,20 +136,4 @@ function seeder(store: LocalObjectStore, backup: string, scratchDir: string, log
     const result = await seedBeforeStart(pod, { store: store.access, backup, scratchDir });
     for (const line of result.output.trim().split("\n").filter(Boolean)) log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
   };
-}
-
-async function waitForConverged(hosts: string[], cfg: StackConfig, creds: Credentials): Promise<void> {
-  const started = Date.now();
-  await waitFor(
-    "the topology to converge",
-    async () => {
-      const view = await clusterView(hosts, cfg.masterName, creds);
-      const summary = hosts.map((h) => `${h.split(".")[0]}=${view.roles[h]?.role ?? "?"}`).join(" ");
-      process.stdout.write(`\r  ${((Date.now() - started) / 1000).toFixed(1)}s ${summary}   `);
-      return isConverged(view) ? view : undefined;
-    },
-    180_000,
-    500,
-  );
-  process.stdout.write("\n");
 }

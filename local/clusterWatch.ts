@@ -105,3 +105,30 @@ export function watchMasters(hosts: string[], masterName: string, creds: Credent
     return { twoMasters, twoWritable };
   };
 }
+
+/**
+ * Wait for convergence while showing each pod's role on one updating line (npm start):
+ * LABEL names a pod in that line. Resolves with the converged view.
+ */
+export async function waitForConvergenceShowingRoles(
+  hosts: string[],
+  masterName: string,
+  creds: Credentials,
+  timeoutMs: number,
+  label: (host: string) => string = (host) => host,
+): Promise<ClusterView> {
+  const started = Date.now();
+  const view = await waitFor(
+    "the topology to converge",
+    async () => {
+      const current = await clusterView(hosts, masterName, creds);
+      const summary = hosts.map((h) => `${label(h)}=${current.roles[h]?.role ?? "?"}`).join(" ");
+      process.stdout.write(`\r  ${((Date.now() - started) / 1000).toFixed(1)}s ${summary}   `);
+      return isConverged(current) ? current : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+  process.stdout.write("\n");
+  return view;
+}

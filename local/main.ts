@@ -3,8 +3,7 @@ import * as path from "path";
 import { AppProcess, startApp, waitUntilReady } from "./appProcess";
 import { StackConfig } from "../config/schema";
 import { Credentials } from "../probe/connection";
-import { waitFor } from "../probe/wait";
-import { clusterView, isConverged } from "./clusterWatch";
+import { waitForConvergenceShowingRoles } from "./clusterWatch";
 import { NamespaceNetwork, podNetwork } from "./network";
 import { ClusterRun, ClusterStartOptions } from "./clusterStart";
 import { LocalTopology } from "./topology";
@@ -190,20 +189,8 @@ async function bringUp(
 ): Promise<void> {
   const hosts = topology.pods.map((p) => p.address);
   topology.startAll();
-  const started = Date.now();
-  await waitFor(
-    "the topology to converge",
-    async () => {
-      const view = await clusterView(hosts, cfg.masterName, creds);
-      const summary = hosts.map((h) => `${h}=${view.roles[h]?.role ?? "?"}`).join(" ");
-      process.stdout.write(`\r  ${((Date.now() - started) / 1000).toFixed(1)}s ${summary}   `);
-      return isConverged(view) ? view : undefined;
-    },
-    120_000,
-    500,
-  );
-  const view = await clusterView(hosts, cfg.masterName, creds);
-  console.log("\n\nconverged:");
+  const view = await waitForConvergenceShowingRoles(hosts, cfg.masterName, creds, 120_000);
+  console.log("\nconverged:");
   for (const pod of topology.pods) {
     const role = view.roles[pod.address]?.role === "master" ? "master " : "replica";
     console.log(`  ${pod.name}  ${role}  redis ${pod.address}:6379  sentinel ${pod.address}:26379  logs ${pod.dir}`);

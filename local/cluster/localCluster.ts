@@ -134,10 +134,6 @@ export class LocalCluster {
     return this.opts.bridge.namespaceOf(name);
   }
 
-  isLost(name: string): boolean {
-    return this.pods.get(name)?.lost ?? false;
-  }
-
   /** `kubectl delete pod`: preStop, SIGTERM, grace; then the name and address are gone. */
   async deletePod(name: string): Promise<void> {
     const running = this.pods.get(name);

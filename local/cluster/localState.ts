@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { PodRunner } from "../../ops/switchover";
-import { BackupTarget } from "../backupJob";
+import { BackupTarget, backupTarget } from "../backupJob";
 import { runCollecting } from "../scriptProcess";
 
 /**
@@ -57,12 +57,5 @@ export function clusterPodRunner(state: LocalClusterState): PodRunner {
 
 /** The backup job of the cluster runtime: in its own namespace, reaching the pods by name. */
 export function clusterBackupTarget(state: LocalClusterState, settings: StackConfig): BackupTarget {
-  const env = podEnv(state.pods[0]!.envFile);
-  return {
-    settings,
-    nodes: state.pods.map((p) => p.host),
-    redisPassword: env.REDIS_PASSWORD!,
-    sentinelPassword: env.SENTINEL_PASSWORD!,
-    wrap: (command, args) => inNamespace(state.backupNetns, command, args),
-  };
+  return backupTarget(settings, state.pods.map((p) => p.host), podEnv(state.pods[0]!.envFile), (command, args) => inNamespace(state.backupNetns, command, args));
 }

@@ -11,7 +11,7 @@ import { LocalCluster } from "../cluster/localCluster";
 import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
 import { PodNetwork } from "../network";
 import { ScriptResult } from "../scriptProcess";
-import { BackupTarget, processBackupTarget, seedPod } from "../backupJob";
+import { BackupTarget, backupTarget, processBackupTarget, seedPod } from "../backupJob";
 import { ObjectStoreAccess } from "../objectStore";
 import { seedBeforeStart } from "../cluster/seed";
 import { LocalLoadBalancer } from "../cluster/loadBalancer";
@@ -307,13 +307,7 @@ export class ClusterDrillTopology implements DrillTopology {
   backupTarget(): BackupTarget {
     this.backupClient ??= this.cluster.addClient("redis-backup-job", this.redis.namespace);
     const env = this.cluster.pod(this.pods[0]!.name).spec.containers[0]!.env;
-    return {
-      settings: this.settings,
-      nodes: this.pods.map((p) => p.host),
-      redisPassword: env.REDIS_PASSWORD!,
-      sentinelPassword: env.SENTINEL_PASSWORD!,
-      wrap: this.backupClient,
-    };
+    return backupTarget(this.settings, this.pods.map((p) => p.host), env, this.backupClient);
   }
 
   async destroy(): Promise<void> {
