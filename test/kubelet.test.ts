@@ -72,8 +72,9 @@ describe("local kubelet", () => {
 
   it("restarts a container that fails its liveness probe, running its preStop first", async () => {
     const { pod: p, dir } = pod((d) => [
-      bash("server", `echo start >> ${d}/log; touch ${d}/alive; trap 'echo term >> ${d}/log; exit 0' TERM; while :; do sleep 0.05; done`, {
-        liveness: execProbe(`test -f ${d}/alive`, { failureThreshold: 2 }),
+      bash("server", `touch ${d}/alive; echo start >> ${d}/log; trap 'echo term >> ${d}/log; exit 0' TERM; while :; do sleep 0.05; done`, {
+        // The delay keeps a slow first start (a loaded CI machine) from failing the probe before the touch.
+        liveness: execProbe(`test -f ${d}/alive`, { failureThreshold: 2, initialDelayMs: 300 }),
         preStop: { kind: "exec", argv: ["bash", "-c", `echo prestop >> ${d}/log`] },
       }),
     ]);
