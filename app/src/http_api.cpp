@@ -8,6 +8,7 @@
 #include "api_auth.hpp"
 #include "http_failure.hpp"
 #include "log.hpp"
+#include "redis_pipeline.hpp"
 #include "work_queue.hpp"
 
 namespace redisdr {
@@ -214,6 +215,9 @@ struct Job {
     HttpCompletion complete;
 };
 
+// The I/O thread's own pipelined connection to the master (set as the thread starts), if any.
+thread_local std::shared_ptr<RedisPipeline> threadPipeline;
+
 class Api {
 public:
     Api(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state, WorkQueue& work)
@@ -244,11 +248,13 @@ public:
         if (auto answer = plan(*job, m)) return finish(*job, std::move(*answer));
         const auto deadline = client_.deadlineFromNow();
         if (client_.pipelining()) {
-            const bool submitted = client_.submit(job->commands, deadline, [this, job, deadline](MasterClient::Attempt first) {
-                if (!first.error) return finish(*job, guarded([&] { return job->answer(first.replies); }));
-                retryOnWorker(job, std::move(first), deadline);
-            });
-            if (!submitted) finish(*job, overloaded());
+            auto first = [this, job, deadline](MasterClient::Attempt attempt) {
+                if (!attempt.error) return finish(*job, guarded([&] { return job->answer(attempt.replies); }));
+                retryOnWorker(job, std::move(attempt), deadline);
+            };
+            // This thread's own connection first; the carriers while it connects or after it is retired.
+            if (threadPipeline && threadPipeline->submit(job->commands, deadline, first)) return;
+            if (!client_.submit(job->commands, deadline, std::move(first))) finish(*job, overloaded());
             return;
         }
         retryOnWorker(job, std::nullopt, deadline);
@@ -387,6 +393,11 @@ std::function<HttpResponse(const HttpFailure&, const std::string&)> counted(Serv
 HttpRoutes apiRoutes(const ServiceConfig& config, MasterClient& client, ServiceMetrics& metrics, ServiceState& state, WorkQueue& work) {
     auto api = std::make_shared<Api>(config, client, metrics, state, work);
     HttpRoutes routes;
+    if (client.pipelining()) {
+        routes.threadStarted = [&client, &work](boost::asio::io_context& loop) {
+            threadPipeline = std::make_shared<RedisPipeline>(loop, client, work);
+        };
+    }
     routes.admit = [api](const HttpRequestHead& head) { return api->admitHead(head); };
     routes.handle = [api](std::shared_ptr<const HttpRequest> req, HttpCompletion complete) { api->handle(std::move(req), std::move(complete)); };
     routes.refuse = counted(metrics);

@@ -70,17 +70,24 @@ private:
 struct HttpListenerState {
     HttpListenerState(HttpLimits limits, HttpRoutes routes)
         : limits_(limits), routes_(std::move(routes)), budget_(limits.bodyBufferBytes),
-          acceptor_(net::make_strand(ioc_)), retryAccept_(acceptor_.get_executor()) {}
+          acceptor_(ioc_), retryAccept_(ioc_) {}
 
     const HttpLimits limits_;
     const HttpRoutes routes_;
     std::atomic<std::size_t> open_{0};
     BodyBudget budget_;
-    // Declared after what sessions touch: sessions still pending die with the io_context.
-    net::io_context ioc_;
+    // Declared after what sessions touch: sessions still pending die with the io_contexts.
+    // The first loop also runs the acceptor; start() adds one loop per further I/O thread.
+    net::io_context ioc_{1};
+    std::vector<std::unique_ptr<net::io_context>> moreLoops_;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> keepRunning_;
+    std::size_t nextLoop_ = 0;
     tcp::acceptor acceptor_;
     net::steady_timer retryAccept_;
     std::vector<std::thread> threads_;
+
+    net::io_context& loop(std::size_t i) { return i == 0 ? ioc_ : *moreLoops_[i - 1]; }
+    std::size_t loops() const { return moreLoops_.size() + 1; }
 
     void accept();
     void refuseConnection(tcp::socket socket);
@@ -254,7 +261,8 @@ private:
 }  // namespace
 
 void HttpListenerState::accept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    net::io_context& next = loop(nextLoop_++ % loops());
+    acceptor_.async_accept(next, [this](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
         if (ec) {
             // Out of descriptors (or a transient error): back off instead of spinning on accept.
@@ -316,8 +324,16 @@ bool HttpServer::listen(const std::string& bind, int port, std::string& error) {
 }
 
 void HttpServer::start(std::size_t ioThreads) {
-    net::post(impl_->acceptor_.get_executor(), [impl = impl_.get()] { impl->accept(); });
-    for (std::size_t i = 0; i < ioThreads; ++i) impl_->threads_.emplace_back([impl = impl_.get()] { impl->ioc_.run(); });
+    auto* impl = impl_.get();
+    for (std::size_t i = 1; i < ioThreads; ++i) impl->moreLoops_.push_back(std::make_unique<net::io_context>(1));
+    for (std::size_t i = 0; i < impl->loops(); ++i) impl->keepRunning_.push_back(net::make_work_guard(impl->loop(i)));
+    net::post(impl->acceptor_.get_executor(), [impl] { impl->accept(); });
+    for (std::size_t i = 0; i < impl->loops(); ++i) {
+        impl->threads_.emplace_back([impl, i] {
+            if (impl->routes_.threadStarted) impl->routes_.threadStarted(impl->loop(i));
+            impl->loop(i).run();
+        });
+    }
 }
 
 void HttpServer::stopAccepting() {
@@ -329,7 +345,8 @@ void HttpServer::stopAccepting() {
 }
 
 void HttpServer::stop() {
-    impl_->ioc_.stop();
+    impl_->keepRunning_.clear();
+    for (std::size_t i = 0; i < impl_->loops(); ++i) impl_->loop(i).stop();
     for (auto& thread : impl_->threads_) {
         if (thread.joinable()) thread.join();
     }

@@ -12,6 +12,10 @@
 
 #include "http_failure.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace redisdr {
 
 using HttpRequestHead = boost::beast::http::request_header<>;
@@ -50,10 +54,14 @@ struct HttpRoutes {
     std::function<HttpResponse(const HttpFailure&, const std::string& method)> refuse;
     // While true every response says Connection: close.
     std::function<bool()> draining;
+    // Optional: called on each I/O thread as it starts, with the event loop it alone runs. A
+    // connection stays on one loop, so admit and handle for it are always called on that thread.
+    std::function<void(boost::asio::io_context&)> threadStarted;
 };
 
-// An HTTP/1.1 listener on Boost.Beast: event-driven I/O threads read, bound and answer requests
-// and hand admitted ones to the routes.
+// An HTTP/1.1 listener on Boost.Beast: event-driven I/O threads, each running its own event loop
+// (no locks or hand-overs between them), read, bound and answer requests and hand admitted ones
+// to the routes. Connections are spread over the loops as they are accepted.
 class HttpServer {
 public:
     HttpServer(HttpLimits limits, HttpRoutes routes);

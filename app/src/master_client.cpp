@@ -92,7 +92,6 @@ void MasterClient::invalidate() {
         ++generation_;
         dropped.swap(idle_);  // closed outside the lock
     }
-    changed_.notify_all();
 }
 
 void MasterClient::fence() { invalidate(); }
@@ -102,8 +101,10 @@ void MasterClient::hintMaster(const Endpoint& candidate) {
         std::lock_guard<std::mutex> lock(mutex_);
         candidate_ = candidate;
         candidateAt_ = Clock::now();
+        ++news_;
     }
     invalidate();
+    changed_.notify_all();
 }
 
 namespace {
@@ -201,6 +202,32 @@ std::unique_ptr<RedisConnection> MasterClient::acquire(Clock::time_point deadlin
     return conn;
 }
 
+MasterClient::MasterSocket MasterClient::openMasterSocket(Clock::time_point deadline) {
+    auto conn = acquire(deadline);
+    MasterSocket socket;
+    socket.generation = conn->generation;
+    socket.endpoint = conn->endpoint();
+    socket.fd = conn->releaseSocket();
+    return socket;
+}
+
+bool MasterClient::isCurrent(std::uint64_t generation) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generation == generation_;
+}
+
+std::optional<ErrorKind> MasterClient::redirection(const Reply& reply) { return redirectingError(reply); }
+
+bool MasterClient::reserveAttempt() {
+    std::size_t under = attemptsUnderWay_.load();
+    do {
+        if (under >= settings_.maxPending) return false;
+    } while (!attemptsUnderWay_.compare_exchange_weak(under, under + 1));
+    return true;
+}
+
+void MasterClient::releaseAttempt() { --attemptsUnderWay_; }
+
 void MasterClient::adopt(RedisConnection& conn) {
     const Endpoint address = conn.endpoint();
     std::optional<Endpoint> previous;
@@ -214,6 +241,7 @@ void MasterClient::adopt(RedisConnection& conn) {
             lastChange_ = Clock::now();
             // A different master: no connection to the old one may be reused.
             ++generation_;
+            ++news_;
             idle_.clear();
         }
         conn.generation = generation_;
@@ -265,10 +293,12 @@ std::vector<Reply> MasterClient::attemptsFrom(unsigned attempt, std::optional<At
                         << " ms: " << error.what();
                 throw RedisError(error.kind(), message.str());
             }
-            // Sleep out the back-off, but retry at once if the master changed meanwhile.
+            // Sleep out the back-off, but retry at once if a new master was found or announced
+            // meanwhile. Not on another request's failure: two failing requests would wake each
+            // other and retry (and ask Sentinel) without pause.
             std::unique_lock<std::mutex> lock(mutex_);
-            const auto seen = generation_;
-            changed_.wait_for(lock, *delay, [&] { return generation_ != seen; });
+            const auto seen = news_;
+            changed_.wait_for(lock, *delay, [&] { return news_ != seen; });
         }
         Attempt current;
         try {
@@ -297,7 +327,7 @@ bool MasterClient::submit(std::vector<std::vector<std::string>> commands, Clock:
                           std::function<void(Attempt)> done) {
     {
         std::lock_guard<std::mutex> lock(batchMutex_);
-        if (!carrying_ || pending_.size() >= settings_.maxPending) return false;
+        if (!carrying_ || !reserveAttempt()) return false;
         auto request = std::make_unique<Batched>();
         request->commands = std::move(commands);
         request->deadline = deadline;
@@ -323,7 +353,10 @@ void MasterClient::carry() {
         }
         lock.unlock();
         runBatch(batch);
-        for (auto& b : batch) b->done(std::move(b->attempt));
+        for (auto& b : batch) {
+            b->done(std::move(b->attempt));
+            releaseAttempt();
+        }
         lock.lock();
     }
 }

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <new>
 
 #include "redisdr/errors.hpp"
 
@@ -40,6 +41,21 @@ struct ReplyDeleter {
 };
 using ReplyPtr = std::unique_ptr<void, ReplyDeleter>;
 
+// A command's arguments as hiredis' *Argv functions take them, pointing into ARGV.
+struct ArgvView {
+    explicit ArgvView(const std::vector<std::string>& argv) {
+        args.reserve(argv.size());
+        lengths.reserve(argv.size());
+        for (const auto& a : argv) {
+            args.push_back(a.data());
+            lengths.push_back(a.size());
+        }
+    }
+    int count() const { return static_cast<int>(args.size()); }
+    std::vector<const char*> args;
+    std::vector<size_t> lengths;
+};
+
 }  // namespace
 
 std::string Reply::errorCode() const {
@@ -50,11 +66,23 @@ std::string Reply::errorCode() const {
 RedisConnection::RedisConnection(redisContext* context, Endpoint endpoint)
     : context_(context), endpoint_(std::move(endpoint)) {}
 
-RedisConnection::~RedisConnection() { redisFree(context_); }
+RedisConnection::~RedisConnection() {
+    if (context_ != nullptr) redisFree(context_);
+}
 
 bool RedisConnection::broken() const { return broken_; }
 
-int RedisConnection::fd() const { return context_->fd; }
+int RedisConnection::releaseSocket() {
+    if (broken_ || context_->obuf == nullptr || sdslen(context_->obuf) != 0 || context_->reader->pos != context_->reader->len) {
+        throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is mid-command; its socket cannot be handed over");
+    }
+    const int fd = redisFreeKeepFd(context_);
+    context_ = nullptr;
+    broken_ = true;
+    return fd;
+}
+
+int RedisConnection::fd() const { return context_ == nullptr ? -1 : context_->fd; }
 
 void RedisConnection::failIo(const std::string& what) {
     broken_ = true;
@@ -85,31 +113,17 @@ std::unique_ptr<RedisConnection> RedisConnection::open(const Endpoint& endpoint,
 
 Reply RedisConnection::command(const std::vector<std::string>& argv) {
     if (broken_) throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is broken");
-    std::vector<const char*> args;
-    std::vector<size_t> lengths;
-    args.reserve(argv.size());
-    lengths.reserve(argv.size());
-    for (const auto& a : argv) {
-        args.push_back(a.data());
-        lengths.push_back(a.size());
-    }
-    ReplyPtr reply(redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
+    ArgvView view(argv);
+    ReplyPtr reply(redisCommandArgv(context_, view.count(), view.args.data(), view.lengths.data()));
     if (!reply) failIo(argv.empty() ? "command" : argv.front());
     return copyReply(static_cast<redisReply*>(reply.get()));
 }
 
 void RedisConnection::pipeline(const std::vector<const std::vector<std::string>*>& commands, std::vector<Reply>& replies) {
     if (broken_) throw RedisError(ErrorKind::Io, "connection to " + endpoint_.str() + " is broken");
-    std::vector<const char*> args;
-    std::vector<size_t> lengths;
     for (const auto* argv : commands) {
-        args.clear();
-        lengths.clear();
-        for (const auto& a : *argv) {
-            args.push_back(a.data());
-            lengths.push_back(a.size());
-        }
-        if (redisAppendCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()) != REDIS_OK) failIo("append");
+        ArgvView view(*argv);
+        if (redisAppendCommandArgv(context_, view.count(), view.args.data(), view.lengths.data()) != REDIS_OK) failIo("append");
     }
     for (std::size_t i = 0; i < commands.size(); ++i) {
         void* raw = nullptr;
@@ -136,6 +150,34 @@ bool RedisConnection::readPush(std::chrono::milliseconds wait, Reply& out) {
         if (ready < 0) failIo("poll");
         if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) failIo("read");
     }
+    ReplyPtr reply(raw);
+    out = copyReply(static_cast<redisReply*>(reply.get()));
+    return true;
+}
+
+void appendCommand(std::string& out, const std::vector<std::string>& argv) {
+    ArgvView view(argv);
+    char* command = nullptr;
+    const int length = redisFormatCommandArgv(&command, view.count(), view.args.data(), view.lengths.data());
+    if (length < 0 || command == nullptr) throw std::bad_alloc();
+    out.append(command, static_cast<std::size_t>(length));
+    redisFreeCommand(command);
+}
+
+ReplyReader::ReplyReader() : reader_(redisReaderCreate()) {
+    if (reader_ == nullptr) throw std::bad_alloc();
+}
+
+ReplyReader::~ReplyReader() { redisReaderFree(reader_); }
+
+void ReplyReader::feed(const char* data, std::size_t size) {
+    if (redisReaderFeed(reader_, data, size) != REDIS_OK) throw RedisError(ErrorKind::Io, "cannot buffer a reply");
+}
+
+bool ReplyReader::next(Reply& out) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) throw RedisError(ErrorKind::Io, std::string("protocol error: ") + reader_->errstr);
+    if (raw == nullptr) return false;
     ReplyPtr reply(raw);
     out = copyReply(static_cast<redisReply*>(reply.get()));
     return true;

@@ -27,7 +27,7 @@ struct ServiceConfig {
     int probePort = 8081;
     int httpIoThreads = 2;   // parse and bound requests (event-driven); never block on Redis
     int httpThreads = 64;    // run admitted requests against Redis, one at a time each
-    std::size_t httpQueueDepth = 256;  // admitted requests waiting for a worker; more: 503
+    std::size_t httpQueueDepth = 256;  // first attempts under way, and retries waiting for a worker; more: 503
     std::size_t httpMaxConnections = 1024;
     std::chrono::milliseconds httpReadTimeout{10000};  // a whole request, from the first wait
     std::size_t httpMaxHeaderBytes = 16384;

@@ -219,4 +219,11 @@ pid_t childOf(pid_t pid) {
     return -1;
 }
 
+long long callsOf(const RedisCluster& cluster, int node, const std::string& command) {
+    const std::string stats = cluster.redis(node, {"INFO", "commandstats"}).str;
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const auto at = stats.find(field);
+    return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
 }  // namespace redisdr::testing

@@ -79,4 +79,7 @@ private:
     std::vector<Process> sentinels_;
 };
 
+// How many times NODE of CLUSTER has run COMMAND (INFO commandstats), 0 if never.
+long long callsOf(const RedisCluster& cluster, int node, const std::string& command);
+
 }  // namespace redisdr::testing

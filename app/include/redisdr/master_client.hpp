@@ -34,7 +34,9 @@ struct ClientSettings {
     // send them as one batch, one write and one read on one connection. 0: off.
     std::size_t pipelineConnections = 0;
     std::size_t maxBatch = 256;     // requests in one batch
-    std::size_t maxPending = 1024;  // requests waiting for a carrier; submit refuses more
+    // First attempts under way at once, on the carriers and on the I/O threads' pipelined
+    // connections together (queued, or sent and awaiting replies); more are refused.
+    std::size_t maxPending = 1024;
 };
 
 // Hooks for logs and metrics. Called from request threads and the listener thread.
@@ -90,13 +92,33 @@ public:
 
     // A request's first attempt, pipelined with whatever else is waiting: DONE is called on a
     // carrier thread with its outcome. Returns false (and never calls DONE) when pipelining is
-    // off, stopping, or maxPending requests already wait.
+    // off, stopping, or maxPending first attempts are already under way.
     bool submit(std::vector<std::vector<std::string>> commands, Clock::time_point deadline, std::function<void(Attempt)> done);
     // The rest of a request after its FIRST attempt: the replies if it succeeded, else what
     // execute() does after a failed attempt (retries until DEADLINE, or throws). Blocks.
     std::vector<Reply> executeAfter(const Attempt& first, const std::vector<std::vector<std::string>>& commands,
                                     Idempotency idempotency, Clock::time_point deadline);
     Clock::time_point deadlineFromNow() const { return Clock::now() + settings_.requestTimeout; }
+
+    // A verified connection to the current master, handed over as a bare socket to an event
+    // loop that pipelines on it (RedisPipeline); GENERATION says which master it belongs to.
+    // Blocks (discovery, connect); throws RedisError as execute() would.
+    struct MasterSocket {
+        int fd = -1;
+        std::uint64_t generation = 0;
+        Endpoint endpoint;
+    };
+    MasterSocket openMasterSocket(Clock::time_point deadline);
+    // False once the master changed or connections were fenced since GENERATION.
+    bool isCurrent(std::uint64_t generation) const;
+    // A place among the maxPending first attempts under way (false: none left), and its return.
+    // submit() takes its own; a pipeline takes one per request it accepts.
+    bool reserveAttempt();
+    void releaseAttempt();
+    // The error kind of a reply meaning "not a usable master now" (READONLY, LOADING, ...):
+    // the command did not run, and the connection must not be used again.
+    static std::optional<ErrorKind> redirection(const Reply& reply);
+    const ClientSettings& settings() const { return settings_; }
     bool pipelining() const { return settings_.pipelineConnections > 0; }
     // Finishes what is waiting for a carrier, then joins the carriers.
     void stopCarriers();
@@ -149,8 +171,10 @@ private:
     std::optional<Endpoint> candidate_;
     std::optional<Endpoint> selected_;  // the replica the running failover chose (+selected-slave)
     Clock::time_point candidateAt_;
-    // Signalled whenever the generation changes, so a request sleeping before its next
-    // attempt retries at once instead of after its back-off.
+    // Counts news of a master: one adopted, or announced by Sentinel (+switch-master and the
+    // like). Signalled with changed_, so a request sleeping before its next attempt retries at
+    // once instead of after its back-off.
+    std::uint64_t news_ = 0;
     std::condition_variable changed_;
 
     // Single flight: one discovery through Sentinel at a time; requests arriving meanwhile
@@ -170,6 +194,7 @@ private:
     std::condition_variable batchReady_;
     std::deque<std::unique_ptr<Batched>> pending_;
     bool carrying_ = false;
+    std::atomic<std::size_t> attemptsUnderWay_{0};
     std::vector<std::thread> carriers_;
 
     std::atomic<bool> running_{false};

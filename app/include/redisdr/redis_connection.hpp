@@ -9,6 +9,7 @@
 #include "redisdr/endpoint.hpp"
 
 struct redisContext;
+struct redisReader;
 
 namespace redisdr {
 
@@ -64,6 +65,9 @@ public:
     bool broken() const;
     // The socket, for polling several connections (Sentinel subscriptions) at once.
     int fd() const;
+    // Gives the socket to the caller, who must close it (an event loop that carries on the
+    // conversation). Only between commands: nothing may be buffered. The connection is then broken.
+    int releaseSocket();
     const Endpoint& endpoint() const { return endpoint_; }
     std::uint64_t generation = 0;  // set by the pool: which master epoch this connection belongs to
 
@@ -73,6 +77,25 @@ private:
     redisContext* context_;
     Endpoint endpoint_;
     bool broken_ = false;
+};
+
+// The RESP encoding of a command, appended to OUT (hiredis' formatter).
+void appendCommand(std::string& out, const std::vector<std::string>& argv);
+
+// Replies parsed from bytes read off a socket by someone else (hiredis' reader), in order.
+class ReplyReader {
+public:
+    ReplyReader();
+    ~ReplyReader();
+    ReplyReader(const ReplyReader&) = delete;
+    ReplyReader& operator=(const ReplyReader&) = delete;
+
+    void feed(const char* data, std::size_t size);
+    // The next whole reply, if one has arrived. Throws RedisError(Io) on a protocol error.
+    bool next(Reply& out);
+
+private:
+    redisReader* reader_;
 };
 
 }  // namespace redisdr
