@@ -216,7 +216,12 @@ bool MasterClient::isCurrent(std::uint64_t generation) const {
     return generation == generation_;
 }
 
-std::optional<ErrorKind> MasterClient::redirection(const Reply& reply) { return redirectingError(reply); }
+std::optional<RedisError> MasterClient::redirectionAmong(const std::vector<Reply>& replies, const Endpoint& from) {
+    for (const auto& reply : replies) {
+        if (auto kind = redirectingError(reply)) return RedisError(*kind, reply.str + " from " + from.str());
+    }
+    return std::nullopt;
+}
 
 bool MasterClient::reserveAttempt() {
     std::size_t under = attemptsUnderWay_.load();
@@ -361,26 +366,12 @@ void MasterClient::carry() {
     }
 }
 
-// The WAIT every request of a batch ends with, if they all end with the same one: sent once
-// after all of their writes, it confirms each of them, since WAIT counts the replicas that
-// acknowledged every write sent before it on the connection (https://redis.io/docs/latest/commands/wait/).
-// Without this, a batch would wait for the replicas once per request, one after another.
-const std::vector<std::string>* MasterClient::sharedWait(const std::vector<std::unique_ptr<Batched>>& batch) {
-    if (batch.size() < 2) return nullptr;
-    const auto& first = batch.front()->commands.back();
-    if (first.empty() || first.front() != "WAIT") return nullptr;
-    for (const auto& b : batch) {
-        if (b->commands.size() < 2 || b->commands.back() != first) return nullptr;
-    }
-    return &first;
-}
-
 void MasterClient::runBatch(const std::vector<std::unique_ptr<Batched>>& batch) {
     Clock::time_point deadline = batch.front()->deadline;
     for (const auto& b : batch) deadline = std::min(deadline, b->deadline);
     try {
         auto conn = acquire(deadline);
-        const auto* wait = sharedWait(batch);
+        const auto* wait = sharedWait(batch, [](const std::unique_ptr<Batched>& b) -> const auto& { return b->commands; });
         std::vector<const std::vector<std::string>*> wire;
         for (const auto& b : batch) {
             const std::size_t own = b->commands.size() - (wait ? 1 : 0);
@@ -411,13 +402,7 @@ void MasterClient::runBatch(const std::vector<std::unique_ptr<Batched>>& batch) 
             for (std::size_t i = 0; i < own; ++i) attempt.replies.push_back(std::move(replies[at + i]));
             if (wait) attempt.replies.push_back(replies.back());
             at += own;
-            for (const auto& reply : attempt.replies) {
-                if (auto kind = redirectingError(reply)) {
-                    attempt.error = RedisError(*kind, reply.str + " from " + conn->endpoint().str());
-                    redirected = true;
-                    break;
-                }
-            }
+            if ((attempt.error = redirectionAmong(attempt.replies, conn->endpoint()))) redirected = true;
         }
         if (!lost && !redirected) release(std::move(conn));
     } catch (const RedisError& error) {

@@ -96,18 +96,6 @@ void RedisPipeline::scheduleFlush() {
     });
 }
 
-// As MasterClient's batches do: if every request ends with the same WAIT, it is sent once, after
-// all their writes, and confirms each of them (https://redis.io/docs/latest/commands/wait/).
-const std::vector<std::string>* RedisPipeline::sharedWait(const std::vector<Request>& requests) const {
-    if (requests.size() < 2) return nullptr;
-    const auto& first = requests.front().commands.back();
-    if (first.empty() || first.front() != "WAIT") return nullptr;
-    for (const auto& r : requests) {
-        if (r.commands.size() < 2 || r.commands.back() != first) return nullptr;
-    }
-    return &first;
-}
-
 void RedisPipeline::flush() {
     if (writing_ || queued_.empty()) return;
     if (!socket_ || retiring_) return handOff(std::exchange(queued_, {}));
@@ -133,7 +121,7 @@ void RedisPipeline::flush() {
     if (batch.empty()) return flush();
 
     Flight flight;
-    const auto* wait = sharedWait(batch);
+    const auto* wait = MasterClient::sharedWait(batch, [](const Request& r) -> const auto& { return r.commands; });
     Clock::time_point deadline = batch.front().deadline;
     out_.clear();
     for (const auto& r : batch) {
@@ -201,13 +189,7 @@ void RedisPipeline::complete(Flight& flight) {
         for (std::size_t i = 0; i < own; ++i) attempt.replies.push_back(std::move(flight.replies[at + i]));
         at += own;
         if (flight.sharedWait) attempt.replies.push_back(flight.replies.back());
-        for (const auto& reply : attempt.replies) {
-            if (auto kind = MasterClient::redirection(reply)) {
-                attempt.error = RedisError(*kind, reply.str + " from " + endpoint_.str());
-                redirected = true;
-                break;
-            }
-        }
+        if ((attempt.error = MasterClient::redirectionAmong(attempt.replies, endpoint_))) redirected = true;
         answer(r, std::move(attempt));
     }
     if (redirected) retire();

@@ -56,7 +56,6 @@ private:
         Clock::time_point expires;
     };
 
-    const std::vector<std::string>* sharedWait(const std::vector<Request>& requests) const;
     Clock::time_point earliestExpiry() const;
     void closeSocket();
     void requestConnection();

@@ -115,9 +115,26 @@ public:
     // submit() takes its own; a pipeline takes one per request it accepts.
     bool reserveAttempt();
     void releaseAttempt();
-    // The error kind of a reply meaning "not a usable master now" (READONLY, LOADING, ...):
-    // the command did not run, and the connection must not be used again.
-    static std::optional<ErrorKind> redirection(const Reply& reply);
+    // The error for the first reply among REPLIES (from FROM) that means "not a usable master
+    // now" (READONLY, LOADING, ...): that command did not run, and the connection must not be
+    // used again. Nothing if there is none.
+    static std::optional<RedisError> redirectionAmong(const std::vector<Reply>& replies, const Endpoint& from);
+    // The WAIT every one of ITEMS' command lists (COMMANDS_OF(item)) ends with, if there are at
+    // least two and they all end with the same one: sent once after all of their writes, it
+    // confirms each of them, since WAIT counts the replicas that acknowledged every write sent
+    // before it on the connection (https://redis.io/docs/latest/commands/wait/). Without this,
+    // a batch would wait for the replicas once per request, one after another.
+    template <typename Items, typename CommandsOf>
+    static const std::vector<std::string>* sharedWait(const Items& items, CommandsOf commandsOf) {
+        if (items.size() < 2) return nullptr;
+        const auto& first = commandsOf(items.front()).back();
+        if (first.empty() || first.front() != "WAIT") return nullptr;
+        for (const auto& item : items) {
+            const auto& commands = commandsOf(item);
+            if (commands.size() < 2 || commands.back() != first) return nullptr;
+        }
+        return &first;
+    }
     const ClientSettings& settings() const { return settings_; }
     bool pipelining() const { return settings_.pipelineConnections > 0; }
     // Finishes what is waiting for a carrier, then joins the carriers.
@@ -156,7 +173,6 @@ private:
                                     Idempotency idempotency, Clock::time_point deadline);
     void carry();
     void runBatch(const std::vector<std::unique_ptr<Batched>>& batch);
-    static const std::vector<std::string>* sharedWait(const std::vector<std::unique_ptr<Batched>>& batch);
     void report(const RedisError& error);
 
     ClientSettings settings_;
