@@ -67,6 +67,20 @@ void Process::signal(int sig) const {
     if (pid_ > 0) ::kill(-pid_, sig);
 }
 
+bool Process::stop(std::chrono::milliseconds timeout) {
+    signal(SIGSTOP);
+    // kill() returns before the threads stop; the parent is told once the whole group has.
+    return waitUntil(
+        [this] {
+            int status = 0;
+            if (pid_ <= 0 || status_ != -1 || waitpid(pid_, &status, WNOHANG | WUNTRACED) != pid_) return false;
+            if (WIFSTOPPED(status)) return true;
+            status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return false;
+        },
+        timeout, std::chrono::milliseconds(1));
+}
+
 bool Process::running() {
     if (pid_ <= 0 || status_ != -1) return false;
     int status = 0;

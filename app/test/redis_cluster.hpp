@@ -24,6 +24,8 @@ public:
     Process& operator=(const Process&) = delete;
 
     void signal(int sig) const;
+    // SIGSTOP, then waits until every thread of the process has stopped; false if it has not within TIMEOUT.
+    bool stop(std::chrono::milliseconds timeout);
     // Waits for the process to exit; returns its exit code (128+signal if killed), or -1 on timeout.
     int wait(std::chrono::milliseconds timeout);
     bool running();

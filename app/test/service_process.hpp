@@ -114,18 +114,45 @@ inline long peakRssKib(pid_t pid) {
     return -1;
 }
 
-// Sends HEAD (a request's head, ending in an empty line), then up to BODY_BYTES of chunked body in
-// 64 KiB chunks for as long as the server reads them, and returns what the server answered.
-inline std::string exchange(int port, const std::string& head, std::size_t bodyBytes = 0) {
+// A TCP connection to PORT on 127.0.0.1, or -1.
+inline int connectTo(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Reads one response (its head and a Content-Length body) from a keep-alive connection; "" if none comes.
+inline std::string readResponse(int fd) {
+    std::string received;
+    char buffer[4096];
+    for (;;) {
+        const auto headEnd = received.find("\r\n\r\n");
+        if (headEnd != std::string::npos) {
+            const auto length = received.find("Content-Length: ");
+            const std::size_t bodyBytes = length < headEnd ? std::stoul(received.substr(length + 16)) : 0;
+            if (received.size() >= headEnd + 4 + bodyBytes) return received;
+        }
+        const auto n = recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return "";
+        received.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+// Sends HEAD (a request's head, ending in an empty line), then up to BODY_BYTES of chunked body in
+// 64 KiB chunks for as long as the server reads them, and returns what the server answered.
+inline std::string exchange(int port, const std::string& head, std::size_t bodyBytes = 0) {
+    const int fd = connectTo(port);
+    if (fd < 0) return "";
+    timeval timeout{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     (void)!send(fd, head.data(), head.size(), MSG_NOSIGNAL);
     const std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
     for (std::size_t sent = 0; sent < bodyBytes; sent += 0x10000) {
@@ -138,12 +165,8 @@ inline std::string exchange(int port, const std::string& head, std::size_t bodyB
 }
 // A client that sends half a request line and then nothing: it holds a server thread.
 inline int slowClient(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+    const int fd = connectTo(port);
+    if (fd < 0) return -1;
     const char partial[] = "GET /kv/slow HTTP/1.1\r\nHost: x\r\n";
     if (write(fd, partial, sizeof partial - 1) <= 0) return -1;
     return fd;
