@@ -76,13 +76,18 @@ int simultaneousDurablePuts(Service& service, int count, int want) {
     std::vector<int> clients;
     for (int i = 0; i < count; ++i) {
         const int fd = connectTo(service.port());
+        if (fd < 0) break;
+        clients.push_back(fd);
         timeval timeout{10, 0};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         // Served once, so the service has accepted the connection and waits for its next request.
-        if (fd < 0 || !send(fd, "GET", "/kv/warm", "") || readResponse(fd).rfind("HTTP/1.1 200", 0) != 0) break;
-        clients.push_back(fd);
+        if (!send(fd, "GET", "/kv/warm", "") || readResponse(fd).rfind("HTTP/1.1 200", 0) != 0) break;
     }
-    if (!service.process().stop(5s)) return 0;
+    const bool stopped = clients.size() == static_cast<std::size_t>(count) && service.process().stop(5s);
+    if (!stopped) {
+        for (int fd : clients) close(fd);
+        return 0;
+    }
     for (std::size_t i = 0; i < clients.size(); ++i) send(clients[i], "PUT", "/kv/batch-" + std::to_string(i), "v");
     service.process().signal(SIGCONT);
     int confirmed = 0;
