@@ -54,10 +54,6 @@ std::string readUntilClosed(int fd, std::chrono::milliseconds within, bool* clos
     }
 }
 
-std::string authHead(const std::string& requestLine, const std::string& headers = "") {
-    return requestLine + "\r\nHost: t\r\nAuthorization: Bearer " + kToken + "\r\n" + headers + "\r\n";
-}
-
 }  // namespace
 
 TEST_F(HostileClients, CutsOffSlowClientsWhileServingEveryoneElse) {

@@ -69,8 +69,8 @@ namespace {
 // "replicas":WANT.
 int simultaneousDurablePuts(Service& service, int count, int want) {
     const auto send = [](int fd, const std::string& method, const std::string& path, const std::string& body) {
-        const std::string request = method + " " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + kToken +
-                                    "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        const std::string request =
+            authHead(method + " " + path + " HTTP/1.1", "Content-Length: " + std::to_string(body.size()) + "\r\n") + body;
         return ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
     };
     std::vector<int> clients;

@@ -72,23 +72,23 @@ bool Process::stop(std::chrono::milliseconds timeout) {
     // kill() returns before the threads stop; the parent is told once the whole group has.
     return waitUntil(
         [this] {
-            int status = 0;
-            if (pid_ <= 0 || status_ != -1 || waitpid(pid_, &status, WNOHANG | WUNTRACED) != pid_) return false;
-            if (WIFSTOPPED(status)) return true;
-            status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            return false;
+            const auto status = poll(WUNTRACED);
+            return status && WIFSTOPPED(*status);
         },
         timeout, std::chrono::milliseconds(1));
 }
 
 bool Process::running() {
-    if (pid_ <= 0 || status_ != -1) return false;
+    poll(0);
+    return pid_ > 0 && status_ == -1;
+}
+
+std::optional<int> Process::poll(int options) {
     int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return false;
-    }
-    return true;
+    if (pid_ <= 0 || status_ != -1 || waitpid(pid_, &status, WNOHANG | options) != pid_) return std::nullopt;
+    if (WIFEXITED(status)) status_ = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) status_ = 128 + WTERMSIG(status);
+    return status;
 }
 
 int Process::wait(std::chrono::milliseconds timeout) {

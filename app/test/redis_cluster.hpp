@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ public:
     pid_t pid() const { return pid_; }
 
 private:
+    // waitpid without blocking, plus OPTIONS; records the exit code if the process has ended.
+    // Returns the status waitpid reported, or nothing if it had nothing to report.
+    std::optional<int> poll(int options);
+
     pid_t pid_ = -1;
     int status_ = -1;
 };

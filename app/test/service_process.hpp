@@ -114,6 +114,11 @@ inline long peakRssKib(pid_t pid) {
     return -1;
 }
 
+// A request's head with the test token, ending in the empty line: REQUEST_LINE, then HEADERS (each ending in CRLF).
+inline std::string authHead(const std::string& requestLine, const std::string& headers = "") {
+    return requestLine + "\r\nHost: t\r\nAuthorization: Bearer " + kToken + "\r\n" + headers + "\r\n";
+}
+
 // A TCP connection to PORT on 127.0.0.1, or -1.
 inline int connectTo(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
