@@ -87,3 +87,28 @@ export function seedPod(
 ): Promise<ScriptResult> {
   return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), RESTORE_BACKUP: backup, SCRATCH_DIR: scratchDir }, onOutput);
 }
+
+/**
+ * Start an empty process topology from a backup, as the restore init containers would: every pod
+ * runs `backup.sh seed` before it starts, and the first, the one that loads the backup, runs it
+ * while the others already run, since the seed waits until every peer answers with no data.
+ * Resolves with each pod's seed result, in pod order; the first pod's is the one that restored.
+ */
+export async function seedAndStartAll(
+  topology: LocalTopology,
+  store: ObjectStoreAccess,
+  backup: string,
+  scratchDir: string,
+  onOutput?: (chunk: string) => void,
+): Promise<ScriptResult[]> {
+  topology.prepare();
+  const [first, ...others] = topology.pods;
+  const results: ScriptResult[] = [];
+  for (const pod of others) {
+    results.push(await seedPod(topology, pod, store, backup, scratchDir));
+    topology.startPod(pod);
+  }
+  const seeded = await seedPod(topology, first!, store, backup, scratchDir, onOutput);
+  if (seeded.code === 0) topology.startPod(first!);
+  return [seeded, ...results];
+}

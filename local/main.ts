@@ -13,7 +13,7 @@ import { parseCommandLine } from "../scripts/commandLine";
 import { backupSettings } from "../k8s/backup/settings";
 import { BackupSchedule } from "./backupSchedule";
 import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "./objectStore";
-import { processBackupTarget, seedPod } from "./backupJob";
+import { processBackupTarget, seedAndStartAll } from "./backupJob";
 
 const USAGE = `usage: npm start [-- options]
 
@@ -172,8 +172,9 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
 /** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */
 async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, backup: string, baseDir: string): Promise<void> {
   console.log(`restoring: seeding the topology from backup "${backup}"...`);
-  for (const pod of topology.pods) {
-    const result = await seedPod(topology, pod, store.access, backup, path.join(baseDir, "seed-scratch"));
+  const results = await seedAndStartAll(topology, store.access, backup, path.join(baseDir, "seed-scratch"));
+  for (const [i, result] of results.entries()) {
+    const pod = topology.pods[i]!;
     for (const line of result.output.trim().split("\n").filter(Boolean)) console.log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
     if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
   }

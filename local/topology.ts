@@ -139,9 +139,12 @@ export class LocalTopology {
     this.renderConfig();
   }
 
+  /** Start every container that is not running (a seeded topology already runs some). */
   startAll(): void {
     this.prepare();
-    for (const pod of this.pods) this.startPod(pod);
+    for (const pod of this.pods) {
+      for (const component of COMPONENTS) if (!this.isRunning(pod, component)) this.start(pod, component);
+    }
   }
 
   /** Send a signal to a component's whole process group (script and server). */

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedPod } from "../local/backupJob";
+import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backupJob";
 import { waitForConvergence } from "../local/clusterWatch";
-import { LocalObjectStore } from "../local/objectStore";
+import { LocalObjectStore, objectStoreEnvironment } from "../local/objectStore";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
 import { withConnection } from "../probe/connection";
@@ -183,10 +183,16 @@ describe("backup.sh run", () => {
 describe("backup.sh seed", () => {
   it("loads the newest verified backup into the first pod of an empty deployment, which the others then replicate", async () => {
     const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, "127.0.7"), ...creds });
-    const seed = (pod: (typeof fresh.pods)[number]) => seedPod(fresh, pod, store.access, "latest", path.join(baseDir, "seed-scratch"));
+    const scratch = path.join(baseDir, "seed-scratch");
     try {
-      fresh.renderConfig();
-      const seeded = await Promise.all(fresh.pods.map(seed));
+      // Peers that are not up yet may hold data: the first pod waits for them, and restores nothing while one does not answer.
+      fresh.prepare();
+      const alone = await fresh.runScript(fresh.pods[0]!, "backup.sh", ["seed"], { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: "latest", SCRATCH_DIR: scratch, DISCOVERY_TIMEOUT_SECONDS: "3" });
+      expect(alone.code).toBe(1);
+      expect(alone.output).toMatch(/a peer still does not answer after 3s; it may hold data, so nothing is restored yet/);
+      expect(fs.existsSync(path.join(fresh.pods[0]!.dataDir, "appendonlydir"))).toBe(false);
+
+      const seeded = await seedAndStartAll(fresh, store.access, "latest", scratch);
       expect(seeded.map((s) => s.code)).toEqual([0, 0, 0]);
       expect(seeded[0]!.output).toMatch(/seed: restored 1002 keys from backup \d{8}T\d{6}Z/);
       expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
@@ -199,7 +205,7 @@ describe("backup.sh seed", () => {
       }
 
       // Never over existing data: a second seed on the same volumes does nothing.
-      const again = await seed(fresh.pods[0]!);
+      const again = await seedPod(fresh, fresh.pods[0]!, store.access, "latest", scratch);
       expect(again.code).toBe(0);
       expect(again.output).toMatch(/already holds data; never restoring over it/);
     } finally {

@@ -11,7 +11,7 @@ import { LocalCluster } from "../cluster/localCluster";
 import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
 import { PodNetwork } from "../network";
 import { ScriptResult } from "../scriptProcess";
-import { BackupTarget, backupTarget, processBackupTarget, seedPod } from "../backupJob";
+import { BackupTarget, backupTarget, processBackupTarget, seedAndStartAll } from "../backupJob";
 import { ObjectStoreAccess } from "../objectStore";
 import { seedBeforeStart } from "../cluster/seed";
 import { LocalLoadBalancer } from "../cluster/loadBalancer";
@@ -138,10 +138,10 @@ export class ProcessDrillTopology implements DrillTopology {
     return this.topology.pods.find((p) => p.name === pod.name)!;
   }
 
-  // Only the first pod of an empty topology seeds; the others replicate it (backup.sh seed decides).
+  // Only the first pod of an empty topology seeds, once the others run; they replicate it (backup.sh seed decides).
   async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
     this.topology.prepare();
-    const seeded = seed ? await seedPod(this.topology, this.topology.pods[0]!, seed.store, seed.backup, seed.scratchDir, seed.onOutput) : undefined;
+    const seeded = seed ? (await seedAndStartAll(this.topology, seed.store, seed.backup, seed.scratchDir, seed.onOutput))[0] : undefined;
     if (seeded && seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
     this.topology.startAll();
     return seeded;

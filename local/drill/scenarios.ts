@@ -337,6 +337,26 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "stale-master-restart",
+    description:
+      "the master hangs (redis and sentinel SIGSTOPped), Sentinel fails over and writes go on for 4x down-after, then every node is lost and all pods come back at once: the hung pod's data must not win",
+    expectFailover: true,
+    planned: false,
+    lossless: true,
+    peers: false,
+    needsCluster: true,
+    async run(ctx) {
+      for (const container of ["redis", "sentinel"] as const) ctx.topology.signal(ctx.master, container, "SIGSTOP");
+      ctx.note(`${ctx.master.name} hung`);
+      await waitForNewMaster(ctx, 10 * ctx.cfg.sentinelDownAfterMs);
+      ctx.note("new master elected; writes go on");
+      await sleep(4 * ctx.cfg.sentinelDownAfterMs);
+      await Promise.all(ctx.topology.pods.map((p) => ctx.topology.losePod(p)));
+      ctx.recovering("every node lost; all pods come back at once");
+      await Promise.all(ctx.topology.pods.map((p) => ctx.topology.recoverPod(p)));
+    },
+  },
+  {
     name: "two-pods-lost",
     description: "the master's node and a replica's are lost for a minute (no Sentinel majority is left), then both come back",
     expectFailover: "either",

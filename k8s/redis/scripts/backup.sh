@@ -275,17 +275,23 @@ resolve_backup() {
   echo "$wanted"
 }
 
-# True when any peer holds data or acts as master: then this is not an empty deployment.
+# Waits until every peer answers; true when one holds data or acts as master (then this is not an
+# empty deployment). A peer that is not up yet may hold data, so it is waited for, never skipped;
+# fails when one still does not answer after DISCOVERY_TIMEOUT_SECONDS (the init container is retried).
 peers_hold_data() {
-  local node info offset
-  for node in $REDIS_NODES; do
-    [[ $node == "$POD_FQDN" ]] && continue
-    info=$(redis_cmd "$node" INFO 2>/dev/null | tr -d '\r') || continue
-    if [[ $(info_value role <<<"$info") == master ]] && grep -q '^db[0-9]*:keys=' <<<"$info"; then return 0; fi
-    offset=$(info_value master_repl_offset <<<"$info")
-    [[ $(info_value role <<<"$info") == slave ]] && ((${offset:-0} > 0)) && return 0
+  local deadline=$((SECONDS + ${DISCOVERY_TIMEOUT_SECONDS:-60})) peers
+  while :; do
+    peers=$(peers_data)
+    case $peers in
+      data) return 0 ;;
+      none) return 1 ;;
+    esac
+    if ((SECONDS >= deadline)); then
+      log "seed: a peer still does not answer after ${DISCOVERY_TIMEOUT_SECONDS:-60}s; it may hold data, so nothing is restored yet"
+      exit 1
+    fi
+    sleep 1
   done
-  return 1
 }
 
 # Turn DIR/dump.rdb into the AOF the pods run with: load it with AOF off, switch AOF on (Redis

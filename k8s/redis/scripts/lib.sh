@@ -114,6 +114,43 @@ sentinel_majority_master() {
   return 1
 }
 
+# "HOST PORT EPOCH" of the master each Sentinel that answers monitors, one line per Sentinel
+# (SENTINEL MASTER: with announce-hostnames its ip field is the name).
+sentinel_views() {
+  local node
+  for node in $REDIS_NODES; do
+    sentinel_cmd "$node" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | awk '
+      NR % 2 == 1 { key = $0; next }
+      key == "ip" { ip = $0 } key == "port" { port = $0 } key == "config-epoch" { epoch = $0 }
+      END { if (ip != "" && port ~ /^[0-9]+$/ && epoch ~ /^[0-9]+$/) print ip, port, epoch }' || true
+  done
+}
+
+# The master the Sentinels have settled on, by Sentinel's own rule that the newest configuration
+# wins (a hello with a higher config epoch replaces an older one: sentinel.c,
+# sentinelProcessHelloMessage): the master named at the highest config epoch any Sentinel
+# reports, by a majority of all Sentinels at that same epoch. A majority at an older epoch never
+# counts, so a stale majority loses to one Sentinel that saw the last failover; ANSWERED tells a
+# caller whether a Sentinel that is not up yet (and may be the only one that knows of the
+# newest master) was missing.
+# Prints "HOST PORT EPOCH ANSWERED" and returns 0; returns 1 when Sentinels answer without
+# settling, 2 when none answers.
+settled_master() {
+  local views
+  views=$(sentinel_views)
+  [[ -n $views ]] || return 2
+  awk -v need="$(majority)" '
+    { answered++; votes[$1 " " $2 " " $3]++; if ($3 + 0 > top) top = $3 + 0 }
+    END {
+      for (view in votes) {
+        split(view, field, " ")
+        if (field[3] + 0 == top) { named++; best = view; count = votes[view] }
+      }
+      if (named != 1 || count < need) exit 1
+      print best, answered
+    }' <<<"$views"
+}
+
 # The master recorded in this pod's saved Sentinel state (on the volume), if any.
 saved_master() {
   [[ -s $SAVED_SENTINEL_CONF ]] || return 1
@@ -134,6 +171,26 @@ peer_master() {
   done
   (( ${#masters[@]} == 1 )) || return 1
   echo "${masters[0]}"
+}
+
+# Whether the peers may hold data, for a pod with an empty volume that would otherwise serve as
+# master or restore a backup. Prints "data" when a peer has keys, is loading, serves as master
+# or has synced from a master; "unknown" when a peer does not answer (a pod that is not up yet
+# may hold data: it counts as holding it); "none" only when every peer answers empty.
+peers_data() {
+  local node info offset unknown=0
+  for node in $REDIS_NODES; do
+    [[ $node == "$POD_FQDN" ]] && continue
+    info=$(redis_cmd "$node" INFO 2>/dev/null | tr -d '\r') || info=""
+    if ! grep -q '^role:' <<<"$info"; then unknown=1; continue; fi
+    offset=$(sed -n 's/^master_repl_offset:\([0-9]*\)$/\1/p' <<<"$info")
+    if grep -q '^db[0-9]*:keys=' <<<"$info" || grep -qx 'loading:1' <<<"$info" || grep -qx 'role:master' <<<"$info" \
+      || ((${offset:-0} > 0)); then
+      echo data
+      return 0
+    fi
+  done
+  if ((unknown)); then echo unknown; else echo none; fi
 }
 
 # True if some peer Redis is a replica of HOST that holds data replicated from

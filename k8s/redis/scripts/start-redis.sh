@@ -2,66 +2,79 @@
 # Entry point of the redis container: decide this pod's role from the cluster's
 # own state, write the runtime config, then exec redis-server in the foreground.
 #
-# A restarting pod never assumes it is the master. In order:
-#  1. A majority of Sentinels name the master:
-#     - another pod, verified with ROLE -> replicate it;
-#     - this pod, while a peer replica holds data synced from it -> wait for
-#       Sentinel to promote that replica (its copy is at least as new as our AOF);
-#     - this pod, while a peer reports ROLE master -> a failover is under way: wait;
-#     - this pod, with no replica holding its data -> serve as master from the AOF.
-#  2. No Sentinel answers at all: a peer that reports ROLE master, else the master
-#     in the Sentinel state saved on this pod's volume.
-#  3. True cold start (nothing answers, nothing saved): the first pod is master.
-# Sentinels that answer but cannot agree are waited for; we never guess.
+# A restarting pod never assumes it is the master, and never guesses. It waits for the
+# Sentinels (they start from the state saved on each volume, epochs included) to settle on
+# a master: the one named at the highest config epoch, by a majority at that epoch
+# (settled_master in lib.sh). Then:
+#  - another pod is named -> replicate it (Redis retries until it answers; Sentinel moves
+#    the replica on if that pod turns out to be gone);
+#  - this pod is named -> serve as master only once every Sentinel has answered (one not
+#    up yet may know of a newer master), and only if:
+#    - its volume holds data, no peer replica holds data synced from it (Sentinel is
+#      promoting that replica: wait) and no peer already reports ROLE master; or
+#    - its volume is empty and every peer answers empty (a true cold start). An empty pod
+#      never serves while a peer holds data or does not answer: it waits for Sentinel to
+#      promote a peer that has the data.
+# After a whole-tier restart the pod that was hung or cut off when Sentinel failed over
+# comes back with the older epoch, so it follows; the newest master serves its own data.
 LOG_TAG=start-redis
 # shellcheck source=k8s/redis/scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 DISCOVERY_TIMEOUT_SECONDS="${DISCOVERY_TIMEOUT_SECONDS:-60}"
-SILENT_ROUNDS_BEFORE_FALLBACK="${SILENT_ROUNDS_BEFORE_FALLBACK:-3}"
+# How long a pod named master waits for every Sentinel to answer before a majority at the
+# highest epoch is enough (a pod that stays away must not keep the others down forever).
+ALL_SENTINELS_WAIT_SECONDS="${ALL_SENTINELS_WAIT_SECONDS:-$((DISCOVERY_TIMEOUT_SECONDS / 2))}"
+
+# Prints "master" when this pod may serve as master now; logs why it waits otherwise.
+may_serve_as_master() {
+  local peers promoted
+  if ! has_local_data; then
+    peers=$(peers_data)
+    case $peers in
+      none) log "Sentinels name this pod master, its volume is empty and so is every peer's: cold start"; echo master ;;
+      data) log "Sentinels name this pod master but its volume is empty and a peer holds data; waiting for Sentinel to promote it" ;;
+      *) log "Sentinels name this pod master but its volume is empty and a peer that does not answer may hold data; waiting" ;;
+    esac
+  elif has_synced_replica_of "$POD_FQDN"; then
+    log "Sentinels still name this pod master and a replica holds its data; waiting for Sentinel to promote it"
+  elif promoted=$(peer_master); then
+    # Mid-failover: the replica is promoted but the majority has not heard yet.
+    log "Sentinels still name this pod master but $promoted reports ROLE master; waiting for Sentinel to agree"
+  else
+    log "Sentinels name this pod master and no replica holds data from it; serving as master from local data"
+    echo master
+  fi
+}
 
 # Prints "master" or "replica HOST".
 decide_role() {
-  local deadline=$((SECONDS + DISCOVERY_TIMEOUT_SECONDS)) silent=0 named_me=0 answer rc host promoted
+  local started=$SECONDS deadline=$((SECONDS + DISCOVERY_TIMEOUT_SECONDS)) named_me=0 answer rc host epoch answered verdict
   while ((SECONDS < deadline)); do
     rc=0
-    answer=$(sentinel_majority_master) || rc=$?
+    answer=$(settled_master) || rc=$?
     case $rc in
       0)
-        host=${answer% *}
-        if [[ $host == "$POD_FQDN" ]]; then
-          named_me=1
-          if has_synced_replica_of "$POD_FQDN"; then
-            log "Sentinels still name this pod master and a replica holds its data; waiting for Sentinel to promote it"
-          elif promoted=$(peer_master); then
-            # Mid-failover: the replica is promoted but the majority has not heard yet.
-            log "Sentinels still name this pod master but $promoted reports ROLE master; waiting for Sentinel to agree"
-          else
-            log "Sentinels name this pod master and no replica holds data from it; serving as master from local data"
-            echo master
-            return 0
-          fi
-        elif [[ $(redis_role "$host" || true) == master ]]; then
-          log "Sentinel majority names $host as master (verified with ROLE)"
+        read -r host _ epoch answered <<<"$answer"
+        if [[ $host != "$POD_FQDN" ]]; then
+          log "Sentinels settled on $host as master (config epoch $epoch, $answered of $(node_count) answering); replicating it"
           echo "replica $host"
           return 0
+        fi
+        named_me=1
+        if ((answered < $(node_count) && SECONDS - started < ALL_SENTINELS_WAIT_SECONDS)); then
+          log "a Sentinel majority names this pod master at epoch $epoch; waiting for every Sentinel (up to ${ALL_SENTINELS_WAIT_SECONDS}s) in case one knows a newer master"
         else
-          log "Sentinels name $host but it does not report ROLE master yet; waiting"
-        fi
-        silent=0
-        ;;
-      1) log "Sentinels answer but no majority agrees on a master; waiting"; silent=0 ;;
-      *)
-        silent=$((silent + 1))
-        if ((silent >= SILENT_ROUNDS_BEFORE_FALLBACK)); then
-          fallback_role
-          return 0
+          verdict=$(may_serve_as_master)
+          if [[ $verdict == master ]]; then echo master; return 0; fi
         fi
         ;;
+      1) log "Sentinels answer but have not settled on a master; waiting" ;;
+      *) log "no Sentinel answers yet; waiting" ;;
     esac
     sleep 1
   done
-  if ((named_me)) && ! peer_master >/dev/null; then
+  if ((named_me)) && has_local_data && ! peer_master >/dev/null; then
     # Sentinel could not promote a replica (e.g. all too stale): our data is the best there is.
     log "no failover happened within ${DISCOVERY_TIMEOUT_SECONDS}s; serving as master from local data"
     echo master
@@ -69,23 +82,6 @@ decide_role() {
   fi
   log "no agreed master within ${DISCOVERY_TIMEOUT_SECONDS}s; exiting so the kubelet retries"
   return 1
-}
-
-fallback_role() {
-  local host
-  if host=$(peer_master); then
-    log "no Sentinel answers; peer $host reports ROLE master"
-  elif host=$(saved_master); then
-    log "no Sentinel answers; using the master in saved Sentinel state: $host"
-  else
-    host=$(first_node)
-    if has_local_data; then
-      log "no Sentinel answers and no saved state, but local data exists; following the first pod $host"
-    else
-      log "cold start: nothing answers and no data anywhere; the first pod $host is master"
-    fi
-  fi
-  if [[ $host == "$POD_FQDN" ]]; then echo master; else echo "replica $host"; fi
 }
 
 : "${REPLICATION_PASSWORDS:?REPLICATION_PASSWORDS must be set}"

@@ -15,20 +15,31 @@ saved_value() { # saved_value KEY -> value of "sentinel KEY value" in the saved 
   [[ -s $SAVED_SENTINEL_CONF ]] || return 1
   awk -v key="$1" '$1 == "sentinel" && $2 == key {print $3; found=1} END {exit !found}' "$SAVED_SENTINEL_CONF"
 }
+saved_master_value() { # saved_master_value KEY -> value of "sentinel KEY <master name> value" in the saved state
+  [[ -s $SAVED_SENTINEL_CONF ]] || return 1
+  awk -v key="$1" -v name="$MASTER_NAME" '$1 == "sentinel" && $2 == key && $3 == name {print $4; found=1} END {exit !found}' "$SAVED_SENTINEL_CONF"
+}
 
+# Prints "HOST EPOCH": the master to monitor and the config epoch of that knowledge. The epoch
+# must survive a restart: Sentinels settle a disagreement by it (the higher one wins), so
+# after a whole-tier restart the Sentinel of a pod that was hung during the last failover,
+# and still names it, yields to the ones that saw the failover instead of tying with them.
 choose_master() {
   local answer round host role
   for round in 1 2 3; do
-    if answer=$(sentinel_majority_master); then
-      log "Sentinel majority names ${answer% *} as master"
-      echo "${answer% *}"
+    if answer=$(settled_master); then
+      log "Sentinels settled on ${answer%% *} as master (config epoch $(awk '{print $3}' <<<"$answer"))"
+      awk '{print $1, $3}' <<<"$answer"
       return 0
     fi
     ((round < 3)) && sleep 1
   done
   if host=$(saved_master); then
     log "no Sentinel majority; resuming saved state with master $host"
-  elif role=$(redis_role "$LOCAL_ADDRESS") && [[ $role == slave ]]; then
+    echo "$host $(saved_master_value config-epoch || echo 0)"
+    return 0
+  fi
+  if role=$(redis_role "$LOCAL_ADDRESS") && [[ $role == slave ]]; then
     host=$(redis_master_of "$LOCAL_ADDRESS")
     log "no Sentinel majority or saved state; local redis follows $host"
   elif [[ ${role:-} == master ]]; then
@@ -38,7 +49,7 @@ choose_master() {
     host=$(first_node)
     log "cold start: monitoring the first pod $host"
   fi
-  echo "$host"
+  echo "$host 0"
 }
 
 wait_until_resolvable() {
@@ -63,10 +74,11 @@ saved_topology() {
 }
 
 mkdir -p "$DATA_DIR/sentinel"
-master=$(choose_master)
+read -r master config_epoch <<<"$(choose_master)"
 wait_until_resolvable "$master"
 myid=$(saved_value myid || true)
 epoch=$(saved_value current-epoch || true)
+leader_epoch=$(saved_master_value leader-epoch || true)
 topology=$(saved_topology "$master")
 
 {
@@ -77,6 +89,8 @@ topology=$(saved_topology "$master")
   echo "sentinel announce-port $SENTINEL_PORT"
   if [[ -n $myid ]]; then echo "sentinel myid $myid"; fi
   if [[ -n $epoch ]]; then echo "sentinel current-epoch $epoch"; fi
+  echo "sentinel config-epoch $MASTER_NAME $config_epoch"
+  if [[ -n $leader_epoch ]]; then echo "sentinel leader-epoch $MASTER_NAME $leader_epoch"; fi
   if [[ -n $topology ]]; then echo "$topology"; fi
   echo "sentinel auth-user $MASTER_NAME sentinel"
   echo "sentinel auth-pass $MASTER_NAME $(first_password "${SENTINEL_USER_PASSWORDS:?SENTINEL_USER_PASSWORDS must be set}")"
@@ -84,5 +98,5 @@ topology=$(saved_topology "$master")
   echo "sentinel sentinel-pass $SENTINEL_PASSWORD"
 } | write_private "$SAVED_SENTINEL_CONF"
 
-log "starting redis-sentinel monitoring $master${myid:+ as $myid}"
+log "starting redis-sentinel monitoring $master at config epoch $config_epoch${myid:+ as $myid}"
 exec redis-sentinel "$SAVED_SENTINEL_CONF"
