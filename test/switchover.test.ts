@@ -73,6 +73,13 @@ describe("switchover", () => {
 
     // A target that falls behind: stopped, while the master takes more writes.
     const target = t.pods.find((p) => p !== master)!;
+    // A replica is promotable only once its first sync is done and Sentinel's INFO has seen that (start-redis.sh);
+    // this case is about a target that falls behind, so let Sentinel see it promotable first.
+    await waitFor("Sentinel to see the target promotable", async () => {
+      const replicas = (await withConnection(master.address, 26379, creds.sentinelPassword, (c) => c.call("SENTINEL", "REPLICAS", cfg.masterName))) as string[][];
+      const fields = replicas.map((r) => Object.fromEntries(r.flatMap((v, i) => (i % 2 ? [] : [[v, r[i + 1]]]))));
+      return fields.some((f) => f.ip === target.address && Number(f["slave-priority"]) > 0);
+    }, 15_000);
     t.signal(target, "redis", "SIGSTOP");
     try {
       // One good replica remains, so min-replicas-to-write is met once its acknowledgement is fresh.

@@ -68,11 +68,32 @@ watch_sentinel() {
   done
 }
 
+# A replica starts unpromotable (start-redis.sh); once its first sync in this run is done its
+# data is the master's, and it gets the configured priority back. Once per redis-server run
+# (run_id): a priority of 0 set later is an operator's or switchover.sh's steering, not ours.
+release_priority_after_sync() {
+  local info run_id settled_run=""
+  while true; do
+    info=$(redis_cmd "$LOCAL_ADDRESS" INFO 2>/dev/null | tr -d '\r') || info=""
+    run_id=$(sed -n 's/^run_id://p' <<<"$info")
+    if [[ -n $run_id && $run_id != "$settled_run" ]]; then
+      if ! grep -qx 'slave_priority:0' <<<"$info" || ! grep -qx 'role:slave' <<<"$info"; then
+        settled_run=$run_id
+      elif grep -qx 'master_link_status:up' <<<"$info" && grep -qx 'master_sync_in_progress:0' <<<"$info"; then
+        restore_replica_priority "$LOCAL_ADDRESS" && settled_run=$run_id \
+          && log "synced from $(sed -n 's/^master_host://p' <<<"$info"): promotable again"
+      fi
+    fi
+    sleep 1
+  done
+}
+
 case "${1:-watch}" in
   watch)
     # As PID 1 in the container: ignore TERM for ourselves, pass it to every subscriber.
     trap 'trap "" TERM; kill -TERM 0 2>/dev/null; exit 0' TERM INT
     for node in $REDIS_NODES; do watch_sentinel "$node" & done
+    release_priority_after_sync &
     log "watching $CHANNEL on every Sentinel"
     wait
     ;;

@@ -193,6 +193,16 @@ peers_data() {
   if ((unknown)); then echo unknown; else echo none; fi
 }
 
+# The replica-priority of the rendered redis.conf: what a replica gets back once it is promotable.
+configured_replica_priority() {
+  awk '$1 == "replica-priority" {print $2}' "$CONFIG_DIR/redis.conf"
+}
+
+# Make the replica at HOST promotable again (start-redis.sh starts every replica at priority 0).
+restore_replica_priority() {
+  redis_cmd "$1" CONFIG SET replica-priority "$(configured_replica_priority)" >/dev/null
+}
+
 # True if some peer Redis is a replica of HOST that holds data replicated from
 # it, i.e. HOST's data exists elsewhere. A replica that never completed a sync
 # (cold start) does not count.

@@ -26,6 +26,19 @@ DISCOVERY_TIMEOUT_SECONDS="${DISCOVERY_TIMEOUT_SECONDS:-60}"
 # highest epoch is enough (a pod that stays away must not keep the others down forever).
 ALL_SENTINELS_WAIT_SECONDS="${ALL_SENTINELS_WAIT_SECONDS:-$((DISCOVERY_TIMEOUT_SECONDS / 2))}"
 
+# Peer replicas of this pod that hold keys become promotable: their copy beats this empty volume.
+release_replicas_with_data() {
+  local node info
+  for node in $REDIS_NODES; do
+    [[ $node == "$POD_FQDN" ]] && continue
+    info=$(redis_cmd "$node" INFO 2>/dev/null | tr -d '\r') || continue
+    if grep -qx "master_host:$POD_FQDN" <<<"$info" && grep -q '^db[0-9]*:keys=' <<<"$info" && grep -qx 'slave_priority:0' <<<"$info"; then
+      restore_replica_priority "$node" && log "$node holds data: made it promotable"
+    fi
+  done
+  return 0
+}
+
 # Prints "master" when this pod may serve as master now; logs why it waits otherwise.
 may_serve_as_master() {
   local peers promoted
@@ -33,7 +46,11 @@ may_serve_as_master() {
     peers=$(peers_data)
     case $peers in
       none) log "Sentinels name this pod master, its volume is empty and so is every peer's: cold start"; echo master ;;
-      data) log "Sentinels name this pod master but its volume is empty and a peer holds data; waiting for Sentinel to promote it" ;;
+      data)
+        log "Sentinels name this pod master but its volume is empty and a peer holds data; waiting for Sentinel to promote it"
+        # Replicas that could not sync from this empty pod stay unpromotable otherwise.
+        release_replicas_with_data
+        ;;
       *) log "Sentinels name this pod master but its volume is empty and a peer that does not answer may hold data; waiting" ;;
     esac
   elif has_synced_replica_of "$POD_FQDN"; then
@@ -99,7 +116,13 @@ mkdir -p "$RUNTIME_DIR"
   acl_user_lines
   echo "masteruser replication"
   echo "masterauth $(first_password "$REPLICATION_PASSWORDS")"
-  if [[ $role == replica* ]]; then echo "replicaof ${role#replica } $REDIS_PORT"; fi
+  if [[ $role == replica* ]]; then
+    echo "replicaof ${role#replica } $REDIS_PORT"
+    # Until its first sync in this run it holds only its own old copy, and Sentinel would count
+    # a link never up (master_link_down_since_seconds -1) as fresh (sentinelSelectSlave): it is
+    # not promotable until follow-promotion.sh sees the sync done and restores the priority.
+    echo "replica-priority 0"
+  fi
 } | write_private "$RUNTIME_DIR/redis.conf"
 
 log "starting redis-server as ${role}"

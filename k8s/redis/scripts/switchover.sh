@@ -6,7 +6,9 @@
 #  1. Choose the target: TARGET (a replica's stable name), else every online replica is a
 #     candidate. With a TARGET, Sentinel is made to choose it: replica-priority 0 on every
 #     other replica (restored on exit), then wait until the Sentinel that will run the failover
-#     sees those priorities (it reads them from INFO, every 10 s). No write is paused yet.
+#     sees those priorities (it reads them from INFO, every 10 s). Either way, wait until that
+#     Sentinel sees a candidate it may promote (a replica restarted moments ago is not one until
+#     its first sync). No write is paused yet.
 #  2. Pause writes (CLIENT PAUSE WRITE) and wait until the target (or every candidate) holds
 #     every byte. If not within SYNC_WAIT_SECONDS: refuse, changing nothing.
 #  3. SENTINEL FAILOVER. The moment the promoted replica reports ROLE master, this pod follows
@@ -73,6 +75,19 @@ sentinel_sees_priority() {
     | awk -v host="$1" 'NR % 2 == 1 {key = $0; next} key == "ip" {ip = $0} key == "slave-priority" && ip == host {print $0}'
 }
 
+# An online replica at priority 0 may be one restarted moments ago whose lock
+# (start-redis.sh) follow-promotion.sh lifts within a second of its sync: let it, so the
+# priority recorded and restored below is the lasting one. A 0 that stays is an operator's.
+lock_deadline=$((SECONDS + 3))
+while ((SECONDS < lock_deadline)); do
+  locked=0
+  while read -r replica; do
+    [[ $(redis_cmd "$replica" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) == 0 ]] && locked=1
+  done <<<"$replicas"
+  ((locked)) || break
+  sleep 0.2
+done
+
 if [[ -n $TARGET ]]; then
   while read -r other; do
     [[ $other == "$TARGET" ]] && continue
@@ -89,6 +104,23 @@ if [[ -n $TARGET ]]; then
   done
   log "Sentinel at $sentinel will choose $TARGET"
 fi
+
+# A replica restarted moments ago is unpromotable until its first sync (start-redis.sh), and
+# Sentinel sees its priority back only at its next INFO: wait until it sees a candidate it may promote.
+promotable_candidate() {
+  local replica priority
+  while read -r replica; do
+    [[ -n $TARGET && $replica != "$TARGET" ]] && continue
+    priority=$(sentinel_sees_priority "$replica")
+    ((${priority:-0} > 0)) && return 0
+  done <<<"$replicas"
+  return 1
+}
+priority_deadline=$((SECONDS + PRIORITY_WAIT_SECONDS))
+until promotable_candidate; do
+  ((SECONDS < priority_deadline)) || { log "refused: Sentinel at $sentinel sees no promotable ${TARGET:-replica} after ${PRIORITY_WAIT_SECONDS}s"; exit 3; }
+  sleep 0.2
+done
 
 remaining=$((deadline - SECONDS))
 ((remaining > 0)) || { log "refused: no time left within ${SWITCHOVER_TIMEOUT_SECONDS}s"; exit 3; }
