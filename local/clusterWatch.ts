@@ -26,8 +26,10 @@ export async function clusterView(hosts: string[], masterName: string, creds: Cr
 
 /**
  * Converged: one master, every other pod a replica linked to it, and every Sentinel
- * naming it while seeing all replicas and all peer Sentinels healthy, so that the
- * next failover has candidates and a majority.
+ * naming it while seeing all replicas healthy and promotable and all peer Sentinels
+ * healthy, so that the next failover has candidates and a majority. A restarted replica
+ * is promotable only after its first sync (start-redis.sh), and Sentinel sees that in
+ * its next INFO of the replica, up to 10 s later (sentinel_info_period, sentinel.c in redis 7.4.1).
  */
 export function isConverged(view: ClusterView): boolean {
   if (view.masters.length !== 1) return false;
@@ -37,7 +39,7 @@ export function isConverged(view: ClusterView): boolean {
     ([host, role]) => host === master || (role.role === "slave" && role.master === master && role.state === "connected"),
   );
   const sentinelsAgree = Object.values(view.sentinels).every(
-    (s) => s.master === master && s.replicas === pods - 1 && s.sentinels === pods - 1,
+    (s) => s.master === master && s.replicas === pods - 1 && s.promotable === pods - 1 && s.sentinels === pods - 1,
   );
   return replicasLinked && sentinelsAgree;
 }

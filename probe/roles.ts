@@ -26,10 +26,14 @@ export async function sentinelMaster(host: string, masterName: string, creds: Cr
   }
 }
 
-/** What one Sentinel knows: the master it names, and how many healthy replicas and peers it sees. */
+/**
+ * What one Sentinel knows: the master it names, how many healthy replicas and peers it sees, and
+ * how many of those replicas it would promote (replica-priority above 0 in its last INFO of them).
+ */
 export interface SentinelKnowledge {
   master?: string;
   replicas: number;
+  promotable: number;
   sentinels: number;
 }
 
@@ -39,17 +43,17 @@ export async function sentinelKnowledge(host: string, masterName: string, creds:
       const address = (await c.call("SENTINEL", "get-master-addr-by-name", masterName)) as string[] | null;
       const replicas = (await c.call("SENTINEL", "REPLICAS", masterName)) as string[][];
       const sentinels = (await c.call("SENTINEL", "SENTINELS", masterName)) as string[][];
-      const healthy = (fields: string[]) => {
-        const flags = fields[fields.indexOf("flags") + 1] ?? "";
-        return !/s_down|o_down|disconnected/.test(flags);
-      };
+      const field = (fields: string[], name: string) => fields[fields.indexOf(name) + 1] ?? "";
+      const healthy = (fields: string[]) => !/s_down|o_down|disconnected/.test(field(fields, "flags"));
+      const healthyReplicas = replicas.filter(healthy);
       return {
         ...(address ? { master: address[0] } : {}),
-        replicas: replicas.filter(healthy).length,
+        replicas: healthyReplicas.length,
+        promotable: healthyReplicas.filter((r) => Number(field(r, "slave-priority")) > 0).length,
         sentinels: sentinels.filter(healthy).length,
       };
     });
   } catch {
-    return { replicas: 0, sentinels: 0 };
+    return { replicas: 0, promotable: 0, sentinels: 0 };
   }
 }
