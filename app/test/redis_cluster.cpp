@@ -156,6 +156,12 @@ void RedisCluster::start() {
     startRedis(0, "");
     startRedis(1, host(0));
     startRedis(2, host(0));
+    // Sentinel learns a master's replicas from its INFO, sent on connect and then every 10 s
+    // (sentinel_info_period, sentinel.c): started before both replicas are online, the first
+    // INFO misses them and convergence waits for the second one.
+    if (!waitUntil([this] { return onlineReplicas(0) == 2; }, std::chrono::seconds(20))) {
+        throw std::runtime_error("replicas did not sync; logs in " + dir_);
+    }
     for (int i = 0; i < 3; ++i) startSentinel(i);
     if (!waitUntil([this] { return converged(); }, std::chrono::seconds(40))) {
         throw std::runtime_error("cluster did not converge; logs in " + dir_);
@@ -186,10 +192,7 @@ bool RedisCluster::converged() const {
         const auto master = masterBySentinel(0);
         if (master.empty()) return false;
         // Both replicas synced and acknowledging, so the master accepts writes (min-replicas-to-write).
-        const auto info = redis(indexOf(master), {"INFO", "replication"}).str;
-        std::size_t online = 0;
-        for (auto at = info.find("state=online"); at != std::string::npos; at = info.find("state=online", at + 1)) ++online;
-        if (online != 2) return false;
+        if (onlineReplicas(indexOf(master)) != 2) return false;
         for (int i = 0; i < 3; ++i) {
             if (masterBySentinel(i) != master) return false;
             auto replicas = sentinel(i, {"SENTINEL", "REPLICAS", kMasterName});
@@ -204,6 +207,17 @@ bool RedisCluster::converged() const {
         return true;
     } catch (const RedisError&) {
         return false;
+    }
+}
+
+int RedisCluster::onlineReplicas(int i) const {
+    try {
+        const auto info = redis(i, {"INFO", "replication"}).str;
+        int online = 0;
+        for (auto at = info.find("state=online"); at != std::string::npos; at = info.find("state=online", at + 1)) ++online;
+        return online;
+    } catch (const RedisError&) {
+        return 0;
     }
 }
 

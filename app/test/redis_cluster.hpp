@@ -75,6 +75,8 @@ public:
     // Restarts a killed redis as a replica of the current master.
     void restartRedisAsReplica(int i);
     bool converged() const;
+    // How many replicas the redis at I reports as online (0 if it does not answer).
+    int onlineReplicas(int i) const;
     std::string logDir() const { return dir_; }
 
 private:
