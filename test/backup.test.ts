@@ -16,6 +16,7 @@ import { LocalTopology } from "../local/topology";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 // backup.sh, the one script the CronJob, the restore init container and the local topology
 // run, against real redis-server/redis-sentinel pods, rclone and an S3-compatible server.
@@ -23,7 +24,7 @@ const cfg = FAST_FAILOVER_CFG;
 const creds = TEST_CREDENTIALS;
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-backup-test-"));
 const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-test-backups", 19911);
-const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), network: new LoopbackNetwork(3, "127.0.6"), ...creds });
+const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), network: new LoopbackNetwork(3, SUITE_LOOPBACK.backup), ...creds });
 const hosts = topology.pods.map((p) => p.address);
 let job: LocalBackupOptions;
 
@@ -182,7 +183,7 @@ describe("backup.sh run", () => {
 
 describe("backup.sh seed", () => {
   it("loads the newest verified backup into the first pod of an empty deployment, which the others then replicate", async () => {
-    const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, "127.0.7"), ...creds });
+    const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, SUITE_LOOPBACK.backupRestored), ...creds });
     const scratch = path.join(baseDir, "seed-scratch");
     try {
       // Peers that are not up yet may hold data: the first pod waits for them, and restores nothing while one does not answer.

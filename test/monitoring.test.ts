@@ -14,6 +14,7 @@ import { rolePassword } from "../local/credentials";
 import { ALERT_RULES_FILE, alertRuleGroups } from "../k8s/monitoring";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { stackConfig } from "./helpers/stackConfig";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 const RULES_TEST_FILE = path.resolve(__dirname, "../monitoring/alerts.test.yml");
 
@@ -48,7 +49,7 @@ describe("metric names the alert rules use", () => {
   const cfg = stackConfig("dev", { "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2" });
   const creds: Credentials = { redisPassword: "redis-monitoring-test-0123", sentinelPassword: "sentinel-monitoring-test-0123" };
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-monitoring-test-"));
-  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.4"), ...creds });
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, SUITE_LOOPBACK.monitoring), ...creds });
   const exporters: ChildProcess[] = [];
   let app: AppProcess | undefined;
   const scraped = new Map<string, string[]>();

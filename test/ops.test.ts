@@ -16,6 +16,7 @@ import { controlPlaneAclCheck, formatResult, preflight } from "../ops/preflight"
 import { clusterStatus, nodeBalancerStatus, redisStatus } from "../ops/status";
 import { FakeLinodeApi, healthyState } from "./helpers/fakeLinodeApi";
 import { stackConfig } from "./helpers/stackConfig";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 let api: FakeLinodeApi;
 let apiUrl: string;
@@ -181,7 +182,7 @@ describe("Redis status and node drill on a local topology", () => {
   const cfg = dev({ "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
   const creds: Credentials = { redisPassword: "redis-ops-test-password-01", sentinelPassword: "sentinel-ops-test-password-01" };
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-ops-test-"));
-  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.5"), ...creds });
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, SUITE_LOOPBACK.ops), ...creds });
   const sentinels = topology.pods.map((p) => `${p.address}:26379`);
   let app: AppProcess;
 
@@ -217,10 +218,10 @@ describe("Redis status and node drill on a local topology", () => {
       expect(r.linkStatus).toBe("ok");
       expect(r.lagBytes).toBeLessThan(10_000);
     }
-    const partial = await redisStatus([...sentinels, "127.0.5.99:26379"], cfg.masterName, { sentinel: creds.sentinelPassword });
+    const partial = await redisStatus([...sentinels, `${SUITE_LOOPBACK.ops}.99:26379`], cfg.masterName, { sentinel: creds.sentinelPassword });
     expect(partial.agreeing).toBe(3);
     expect(partial.asked).toBe(4);
-    expect(partial.sentinels.find((s) => s.sentinel === "127.0.5.99:26379")!.error).toBeDefined();
+    expect(partial.sentinels.find((s) => s.sentinel === `${SUITE_LOOPBACK.ops}.99:26379`)!.error).toBeDefined();
   });
 
   it("recycles the node that hosts the master and measures recovery through the public URL", async () => {

@@ -7,6 +7,8 @@ import { LocalPod, LocalTopology } from "../local/topology";
 import { roleOf, sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { LoopbackNetwork } from "../local/network";
 
 // follow-promotion.sh, the promotion-follower container, against real redis-server and
 // redis-sentinel: a surviving replica moves to the replica Sentinel promotes, and nothing else
@@ -14,7 +16,7 @@ import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 const cfg = FAST_FAILOVER_CFG;
 const creds = TEST_CREDENTIALS;
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-follower-"));
-const topology = new LocalTopology({ cfg, baseDir, ...creds });
+const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.promotionFollower), ...creds });
 const hosts = topology.pods.map((p) => p.address);
 let master: LocalPod;
 let replicas: LocalPod[];

@@ -1,47 +1,20 @@
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clusterView, waitForConvergence, watchMasters } from "../local/clusterWatch";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { roleOf } from "../probe/roles";
 import { waitFor } from "../probe/wait";
-import { AckWriter } from "./helpers/ackWriter";
-import { LocalTopology } from "../local/topology";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { CONVERGE_MS, hostsOf, podAt, redisTierPerTest } from "./helpers/redisTier";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 const cfg = FAST_FAILOVER_CFG;
 const creds = TEST_CREDENTIALS;
-const CONVERGE_MS = 30_000;
-
-let topology: LocalTopology | undefined;
-afterEach(async () => {
-  await topology?.stopAll();
-  topology = undefined;
-});
-
-function newTopology(config = cfg): LocalTopology {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-test-"));
-  topology = new LocalTopology({ cfg: config, baseDir, ...creds });
-  return topology;
-}
-
-const hostsOf = (t: LocalTopology) => t.pods.map((p) => p.address);
-const podAt = (t: LocalTopology, address: string) => t.pods.find((p) => p.address === address)!;
-/** A converged topology with writes flowing to its master: the start of every failover test. */
-async function convergedWithWrites() {
-  const t = newTopology();
-  t.startAll();
-  const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-  const oldMaster = podAt(t, first.masters[0]!);
-  const writer = new AckWriter(hostsOf(t), cfg.masterName, creds);
-  writer.start();
-  await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
-  return { t, oldMaster, writer };
-}
+const { fresh: newTopology, convergedWithWrites } = redisTierPerTest(SUITE_LOOPBACK.redisProcesses);
 
 const sha = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
@@ -170,64 +143,4 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
     }
   });
 
-  it("restarts every pod at once and resumes the last master from saved state, Sentinel ids intact", async () => {
-    // The CI drills' down-after (2000 ms): the restart must settle on the last master without a margin to hide in.
-    const t = newTopology();
-    t.startAll();
-    const first = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    // Move the master off pod 0 so a naive "pod 0 is master" restart would be caught.
-    t.signal(podAt(t, first.masters[0]!), "redis", "SIGKILL");
-    const moved = await waitFor(
-      "failover",
-      async () => (await clusterView(hostsOf(t), cfg.masterName, creds)).masters.find((m) => m !== first.masters[0]),
-      15_000,
-    );
-    t.start(podAt(t, first.masters[0]!), "redis");
-    await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    await withConnection(moved, REDIS_PORT, creds.redisPassword, async (c) => {
-      await c.set("survives", "restart");
-      return c.call("WAIT", "2", "2000");
-    });
-    const ids = t.pods.map((p) => /^sentinel myid (\S+)$/m.exec(fs.readFileSync(path.join(p.dataDir, "sentinel", "sentinel.conf"), "utf8"))![1]);
-
-    await t.stopAll();
-    t.startAll();
-    const final = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    expect(final.masters).toEqual([moved]);
-    expect(await withConnection(moved, REDIS_PORT, creds.redisPassword, (c) => c.get("survives"))).toBe("restart");
-    const idsAfter = t.pods.map((p) => /^sentinel myid (\S+)$/m.exec(fs.readFileSync(path.join(p.dataDir, "sentinel", "sentinel.conf"), "utf8"))![1]);
-    expect(idsAfter).toEqual(ids);
-    for (const pod of t.pods) {
-      const peers = (await withConnection(pod.address, 26379, creds.sentinelPassword, (c) => c.call("SENTINEL", "SENTINELS", cfg.masterName))) as unknown[];
-      expect(peers).toHaveLength(2);
-      expect((await roleOf(pod.address, creds)).role).toBe(pod.address === moved ? "master" : "slave");
-    }
-  });
-
-  it("restarts every pod after a failover away from a hung master and never brings the hung pod back as master", async () => {
-    const { t, oldMaster, writer } = await convergedWithWrites();
-    t.signal(oldMaster, "redis", "SIGSTOP");
-    t.signal(oldMaster, "sentinel", "SIGSTOP");
-    const hungAt = Date.now();
-    const newMaster = await waitFor(
-      "Sentinel to fail over away from the hung master",
-      async () => (await clusterView(hostsOf(t).filter((h) => h !== oldMaster.address), cfg.masterName, creds)).masters.find((m) => m !== oldMaster.address),
-      20_000,
-    );
-    await waitFor("writes acknowledged by the new master", async () => writer.samples.filter((s) => s.ok && s.at > hungAt).length > 100, 20_000);
-    await writer.stop();
-    const afterFailover = writer.samples.filter((s) => s.ok && s.at > hungAt).length;
-
-    // A power loss: every process killed, the hung ones too, and everything back at once.
-    for (const pod of t.pods) t.killPod(pod);
-    await waitFor("every process to exit", async () => t.pods.every((p) => !t.isRunning(p, "redis") && !t.isRunning(p, "sentinel")), 10_000);
-    const stopWatch = watchMasters(hostsOf(t), cfg.masterName, creds);
-    t.startAll();
-    const final = await waitForConvergence(hostsOf(t), cfg.masterName, creds, CONVERGE_MS);
-    expect(final.masters).toEqual([newMaster]);
-    expect((await stopWatch()).twoMasters).toBe(0);
-    expect(t.log(oldMaster, "redis")).toMatch(/Sentinels settled on \S+ as master \(config epoch [1-9]\d*, 3 of 3 answering\); replicating it/);
-    expect(afterFailover).toBeGreaterThan(100);
-    expect(await writer.lostOn(newMaster)).toEqual([]);
-  });
 });

@@ -12,6 +12,7 @@ import { LocalTopology } from "../local/topology";
 import { Credentials, withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG } from "./helpers/fastFailover";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 // Each Redis user of k8s/redis/acl.ts, against the real redis-server that start-redis.sh configures.
 const cfg = FAST_FAILOVER_CFG;
@@ -32,7 +33,7 @@ function cli(args: string[]): string {
 
 describe("Redis users: least privilege", () => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-acl-test-"));
-  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, "127.0.8"), ...creds });
+  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, SUITE_LOOPBACK.redisAcl), ...creds });
   let master = "";
   const app = (...command: string[]) => as(master, "app", rolePassword(creds, "app"), ...command);
   const monitor = (...command: string[]) => as(master, "monitor", rolePassword(creds, "monitor"), ...command);

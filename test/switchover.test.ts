@@ -13,6 +13,8 @@ import { roleOf, sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { AckWriter } from "./helpers/ackWriter";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { LoopbackNetwork } from "../local/network";
 
 // The operator's switchover (ops/switchover.ts running k8s/redis/scripts/switchover.sh in the
 // master pod, exactly as the preStop hook does) against real redis-server and redis-sentinel.
@@ -27,7 +29,7 @@ afterEach(async () => {
 
 async function converged() {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-switchover-"));
-  topology = new LocalTopology({ cfg, baseDir, ...creds, extraEnv: { SYNC_WAIT_SECONDS: "1", PRIORITY_WAIT_SECONDS: "15" } });
+  topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.switchover), ...creds, extraEnv: { SYNC_WAIT_SECONDS: "1", PRIORITY_WAIT_SECONDS: "15" } });
   topology.startAll();
   const hosts = topology.pods.map((p) => p.address);
   const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);

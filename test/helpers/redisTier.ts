@@ -1,0 +1,46 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterEach } from "vitest";
+import { waitForConvergence } from "../../local/clusterWatch";
+import { LoopbackNetwork } from "../../local/network";
+import { LocalTopology } from "../../local/topology";
+import { waitFor } from "../../probe/wait";
+import { AckWriter } from "./ackWriter";
+import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./fastFailover";
+
+export const CONVERGE_MS = 30_000;
+export const hostsOf = (t: LocalTopology) => t.pods.map((p) => p.address);
+export const podAt = (t: LocalTopology, address: string) => t.pods.find((p) => p.address === address)!;
+
+/**
+ * One Redis tier of real redis-server and redis-sentinel processes per test, on its own
+ * loopback /24, stopped after each test of the suite that calls this.
+ */
+export function redisTierPerTest(loopback: string) {
+  let topology: LocalTopology | undefined;
+  afterEach(async () => {
+    await topology?.stopAll();
+    topology = undefined;
+  });
+
+  const fresh = (config = FAST_FAILOVER_CFG): LocalTopology => {
+    const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-test-"));
+    topology = new LocalTopology({ cfg: config, baseDir, network: new LoopbackNetwork(config.redisReplicas, loopback), ...TEST_CREDENTIALS });
+    return topology;
+  };
+
+  /** A converged tier with writes flowing to its master: the start of every failover test. */
+  const convergedWithWrites = async () => {
+    const t = fresh();
+    t.startAll();
+    const first = await waitForConvergence(hostsOf(t), FAST_FAILOVER_CFG.masterName, TEST_CREDENTIALS, CONVERGE_MS);
+    const oldMaster = podAt(t, first.masters[0]!);
+    const writer = new AckWriter(hostsOf(t), FAST_FAILOVER_CFG.masterName, TEST_CREDENTIALS);
+    writer.start();
+    await waitFor("writes to flow", async () => writer.acked.length > 20, 5000);
+    return { t, oldMaster, writer };
+  };
+
+  return { fresh, convergedWithWrites };
+}

@@ -1,0 +1,17 @@
+/**
+ * The loopback /24 each real-process suite's pods listen on (port 6379 and 26379 on
+ * `${prefix}.10`, `.11`, `.12`), one per suite so vitest runs the suites side by side.
+ * Taken elsewhere: 127.0.1 (`npm start` on loopback, the bench), 127.0.2 (the C++ CTest
+ * fixture), 127.0.3 (the drills on loopback).
+ */
+export const SUITE_LOOPBACK = {
+  monitoring: "127.0.4",
+  ops: "127.0.5",
+  backup: "127.0.6",
+  backupRestored: "127.0.7",
+  redisAcl: "127.0.8",
+  promotionFollower: "127.0.9",
+  redisProcesses: "127.0.10",
+  wholeTierRestart: "127.0.11",
+  switchover: "127.0.12",
+} as const;
