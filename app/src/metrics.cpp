@@ -21,11 +21,21 @@ std::string escapeLabel(const std::string& value) {
     return out;
 }
 
+// A client picks the method token: only RFC 9110's methods (and PATCH) get a label of their
+// own, so the counter keeps a bounded set of series whatever is sent.
+std::string methodLabel(const std::string& method) {
+    static constexpr const char* kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    for (const char* known : kKnown) {
+        if (method == known) return method;
+    }
+    return "other";
+}
+
 }  // namespace
 
 void ServiceMetrics::countRequest(const std::string& route, const std::string& method, int status, double seconds) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++requests_[{route, method, status}];
+    ++requests_[{route, methodLabel(method), status}];
     auto& h = latency_[route];
     ++h.count;
     h.sum += seconds;

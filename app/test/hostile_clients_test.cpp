@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 #include <vector>
@@ -173,6 +174,36 @@ TEST_F(HostileClients, RefusesOversizedAndMalformedHeadsWithTheirStatus) {
     }
     EXPECT_LT(livenessLatency(service), kLivenessBudget);
     EXPECT_EQ(service.put("still", "fine").status, 200);
+}
+
+TEST_F(HostileClients, KeepsMetricsBoundedWhateverMethodsAreSent) {
+    Service service(cluster_);
+    const pid_t pid = service.process().pid();
+    ASSERT_EQ(service.put("warm", "x").status, 200);
+    const long before = peakRssKib(pid);
+    // 20,000 unauthenticated requests, each with its own 2 KiB method token: each is a 405.
+    constexpr int kRequests = 20000;
+    std::atomic<int> refused{0};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t) {
+        senders.emplace_back([&, t] {
+            for (int i = t; i < kRequests; i += 4) {
+                const std::string method = "M" + std::to_string(i) + std::string(2048, 'X');
+                if (exchange(service.port(), method + " /kv/x HTTP/1.1\r\nHost: t\r\n\r\n").rfind("HTTP/1.1 405", 0) == 0) ++refused;
+            }
+        });
+    }
+    for (auto& sender : senders) sender.join();
+    EXPECT_EQ(refused.load(), kRequests);
+    const auto metrics = service.probe("/metrics").body;
+    EXPECT_LT(metrics.size(), 16u * 1024) << "the refusals grew /metrics to " << metrics.size() << " bytes";
+    EXPECT_NE(metrics.find("redisdr_http_requests_total{route=\"refused\",method=\"other\",status=\"405\"} " + std::to_string(kRequests) + "\n"),
+              std::string::npos)
+        << metrics;
+    if (kRssMeansSomething) {
+        EXPECT_LT(peakRssKib(pid) - before, 8 * 1024) << "peak RSS grew from " << before << " KiB to " << peakRssKib(pid) << " KiB";
+    }
+    EXPECT_LT(livenessLatency(service), kLivenessBudget);
 }
 
 TEST_F(HostileClients, ShedsWorkBeyondTheQueueWith503) {

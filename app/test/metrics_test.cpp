@@ -28,3 +28,16 @@ TEST(Metrics, RendersPrometheusTextWithLabels) {
     EXPECT_NE(text.find("redisdr_ready 1\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE redisdr_seconds_since_master_change gauge\n"), std::string::npos);
 }
+
+TEST(Metrics, LabelsAnUnknownMethodOther) {
+    redisdr::ServiceMetrics m;
+    for (int i = 0; i < 1000; ++i) m.countRequest("refused", "X" + std::to_string(i), 401, 0);
+    m.countRequest("refused", "", 400, 0);
+    m.countRequest("refused", "get", 401, 0);
+    m.countRequest("refused", "DELETE", 405, 0);
+    const auto text = m.render(std::nullopt, redisdr::Clock::now());
+    EXPECT_NE(text.find("redisdr_http_requests_total{route=\"refused\",method=\"other\",status=\"401\"} 1001\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("redisdr_http_requests_total{route=\"refused\",method=\"other\",status=\"400\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("redisdr_http_requests_total{route=\"refused\",method=\"DELETE\",status=\"405\"} 1\n"), std::string::npos);
+    EXPECT_EQ(text.find("X1"), std::string::npos);
+}
