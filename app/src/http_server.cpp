@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "http_framing.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 
@@ -99,7 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, HttpListenerState& server)
         : stream_(std::move(socket)), server_(server), limits_(server.limits_),
-          buffer_(std::max(limits_.maxHeaderBytes, kReadChunk) + kReadChunk), readDeadline_(stream_.get_executor()) {
+          buffer_(std::max(limits_.maxHeaderBytes, kReadChunk) + kReadChunk, limits_.maxHeaderBytes), readDeadline_(stream_.get_executor()) {
         ++server_.open_;
     }
     ~Session() { --server_.open_; }
@@ -115,6 +117,7 @@ private:
         parser_->body_limit(limits_.maxBodyBytes);
         lease_.reset();
         startReadDeadline();
+        buffer_.startRecording();
         http::async_read_header(stream_, buffer_, *parser_,
                                 [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onHeader(ec); });
     }
@@ -139,8 +142,11 @@ private:
     }
 
     void onHeader(beast::error_code ec) {
+        const auto rawHead = buffer_.stopRecording();
         if (ec) return onReadError(ec);
         const HttpRequestHead& head = parser_->get();
+        // Before anything else: a request whose body length is in doubt gets nothing more read.
+        if (auto refusal = framingRefusal(head, rawHead)) return refuse(*refusal, true);
         const bool bodyFollows = !parser_->is_done();
         if (head.target().size() > limits_.maxTargetBytes) {
             return refuse(limitFailure(414, "uri_too_long", "request target too long"), true);
@@ -246,7 +252,7 @@ private:
     beast::tcp_stream stream_;
     HttpListenerState& server_;
     const HttpLimits& limits_;
-    beast::flat_buffer buffer_;
+    HeadRecordingBuffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::optional<BodyBudget::Lease> lease_;
     std::shared_ptr<HttpResponse> response_;

@@ -206,6 +206,52 @@ TEST_F(HostileClients, KeepsMetricsBoundedWhateverMethodsAreSent) {
     EXPECT_LT(livenessLatency(service), kLivenessBudget);
 }
 
+// RFC 9112 section 6: a request whose body length is not certain is refused and its connection
+// closed, so no byte after its head can be read as another request (request smuggling).
+TEST_F(HostileClients, RefusesAmbiguousFramingAndClosesTheConnection) {
+    Service service(cluster_);
+    const std::string smuggled = "GET /kv/x HTTP/1.1\r\nHost: t\r\n\r\n";
+    // Everything the server answers on one connection, and whether it then closed it.
+    const auto answers = [&](const std::string& bytes) {
+        const int fd = connectTo(service.port());
+        (void)!send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        bool closed = false;
+        auto answer = readUntilClosed(fd, 2000ms, &closed);
+        close(fd);
+        return std::make_pair(answer, closed);
+    };
+    const auto expectRefused = [&](const std::string& bytes, const std::string& status) {
+        const auto [answer, closed] = answers(bytes);
+        EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 " + status) << bytes;
+        EXPECT_EQ(answer.find("HTTP/1.1 ", 1), std::string::npos) << "a second response: " << answer;
+        EXPECT_TRUE(closed) << bytes;
+    };
+    const auto put = [](const std::string& headers) { return authHead("PUT /kv/te HTTP/1.1", headers); };
+    // The final coding is not chunked: the length is unknown (6.3 item 4).
+    expectRefused(put("Transfer-Encoding: gzip\r\n") + smuggled, "400");
+    expectRefused(put("Transfer-Encoding: chunked, gzip\r\n") + smuggled, "400");
+    expectRefused(put("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n") + smuggled, "400");
+    expectRefused(put("Transfer-Encoding: chunked, chunked\r\n") + "3\r\nabc\r\n0\r\n\r\n" + smuggled, "400");
+    // Chunked last, but under a coding the service cannot decode (6.1: 501).
+    expectRefused(put("Transfer-Encoding: gzip, chunked\r\n") + "3\r\nabc\r\n0\r\n\r\n" + smuggled, "501");
+    // Transfer-Encoding from an HTTP/1.0 client, which cannot mean it (6.1).
+    expectRefused("PUT /kv/te HTTP/1.0\r\nHost: t\r\nAuthorization: Bearer " + std::string(kToken) +
+                      "\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + smuggled,
+                  "400");
+    // Two framings, or a Content-Length that is a list (6.3 items 3 and 5).
+    expectRefused(put("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + "3\r\nabc\r\n0\r\n\r\n" + smuggled, "400");
+    expectRefused(put("Content-Length: 3, 3\r\n") + "abc" + smuggled, "400");
+    expectRefused(put("Content-Length: 3, 40\r\n") + "abc" + smuggled, "400");
+    // A folded field line (5.2) and whitespace before the colon (5.1).
+    expectRefused(put("Content-Length: 3\r\nX-Folded: a\r\n b\r\n") + "abc" + smuggled, "400");
+    expectRefused(put("Content-Length : 3\r\n") + "abc" + smuggled, "400");
+    // The same body, framed once and plainly, is stored and the connection kept.
+    const auto [answer, closed] = answers(put("Transfer-Encoding: chunked\r\n") + "3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+    EXPECT_FALSE(closed);
+    EXPECT_EQ(service.get("/kv/te").body, "abc");
+}
+
 TEST_F(HostileClients, ShedsWorkBeyondTheQueueWith503) {
     Service service(cluster_, {{"HTTP_THREADS", "1"}, {"HTTP_QUEUE_DEPTH", "2"}, {"REDIS_REQUEST_TIMEOUT_MS", "1500"}});
     ASSERT_EQ(service.put("warm", "x").status, 200);
