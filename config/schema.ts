@@ -85,8 +85,12 @@ export const stackConfigShape = {
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes object name (DNS subdomain)")
     .optional()
     .describe("Name of a kubernetes.io/tls Secret (tls.crt, tls.key) you create in the namespace: the NodeBalancer then terminates HTTPS on publicPort with it and publicUrl is https. Unset: plain HTTP."),
+  allowPlainHttp: z
+    .boolean()
+    .default(false)
+    .describe("Let an environment prod stack serve the public API without publicTlsSecret, in plain HTTP: bearer tokens and values cross the network in the clear. Only for TLS that ends in front of the NodeBalancer; preflight warns while it is on."),
   publicIngressCidrs: z.array(cidr).min(1).default(["0.0.0.0/0", "::/0"]).describe("Source ranges the Cloud Firewall admits to publicPort."),
-  environment: z.enum(["dev", "prod"]).describe("What the stack is for. prod adds rules: an HA control plane and a Kubernetes API that is not open to the internet."),
+  environment: z.enum(["dev", "prod"]).describe("What the stack is for. prod adds rules: an HA control plane, a Kubernetes API that is not open to the internet, and HTTPS on the public entry (publicTlsSecret, or allowPlainHttp)."),
   controlPlaneAllowedCidrs: z
     .array(cidr)
     .min(1, "must list at least one CIDR: the ACL is always on, so an empty list would lock out every client including `pulumi up`")
@@ -234,6 +238,9 @@ export const stackConfigSchema = z
       const open = c.controlPlaneAllowedCidrs.filter((range) => /\/0$/.test(range));
       if (open.length > 0) {
         at("controlPlaneAllowedCidrs", `lists ${open.join(", ")}: a prod Kubernetes API must not be open to the internet; list the deploy runners' and operators' ranges instead`);
+      }
+      if (c.publicTlsSecret === undefined && !c.allowPlainHttp) {
+        at("publicTlsSecret", "must be set for environment prod: without it the bearer tokens and every value cross the internet in plain HTTP; create a kubernetes.io/tls Secret in the namespace (docs/linode.md, \"HTTPS\"), name it here and set publicPort to 443, or set allowPlainHttp: true to accept plain HTTP");
       }
       if (!c.haControlPlane) at("haControlPlane", "must be true for environment prod: a single control-plane replica stops every deploy and controller while it restarts");
     }

@@ -10,6 +10,8 @@ import { describeError, LinodeApiError } from "./linodeApi";
 export interface CheckResult {
   check: string;
   ok: boolean;
+  /** Passes, but what it allows deserves an operator's attention. */
+  warning?: boolean;
   key?: string;
   message: string;
 }
@@ -93,6 +95,19 @@ export function controlPlaneAclCheck(cfg: StackConfig): CheckResult {
   return ok("controlPlaneAcl", `the Kubernetes API admits ${cfg.controlPlaneAllowedCidrs.join(", ")}${note}`);
 }
 
+/** Plain HTTP passes validation only by choice (allowPlainHttp in prod, or dev): say loudly what it exposes. */
+export function publicTlsCheck(cfg: StackConfig): CheckResult {
+  if (cfg.publicTlsSecret !== undefined) {
+    return ok("publicTls", `HTTPS on port ${cfg.publicPort} with the kubernetes.io/tls Secret ${cfg.namespace}/${cfg.publicTlsSecret}, which must exist before the CCM can configure the NodeBalancer`);
+  }
+  const reach = cfg.publicIngressCidrs.some((range) => range.endsWith("/0")) ? "the whole internet" : cfg.publicIngressCidrs.join(", ");
+  const why = cfg.allowPlainHttp ? "allowPlainHttp is true" : `environment ${cfg.environment}`;
+  return {
+    ...ok("publicTls", `WARNING: PLAIN HTTP (${why}): bearer tokens and values cross the network in the clear to ${reach}; set redis-dr:publicTlsSecret and publicPort 443 (docs/linode.md, "HTTPS")`),
+    warning: true,
+  };
+}
+
 async function accountCheck(cfg: StackConfig): Promise<CheckResult> {
   const account = await getAccountInfo();
   const needed = [...REQUIRED_CAPABILITIES, ACL_CAPABILITY, ...(cfg.haControlPlane ? [HA_CONTROL_PLANE_CAPABILITY] : [])];
@@ -170,6 +185,7 @@ export async function preflight(cfg: StackConfig, stack: string, progress: (chec
     ["nodeType", () => nodeTypeCheck(cfg)],
     ["account", () => accountCheck(cfg)],
     ["controlPlaneAcl", async () => controlPlaneAclCheck(cfg)],
+    ["publicTls", async () => publicTlsCheck(cfg)],
   ];
   const results: CheckResult[] = [];
   for (const [name, run] of checks) {
@@ -180,5 +196,5 @@ export async function preflight(cfg: StackConfig, stack: string, progress: (chec
 }
 
 export function formatResult(result: CheckResult): string {
-  return `${result.ok ? "ok  " : "FAIL"} ${result.check.padEnd(10)} ${result.key ? `${result.key}: ` : ""}${result.message}`;
+  return `${result.ok ? (result.warning ? "WARN" : "ok  ") : "FAIL"} ${result.check.padEnd(10)} ${result.key ? `${result.key}: ` : ""}${result.message}`;
 }

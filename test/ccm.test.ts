@@ -161,7 +161,7 @@ describe.each([
     expect(nb.createdBy).toBe("ccm");
     const fw = ccmFirewallOf(account, nb.id);
     expect(fw).toMatchObject({ createdBy: "ccm", inboundPolicy: "DROP" });
-    expect(fw.inbound.map((r) => [r.action, r.ports, r.ipv4, r.ipv6])).toEqual([["ACCEPT", "80", ["0.0.0.0/0"], ["::/0"]]]);
+    expect(fw.inbound.map((r) => [r.action, r.ports, r.ipv4, r.ipv6])).toEqual([["ACCEPT", "443", ["0.0.0.0/0"], ["::/0"]]]);
     expect(pulumiDrift(account, rendered)).toEqual([]);
   });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, StackConfigError, validateStackName } from "../config/load";
 import { parseImage, redisImageVulnerability } from "../config/schema";
-import { rawStackConfig, stackConfig } from "./helpers/stackConfig";
+import { rawStackConfig, stackConfig, stackConfigWithout, StackName } from "./helpers/stackConfig";
 
-function problemsFor(overrides: Record<string, string>, remove: string[] = []): string[] {
-  const raw: Record<string, string> = { ...rawStackConfig("dev"), ...overrides };
+function problemsFor(overrides: Record<string, string>, remove: string[] = [], stack: StackName = "dev"): string[] {
+  const raw: Record<string, string> = { ...rawStackConfig(stack), ...overrides };
   for (const key of remove) delete raw[key];
   try {
     parseStackConfig(raw);
@@ -100,6 +100,11 @@ describe("stack config", () => {
       /redis-dr:controlPlaneAllowedCidrs: lists ::\/0: a prod Kubernetes API must not be open to the internet/,
     );
     expect(prod({ "redis-dr:haControlPlane": "false" }).join("\n")).toMatch(/redis-dr:haControlPlane: must be true for environment prod/);
+    expect(problemsFor({ "redis-dr:publicPort": "80" }, ["redis-dr:publicTlsSecret"], "prod").join("\n")).toMatch(
+      /redis-dr:publicTlsSecret: must be set for environment prod: without it the bearer tokens and every value cross the internet in plain HTTP;.*or set allowPlainHttp: true/,
+    );
+    expect(stackConfigWithout("prod", ["redis-dr:publicTlsSecret"], { "redis-dr:publicPort": "80", "redis-dr:allowPlainHttp": "true" }).allowPlainHttp).toBe(true);
+    expect(stackConfig("dev").publicTlsSecret).toBeUndefined();
     expect(stackConfig("dev").controlPlaneAllowedCidrs).toEqual(["0.0.0.0/0", "::/0"]);
   });
 

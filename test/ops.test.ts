@@ -12,10 +12,10 @@ import { waitFor } from "../probe/wait";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
-import { controlPlaneAclCheck, formatResult, preflight } from "../ops/preflight";
+import { controlPlaneAclCheck, formatResult, preflight, publicTlsCheck } from "../ops/preflight";
 import { clusterStatus, nodeBalancerStatus, redisStatus } from "../ops/status";
 import { FakeLinodeApi, healthyState } from "./helpers/fakeLinodeApi";
-import { stackConfig } from "./helpers/stackConfig";
+import { stackConfig, stackConfigWithout } from "./helpers/stackConfig";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 let api: FakeLinodeApi;
@@ -38,8 +38,17 @@ const failures = (results: Awaited<ReturnType<typeof preflight>>) => results.fil
 describe("preflight", () => {
   it("passes every check for the dev stack on a healthy account", async () => {
     const results = await preflight(dev(), "dev");
-    expect(results.map((r) => r.check)).toEqual(["stackName", "payload", "region", "k8sVersion", "nodeType", "account", "controlPlaneAcl"]);
+    expect(results.map((r) => r.check)).toEqual(["stackName", "payload", "region", "k8sVersion", "nodeType", "account", "controlPlaneAcl", "publicTls"]);
     expect(failures(results)).toEqual([]);
+  });
+
+  it("warns loudly, without failing, whenever the public entry is plain HTTP", () => {
+    const line = (cfg: ReturnType<typeof dev>) => formatResult(publicTlsCheck(cfg));
+    expect(line(dev())).toMatch(/^WARN publicTls .*PLAIN HTTP \(environment dev\): bearer tokens and values cross the network in the clear to the whole internet/);
+    expect(publicTlsCheck(dev()).ok).toBe(true);
+    const tunnelled = stackConfigWithout("prod", ["redis-dr:publicTlsSecret"], { "redis-dr:allowPlainHttp": "true", "redis-dr:publicPort": "80", "redis-dr:publicIngressCidrs": '["100.64.0.0/10"]' });
+    expect(line(tunnelled)).toMatch(/^WARN publicTls .*PLAIN HTTP \(allowPlainHttp is true\): .* to 100\.64\.0\.0\/10/);
+    expect(line(stackConfig("prod"))).toMatch(/^ok   publicTls +HTTPS on port 443 with the kubernetes.io\/tls Secret redis-dr\/redis-dr-tls/);
   });
 
   it("names redis-dr:region when the region does not exist or lacks a product", async () => {

@@ -10,6 +10,7 @@ import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
 import { ROLE_PASSWORD_KEYS } from "../config/load";
 import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
 import { byType, MOCK_FIREWALL_ID, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+import { stackConfig } from "./helpers/stackConfig";
 
 const T = {
   cluster: "linode:index/lkeCluster:LkeCluster",
@@ -64,6 +65,7 @@ function envOf(c: { env: Array<{ name: string; value?: string; valueFrom?: any }
 }
 
 describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) => {
+  const publicPort = stackConfig(stack).publicPort;
   let rendered: RenderedStack;
   beforeAll(async () => {
     rendered = await renderStack(stack, {}, SECRET_CONFIG);
@@ -134,7 +136,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     const rules = plain(firewall.inputs);
     expect(rules.inboundPolicy).toBe("DROP");
     expect(rules.inbounds).toHaveLength(1);
-    expect(rules.inbounds[0]).toMatchObject({ action: "ACCEPT", protocol: "TCP", ports: "80" });
+    expect(rules.inbounds[0]).toMatchObject({ action: "ACCEPT", protocol: "TCP", ports: String(publicPort) });
     // Attached by the NodeBalancer's firewallId only, never by a device list as well.
     expect(rules.nodebalancers).toBeUndefined();
     expect(firewall.options.ignoreChanges).toEqual(expect.arrayContaining(["linodes", "nodebalancers"]));
@@ -164,7 +166,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       [CCM_ANNOTATIONS.checkPassive]: "true",
     });
     expect(annotations[CCM_ANNOTATIONS.firewallAcl]).toBeUndefined();
-    expect(service.spec.ports[0]).toMatchObject({ port: 80, targetPort: "http" });
+    expect(service.spec.ports[0]).toMatchObject({ port: publicPort, targetPort: "http" });
     // The provider's unbounded await is off; the LoadBalancerWait resource waits instead (test/loadBalancerWait.test.ts).
     expect(annotations["pulumi.com/skipAwait"]).toBe("true");
     const wait = one(rendered, "pulumi-nodejs:dynamic:Resource", "app-load-balancer");
@@ -407,7 +409,8 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       nodeBalancerIpv4: MOCK_NODEBALANCER.ipv4,
       nodeBalancerHostname: MOCK_NODEBALANCER.hostname,
       publicEntryMode: "pulumi",
-      publicUrl: `http://${MOCK_NODEBALANCER.ipv4}/`,
+      // prod ships HTTPS on 443 (the schema refuses plain HTTP there), dev plain HTTP on 80.
+      publicUrl: `${stack === "prod" ? "https" : "http"}://${MOCK_NODEBALANCER.ipv4}/`,
       clusterId: "cluster-id",
       namespace: "redis-dr",
       sentinelService: "redis-sentinel",
@@ -527,7 +530,7 @@ describe("program with publicEntry reserved-ip", () => {
     });
     expect(JSON.parse(annotations[CCM_ANNOTATIONS.firewallAcl])).toEqual({ allowList: { ipv4: ["198.51.100.0/24"], ipv6: ["2001:db8::/32"] } });
     for (const key of [CCM_ANNOTATIONS.nodeBalancerId, CCM_ANNOTATIONS.firewallId]) expect(annotations[key]).toBeUndefined();
-    expect(rendered.outputs).toMatchObject({ publicEntryMode: "reserved-ip", nodeBalancerIpv4: MOCK_RESERVED_IPV4, publicUrl: `http://${MOCK_RESERVED_IPV4}/` });
+    expect(rendered.outputs).toMatchObject({ publicEntryMode: "reserved-ip", nodeBalancerIpv4: MOCK_RESERVED_IPV4, publicUrl: `https://${MOCK_RESERVED_IPV4}/` });
     expect(rendered.outputs.nodeBalancerHostname).toBeUndefined();
   });
 });
