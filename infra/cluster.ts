@@ -57,8 +57,9 @@ export class Cluster extends pulumi.ComponentResource {
         },
         pools: [{ type: pool.type, count: pool.count, tags: args.tags, ...(pool.autoscaler ? { autoscaler: pool.autoscaler } : {}) }],
       },
-      // The autoscaler owns the count once enabled.
-      { ...child, ignoreChanges: pool.autoscaler ? ["pools[0].count"] : [] },
+      // The autoscaler owns the count once enabled. Protected: the cluster carries every
+      // volume's attachment and the only kubeconfig; a change that would replace it fails.
+      { ...child, protect: true, ignoreChanges: pool.autoscaler ? ["pools[0].count"] : [] },
     );
 
     this.kubeconfig = pulumi.secret(this.cluster.kubeconfig.apply(decodeKubeconfig));

@@ -317,7 +317,8 @@ export class RedisTier extends pulumi.ComponentResource {
           ],
         },
       },
-      { ...child, dependsOn: [headless, config, scriptMap, secret] },
+      // Protected: volumeClaimTemplates are replace-only, and a replacement stops every pod at once.
+      { ...child, protect: true, dependsOn: [headless, config, scriptMap, secret] },
     );
 
     new k8s.policy.v1.PodDisruptionBudget(

@@ -69,7 +69,8 @@ export class Workloads extends pulumi.ComponentResource {
           },
         },
       },
-      child,
+      // Deleting the namespace deletes the Redis volume claims with it.
+      { ...child, protect: true },
     );
 
     const { backup } = args;

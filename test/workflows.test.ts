@@ -56,6 +56,13 @@ describe("GitHub workflows", () => {
     }
   });
 
+  it.each(["preview.yml", "deploy.yml"])("%s runs the policy pack on every Pulumi step", (file) => {
+    for (const job of Object.values<any>(load(file).jobs)) {
+      for (const step of job.steps.filter((s: any) => String(s.uses).startsWith("pulumi/actions"))) expect(step.with.policyPacks).toBe("policy");
+    }
+    expect(fs.existsSync(path.resolve(__dirname, "../policy/PulumiPolicy.yaml"))).toBe(true);
+  });
+
   it("lets no pull request's code open prod: its secrets, its kubeconfig, its environment", () => {
     expect(prodReachViolations(Object.fromEntries(files.map((file) => [file, load(file)])))).toEqual([]);
     const reach = Object.fromEntries(workflowReach(load("deploy.yml")).map((r) => [r.job, r]));
