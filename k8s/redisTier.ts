@@ -3,14 +3,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
   HEADLESS_SERVICE_NAME,
-  POD_PATHS,
   readScripts,
   REDIS_PORT,
-  REDIS_UID,
   RedisSettings,
   renderRedisConf,
   renderSentinelTemplate,
-  scriptEnvironment,
   roleSecretKeys,
   SECRET_KEYS,
   SECRET_NAME,
@@ -18,20 +15,13 @@ import {
   SENTINEL_SERVICE_NAME,
   STATEFULSET_NAME,
 } from "./redis/render";
-import { ACL_USERS, firstPassword, renderAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
-import { EXPORTER_PORTS, exporterContainers } from "./redis/exporters";
+import { firstPassword, renderAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
+import { EXPORTER_PORTS } from "./redis/exporters";
+import { redisPodTemplate } from "./redis/podTemplate";
 import { labelsFor, selectorFor } from "./labels";
-import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
-import { BackupStoreRef, RCLONE_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "./backup/backupJob";
+import { BackupStoreRef } from "./backup/backupJob";
 
 export const REDIS_COMPONENT = "redis";
-
-/**
- * The promotion follower is bash plus one idle redis-cli subscriber per Sentinel: measured
- * locally at 31 MiB RSS summed over its 7 processes (shared library pages counted in each),
- * so 64Mi leaves room for its short-lived redis-cli calls during a failover.
- */
-const PROMOTION_FOLLOWER_RESOURCES = { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "64Mi" } };
 
 /** Keys of the Redis Secret a client reads: Sentinel's password and the app user's. */
 export const CLIENT_SECRET_KEYS = { sentinelPassword: SECRET_KEYS.sentinelPassword, appPassword: roleSecretKeys("app").current } as const;
@@ -172,33 +162,6 @@ export class RedisTier extends pulumi.ComponentResource {
       child,
     );
 
-    const secretEnv = (envName: string, key: string): k8s.types.input.core.v1.EnvVar => ({
-      name: envName,
-      valueFrom: { secretKeyRef: { name: secret.metadata.name, key } },
-    });
-    const env: k8s.types.input.core.v1.EnvVar[] = [
-      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-      {
-        name: "POD_FQDN",
-        value: pulumi.interpolate`$(POD_NAME).${HEADLESS_SERVICE_NAME}.${namespace}.svc.cluster.local`,
-      },
-      ...Object.entries(scriptEnvironment(cfg)).map(([name, value]) => ({ name, value })),
-      { name: "DATA_DIR", value: POD_PATHS.data },
-      { name: "CONFIG_DIR", value: POD_PATHS.config },
-      { name: "RUNTIME_DIR", value: POD_PATHS.runtime },
-      secretEnv("REDIS_PASSWORD", SECRET_KEYS.redisPassword),
-      secretEnv("SENTINEL_PASSWORD", SECRET_KEYS.sentinelPassword),
-      ...ROLE_USERS.map((user) => secretEnv(ACL_USERS[user].variable, roleSecretKeys(user).accepted)),
-    ];
-    const mounts: k8s.types.input.core.v1.VolumeMount[] = [
-      { name: "data", mountPath: POD_PATHS.data },
-      { name: "config", mountPath: POD_PATHS.config, readOnly: true },
-      { name: "scripts", mountPath: POD_PATHS.scripts, readOnly: true },
-    ];
-    const exec = (script: string, ...args: string[]) => ({ exec: { command: ["bash", `${POD_PATHS.scripts}/${script}`, ...args] } });
-
-    // Loading a large AOF and waiting for Sentinel to promote a replica both happen before Redis answers.
-    const startupBudgetSeconds = 600;
     this.statefulSet = new k8s.apps.v1.StatefulSet(
       STATEFULSET_NAME,
       {
@@ -211,100 +174,17 @@ export class RedisTier extends pulumi.ComponentResource {
           updateStrategy: { type: "RollingUpdate" },
           persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
           selector: { matchLabels: selector },
-          template: {
-            metadata: { labels, annotations: { "redis-dr/config-checksum": checksum, "redis-dr/secret-checksum": secretChecksum } },
-            spec: {
-              automountServiceAccountToken: false,
-              enableServiceLinks: false,
-              terminationGracePeriodSeconds: cfg.redisTerminationGraceSeconds,
-              securityContext: restrictedPodSecurity(REDIS_UID),
-              affinity: {
-                podAntiAffinity: {
-                  requiredDuringSchedulingIgnoredDuringExecution: [
-                    { labelSelector: { matchLabels: selector }, topologyKey: "kubernetes.io/hostname" },
-                  ],
-                },
-              },
-              tolerations: shortNodeFailureTolerations(cfg.notReadyTolerationSeconds),
-              // Only with restoreFrom: the first pod of an empty deployment loads the backup into
-              // its volume before Redis starts (backup.sh seed decides; it never overwrites data).
-              ...(args.seed
-                ? {
-                    initContainers: [
-                      rcloneToolsContainer(args.seed.rcloneImage),
-                      {
-                        name: "restore",
-                        image: cfg.redisImage,
-                        imagePullPolicy: "IfNotPresent",
-                        command: ["bash", `${POD_PATHS.scripts}/backup.sh`, "seed"],
-                        env: [...env, ...storeEnv(args.seed.store), { name: "RESTORE_BACKUP", value: args.seed.backup }, RCLONE_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
-                        resources: { requests: { cpu: cfg.redisCpu, memory: cfg.redisMemory }, limits: { memory: cfg.redisMemory } },
-                        securityContext: restrictedContainerSecurity(),
-                        volumeMounts: [...mounts, { name: "tools", mountPath: "/tools", readOnly: true }],
-                      },
-                    ],
-                  }
-                : {}),
-              containers: [
-                {
-                  name: "redis",
-                  image: cfg.redisImage,
-                  imagePullPolicy: "IfNotPresent",
-                  command: ["bash", `${POD_PATHS.scripts}/start-redis.sh`],
-                  env,
-                  ports: [{ name: "redis", containerPort: REDIS_PORT }],
-                  resources: {
-                    requests: { cpu: cfg.redisCpu, memory: cfg.redisMemory },
-                    limits: { memory: cfg.redisMemory },
-                  },
-                  startupProbe: { ...exec("probe-redis.sh", "liveness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: startupBudgetSeconds / 5 },
-                  livenessProbe: { ...exec("probe-redis.sh", "liveness"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-                  readinessProbe: { ...exec("probe-redis.sh", "readiness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2, successThreshold: 1 },
-                  lifecycle: { preStop: exec("prestop-redis.sh") },
-                  securityContext: restrictedContainerSecurity(),
-                  volumeMounts: [...mounts, { name: "runtime", mountPath: POD_PATHS.runtime }],
-                },
-                {
-                  name: "sentinel",
-                  image: cfg.redisImage,
-                  imagePullPolicy: "IfNotPresent",
-                  command: ["bash", `${POD_PATHS.scripts}/start-sentinel.sh`],
-                  env,
-                  ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
-                  resources: {
-                    requests: { cpu: cfg.sentinelCpu, memory: cfg.sentinelMemory },
-                    limits: { memory: cfg.sentinelMemory },
-                  },
-                  startupProbe: { ...exec("probe-sentinel.sh", "liveness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 60 },
-                  livenessProbe: { ...exec("probe-sentinel.sh", "liveness"), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-                  readinessProbe: { ...exec("probe-sentinel.sh", "readiness"), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 },
-                  lifecycle: { preStop: exec("prestop-sentinel.sh") },
-                  securityContext: restrictedContainerSecurity(),
-                  volumeMounts: mounts,
-                },
-                {
-                  // Moves this pod's replica to the replica Sentinel promotes as soon as the
-                  // leader announces it (follow-promotion.sh says why); no port, no probes.
-                  name: "promotion-follower",
-                  image: cfg.redisImage,
-                  imagePullPolicy: "IfNotPresent",
-                  command: ["bash", `${POD_PATHS.scripts}/follow-promotion.sh`],
-                  env,
-                  resources: PROMOTION_FOLLOWER_RESOURCES,
-                  securityContext: restrictedContainerSecurity(),
-                  volumeMounts: mounts,
-                },
-                ...exporterContainers(cfg, secret.metadata.name),
-              ],
-              volumes: [
-                { name: "config", configMap: { name: config.metadata.name } },
-                { name: "scripts", configMap: { name: scriptMap.metadata.name, defaultMode: 0o555 } },
-                // Holds the generated redis.conf with the password: memory-backed, never on disk.
-                { name: "runtime", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
-                ...(args.seed ? [TOOLS_VOLUME] : []),
-              ],
-            },
-          },
+          template: redisPodTemplate({
+            settings: cfg,
+            namespace,
+            labels,
+            selector,
+            annotations: { "redis-dr/config-checksum": checksum, "redis-dr/secret-checksum": secretChecksum },
+            secretName: secret.metadata.name,
+            configMapName: config.metadata.name,
+            scriptsMapName: scriptMap.metadata.name,
+            ...(args.seed ? { seed: args.seed } : {}),
+          }),
           volumeClaimTemplates: [
             {
               metadata: { name: "data", labels },
