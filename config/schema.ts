@@ -44,6 +44,19 @@ export const REDIS_PATCHED_FLOORS: Record<string, [number, number, number]> = {
   "8.0": [8, 0, 4],
   "8.2": [8, 2, 2],
 };
+/** The first redis_exporter with --disable-scrape-endpoint (oliver006/redis_exporter #1106). */
+export const EXPORTER_FLOOR: [number, number, number] = [1, 83, 0];
+
+/** Why a redis_exporter image cannot be run with /scrape off, or undefined when it can. */
+export function exporterImageProblem(image: string): string | undefined {
+  const version = /^v?(\d+)\.(\d+)\.(\d+)/.exec(parseImage(image)?.tag ?? "");
+  const floor = `v${EXPORTER_FLOOR.join(".")}`;
+  if (!version) return `"${image}" carries no version in its tag, so it cannot be checked for --disable-scrape-endpoint (${floor} and later); pin e.g. oliver006/redis_exporter:v1.90.0`;
+  const [major, minor, patch] = version.slice(1, 4).map(Number) as [number, number, number];
+  const below = major !== EXPORTER_FLOOR[0] ? major < EXPORTER_FLOOR[0] : minor !== EXPORTER_FLOOR[1] ? minor < EXPORTER_FLOOR[1] : patch < EXPORTER_FLOOR[2];
+  return below ? `"${image}" predates --disable-scrape-endpoint (${floor}): its /scrape endpoint would connect anywhere with the monitor password; use ${floor} or later` : undefined;
+}
+
 const REDIS_CVES = "CVE-2025-49844 (Lua use-after-free, remote code execution) and CVE-2025-46817/46818/46819";
 
 /** Why a Redis image tag is below the patched floor, or undefined when it is not. */
@@ -171,7 +184,12 @@ export const stackConfigShape = {
     .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
 
   // --- k8s/: monitoring ---
-  redisExporterImage: pinnedImage("redis_exporter").default("oliver006/redis_exporter:v1.90.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122)."),
+  redisExporterImage: pinnedImage("redis_exporter")
+    .superRefine((image, ctx) => {
+      const problem = parseImage(image) ? exporterImageProblem(image) : undefined;
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .default("oliver006/redis_exporter:v1.90.0").describe("redis_exporter image of the two metrics sidecars in each Redis pod (one for Redis on 9121, one for Sentinel on 9122); v1.83.0 or later, which can turn its /scrape endpoint off."),
   exporterCpu: quantity("20m").default("20m").describe("CPU request of each exporter sidecar."),
   exporterMemory: quantity("48Mi").default("48Mi").describe("Memory request and limit of each exporter sidecar."),
   monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and -").default("monitoring").describe("Namespace of the Prometheus that scrapes the exporters; the Redis NetworkPolicy admits it to ports 9121 and 9122."),

@@ -10,6 +10,7 @@ import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backupJob";
 import { waitForConvergence } from "../local/clusterWatch";
+import { watchArgv } from "../local/drill/argvWatch";
 import { LocalObjectStore, objectStoreEnvironment } from "../local/objectStore";
 import { LoopbackNetwork } from "../local/network";
 import { LocalTopology } from "../local/topology";
@@ -134,7 +135,10 @@ describe("backup.sh run", () => {
     const master = await masterOf();
     await redis(master, (c) => c.flushall());
     await redis(master, (c) => c.set("kv:after-the-bad-write", "kept"));
-    const result = await runBackupScript(job, ["restore", "latest"]);
+    // Small batches: a hundred MIGRATE calls, each a redis-cli whose argv the scan reads.
+    const stopArgvWatch = watchArgv([creds.redisPassword], 1);
+    const result = await runBackupScript(job, ["restore", "latest"], { MIGRATE_BATCH: "10" });
+    expect(stopArgvWatch()).toEqual([]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(new RegExp(`restore: done, 1002 keys restored from backup ${id}`));
     expect(await redis(master, (c) => c.dbsize())).toBe(1003);

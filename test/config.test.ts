@@ -78,6 +78,8 @@ describe("stack config", () => {
     ["an empty control-plane ACL", { "redis-dr:controlPlaneAllowedCidrs": "[]" }, /redis-dr:controlPlaneAllowedCidrs: must list at least one CIDR/],
     ["an unknown public entry mode", { "redis-dr:publicEntry": "ccm" }, /redis-dr:publicEntry: /],
     ["a load-balancer wait of more than 30 minutes", { "redis-dr:loadBalancerTimeoutSeconds": "3600" }, /redis-dr:loadBalancerTimeoutSeconds: /],
+    ["a redis_exporter that cannot turn /scrape off", { "redis-dr:redisExporterImage": "oliver006/redis_exporter:v1.82.0" }, /redis-dr:redisExporterImage: "oliver006\/redis_exporter:v1.82.0" predates --disable-scrape-endpoint \(v1.83.0\)/],
+    ["a redis_exporter pinned by digest alone", { "redis-dr:redisExporterImage": `oliver006/redis_exporter@sha256:${"a".repeat(64)}` }, /redis-dr:redisExporterImage: .* carries no version in its tag/],
     ["a grace period shorter than down-after", { "redis-dr:redisTerminationGraceSeconds": "10", "redis-dr:sentinelDownAfterMs": "15000" }, /redis-dr:redisTerminationGraceSeconds: \(10s\) must exceed sentinelDownAfterMs/],
   ];
   it.each(cases)("rejects %s with a message naming the key and the fix", (_name, overrides, message) => {

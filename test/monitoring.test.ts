@@ -5,6 +5,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppProcess, startApp } from "../local/appProcess";
 import { waitForConvergence } from "../local/clusterWatch";
+import { ExporterTarget, exporterSettings } from "../k8s/redis/exporters";
 import { REDIS_PORT, SENTINEL_PORT } from "../k8s/redis/render";
 import { Credentials } from "../probe/connection";
 import { waitFor } from "../probe/wait";
@@ -55,9 +56,10 @@ describe("metric names the alert rules use", () => {
   const scraped = new Map<string, string[]>();
 
   // As in the pod (k8s/redis/exporters.ts): Redis as the read-only `monitor` user, Sentinel by its password.
-  const startExporter = (address: string, port: number, password: string, listen: number, user?: string) => {
+  const startExporter = (target: ExporterTarget, address: string, port: number, password: string, listen: number, user?: string) => {
     const child = spawn("prometheus-redis-exporter", [], {
       env: {
+        ...exporterSettings(target),
         REDIS_ADDR: `redis://${address}:${port}`,
         ...(user ? { REDIS_USER: user } : {}),
         REDIS_PASSWORD: password,
@@ -76,8 +78,8 @@ describe("metric names the alert rules use", () => {
     const sentinel = topology.pods[1]!.address;
     app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18597, logFile: path.join(baseDir, "app.log") });
     const urls = [
-      startExporter(master, REDIS_PORT, rolePassword(creds, "monitor"), 19121, "monitor"),
-      startExporter(sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
+      startExporter("redis", master, REDIS_PORT, rolePassword(creds, "monitor"), 19121, "monitor"),
+      startExporter("sentinel", sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
       `${app.probeUrl}/metrics`,
     ];
     // Put a little traffic through the app so its request counters exist.

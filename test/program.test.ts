@@ -370,6 +370,9 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       expect(env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key).toBe(key);
       expect(secretKeys).toContain(key);
       expect(env.REDIS_EXPORTER_WEB_LISTEN_ADDRESS!.value).toBe(`:${metricsPort}`);
+      // /scrape?target= would connect anywhere with this password; the monitor user may not CONFIG GET.
+      expect(env.REDIS_EXPORTER_DISABLE_SCRAPE_ENDPOINT?.value).toBe("true");
+      expect(env.REDIS_EXPORTER_CONFIG_COMMAND?.value).toBe(name === "redis-exporter" ? "-" : undefined);
       expect(c.ports[0].containerPort).toBe(metricsPort);
     }
     const redisPolicy = byType(rendered, T.netpol).map((r) => plain(r.inputs)).find((p) => p.metadata.name === "redis");

@@ -7,7 +7,9 @@
  * Rules: the replica and Sentinel users as in Redis's ACL guide ("ACL rules for Sentinel and
  * Replicas", https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/); the
  * monitor user as in redis_exporter's README ("dedicated Redis user") without the key-reading
- * commands its check-keys option needs, which the exporters here do not use.
+ * commands its check-keys option needs, which the exporters here do not use, and without
+ * CONFIG GET, which answers masterauth (the replication password) and every other setting:
+ * the exporters skip their config metrics (exporterSettings, k8s/redis/exporters.ts).
  */
 export const ACL_USERS = {
   /** The pod scripts, backups and operators. */
@@ -24,7 +26,7 @@ export const ACL_USERS = {
   /** The exporters: read-only statistics. */
   monitor: {
     variable: "MONITOR_PASSWORDS",
-    rules: "resetchannels -@all +ping +info +config|get +client|list +client|info +cluster|info +slowlog|get +slowlog|len +latency|latest +latency|histogram +memory|stats +select +dbsize",
+    rules: "resetchannels -@all +ping +info +client|list +client|info +cluster|info +slowlog|get +slowlog|len +latency|latest +latency|histogram +memory|stats +select +dbsize",
   },
 } as const;
 

@@ -5,6 +5,20 @@ import { REDIS_PORT, RedisSettings, roleSecretKeys, SECRET_KEYS, SENTINEL_PORT }
 
 export const EXPORTER_PORTS = { redis: 9121, sentinel: 9122 } as const;
 export const EXPORTER_PORT_NAMES = { redis: "redis-exp", sentinel: "sentinel-exp" } as const;
+export type ExporterTarget = keyof typeof EXPORTER_PORTS;
+
+/**
+ * The exporters' fixed settings, as the pods and the monitoring test run them (redis_exporter
+ * main.go): `/scrape?target=` off, which would otherwise connect anywhere with the configured
+ * password (disable-scrape-endpoint, since v1.83.0, #1106); for Redis no CONFIG command, which
+ * the monitor user may not send (config-command "-": no redis_config_* metrics, which no alert uses).
+ */
+export function exporterSettings(target: ExporterTarget): Record<string, string> {
+  return {
+    REDIS_EXPORTER_DISABLE_SCRAPE_ENDPOINT: "true",
+    ...(target === "redis" ? { REDIS_EXPORTER_CONFIG_COMMAND: "-" } : {}),
+  };
+}
 
 /**
  * redis_exporter sidecars of a Redis pod: one scrapes the local Redis, one the local Sentinel
@@ -28,6 +42,7 @@ export function exporterContainers(
       ...(user ? [{ name: "REDIS_USER", value: user }] : []),
       { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: secretName, key: passwordKey } } },
       { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${EXPORTER_PORTS[target]}` },
+      ...Object.entries(exporterSettings(target)).map(([name, value]) => ({ name, value })),
     ],
     ports: [{ name: EXPORTER_PORT_NAMES[target], containerPort: EXPORTER_PORTS[target] }],
     resources: {

@@ -11,6 +11,7 @@ import { LocalObjectStore } from "../objectStore";
 import { DrillApps, DrillTopology } from "./drillTopology";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
+import { ARGV_SCAN_MS, argvViolations, topologySecrets, watchArgv } from "./argvWatch";
 
 /** Disasters no failover survives: recovery comes from the backups in the other region. */
 export const DISASTERS = {
@@ -81,9 +82,11 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   let backingUp = true;
   let backupLoop: Promise<void> | undefined;
   let writer: ServiceWriter | undefined;
+  let stopArgvWatch = () => [] as string[];
   try {
     await store.start();
     await topology.start();
+    stopArgvWatch = watchArgv(topologySecrets(creds, apiToken), ARGV_SCAN_MS);
     await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
     // The URLs stay the same when a recovered region's instances take over (the public entry moves).
     writer = new ServiceWriter(await startApps(), apiToken);
@@ -209,10 +212,11 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       lostWindowMs: lostAt.length ? faultAt - Math.min(...lostAt) : 0,
       keysRestored,
     };
-    result.violations = disasterViolations(result, backups);
+    result.violations = [...disasterViolations(result, backups), ...argvViolations(stopArgvWatch())];
     return result;
   } finally {
     backingUp = false;
+    stopArgvWatch();
     await backupLoop?.catch(() => undefined);
     await writer?.stop();
     await apps?.stop();

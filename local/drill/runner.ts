@@ -7,6 +7,7 @@ import { DrillApps, DrillTopology } from "./drillTopology";
 import { Scenario } from "./scenarios";
 import { rto, ServiceWriter, WriteSample, Writer } from "../../probe/writes";
 import { IoredisWriter, lostWrites, RedisPyWriter } from "./writers";
+import { ARGV_SCAN_MS, argvViolations, topologySecrets, watchArgv } from "./argvWatch";
 
 export interface WriterResult {
   writer: string;
@@ -95,6 +96,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   const apps: DrillApps[] = [];
   const writers: Writer[] = [];
   active = { writers, apps, topology };
+  let stopArgvWatch = () => [] as string[];
   try {
     await topology.start();
     const initial = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
@@ -107,6 +109,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       writers.push(new IoredisWriter(hosts, cfg.masterName, creds), new RedisPyWriter(hosts, cfg.masterName, creds, wrap));
     }
     const startedAt = Date.now();
+    stopArgvWatch = watchArgv(topologySecrets(creds, apiToken), ARGV_SCAN_MS);
     const stopWatching = watchMasters(hosts, cfg.masterName, creds, (masters) => note(`${MASTERS_EVENT}${masters.join(",") || "none"}`));
     for (const w of writers) w.start();
     await new Promise((r) => setTimeout(r, 2000));
@@ -159,6 +162,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       violations.push(`${ours.lost} acknowledged writes lost in a ${scenario.planned ? "planned" : "lossless"} scenario`);
     }
     if (scenario.planned && ours.failed > 0) violations.push(`${ours.failed} failed requests in a planned scenario`);
+    violations.push(...argvViolations(stopArgvWatch()));
     return {
       scenario: scenario.name,
       description: scenario.description,
@@ -178,6 +182,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       violations,
     };
   } finally {
+    stopArgvWatch();
     if (active?.topology === topology) active = undefined;
     await release({ writers, apps, topology });
   }

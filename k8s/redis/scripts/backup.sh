@@ -350,7 +350,10 @@ cmd_restore() {
   log "restore: writing $keys keys of backup $id (taken $created) into master $master"
   migrate() {
     ((${#batch[@]} > 0)) || return 0
-    reply=$(scratch_cmd MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH2 admin "$REDIS_PASSWORD" KEYS "${batch[@]}" 2>&1)
+    # The password reaches redis-cli on stdin (-X: the first argument equal to the tag, which
+    # comes before any key, is replaced by it; redis-cli.c), never in its argv.
+    reply=$(printf '%s' "$REDIS_PASSWORD" |
+      scratch_cmd -X password-from-stdin MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH2 admin password-from-stdin KEYS "${batch[@]}" 2>&1)
     [[ $reply == OK || $reply == NOKEY ]] || { log "MIGRATE to $master failed: $reply"; return 1; }
     done=$((done + ${#batch[@]}))
     batch=()
