@@ -67,7 +67,6 @@ export interface SeedFromBackup {
 export interface RedisPodScripts {
   configMapName: pulumi.Output<string>;
   secretName: pulumi.Output<string>;
-  secretKeys: typeof SECRET_KEYS;
 }
 
 /**
@@ -248,7 +247,7 @@ export class RedisTier extends pulumi.ComponentResource {
         .all([args.sentinelPassword, args.rolePasswords.app])
         .apply(([sentinel, app]) => crypto.createHash("sha256").update(`${sentinel}\n${firstPassword(app)}`).digest("hex")),
     };
-    this.scripts = { configMapName: scriptMap.metadata.name, secretName: this.secretName, secretKeys: SECRET_KEYS };
+    this.scripts = { configMapName: scriptMap.metadata.name, secretName: this.secretName };
     this.registerOutputs({ secretName: this.secretName, sentinelServiceName: this.sentinelServiceName });
   }
 }

@@ -1,7 +1,9 @@
 import * as path from "path";
-import { SCRIPT_DIR, scriptEnvironment } from "../k8s/redis/render";
+import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment } from "../k8s/redis/podEnvironment";
+import { SCRIPT_DIR } from "../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
+import { podPassword } from "./credentials";
 import { runCollecting, ScriptResult } from "./scriptProcess";
 import { LocalPod, LocalTopology } from "./topology";
 import { StackConfig } from "../config/schema";
@@ -51,9 +53,8 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
     // Only what the pod would have: no proxy, CA-bundle or cloud credentials from this shell.
     PATH: process.env.PATH,
     ...scriptEnvironment(target.settings, target.nodes),
-    POD_FQDN: "redis-backup",
-    REDIS_PASSWORD: target.redisPassword,
-    SENTINEL_PASSWORD: target.sentinelPassword,
+    [POD_NAME_VARIABLE]: "redis-backup",
+    ...Object.fromEntries(Object.entries(BACKUP_SECRET_VARIABLES).map(([name, password]) => [name, podPassword(target, password)])),
     ...objectStoreEnvironment(opts.store),
     ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,

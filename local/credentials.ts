@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Credentials } from "../probe/connection";
 import { RoleUser } from "../k8s/redis/acl";
+import { PodPassword } from "../k8s/redis/podEnvironment";
 
 /** A secret generated once per topology directory, kept in a 0600 file beside its data. */
 function localSecret(baseDir: string, name: string): string {
@@ -22,6 +23,11 @@ export function localCredentials(baseDir: string): Credentials {
  */
 export function rolePassword(creds: Credentials, user: RoleUser): string {
   return crypto.createHash("sha256").update(`${creds.redisPassword}:${user}`).digest("hex").slice(0, 40);
+}
+
+/** The local value of a password a Redis pod variable carries (k8s/redis/podEnvironment.ts). */
+export function podPassword(creds: Credentials, password: PodPassword): string {
+  return password === "redisPassword" || password === "sentinelPassword" ? creds[password] : rolePassword(creds, password);
 }
 
 /** The local service's API bearer token (48 hex characters), in `<baseDir>/api-token`. */

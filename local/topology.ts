@@ -2,14 +2,10 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../config/schema";
-import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
-import { rolePassword } from "./credentials";
-import {
-  renderRedisConf,
-  renderSentinelTemplate,
-  SCRIPT_DIR,
-  scriptEnvironment,
-} from "../k8s/redis/render";
+import { renderAclUsers } from "../k8s/redis/acl";
+import { hostProcessVariables, POD_NAME_VARIABLE, REDIS_POD_SECRET_VARIABLES, redisPodVariables } from "../k8s/redis/podEnvironment";
+import { renderRedisConf, renderSentinelTemplate, SCRIPT_DIR } from "../k8s/redis/render";
+import { podPassword } from "./credentials";
 import { LoopbackNetwork, PodNetwork } from "./network";
 import { runCollecting, ScriptResult } from "./scriptProcess";
 
@@ -61,8 +57,8 @@ export class LocalTopology {
   constructor(private readonly opts: TopologyOptions) {
     this.network = opts.network ?? new LoopbackNetwork(opts.cfg.redisReplicas, "127.0.1");
     const addresses = this.network.addresses;
-    const shared = scriptEnvironment(opts.cfg, addresses);
     const configDir = path.join(opts.baseDir, "config");
+    const secrets = Object.fromEntries(Object.entries(REDIS_POD_SECRET_VARIABLES).map(([name, password]) => [name, podPassword(opts, password)]));
     this.pods = addresses.map((address, i) => {
       const dir = path.join(opts.baseDir, `redis-${i}`);
       const dataDir = path.join(dir, "data");
@@ -73,17 +69,10 @@ export class LocalTopology {
         dataDir,
         env: {
           PATH: process.env.PATH,
-          ...shared,
-          POD_FQDN: address,
-          LOCAL_ADDRESS: address,
-          REDIS_BIND: address,
-          SENTINEL_BIND: address,
-          DATA_DIR: dataDir,
-          CONFIG_DIR: configDir,
-          RUNTIME_DIR: path.join(dir, "run"),
-          REDIS_PASSWORD: opts.redisPassword,
-          SENTINEL_PASSWORD: opts.sentinelPassword,
-          ...Object.fromEntries(ROLE_USERS.map((user) => [ACL_USERS[user].variable, rolePassword(opts, user)])),
+          ...redisPodVariables(opts.cfg, { dataDir, configDir, runtimeDir: path.join(dir, "run") }, addresses),
+          [POD_NAME_VARIABLE]: address,
+          ...hostProcessVariables(address),
+          ...secrets,
           ...opts.extraEnv,
         },
       };

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor, selectorFor } from "../labels";
-import { POD_PATHS, REDIS_UID, RedisSettings, scriptEnvironment } from "../redis/render";
+import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
+import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
 import type { RedisPodScripts } from "../redisTier";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
 import { BackupSettings, backupJobVariables, STORE_KEY_VARIABLES, STORE_SECRET_KEYS, storeVariables } from "./settings";
@@ -107,10 +108,9 @@ export class BackupJob extends pulumi.ComponentResource {
                       imagePullPolicy: "IfNotPresent",
                       command: ["bash", `${POD_PATHS.scripts}/backup.sh`, "run"],
                       env: [
-                        { name: "POD_FQDN", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                        { name: POD_NAME_VARIABLE, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                         ...Object.entries(scriptEnvironment(redis)).map(([envName, value]) => ({ name: envName, value })),
-                        secretEnv("REDIS_PASSWORD", scripts.secretKeys.redisPassword),
-                        secretEnv("SENTINEL_PASSWORD", scripts.secretKeys.sentinelPassword),
+                        ...Object.entries(BACKUP_SECRET_VARIABLES).map(([envName, password]) => secretEnv(envName, podPasswordSecretKey(password))),
                         ...storeEnv(args.store),
                         ...Object.entries(backupJobVariables(args.settings)).map(([envName, value]) => ({ name: envName, value })),
                         { name: "SCRATCH_DIR", value: SCRATCH_PATH },

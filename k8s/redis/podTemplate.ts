@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ACL_USERS, ROLE_USERS } from "./acl";
 import { exporterContainers } from "./exporters";
-import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_UID, RedisSettings, roleSecretKeys, scriptEnvironment, SECRET_KEYS, SENTINEL_PORT } from "./render";
+import { POD_NAME_VARIABLE, podPasswordSecretKey, REDIS_POD_SECRET_VARIABLES, redisPodVariables } from "./podEnvironment";
+import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_UID, RedisSettings, SENTINEL_PORT } from "./render";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "../security";
 import { RCLONE_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "../backup/backupJob";
 import type { SeedFromBackup } from "../redisTier";
@@ -67,14 +67,9 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
   });
   const env: k8s.types.input.core.v1.EnvVar[] = [
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-    { name: "POD_FQDN", value: pulumi.interpolate`$(POD_NAME).${HEADLESS_SERVICE_NAME}.${args.namespace}.svc.cluster.local` },
-    ...Object.entries(scriptEnvironment(cfg)).map(([name, value]) => ({ name, value })),
-    { name: "DATA_DIR", value: POD_PATHS.data },
-    { name: "CONFIG_DIR", value: POD_PATHS.config },
-    { name: "RUNTIME_DIR", value: POD_PATHS.runtime },
-    secretEnv("REDIS_PASSWORD", SECRET_KEYS.redisPassword),
-    secretEnv("SENTINEL_PASSWORD", SECRET_KEYS.sentinelPassword),
-    ...ROLE_USERS.map((user) => secretEnv(ACL_USERS[user].variable, roleSecretKeys(user).accepted)),
+    { name: POD_NAME_VARIABLE, value: pulumi.interpolate`$(POD_NAME).${HEADLESS_SERVICE_NAME}.${args.namespace}.svc.cluster.local` },
+    ...Object.entries(redisPodVariables(cfg)).map(([name, value]) => ({ name, value })),
+    ...Object.entries(REDIS_POD_SECRET_VARIABLES).map(([name, password]) => secretEnv(name, podPasswordSecretKey(password))),
   ];
   const mounts: k8s.types.input.core.v1.VolumeMount[] = [
     { name: "data", mountPath: POD_PATHS.data },

@@ -150,20 +150,3 @@ export function discoveryTimeoutSeconds(cfg: RedisSettings): number {
 export function prestopTimeoutSeconds(cfg: RedisSettings): number {
   return Math.max(5, cfg.redisTerminationGraceSeconds - 10);
 }
-
-/**
- * The non-secret environment every pod script reads (see lib.sh), independent
- * of where the pod runs. POD_FQDN, passwords and local overrides are added by
- * the caller: the StatefulSet or the local topology.
- */
-export function scriptEnvironment(cfg: RedisSettings, nodes: string[] = podFqdns(cfg)): Record<string, string> {
-  return {
-    REDIS_NODES: nodes.join(" "),
-    REDIS_PORT: String(REDIS_PORT),
-    SENTINEL_PORT: String(SENTINEL_PORT),
-    MASTER_NAME: cfg.masterName,
-    SENTINEL_QUORUM: String(cfg.sentinelQuorum),
-    DISCOVERY_TIMEOUT_SECONDS: String(discoveryTimeoutSeconds(cfg)),
-    PRESTOP_TIMEOUT_SECONDS: String(prestopTimeoutSeconds(cfg)),
-  };
-}

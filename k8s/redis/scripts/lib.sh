@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Shared helpers for the Redis pod's start, probe and preStop scripts.
 # Sourced, never run. Every value comes from the environment the StatefulSet
-# (or the local topology) sets; see README.md "Pod environment contract".
+# (or the local topology) sets, declared in k8s/redis/podEnvironment.ts; see
+# docs/failover.md "Pod environment contract".
 #
 #   POD_FQDN           this pod's stable DNS name, announced to peers
 #   REDIS_NODES        stable names of all Redis pods, in ordinal order
 #   REDIS_PORT         Redis port (6379)          SENTINEL_PORT  Sentinel port (26379)
-#   MASTER_NAME        name Sentinel monitors     SENTINEL_QUORUM
+#   MASTER_NAME        name Sentinel monitors (the quorum is in the rendered sentinel.conf)
 #   REDIS_PASSWORD     the Redis user `admin`'s password (from the Secret): these scripts,
 #                      backups and operators; the default user is off (users.acl)
 #   SENTINEL_PASSWORD  Sentinel requirepass (from the Secret)

@@ -1,0 +1,71 @@
+/**
+ * The environment contract of the Redis pod scripts (k8s/redis/scripts/lib.sh), declared once:
+ * the StatefulSet's containers, the restore init container, the backup CronJob and the local
+ * runtimes all build theirs from it; test/redisPodEnvironment.test.ts checks it against what the
+ * scripts read and what each of those sets.
+ */
+import { ACL_USERS, ROLE_USERS, RoleUser } from "./acl";
+import { discoveryTimeoutSeconds, podFqdns, POD_PATHS, prestopTimeoutSeconds, REDIS_PORT, RedisSettings, roleSecretKeys, SECRET_KEYS, SENTINEL_PORT } from "./render";
+
+/** The pod's own stable name, as its peers resolve it: a fieldRef-built FQDN in the cluster, an address locally. */
+export const POD_NAME_VARIABLE = "POD_FQDN";
+
+/**
+ * Which password a variable carries: the admin user's (`redisPassword`), the Sentinels' own
+ * (`sentinelPassword`), or the accepted list of one Redis role user (k8s/redis/acl.ts).
+ */
+export type PodPassword = keyof typeof SECRET_KEYS | RoleUser;
+
+/** Every secret variable of a Redis pod container, and the password it carries. */
+export const REDIS_POD_SECRET_VARIABLES: Readonly<Record<string, PodPassword>> = {
+  REDIS_PASSWORD: "redisPassword",
+  SENTINEL_PASSWORD: "sentinelPassword",
+  ...Object.fromEntries(ROLE_USERS.map((user) => [ACL_USERS[user].variable, user])),
+};
+
+/** The backup job's: it reads and restores as the admin user and finds the master through Sentinel. */
+export const BACKUP_SECRET_VARIABLES: Readonly<Record<string, PodPassword>> = {
+  REDIS_PASSWORD: "redisPassword",
+  SENTINEL_PASSWORD: "sentinelPassword",
+};
+
+/** The key of the redis-auth Secret that holds a password. */
+export function podPasswordSecretKey(password: PodPassword): string {
+  return password === "redisPassword" || password === "sentinelPassword" ? SECRET_KEYS[password] : roleSecretKeys(password).accepted;
+}
+
+/** Where a pod's files are: the StatefulSet's mounts, or a local pod's own directories. */
+export interface RedisPodPaths {
+  dataDir: string;
+  configDir: string;
+  runtimeDir: string;
+}
+export const CLUSTER_POD_PATHS: RedisPodPaths = { dataDir: POD_PATHS.data, configDir: POD_PATHS.config, runtimeDir: POD_PATHS.runtime };
+
+/**
+ * What every script reads wherever it runs (a Redis pod or the backup job), independent of
+ * where that is: NODES are the Redis pods' stable names, FQDNs by default.
+ */
+export function scriptEnvironment(cfg: RedisSettings, nodes: string[] = podFqdns(cfg)): Record<string, string> {
+  return {
+    REDIS_NODES: nodes.join(" "),
+    REDIS_PORT: String(REDIS_PORT),
+    SENTINEL_PORT: String(SENTINEL_PORT),
+    MASTER_NAME: cfg.masterName,
+    DISCOVERY_TIMEOUT_SECONDS: String(discoveryTimeoutSeconds(cfg)),
+    PRESTOP_TIMEOUT_SECONDS: String(prestopTimeoutSeconds(cfg)),
+  };
+}
+
+/** The non-secret variables of a Redis pod container, but its name (POD_NAME_VARIABLE). */
+export function redisPodVariables(cfg: RedisSettings, paths: RedisPodPaths = CLUSTER_POD_PATHS, nodes?: string[]): Record<string, string> {
+  return { ...scriptEnvironment(cfg, nodes), DATA_DIR: paths.dataDir, CONFIG_DIR: paths.configDir, RUNTIME_DIR: paths.runtimeDir };
+}
+
+/**
+ * What a pod outside its own network namespace (a host process on a loopback address) must
+ * add: where its servers answer and bind. In a pod both are the defaults of lib.sh.
+ */
+export function hostProcessVariables(address: string): Record<string, string> {
+  return { LOCAL_ADDRESS: address, REDIS_BIND: address, SENTINEL_BIND: address };
+}
