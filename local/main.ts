@@ -4,7 +4,8 @@ import { AppProcess, startApp, waitUntilReady } from "./appProcess";
 import { StackConfig } from "../config/schema";
 import { Credentials } from "../probe/connection";
 import { waitForConvergenceShowingRoles } from "./clusterWatch";
-import { NamespaceNetwork, podNetwork } from "./network";
+import { NamespaceNetwork, podNetwork, SITES } from "./network";
+import { claimStateDirectory, RUN_CLAIM_FILE, stopLeftoverContainers } from "./cluster/leftovers";
 import { ClusterRun, ClusterStartOptions } from "./clusterStart";
 import { LocalTopology } from "./topology";
 import { stackFileConfig } from "../config/stackFile";
@@ -56,12 +57,20 @@ async function main(): Promise<void> {
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.resolve(values.dir!, stack);
-  // --fresh empties the volumes, not the object store: it stands for another region.
-  if (values.fresh && fs.existsSync(baseDir)) {
-    for (const entry of fs.readdirSync(baseDir).filter((e) => e !== LOCAL_STORE_DIR)) fs.rmSync(path.join(baseDir, entry), { recursive: true, force: true });
-  }
   if (values.restore !== undefined && !/^(latest|\d{8}T\d{6}Z)$/.test(values.restore)) throw new Error(`--restore: "${values.restore}" is neither latest nor a backup id such as 20261125T230000Z`);
   fs.mkdirSync(baseDir, { recursive: true });
+  const release = claimStateDirectory(baseDir, "npm start");
+  process.on("exit", release);
+  const namespaces = !values.loopback && NamespaceNetwork.available();
+  if (namespaces) {
+    // A run killed hard left its containers running: stop them before anything touches their volumes.
+    const stopped = await stopLeftoverContainers(SITES.local.prefix, cfg.redisTerminationGraceSeconds * 1000);
+    if (stopped.length > 0) console.log(`stopped ${stopped.length} processes an earlier run left in its pods (${[...new Set(stopped.map((c) => c.split(" ")[0]))].join(", ")})`);
+  }
+  // --fresh empties the volumes, not the object store: it stands for another region.
+  if (values.fresh) {
+    for (const entry of fs.readdirSync(baseDir).filter((e) => e !== LOCAL_STORE_DIR && e !== RUN_CLAIM_FILE)) fs.rmSync(path.join(baseDir, entry), { recursive: true, force: true });
+  }
   const creds = localCredentials(baseDir);
   const port = (option: string, p: string) => {
     const number = Number(p);
@@ -71,7 +80,6 @@ async function main(): Promise<void> {
   const appPorts = values["app-ports"]!.split(",").map((p) => port("app-ports", p));
   const publicPort = port("public-port", values["public-port"]!);
   if (values.runtime !== undefined && values.runtime !== "cluster" && values.runtime !== "processes") throw new Error(`--runtime: "${values.runtime}" is neither cluster nor processes`);
-  const namespaces = !values.loopback && NamespaceNetwork.available();
   if (values.runtime === "cluster" && !namespaces) throw new Error("--runtime cluster needs network namespaces: run as root with iproute2, without --loopback");
   if ((values.runtime ?? (namespaces ? "cluster" : "processes")) === "cluster") {
     await runCluster({ stack, cfg, baseDir, creds, apiToken: localApiToken(baseDir), publicPort, ...(values.restore !== undefined ? { restore: values.restore } : {}) });

@@ -144,7 +144,8 @@ export class NamespaceNetwork implements PodNetwork {
 /** Distinct sites, so `npm start` and a drill (or its tests) can run side by side. */
 export const SITES = {
   local: { prefix: "rdr", subnet: "10.231.0", loopback: "127.0.1" },
-  drill: { prefix: "rdr-drill", subnet: "10.231.1", loopback: "127.0.3" },
+  // Prefixes never start with another's `<prefix>-`: a site removes the namespaces under its own.
+  drill: { prefix: "rdrp", subnet: "10.231.1", loopback: "127.0.3" },
 } as const;
 
 /** Namespaces where the machine allows them, loopback addresses otherwise. */

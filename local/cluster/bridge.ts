@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import { killProcessesIn, namespacesOf } from "./leftovers";
 
 function ip(...args: string[]): void {
   const result = spawnSync("ip", args, { encoding: "utf8" });
@@ -68,6 +69,8 @@ export class PodBridge {
     const attached = this.pods.get(pod);
     if (!attached) return;
     ipQuiet("link", "delete", attached.hostEnd);
+    // A deleted namespace lives on while a process holds it: none is left in one.
+    killProcessesIn(attached.namespace);
     ipQuiet("netns", "delete", attached.namespace);
     this.pods.delete(pod);
   }
@@ -100,12 +103,15 @@ export class PodBridge {
     return attached;
   }
 
-  /** Namespaces and links of this prefix left by a run that did not stop cleanly. */
+  /**
+   * Namespaces and links of this prefix left by a run that did not stop cleanly, and any
+   * process still in them (stopLeftoverContainers stops them gracefully first, where a run
+   * starts on data they may still write).
+   */
   private removeLeftovers(): void {
-    const namespaces = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-    for (const line of namespaces.split("\n")) {
-      const name = line.split(" ")[0];
-      if (name?.startsWith(`${this.prefix}-`)) ipQuiet("netns", "delete", name);
+    for (const name of namespacesOf(this.prefix)) {
+      killProcessesIn(name);
+      ipQuiet("netns", "delete", name);
     }
     const links = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout ?? "";
     for (const match of links.matchAll(new RegExp(`^\\d+: (${this.prefix}v\\d+)[@:]`, "gm"))) ipQuiet("link", "delete", match[1]!);

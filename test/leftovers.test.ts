@@ -1,0 +1,79 @@
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PodBridge } from "../local/cluster/bridge";
+import { claimStateDirectory, processesIn, stopLeftoverContainers } from "../local/cluster/leftovers";
+import { NamespaceNetwork } from "../local/network";
+import { waitFor } from "../probe/wait";
+
+// What a run killed with SIGKILL leaves: containers still running in their namespaces,
+// detached from the dead harness. Real processes in real network namespaces.
+const PREFIX = "rdrl";
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-leftovers-"));
+const ip = (...args: string[]) => expect(spawnSync("ip", args).status).toBe(0);
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+
+/** A process started in NAMESPACE the way the kubelet starts a container, then forgotten. */
+function leftBehind(namespace: string, command: string, args: string[]): number {
+  const child = spawn("ip", ["netns", "exec", namespace, command, ...args], { detached: true, stdio: "ignore" });
+  child.unref();
+  return child.pid!;
+}
+
+afterAll(() => {
+  for (const name of ["pod-a", "pod-b"]) spawnSync("ip", ["netns", "delete", `${PREFIX}-${name}`]);
+});
+
+describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left behind", () => {
+  it("are stopped with SIGTERM first, so Redis exits cleanly, and SIGKILL for what ignores it", async () => {
+    ip("netns", "add", `${PREFIX}-pod-a`);
+    ip("-n", `${PREFIX}-pod-a`, "link", "set", "lo", "up");
+    const log = path.join(dir, "redis.log");
+    const redis = leftBehind(`${PREFIX}-pod-a`, "redis-server", ["--bind", "127.0.0.1", "--port", "6379", "--dir", dir, "--appendonly", "yes", "--logfile", log, "--save", ""]);
+    const stubborn = leftBehind(`${PREFIX}-pod-a`, "bash", ["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+    await waitFor("redis-server to be ready", async () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("Ready to accept connections"), 10_000);
+    expect(processesIn(`${PREFIX}-pod-a`).length).toBeGreaterThanOrEqual(2);
+
+    const stopped = await stopLeftoverContainers(PREFIX, 2000);
+    expect(stopped.some((line) => line.startsWith("redis-server"))).toBe(true);
+    expect(alive(redis)).toBe(false);
+    expect(alive(stubborn)).toBe(false);
+    expect(processesIn(`${PREFIX}-pod-a`)).toEqual([]);
+    // SIGTERM, not SIGKILL: Redis ran its shutdown (AOF flushed).
+    expect(fs.readFileSync(log, "utf8")).toMatch(/Received SIGTERM scheduling shutdown/);
+    expect(fs.readFileSync(log, "utf8")).toMatch(/ready to exit, bye bye/);
+  });
+
+  it("never outlive the namespaces a bridge removes when it is set up again", async () => {
+    ip("netns", "add", `${PREFIX}-pod-b`);
+    const sleeper = leftBehind(`${PREFIX}-pod-b`, "sleep", ["600"]);
+    await waitFor("the process to be in its namespace", async () => processesIn(`${PREFIX}-pod-b`).length > 0, 5000);
+    const bridge = new PodBridge(PREFIX, "10.231.14");
+    bridge.setUp();
+    try {
+      await waitFor("the left process to be gone", async () => !alive(sleeper), 5000);
+      expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toContain(`${PREFIX}-pod-b`);
+    } finally {
+      bridge.tearDown();
+    }
+  });
+});
+
+describe("the state directory claim", () => {
+  it("refuses a second run while the first lives, and is taken over from a run that died", async () => {
+    const state = fs.mkdtempSync(path.join(dir, "state-"));
+    // A live run of the same entry point (its command line names it).
+    const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)", "--", path.basename(process.argv[1]!)], { stdio: "ignore" });
+    await new Promise((resolve) => other.once("spawn", resolve));
+    fs.writeFileSync(path.join(state, "run.pid"), `${other.pid}\n`);
+    expect(() => claimStateDirectory(state, "npm start")).toThrow(new RegExp(`npm start is already running for .* \\(pid ${other.pid}`));
+    other.kill("SIGKILL");
+    await new Promise((resolve) => other.once("exit", resolve));
+    const release = claimStateDirectory(state, "npm start");
+    expect(fs.readFileSync(path.join(state, "run.pid"), "utf8").trim()).toBe(String(process.pid));
+    release();
+    expect(fs.existsSync(path.join(state, "run.pid"))).toBe(false);
+  });
+});
