@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { namespacesAvailable, PodBridge } from "./cluster/bridge";
 
 /**
  * Where the local pods live on the network. With network namespaces (root and
@@ -46,106 +46,69 @@ export class LoopbackNetwork implements PodNetwork {
   heal(): void {}
 }
 
-function ip(...args: string[]): void {
-  const result = spawnSync("ip", args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${(result.stderr || result.error?.message || "").trim()}`);
-}
-
-const ipQuiet = (...args: string[]) => spawnSync("ip", args, { stdio: "ignore" }).status === 0;
-
 /**
- * One namespace per pod (`<prefix>-redis-<i>`), each with a veth whose other end
- * sits on a bridge in the host namespace. The host (the service instances and
- * the drill harness) has `${subnet}.1` on the bridge; pod i has `${subnet}.${10 + i}`.
+ * The process runtime's pods in network namespaces: pod i is `redis-<i>` on a PodBridge (its
+ * namespace `<prefix>-redis-<i>`, address `${subnet}.${10 + i}`, as the bridge gives addresses
+ * in order), the host (service instances and drill harness) `${subnet}.1`.
  */
 export class NamespaceNetwork implements PodNetwork {
   readonly kind = "namespaces";
   readonly addresses: string[];
   readonly hostAddress: string;
-  private readonly bridge: string;
+  private bridge: PodBridge;
 
   constructor(
     private readonly pods: number,
     private readonly prefix: string,
     private readonly subnet: string,
   ) {
+    this.bridge = new PodBridge(prefix, subnet);
     this.addresses = Array.from({ length: pods }, (_, i) => `${subnet}.${10 + i}`);
-    this.hostAddress = `${subnet}.1`;
-    this.bridge = `${prefix}-br`;
+    this.hostAddress = this.bridge.hostAddress;
   }
 
-  /** Whether this machine lets us build the whole layout: a namespace, a bridge and a veth into it. */
   static available(): boolean {
-    if (process.getuid?.() !== 0) return false;
-    const ns = `rdr-probe-${process.pid}`;
-    const bridge = `rdrpb${process.pid % 100000}`;
-    const veth = `rdrpv${process.pid % 100000}`;
-    try {
-      return (
-        ipQuiet("netns", "add", ns) &&
-        ipQuiet("link", "add", bridge, "type", "bridge") &&
-        ipQuiet("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns) &&
-        ipQuiet("link", "set", veth, "master", bridge)
-      );
-    } finally {
-      ipQuiet("link", "delete", veth);
-      ipQuiet("link", "delete", bridge);
-      ipQuiet("netns", "delete", ns);
-    }
+    return namespacesAvailable();
   }
 
   namespace(pod: number): string {
-    return `${this.prefix}-redis-${pod}`;
-  }
-
-  private hostEnd(pod: number): string {
-    return `${this.prefix}-v${pod}`;
+    return this.bridge.namespaceOf(podName(pod));
   }
 
   setUp(): void {
-    this.tearDown();
-    ip("link", "add", this.bridge, "type", "bridge");
-    ip("addr", "add", `${this.subnet}.1/24`, "dev", this.bridge);
-    ip("link", "set", this.bridge, "up");
+    // A new bridge each time: one that was torn down gives on from its last address.
+    this.bridge = new PodBridge(this.prefix, this.subnet);
+    this.bridge.setUp();
     for (let i = 0; i < this.pods; i++) {
-      const ns = this.namespace(i);
-      ip("netns", "add", ns);
-      ip("link", "add", this.hostEnd(i), "type", "veth", "peer", "name", "eth0", "netns", ns);
-      ip("link", "set", this.hostEnd(i), "master", this.bridge, "up");
-      ip("-n", ns, "addr", "add", `${this.addresses[i]}/24`, "dev", "eth0");
-      ip("-n", ns, "link", "set", "eth0", "up");
-      ip("-n", ns, "link", "set", "lo", "up");
+      const { ip } = this.bridge.addPod(podName(i));
+      if (ip !== this.addresses[i]) throw new Error(`pod ${i} got ${ip}, not ${this.addresses[i]}`);
     }
   }
 
   tearDown(): void {
-    for (let i = 0; i < this.pods; i++) {
-      ipQuiet("netns", "delete", this.namespace(i));
-      ipQuiet("link", "delete", this.hostEnd(i));
-    }
-    ipQuiet("link", "delete", this.bridge);
+    this.bridge.tearDown();
   }
 
   wrap(pod: number, command: string, args: string[]) {
-    return { command: "ip", args: ["netns", "exec", this.namespace(pod), command, ...args] };
+    return this.bridge.wrap(podName(pod), command, args);
   }
 
-  // Taking the host end down leaves the pod's own eth0 up (no carrier), so
-  // processes inside the pod still reach each other, as on a cut-off node.
   partition(pod: number): void {
-    ip("link", "set", this.hostEnd(pod), "down");
+    this.bridge.partition(podName(pod));
   }
 
   heal(pod: number): void {
-    ip("link", "set", this.hostEnd(pod), "up");
+    this.bridge.heal(podName(pod));
   }
 }
+
+const podName = (pod: number) => `redis-${pod}`;
 
 /** Distinct sites, so `npm start` and a drill (or its tests) can run side by side. */
 export const SITES = {
   local: { prefix: "rdr", subnet: "10.231.0", loopback: "127.0.1" },
   // Prefixes never start with another's `<prefix>-`: a site removes the namespaces under its own.
-  drill: { prefix: "rdrp", subnet: "10.231.1", loopback: "127.0.3" },
+  drill: { prefix: "rdrs", subnet: "10.231.1", loopback: "127.0.3" },
 } as const;
 
 /** Namespaces where the machine allows them, loopback addresses otherwise. */

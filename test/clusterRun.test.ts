@@ -11,6 +11,7 @@ import { NamespaceNetwork } from "../local/network";
 import { localObjectStore } from "../local/objectStore";
 import { switchover } from "../ops/switchover";
 import { stackConfig } from "./helpers/stackConfig";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // `npm start` on the cluster runtime: the dev stack's rendered pods on the local kubelet, the
 // app behind the LoadBalancer stand-in, and the commands that act on a running topology.
@@ -30,7 +31,7 @@ describe.skipIf(!NamespaceNetwork.available())("npm start on the cluster runtime
       creds,
       apiToken,
       publicPort: 18680,
-      site: { prefix: "rdrs", subnet: "10.231.8" },
+      site: SUITE_BRIDGES.clusterRun,
       makeStore: (host) => localObjectStore(baseDir, "dev", host, 19680),
       log: () => undefined,
     });

@@ -3,14 +3,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { PodBridge } from "../local/cluster/bridge";
-import { claimStateDirectory, processesIn, stopLeftoverContainers } from "../local/cluster/leftovers";
+import { PodBridge, processesIn } from "../local/cluster/bridge";
+import { claimStateDirectory, stopLeftoverContainers } from "../local/cluster/leftovers";
 import { NamespaceNetwork } from "../local/network";
 import { waitFor } from "../probe/wait";
+import { CLUSTER_BRIDGE } from "../local/drill/runtime";
+import { SITES } from "../local/network";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // What a run killed with SIGKILL leaves: containers still running in their namespaces,
 // detached from the dead harness. Real processes in real network namespaces.
-const PREFIX = "rdrl";
+const PREFIX = SUITE_BRIDGES.leftovers.prefix;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-leftovers-"));
 const ip = (...args: string[]) => expect(spawnSync("ip", args).status).toBe(0);
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
@@ -50,7 +53,7 @@ describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left b
     ip("netns", "add", `${PREFIX}-pod-b`);
     const sleeper = leftBehind(`${PREFIX}-pod-b`, "sleep", ["600"]);
     await waitFor("the process to be in its namespace", async () => processesIn(`${PREFIX}-pod-b`).length > 0, 5000);
-    const bridge = new PodBridge(PREFIX, "10.231.14");
+    const bridge = new PodBridge(PREFIX, SUITE_BRIDGES.leftovers.subnet);
     bridge.setUp();
     try {
       await waitFor("the left process to be gone", async () => !alive(sleeper), 5000);
@@ -58,6 +61,17 @@ describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left b
     } finally {
       bridge.tearDown();
     }
+  });
+});
+
+describe("the pod networks of the runtimes and the suites", () => {
+  it("never share a subnet, and no site's namespaces fall under another's prefix", () => {
+    const sites = [...Object.values(SITES), CLUSTER_BRIDGE, ...Object.values(SUITE_BRIDGES)];
+    const clashes = sites.flatMap((a, i) => sites.slice(i + 1).filter((b) => a.prefix === b.prefix || a.prefix.startsWith(`${b.prefix}-`) || b.prefix.startsWith(`${a.prefix}-`)).map((b) => `${a.prefix}/${b.prefix}`));
+    expect(clashes).toEqual([]);
+    // The drills' two runtimes take turns on one subnet; nothing else shares one.
+    const subnets = sites.filter((s) => s !== CLUSTER_BRIDGE).map((s) => s.subnet);
+    expect(new Set(subnets).size).toBe(subnets.length);
   });
 });
 

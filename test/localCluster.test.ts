@@ -13,6 +13,7 @@ import { majorityMaster } from "../probe/agreement";
 import { sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { renderStack } from "./helpers/pulumiMocks";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // The Redis StatefulSet as the program renders it, run by the local kubelet in one network
 // namespace per pod, with cluster DNS: the pods find each other by their FQDNs only.
@@ -39,7 +40,7 @@ describe.skipIf(!namespaces)("the rendered Redis StatefulSet on the local kubele
 
   beforeAll(async () => {
     objects = clusterObjects((await renderStack("dev", FAST, SECRETS)).resources);
-    cluster = new LocalCluster({ objects, baseDir, bridge: new PodBridge("rdrt", "10.231.9"), images: {} });
+    cluster = new LocalCluster({ objects, baseDir, bridge: new PodBridge(SUITE_BRIDGES.localCluster.prefix, SUITE_BRIDGES.localCluster.subnet), images: {} });
     cluster.setUp();
     restoreResolver = resolveClusterNames(cluster.dns);
     const redis = workloadNamed(objects, "StatefulSet", "redis");
@@ -58,7 +59,7 @@ describe.skipIf(!namespaces)("the rendered Redis StatefulSet on the local kubele
     const service = cluster.dns.serviceName("redis-sentinel", "redis-dr");
     expect(cluster.dns.resolve(service).sort()).toEqual(cluster.podNames().map((p) => cluster.ipOf(p)).sort());
     // Inside a pod, glibc resolves the peers through the namespace's own hosts file.
-    const inPod = spawnSync("ip", ["netns", "exec", "rdrt-redis-0", "getent", "hosts", names[2]!], { encoding: "utf8" });
+    const inPod = spawnSync("ip", ["netns", "exec", `${SUITE_BRIDGES.localCluster.prefix}-redis-0`, "getent", "hosts", names[2]!], { encoding: "utf8" });
     expect(inPod.stdout.split(/\s+/)[0]).toBe(cluster.ipOf("redis-2"));
     expect(fs.existsSync("/etc/netns/rdrt-redis-0/hosts")).toBe(true);
   });

@@ -1,11 +1,62 @@
 import { spawnSync } from "child_process";
-import { killProcessesIn, namespacesOf } from "./leftovers";
 
 function ip(...args: string[]): void {
   const result = spawnSync("ip", args, { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${(result.stderr || result.error?.message || "").trim()}`);
 }
 const ipQuiet = (...args: string[]) => spawnSync("ip", args, { stdio: "ignore" }).status === 0;
+
+/**
+ * The one module that makes and removes network namespaces (ip-netns(8)): the pod networks of
+ * the cluster runtime, and the namespaced layout of the process runtime (local/network.ts).
+ */
+
+/** Whether this machine lets us build a pod network: a namespace, a bridge and a veth into it. */
+export function namespacesAvailable(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const ns = `rdr-probe-${process.pid}`;
+  const bridge = `rdrpb${process.pid % 100000}`;
+  const veth = `rdrpv${process.pid % 100000}`;
+  try {
+    return (
+      ipQuiet("netns", "add", ns) &&
+      ipQuiet("link", "add", bridge, "type", "bridge") &&
+      ipQuiet("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns) &&
+      ipQuiet("link", "set", veth, "master", bridge)
+    );
+  } finally {
+    ipQuiet("link", "delete", veth);
+    ipQuiet("link", "delete", bridge);
+    ipQuiet("netns", "delete", ns);
+  }
+}
+
+/** The network namespaces whose names start with `${prefix}-` (a site's pods). */
+export function namespacesOf(prefix: string): string[] {
+  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  return listed
+    .split("\n")
+    .map((line) => line.split(" ")[0]!)
+    .filter((name) => name.startsWith(`${prefix}-`));
+}
+
+/** The processes running in a network namespace (ip-netns(8) `pids`: same /proc/PID/ns/net). */
+export function processesIn(namespace: string): number[] {
+  const out = spawnSync("ip", ["netns", "pids", namespace], { encoding: "utf8" }).stdout ?? "";
+  return out.split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** Delete a namespace, killing what still runs in it first: a deleted namespace lives on while a process holds it. */
+function deleteNamespace(namespace: string): void {
+  for (const pid of processesIn(namespace)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  ipQuiet("netns", "delete", namespace);
+}
 
 interface Attached {
   namespace: string;
@@ -54,7 +105,7 @@ export class PodBridge {
     if (this.pods.has(pod)) throw new Error(`pod ${pod} is already on the network`);
     if (this.nextHost > 254) throw new Error(`the local pod network ${this.subnet}.0/24 has no address left`);
     const attached = { namespace: this.namespaceOf(pod), hostEnd: `${this.prefix}v${this.nextLink++}`, ip: `${this.subnet}.${this.nextHost++}` };
-    ipQuiet("netns", "delete", attached.namespace);
+    deleteNamespace(attached.namespace);
     ip("netns", "add", attached.namespace);
     ip("link", "add", attached.hostEnd, "type", "veth", "peer", "name", "eth0", "netns", attached.namespace);
     ip("link", "set", attached.hostEnd, "master", this.bridge, "up");
@@ -69,9 +120,7 @@ export class PodBridge {
     const attached = this.pods.get(pod);
     if (!attached) return;
     ipQuiet("link", "delete", attached.hostEnd);
-    // A deleted namespace lives on while a process holds it: none is left in one.
-    killProcessesIn(attached.namespace);
-    ipQuiet("netns", "delete", attached.namespace);
+    deleteNamespace(attached.namespace);
     this.pods.delete(pod);
   }
 
@@ -109,10 +158,7 @@ export class PodBridge {
    * starts on data they may still write).
    */
   private removeLeftovers(): void {
-    for (const name of namespacesOf(this.prefix)) {
-      killProcessesIn(name);
-      ipQuiet("netns", "delete", name);
-    }
+    for (const name of namespacesOf(this.prefix)) deleteNamespace(name);
     const links = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout ?? "";
     for (const match of links.matchAll(new RegExp(`^\\d+: (${this.prefix}v\\d+)[@:]`, "gm"))) ipQuiet("link", "delete", match[1]!);
     ipQuiet("link", "delete", this.bridge);

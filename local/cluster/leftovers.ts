@@ -1,27 +1,12 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { namespacesOf, processesIn } from "./bridge";
 
 /**
  * What an earlier run killed hard (SIGKILL, a closed terminal) leaves behind: its containers
  * keep running in their network namespaces, detached from the dead harness. They must stop
  * before the next run deletes those namespaces or empties the volumes they write to.
  */
-
-/** The network namespaces whose names start with `${prefix}-` (a site's pods). */
-export function namespacesOf(prefix: string): string[] {
-  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  return listed
-    .split("\n")
-    .map((line) => line.split(" ")[0]!)
-    .filter((name) => name.startsWith(`${prefix}-`));
-}
-
-/** The processes running in a network namespace (ip-netns(8) `pids`: same /proc/PID/ns/net). */
-export function processesIn(namespace: string): number[] {
-  const out = spawnSync("ip", ["netns", "pids", namespace], { encoding: "utf8" }).stdout ?? "";
-  return out.split(/\s+/).filter(Boolean).map(Number);
-}
 
 const signal = (pids: number[], sig: NodeJS.Signals) => {
   for (const pid of pids) {
@@ -32,13 +17,6 @@ const signal = (pids: number[], sig: NodeJS.Signals) => {
     }
   }
 };
-
-/** Kill every process in a namespace at once (a namespace about to be deleted keeps none). */
-export function killProcessesIn(namespace: string): number {
-  const pids = processesIn(namespace);
-  signal(pids, "SIGKILL");
-  return pids.length;
-}
 
 /**
  * Stop every process left in the site's namespaces as the kubelet stops a container: SIGTERM

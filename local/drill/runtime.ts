@@ -19,7 +19,7 @@ export interface DrillRuntime {
 }
 
 /** The cluster runtime's pod network, beside the processes runtime's drill site (never both at once). */
-const CLUSTER_BRIDGE = { prefix: "rdrd", subnet: SITES.drill.subnet } as const;
+export const CLUSTER_BRIDGE = { prefix: "rdrd", subnet: SITES.drill.subnet } as const;
 
 /**
  * Where a drill's scenarios run. "cluster" (the default where namespaces are allowed): the

@@ -15,3 +15,15 @@ export const SUITE_LOOPBACK = {
   wholeTierRestart: "127.0.11",
   switchover: "127.0.12",
 } as const;
+
+/**
+ * The pod network (link prefix and /24) of each suite that runs pods in network namespaces.
+ * A bridge removes every namespace under `<prefix>-` when it is set up, so no prefix may start
+ * with another's `<prefix>-`; the runtimes' own are in local/network.ts (SITES) and the
+ * drills' cluster bridge (local/drill/runtime.ts).
+ */
+export const SUITE_BRIDGES = {
+  localCluster: { prefix: "rdrt", subnet: "10.231.9" },
+  clusterRun: { prefix: "rdrc", subnet: "10.231.8" },
+  leftovers: { prefix: "rdrl", subnet: "10.231.14" },
+} as const;
