@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackSettings } from "./config/stack";
 import { ROLE_PASSWORD_KEYS } from "./config/load";
 import { Cluster, poolAutoscaler } from "./infra/cluster";
+import { dataShape } from "./config/dataShape";
+import { DataShapeGuard, dependOnGuard } from "./infra/dataShapeGuard";
 import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
 import { PublicEntry } from "./infra/publicEntry";
@@ -19,6 +21,11 @@ const stack = pulumi.getStack();
 const names = linodeNames(stack);
 const tags = stackTags(cfg.tags, stack);
 
+// First: a config change that would replace what holds data is refused here, before any
+// resource that depends on the guard is touched.
+const guard = new DataShapeGuard("data-shape", { shape: dataShape(cfg), acknowledged: cfg.acknowledgeReplacement });
+const guarded = { transformations: [dependOnGuard(guard)] };
+
 const cluster = new Cluster("lke", {
   label: names.cluster,
   region: cfg.region,
@@ -27,7 +34,7 @@ const cluster = new Cluster("lke", {
   pool: { type: cfg.nodeType, count: cfg.nodeCount, autoscaler: poolAutoscaler(cfg.autoscalerMin, cfg.autoscalerMax) },
   haControlPlane: cfg.haControlPlane,
   apiAllowedCidrs: cfg.controlPlaneAllowedCidrs,
-});
+}, guarded);
 
 const entry = new PublicEntry("public", {
   mode: cfg.publicEntry,
@@ -36,16 +43,16 @@ const entry = new PublicEntry("public", {
   tags,
   publicPort: cfg.publicPort,
   ingressCidrs: cfg.publicIngressCidrs,
-});
+}, guarded);
 
 const backupStore = new BackupStore("backups", {
   region: cfg.backupRegion,
   labelPrefix: `${names.cluster}-backups`,
   noncurrentDays: BACKUP_NONCURRENT_DAYS,
   ...(cfg.restoreFrom ? { restoreFrom: { bucket: cfg.restoreFrom.bucket, region: cfg.restoreFrom.region } } : {}),
-});
+}, guarded);
 
-const k8sProvider = { providers: { kubernetes: cluster.provider } };
+const k8sProvider = { providers: { kubernetes: cluster.provider }, ...guarded };
 new NodeFirewall("nodes", {}, k8sProvider);
 
 const workloads = new Workloads(

@@ -1,4 +1,5 @@
 import { CronExpressionParser } from "cron-parser";
+import { DATA_SHAPE_KEYS, DataShapeKey } from "./dataShape";
 import { z } from "zod";
 
 /**
@@ -102,6 +103,10 @@ export const stackConfigShape = {
     .boolean()
     .default(false)
     .describe("Let an environment prod stack serve the public API without publicTlsSecret, in plain HTTP: bearer tokens and values cross the network in the clear. Only for TLS that ends in front of the NodeBalancer; preflight warns while it is on."),
+  acknowledgeReplacement: z
+    .array(z.enum(DATA_SHAPE_KEYS as [DataShapeKey, ...DataShapeKey[]]))
+    .default([])
+    .describe("Settings among region, nodeType, namespace, volumeSize, storageClass and backupRegion whose change this update may carry out although it replaces what holds data. Without it, preview and up refuse such a change and name the safe procedure (config/dataShape.ts); remove the entry once the update is done."),
   publicIngressCidrs: z.array(cidr).min(1).default(["0.0.0.0/0", "::/0"]).describe("Source ranges the Cloud Firewall admits to publicPort."),
   environment: z.enum(["dev", "prod"]).describe("What the stack is for. prod adds rules: an HA control plane, a Kubernetes API that is not open to the internet, and HTTPS on the public entry (publicTlsSecret, or allowPlainHttp)."),
   controlPlaneAllowedCidrs: z

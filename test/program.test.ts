@@ -79,6 +79,8 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       .sort();
     expect(declared).toEqual(
       [
+        // First: the guard every other resource waits for (config/dataShape.ts)
+        "dynamic:Resource data-shape <- stack",
         // infra/: Linode and the cluster's provider
         "index/lkeCluster:LkeCluster cluster <- lke",
         "providers:kubernetes lke <- lke",
