@@ -7,13 +7,10 @@ import { DataShapeGuard, dependOnGuard } from "./infra/dataShapeGuard";
 import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
 import { PublicEntry } from "./infra/publicEntry";
-import { BackupStore } from "./infra/backupStore";
+import { BACKUP_NONCURRENT_DAYS, BackupStore } from "./infra/backupStore";
 import { backupSettings } from "./k8s/backup/settings";
 import { redisSettings } from "./k8s/redis/render";
 import { Workloads } from "./k8s/workloads";
-
-/** Days a backup the retention deleted stays recoverable as a noncurrent object version. */
-const BACKUP_NONCURRENT_DAYS = 7;
 
 // Validate first: a bad config or stack name fails here, before any resource is registered.
 const { cfg, secrets } = readStackSettings();

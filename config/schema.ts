@@ -169,6 +169,13 @@ export const stackConfigShape = {
     .describe("When the backup CronJob runs (5-field cron, UTC). The interval is the worst-case RPO of a region loss."),
   backupKeepHourly: z.number().int().min(1).max(1000).default(48).describe("Retention: the newest verified backup of each of this many most recent hours is kept."),
   backupKeepDaily: z.number().int().min(1).max(3650).default(30).describe("Retention: the newest verified backup of each of this many most recent days is kept."),
+  backupShrinkAlarmPercent: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .describe("A verified backup whose key count or size is this many percent below the newest trusted one is kept but marked suspect: latest and restoreFrom skip it (--allow-suspect overrides, backup accept ID trusts it) and BackupShrank fires."),
   backupImage: pinnedImage("rclone")
     .default("rclone/rclone:1.68.2")
     .describe("rclone image whose binary the backup job copies into the Redis image to reach Object Storage (pinned tag or digest)."),
@@ -183,10 +190,11 @@ export const stackConfigShape = {
       region: z.string().regex(/^[a-z]{2}-[a-z]+(-[0-9]+)?$/, "must be a Linode region id"),
       endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?$/, "must be the bucket's S3 endpoint URL, e.g. https://us-sea-1.linodeobjects.com (the old stack's backupEndpoint output)"),
       backup: z.string().regex(/^(latest|[0-9]{8}T[0-9]{6}Z)$/, "must be latest or a backup id such as 20261125T230000Z").default("latest"),
+      allowSuspect: z.boolean().default(false),
     })
     .strict()
     .optional()
-    .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
+    .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id, allowSuspect: take a backup marked suspect (default false: latest skips them and a suspect id is refused)}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
 
   // --- k8s/: monitoring ---
   redisExporterImage: pinnedImage("redis_exporter")

@@ -2,6 +2,9 @@ import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
+/** Days a backup the retention deleted stays recoverable as a noncurrent object version. */
+export const BACKUP_NONCURRENT_DAYS = 7;
+
 export interface BackupStoreArgs {
   /** Region of the bucket: never the cluster's (validated in the stack config). */
   region: string;

@@ -18,6 +18,7 @@ import {
 import { firstPassword, renderAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
 import { EXPORTER_PORTS } from "./redis/exporters";
 import { redisPodTemplate } from "./redis/podTemplate";
+import { SeedChoice } from "./redis/podEnvironment";
 import { labelsFor, selectorFor } from "./labels";
 import { BackupStoreRef } from "./backup/backupJob";
 
@@ -56,10 +57,8 @@ export interface RedisTierArgs {
 }
 
 /** What the restore init container needs: the bucket to read, which backup, and rclone. */
-export interface SeedFromBackup {
+export interface SeedFromBackup extends SeedChoice {
   store: BackupStoreRef;
-  /** latest (the newest verified backup) or a backup id. */
-  backup: string;
   rcloneImage: string;
 }
 

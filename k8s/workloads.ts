@@ -36,7 +36,7 @@ export interface WorkloadsBackupArgs {
   rcloneImage: string;
   pushgateway?: string;
   /** Seed an empty deployment from this bucket's backup (the key must be able to read it). */
-  restoreFrom?: StoreLocation & { backup: string };
+  restoreFrom?: StoreLocation & { backup: string; allowSuspect: boolean };
 }
 
 function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource, length = 40) {
@@ -103,6 +103,7 @@ export class Workloads extends pulumi.ComponentResource {
               seed: {
                 store: { ...backup.restoreFrom, secretName: storeSecret.metadata.name },
                 backup: backup.restoreFrom.backup,
+                allowSuspect: backup.restoreFrom.allowSuspect,
                 rcloneImage: backup.rcloneImage,
               },
             }

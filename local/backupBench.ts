@@ -108,7 +108,7 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
     topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
     topology.prepare();
     started = Date.now();
-    const [seeded] = await seedAndStartAll(topology, store.access, "latest", path.join(dir, "seed-scratch"));
+    const [seeded] = await seedAndStartAll(topology, store.access, { backup: "latest" }, path.join(dir, "seed-scratch"));
     if (!seeded || seeded.code !== 0) throw new Error(`seed failed: ${seeded?.output}`);
     const seedMs = Date.now() - started;
     started = Date.now();

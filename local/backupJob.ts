@@ -1,5 +1,5 @@
 import * as path from "path";
-import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment } from "../k8s/redis/podEnvironment";
+import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../k8s/redis/podEnvironment";
 import { SCRIPT_DIR } from "../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
@@ -82,11 +82,11 @@ export function seedPod(
   topology: LocalTopology,
   pod: LocalPod,
   store: ObjectStoreAccess,
-  backup: string,
+  choice: SeedChoice,
   scratchDir: string,
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult> {
-  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), RESTORE_BACKUP: backup, SCRATCH_DIR: scratchDir }, onOutput);
+  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), ...seedVariables(choice), SCRATCH_DIR: scratchDir }, onOutput);
 }
 
 /**
@@ -98,7 +98,7 @@ export function seedPod(
 export async function seedAndStartAll(
   topology: LocalTopology,
   store: ObjectStoreAccess,
-  backup: string,
+  choice: SeedChoice,
   scratchDir: string,
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult[]> {
@@ -106,10 +106,10 @@ export async function seedAndStartAll(
   const [first, ...others] = topology.pods;
   const results: ScriptResult[] = [];
   for (const pod of others) {
-    results.push(await seedPod(topology, pod, store, backup, scratchDir));
+    results.push(await seedPod(topology, pod, store, choice, scratchDir));
     topology.startPod(pod);
   }
-  const seeded = await seedPod(topology, first!, store, backup, scratchDir, onOutput);
+  const seeded = await seedPod(topology, first!, store, choice, scratchDir, onOutput);
   if (seeded.code === 0) topology.startPod(first!);
   return [seeded, ...results];
 }

@@ -10,17 +10,20 @@ object store that stands in for the backup region.
 commands:
   now                 take a backup, verify it by restoring it, apply retention; prints its id
                       and exits 0 only once it is verified
-  list                every backup: id, time, keys, bytes, verified or not
+  list                every backup: id, time, keys, bytes, verified or not, suspect (it shrank
+                      by backupShrinkAlarmPercent or more: latest skips it)
   verify ID           verify a backup again (download, sha256, restore into a scratch server)
   restore ID|latest   write a backup's keys into the live master (after a bad write); asks first
+  accept ID           trust a suspect backup (the shrink was meant)
 
 options:
   --stack NAME        stack (Pulumi.NAME.yaml); default dev
   --yes               restore without asking
+  --allow-suspect     let restore take a suspect backup
   -h, --help          this text`;
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false } }, true);
+  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false }, "allow-suspect": { type: "boolean", default: false } }, true);
   const [command, id, ...rest] = positionals;
   if (!command || !(BACKUP_COMMANDS as readonly string[]).includes(command) || rest.length > 0) {
     process.stderr.write(`${command ? `unknown command: ${command}` : "no command"}\n\n${USAGE}\n`);
@@ -28,7 +31,7 @@ async function main(): Promise<void> {
   }
   const stack = values.stack!;
   const runner = await localBackupRunner(stackFileConfig(stack), stack);
-  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, print: (line) => console.log(line) }));
+  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, print: (line) => console.log(line) }));
 }
 
 main().catch((error) => {

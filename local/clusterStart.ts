@@ -5,6 +5,7 @@ import { Credentials } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { APP_BINARY } from "./appProcess";
 import { BackupTarget } from "./backupJob";
+import { SeedChoice } from "../k8s/redis/podEnvironment";
 import { PodBridge } from "./cluster/bridge";
 import { resolveClusterNames } from "./cluster/harnessResolver";
 import { KubeletEvent, KubeletPod } from "./cluster/kubelet";
@@ -29,7 +30,7 @@ export interface ClusterStartOptions {
   /** The pod network's link prefix and /24 (npm start's own unless given: tests use another). */
   site?: { prefix: string; subnet: string };
   /** Seed the empty pods from this backup first (the restore init container's work). */
-  restore?: string;
+  restore?: SeedChoice;
   makeStore(hostAddress: string): LocalObjectStore;
   log(line: string): void;
 }
@@ -131,9 +132,9 @@ export class ClusterRun {
 }
 
 /** `backup.sh seed` in each pod before it starts, its output logged. */
-function seeder(store: LocalObjectStore, backup: string, scratchDir: string, log: (line: string) => void): (pod: KubeletPod) => Promise<void> {
+function seeder(store: LocalObjectStore, choice: SeedChoice, scratchDir: string, log: (line: string) => void): (pod: KubeletPod) => Promise<void> {
   return async (pod) => {
-    const result = await seedBeforeStart(pod, { store: store.access, backup, scratchDir });
+    const result = await seedBeforeStart(pod, { ...choice, store: store.access, scratchDir });
     for (const line of result.output.trim().split("\n").filter(Boolean)) log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
   };
 }

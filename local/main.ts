@@ -15,6 +15,7 @@ import { backupSettings } from "../k8s/backup/settings";
 import { BackupSchedule } from "./backupSchedule";
 import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "./objectStore";
 import { processBackupTarget, seedAndStartAll } from "./backupJob";
+import { SeedChoice } from "../k8s/redis/podEnvironment";
 
 const USAGE = `usage: npm start [-- options]
 
@@ -35,6 +36,8 @@ options:
   --app-ports P,P     processes: ports of the service instances (probes and metrics on each + 10000); default 18080,18081
   --restore ID|latest seed an empty topology from a verified backup in the local object store
                       (as the restore init container does with restoreFrom); with --fresh
+  --allow-suspect     let --restore take a backup marked suspect (it shrank past
+                      backupShrinkAlarmPercent); latest skips them otherwise
   -h, --help          this text`;
 
 /**
@@ -53,11 +56,14 @@ async function main(): Promise<void> {
     "public-port": { type: "string", default: "18080" },
     "app-ports": { type: "string", default: "18080,18081" },
     restore: { type: "string" },
+    "allow-suspect": { type: "boolean", default: false },
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.resolve(values.dir!, stack);
   if (values.restore !== undefined && !/^(latest|\d{8}T\d{6}Z)$/.test(values.restore)) throw new Error(`--restore: "${values.restore}" is neither latest nor a backup id such as 20261125T230000Z`);
+  if (values["allow-suspect"] && values.restore === undefined) throw new Error("--allow-suspect only applies with --restore");
+  const restore: SeedChoice | undefined = values.restore === undefined ? undefined : { backup: values.restore, allowSuspect: values["allow-suspect"]! };
   fs.mkdirSync(baseDir, { recursive: true });
   const release = claimStateDirectory(baseDir, "npm start");
   process.on("exit", release);
@@ -82,7 +88,7 @@ async function main(): Promise<void> {
   if (values.runtime !== undefined && values.runtime !== "cluster" && values.runtime !== "processes") throw new Error(`--runtime: "${values.runtime}" is neither cluster nor processes`);
   if (values.runtime === "cluster" && !namespaces) throw new Error("--runtime cluster needs network namespaces: run as root with iproute2, without --loopback");
   if ((values.runtime ?? (namespaces ? "cluster" : "processes")) === "cluster") {
-    await runCluster({ stack, cfg, baseDir, creds, apiToken: localApiToken(baseDir), publicPort, ...(values.restore !== undefined ? { restore: values.restore } : {}) });
+    await runCluster({ stack, cfg, baseDir, creds, apiToken: localApiToken(baseDir), publicPort, ...(restore ? { restore } : {}) });
     return;
   }
   const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
     topology.prepare(); // the bridge carries the host address the store listens on
     await store.start();
     console.log(`object store (stands in for the backup region): ${store.access.endpoint}/${store.bucket}, state ${store.directory}`);
-    if (values.restore !== undefined) await seedFromBackup(topology, store, values.restore, baseDir);
+    if (restore) await seedFromBackup(topology, store, restore, baseDir);
     await bringUp(topology, apps, appPorts, cfg, creds, baseDir);
     backups.start();
     console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
@@ -178,9 +184,10 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
 }
 
 /** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */
-async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, backup: string, baseDir: string): Promise<void> {
+async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, choice: SeedChoice, baseDir: string): Promise<void> {
+  const backup = choice.backup;
   console.log(`restoring: seeding the topology from backup "${backup}"...`);
-  const results = await seedAndStartAll(topology, store.access, backup, path.join(baseDir, "seed-scratch"));
+  const results = await seedAndStartAll(topology, store.access, choice, path.join(baseDir, "seed-scratch"));
   for (const [i, result] of results.entries()) {
     const pod = topology.pods[i]!;
     for (const line of result.output.trim().split("\n").filter(Boolean)) console.log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);

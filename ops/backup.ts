@@ -17,7 +17,7 @@ export interface BackupRunner {
   run(args: string[], onOutput?: (chunk: string) => void): Promise<ScriptResult>;
 }
 
-export const BACKUP_COMMANDS = ["now", "list", "verify", "restore"] as const;
+export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept"] as const;
 export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
 
 /** The local topology's backup job (the store is the one `npm start` runs). */
@@ -89,6 +89,8 @@ export async function confirmed(question: string, expected: string, yes: boolean
 export interface BackupCommandOptions {
   stack: string;
   yes: boolean;
+  /** Let restore take a backup marked suspect (it shrank too far from the one before). */
+  allowSuspect?: boolean;
   print: (line: string) => void;
 }
 
@@ -120,7 +122,10 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
         opts.print("not confirmed; nothing restored (pass --yes to run without a prompt)");
         return 2;
       }
-      return (await runner.run(["restore", id], stream)).code;
+      return (await runner.run(["restore", id, ...(opts.allowSuspect ? ["--allow-suspect"] : [])], stream)).code;
     }
+    case "accept":
+      if (!id) throw new Error("accept needs the id of a suspect backup (see: list)");
+      return (await runner.run(["accept", id], stream)).code;
   }
 }

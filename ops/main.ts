@@ -22,8 +22,9 @@ commands:
   switchover  move the Redis master to another pod with no write lost: pause writes, wait until the
               target holds every byte, fail over through Sentinel, demote, release (--to redis-N;
               --local: the npm start topology instead of the cluster, through kubectl exec)
-  backup      list | verify ID | restore ID|latest | now: the stack's backups, by the CronJob's own
-              pod run as a one-off Job (--local: the npm start topology); restore asks first (--yes)
+  backup      list | verify ID | restore ID|latest | accept ID | now: the stack's backups, by the
+              CronJob's own pod run as a one-off Job (--local: the npm start topology); restore asks
+              first (--yes) and skips suspect backups (--allow-suspect); accept trusts a suspect one
 
 options:
   --stack NAME          stack file to read; default dev
@@ -33,6 +34,7 @@ options:
   --yes                 confirm the drill's node recycle, or a backup restore
   --to POD              switchover target (redis-N); default: Sentinel's choice among in-sync replicas
   --local               switchover or backup on the npm start topology (.local/<stack>)
+  --allow-suspect       let a backup restore take a backup marked suspect
   -h, --help            this text
 
 environment: LINODE_TOKEN (required), LINODE_API_URL (optional), SENTINEL_PASSWORD and REDIS_PASSWORD
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
       yes: { type: "boolean", default: false },
       to: { type: "string" },
       local: { type: "boolean", default: false },
+      "allow-suspect": { type: "boolean", default: false },
     },
     true,
   );
@@ -64,7 +67,7 @@ async function main(): Promise<number> {
     const cfg = stackFileConfig(stack);
     if (!values.local && !kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (or --local for the npm start topology)");
     const runner = values.local ? await localBackupRunner(cfg, stack) : kubectlBackupRunner(cfg);
-    return backupCommand(runner, sub as BackupCommand, id, { stack, yes: values.yes!, print: (line) => console.log(line) });
+    return backupCommand(runner, sub as BackupCommand, id, { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, print: (line) => console.log(line) });
   }
   if (!command || !["preflight", "status", "drill", "switchover"].includes(command) || positionals.length > 1) {
     console.error(`${command ? `unknown command or extra argument: ${positionals.join(" ")}` : "no command given"}\n\n${USAGE}`);

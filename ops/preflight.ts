@@ -2,6 +2,7 @@ import { getAccountInfo, getKubernetesVersions, getMyGrants, getProfile, getRegi
 import { createKubeClusterSchema, createKubeClusterWithRequiredACLSchema, NodeBalancerSchema } from "@linode/validation";
 import { StackConfigError, validateStackName } from "../config/load";
 import { StackConfig, toBytes } from "../config/schema";
+import { BACKUP_NONCURRENT_DAYS } from "../infra/backupStore";
 import { poolAutoscaler } from "../infra/cluster";
 import { linodeNames, stackTags } from "../infra/names";
 import { describeError, LinodeApiError } from "./linodeApi";
@@ -108,6 +109,23 @@ export function publicTlsCheck(cfg: StackConfig): CheckResult {
   };
 }
 
+/**
+ * A leaked in-cluster key can erase the backup history, and nothing in the program can stop it:
+ * the key must delete (retention), S3 lets whoever may delete also delete a version for good, and
+ * a Linode bucket policy cannot single the key out: its principals are canonical IDs, one per
+ * account, shared by every key of the account (Linode docs, "Enacting Access Control Lists (ACLs)
+ * and Bucket Policies with Linode Object Storage"). Said as a warning on every run.
+ */
+export function backupHistoryCheck(noncurrentDays: number): CheckResult {
+  return {
+    ...ok(
+      "backupHistory",
+      `WARNING: the backup job's key can delete object versions for good; deleted backups stay ${noncurrentDays} days as noncurrent versions only against ordinary deletes, and no Linode bucket policy can deny version deletes to that key alone (one canonical ID per account): copy the bucket to another account (docs/disaster-recovery.md, "What a leaked key can erase")`,
+    ),
+    warning: true,
+  };
+}
+
 async function accountCheck(cfg: StackConfig): Promise<CheckResult> {
   const account = await getAccountInfo();
   const needed = [...REQUIRED_CAPABILITIES, ACL_CAPABILITY, ...(cfg.haControlPlane ? [HA_CONTROL_PLANE_CAPABILITY] : [])];
@@ -186,6 +204,7 @@ export async function preflight(cfg: StackConfig, stack: string, progress: (chec
     ["account", () => accountCheck(cfg)],
     ["controlPlaneAcl", async () => controlPlaneAclCheck(cfg)],
     ["publicTls", async () => publicTlsCheck(cfg)],
+    ["backupHistory", async () => backupHistoryCheck(BACKUP_NONCURRENT_DAYS)],
   ];
   const results: CheckResult[] = [];
   for (const [name, run] of checks) {

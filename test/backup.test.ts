@@ -197,7 +197,7 @@ describe("backup.sh seed", () => {
       expect(alone.output).toMatch(/a peer still does not answer after 3s; it may hold data, so nothing is restored yet/);
       expect(fs.existsSync(path.join(fresh.pods[0]!.dataDir, "appendonlydir"))).toBe(false);
 
-      const seeded = await seedAndStartAll(fresh, store.access, "latest", scratch);
+      const seeded = await seedAndStartAll(fresh, store.access, { backup: "latest" }, scratch);
       expect(seeded.map((s) => s.code)).toEqual([0, 0, 0]);
       expect(seeded[0]!.output).toMatch(/seed: restored 1002 keys from backup \d{8}T\d{6}Z/);
       expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
@@ -210,7 +210,7 @@ describe("backup.sh seed", () => {
       }
 
       // Never over existing data: a second seed on the same volumes does nothing.
-      const again = await seedPod(fresh, fresh.pods[0]!, store.access, "latest", scratch);
+      const again = await seedPod(fresh, fresh.pods[0]!, store.access, { backup: "latest" }, scratch);
       expect(again.code).toBe(0);
       expect(again.output).toMatch(/already holds data; never restoring over it/);
     } finally {
@@ -231,6 +231,7 @@ describe("backup metrics", () => {
       const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*bucket="${store.bucket}"[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1]);
       expect(value("redis_dr_backup_last_keys")).toBe((await manifestOf(id)).keys);
       expect(value("redis_dr_backup_last_size_bytes")).toBe((await manifestOf(id)).bytes);
+      expect(value("redis_dr_backup_last_suspect")).toBe(0);
       expect(value("redis_dr_backup_newest_verified_timestamp_seconds")).toBe((await manifestOf(id)).createdAtEpoch);
       expect(value("redis_dr_backup_max_age_seconds")).toBe(backupSettings(cfg).maxAgeSeconds);
       expect(value("redis_dr_backup_last_success_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
@@ -254,5 +255,53 @@ describe("backup metrics", () => {
     } finally {
       pushgateway.kill();
     }
+  });
+});
+
+describe("a backup that shrank past backupShrinkAlarmPercent", () => {
+  it("is kept but suspect: latest skips it, an id needs --allow-suspect, accept trusts it", async () => {
+    const replicasHold = async (n: number) => {
+      const master = await masterOf();
+      await waitFor(`the replicas to hold ${n} keys`, async () => {
+        const sizes = await Promise.all(hosts.filter((h) => h !== master).map((h) => redis(h, (c) => c.dbsize()).catch(() => -1)));
+        return sizes.every((size) => size === n);
+      }, 30_000);
+      return master;
+    };
+    const master = await replicasHold(await redis(await masterOf(), (c) => c.dbsize()));
+    const baseline = await runBackupScript(job, ["run"]);
+    expect(baseline.code, baseline.output).toBe(0);
+    const trusted = backupIdFrom(baseline.output)!;
+    expect(baseline.output).not.toMatch(/SUSPECT/);
+
+    // The incident: a FLUSHALL, then a few writes; the next scheduled backup takes it.
+    await redis(master, async (c) => {
+      await c.flushall();
+      await c.set("kv:after-flush", "1");
+    });
+    await replicasHold(1);
+    const shrunk = await runBackupScript(job, ["run"]);
+    expect(shrunk.code, shrunk.output).toBe(0);
+    const suspect = backupIdFrom(shrunk.output)!;
+    expect(shrunk.output).toMatch(new RegExp(`backup ${suspect} is SUSPECT: 1 keys .* in ${trusted}`));
+    expect((await runBackupScript(job, ["list"])).output).toMatch(new RegExp(`^${suspect} .* verified, suspect$`, "m"));
+    expect(await objects()).toEqual(expect.arrayContaining([`${trusted}/verified.json`, `${suspect}/suspect.json`]));
+
+    const latest = await runBackupScript(job, ["restore", "latest"]);
+    expect(latest.code, latest.output).toBe(0);
+    expect(latest.output).toMatch(new RegExp(`latest skips suspect backup\\(s\\) newer than ${trusted}: ${suspect}`));
+    expect(latest.output).toMatch(new RegExp(`restore: done, \\d+ keys restored from backup ${trusted}`));
+    expect(await redis(master, (c) => c.get("kv:999"))).toBe("value-999");
+
+    const byId = await runBackupScript(job, ["restore", suspect]);
+    expect(byId.code).not.toBe(0);
+    expect(byId.output).toMatch(new RegExp(`backup ${suspect} is suspect .*refusing`));
+    const allowed = await runBackupScript(job, ["restore", suspect, "--allow-suspect"]);
+    expect(allowed.code, allowed.output).toBe(0);
+    expect(allowed.output).toMatch(new RegExp(`restore: done, 1 keys restored from backup ${suspect}`));
+
+    expect((await runBackupScript(job, ["accept", suspect])).code).toBe(0);
+    const accepted = await runBackupScript(job, ["restore", "latest"]);
+    expect(accepted.output).toMatch(new RegExp(`restored from backup ${suspect}`));
   });
 });

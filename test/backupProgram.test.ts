@@ -66,7 +66,7 @@ describe("backups under Pulumi mocks", () => {
     expect(env.RCLONE_CONFIG_STORE_FORCE_PATH_STYLE!.value).toBe("true");
     expect(env.RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY!.valueFrom).toEqual({ secretKeyRef: { name: "redis-backup-store", key: "secret-access-key" } });
     expect(env.REDIS_PASSWORD!.valueFrom).toEqual({ secretKeyRef: { name: "redis-auth", key: "redis-password" } });
-    expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) }, BACKUP_RUN_DEADLINE_SECONDS: { value: "1800" } });
+    expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) }, BACKUP_RUN_DEADLINE_SECONDS: { value: "1800" }, BACKUP_SHRINK_ALARM_PERCENT: { value: "50" } });
     // A run that hangs is stopped at the deadline retention also waits for.
     expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(1800);
     expect(env.PUSHGATEWAY).toBeUndefined();
@@ -91,6 +91,7 @@ describe("backups under Pulumi mocks", () => {
     const env = envOf(restore);
     expect(env).toMatchObject({
       RESTORE_BACKUP: { value: RESTORE.backup },
+      ALLOW_SUSPECT: { value: "0" },
       BACKUP_BUCKET: { value: RESTORE.bucket },
       RCLONE_CONFIG_STORE_ENDPOINT: { value: RESTORE.endpoint },
       RCLONE_CONFIG_STORE_REGION: { value: RESTORE.region },
@@ -103,6 +104,12 @@ describe("backups under Pulumi mocks", () => {
     ]);
     const job = plain(one(restoring, T.cronJob).inputs).spec.jobTemplate.spec.template.spec.containers[0];
     expect(envOf(job).PUSHGATEWAY).toEqual({ name: "PUSHGATEWAY", value: "pushgateway.monitoring.svc:9091" });
+  });
+
+  it("takes a suspect backup only when restoreFrom.allowSuspect says so", async () => {
+    const told = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, allowSuspect: true }), "redis-dr:backupShrinkAlarmPercent": "80" });
+    expect(envOf(plain(one(told, T.statefulSet).inputs).spec.template.spec.initContainers[1]).ALLOW_SUSPECT).toEqual({ name: "ALLOW_SUSPECT", value: "1" });
+    expect(envOf(plain(one(told, T.cronJob).inputs).spec.jobTemplate.spec.template.spec.containers[0]).BACKUP_SHRINK_ALARM_PERCENT).toEqual({ name: "BACKUP_SHRINK_ALARM_PERCENT", value: "80" });
   });
 });
 
@@ -131,5 +138,6 @@ describe("backup config", () => {
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify(noEndpoint) })[0]).toMatch(/^redis-dr:restoreFrom: /);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "yesterday" }) })[0]).toMatch(/must be latest or a backup id/);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify(RESTORE) })).toEqual([]);
+    expect(problems({ "redis-dr:backupShrinkAlarmPercent": "0" })[0]).toMatch(/^redis-dr:backupShrinkAlarmPercent: /);
   });
 });

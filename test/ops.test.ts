@@ -38,7 +38,7 @@ const failures = (results: Awaited<ReturnType<typeof preflight>>) => results.fil
 describe("preflight", () => {
   it("passes every check for the dev stack on a healthy account", async () => {
     const results = await preflight(dev(), "dev");
-    expect(results.map((r) => r.check)).toEqual(["stackName", "payload", "region", "k8sVersion", "nodeType", "account", "controlPlaneAcl", "publicTls"]);
+    expect(results.map((r) => r.check)).toEqual(["stackName", "payload", "region", "k8sVersion", "nodeType", "account", "controlPlaneAcl", "publicTls", "backupHistory"]);
     expect(failures(results)).toEqual([]);
   });
 
@@ -49,6 +49,12 @@ describe("preflight", () => {
     const tunnelled = stackConfigWithout("prod", ["redis-dr:publicTlsSecret"], { "redis-dr:allowPlainHttp": "true", "redis-dr:publicPort": "80", "redis-dr:publicIngressCidrs": '["100.64.0.0/10"]' });
     expect(line(tunnelled)).toMatch(/^WARN publicTls .*PLAIN HTTP \(allowPlainHttp is true\): .* to 100\.64\.0\.0\/10/);
     expect(line(stackConfig("prod"))).toMatch(/^ok   publicTls +HTTPS on port 443 with the kubernetes.io\/tls Secret redis-dr\/redis-dr-tls/);
+  });
+
+  it("warns on every run that the backup job's key can erase the bucket's history, and why no policy can stop it", async () => {
+    const history = (await preflight(dev(), "dev")).find((r) => r.check === "backupHistory")!;
+    expect(history.ok && history.warning).toBe(true);
+    expect(formatResult(history)).toMatch(/^WARN backupHistory .*can delete object versions for good; deleted backups stay 7 days .*one canonical ID per account/);
   });
 
   it("names redis-dr:region when the region does not exist or lacks a product", async () => {

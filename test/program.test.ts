@@ -31,7 +31,7 @@ const T = {
 };
 
 /** Every alert the operators were promised (issue #5). */
-const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate", "BackupTooOld", "BackupFailed"];
+const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate", "BackupTooOld", "BackupFailed", "BackupShrank"];
 
 const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
 const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";

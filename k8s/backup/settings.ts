@@ -12,13 +12,15 @@ export interface BackupSettings {
   maxAgeSeconds: number;
   /** The longest one run may take (the Job's activeDeadlineSeconds). */
   runDeadlineSeconds: number;
+  /** A drop in keys or bytes of at least this percent marks a backup suspect. */
+  shrinkAlarmPercent: number;
 }
 
 export const BACKUP_PREFIX = "backups";
 /** The longest one run (dump, two loads, uploads) may take; also its room on top of the schedule's interval. */
 const RUN_ALLOWANCE_SECONDS = 1800;
 
-export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backupKeepHourly" | "backupKeepDaily">): BackupSettings {
+export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backupKeepHourly" | "backupKeepDaily" | "backupShrinkAlarmPercent">): BackupSettings {
   return {
     schedule: cfg.backupSchedule,
     keepHourly: cfg.backupKeepHourly,
@@ -26,6 +28,7 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
     prefix: BACKUP_PREFIX,
     maxAgeSeconds: 2 * longestCronGapSeconds(cfg.backupSchedule) + RUN_ALLOWANCE_SECONDS,
     runDeadlineSeconds: RUN_ALLOWANCE_SECONDS,
+    shrinkAlarmPercent: cfg.backupShrinkAlarmPercent,
   };
 }
 
@@ -67,5 +70,6 @@ export function backupJobVariables(settings: BackupSettings): Record<string, str
     BACKUP_KEEP_DAILY: String(settings.keepDaily),
     BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),
     BACKUP_RUN_DEADLINE_SECONDS: String(settings.runDeadlineSeconds),
+    BACKUP_SHRINK_ALARM_PERCENT: String(settings.shrinkAlarmPercent),
   };
 }

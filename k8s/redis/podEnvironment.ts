@@ -62,6 +62,17 @@ export function redisPodVariables(cfg: RedisSettings, paths: RedisPodPaths = CLU
   return { ...scriptEnvironment(cfg, nodes), DATA_DIR: paths.dataDir, CONFIG_DIR: paths.configDir, RUNTIME_DIR: paths.runtimeDir };
 }
 
+/** Which backup `backup.sh seed` loads into an empty deployment, and whether it may take a suspect one. */
+export interface SeedChoice {
+  /** latest (the newest verified backup that is not suspect) or a backup id. */
+  backup: string;
+  allowSuspect?: boolean;
+}
+
+export function seedVariables(choice: SeedChoice): Record<string, string> {
+  return { RESTORE_BACKUP: choice.backup, ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0" };
+}
+
 /**
  * What a pod outside its own network namespace (a host process on a loopback address) must
  * add: where its servers answer and bind. In a pod both are the defaults of lib.sh.

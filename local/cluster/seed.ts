@@ -1,4 +1,5 @@
 import * as path from "path";
+import { SeedChoice, seedVariables } from "../../k8s/redis/podEnvironment";
 import { ObjectStoreAccess, objectStoreEnvironment } from "../objectStore";
 import { ScriptResult } from "../scriptProcess";
 import { KubeletPod } from "./kubelet";
@@ -10,7 +11,7 @@ import { KubeletPod } from "./kubelet";
  */
 export async function seedBeforeStart(
   pod: KubeletPod,
-  seed: { store: ObjectStoreAccess; backup: string; scratchDir: string },
+  seed: SeedChoice & { store: ObjectStoreAccess; scratchDir: string },
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult> {
   const result = await pod.script(
@@ -18,7 +19,7 @@ export async function seedBeforeStart(
     "backup.sh",
     ["seed"],
     0,
-    { ...objectStoreEnvironment(seed.store), RESTORE_BACKUP: seed.backup, SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
+    { ...objectStoreEnvironment(seed.store), ...seedVariables(seed), SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
     onOutput,
   );
   if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${seed.backup}" failed (exit ${result.code}): ${result.output.trim().split("\n").at(-1) ?? ""}`);

@@ -141,7 +141,7 @@ export class ProcessDrillTopology implements DrillTopology {
   // Only the first pod of an empty topology seeds, once the others run; they replicate it (backup.sh seed decides).
   async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
     this.topology.prepare();
-    const seeded = seed ? (await seedAndStartAll(this.topology, seed.store, seed.backup, seed.scratchDir, seed.onOutput))[0] : undefined;
+    const seeded = seed ? (await seedAndStartAll(this.topology, seed.store, seed, seed.scratchDir, seed.onOutput))[0] : undefined;
     if (seeded && seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
     this.topology.startAll();
     return seeded;

@@ -7,14 +7,16 @@
 #   take             copy an RDB from the most up-to-date healthy replica (never the master),
 #                    check it, sample it, upload it and its manifest; prints the id
 #   verify ID        download ID from the store, check its sha256, load it into a scratch
-#                    redis-server, compare with the manifest; only then mark it verified
-#   list             every backup: id, time, keys, bytes, verified or not
+#                    redis-server, compare with the manifest; only then mark it verified,
+#                    and suspect first when it shrank too far from the newest trusted one
+#   list             every backup: id, time, keys, bytes, verified or not, suspect
+#   accept ID        trust a suspect backup (the shrink was meant): latest may take it again
 #   prune            retention: keep the newest verified backup of each of the last
 #                    BACKUP_KEEP_HOURLY hours and BACKUP_KEEP_DAILY days; delete the rest
 #   seed             (init container) on a new, empty deployment only: the first pod loads
 #                    RESTORE_BACKUP into its volume before Redis starts
-#   restore ID|latest  write every key of a backup into the live master (bad-write recovery);
-#                    keys created since the backup are left alone
+#   restore ID|latest [--allow-suspect]  write every key of a backup into the live master
+#                    (bad-write recovery); keys created since the backup are left alone
 #
 # Environment (besides lib.sh's and objectstore.sh's):
 #   SCRATCH_DIR            working space for dumps and the scratch server
@@ -26,6 +28,9 @@
 #                          leaves younger unverified folders alone: another run may own them
 #   RESTORE_BACKUP         latest or an id (seed)
 #   ALLOW_UNVERIFIED       1 lets restore/seed use a backup that never verified (by id only)
+#   BACKUP_SHRINK_ALARM_PERCENT  a drop of keys or bytes by this many percent from the newest
+#                          trusted backup marks a new one suspect (default 50)
+#   ALLOW_SUSPECT          1 lets latest and an id take a suspect backup
 LOG_TAG=backup
 SCRIPTS="$(dirname "$0")"
 # shellcheck source=k8s/redis/scripts/lib.sh
@@ -43,6 +48,7 @@ BACKUP_SAMPLE_KEYS="${BACKUP_SAMPLE_KEYS:-20}"
 DUMP_TIMEOUT_SECONDS="${DUMP_TIMEOUT_SECONDS:-1800}"
 MIGRATE_BATCH="${MIGRATE_BATCH:-200}"
 BACKUP_RUN_DEADLINE_SECONDS="${BACKUP_RUN_DEADLINE_SECONDS:-7200}"
+BACKUP_SHRINK_ALARM_PERCENT="${BACKUP_SHRINK_ALARM_PERCENT:-50}"
 
 WORK=""
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -162,33 +168,66 @@ cmd_verify() {
   bad=$(manifest_sample "$WORK/manifest.json" | scratch_check_sample)
   [[ -z $bad ]] || { log "backup $id: sampled keys differ: $bad"; return 1; }
   scratch_stop
+  # Suspect before verified: no listing ever shows it verified and trusted at once.
+  mark_if_shrunk "$id" "$WORK/manifest.json" || return 1
   printf '{\n  "id": "%s",\n  "verifiedAt": "%s",\n  "keys": %s,\n  "sampledKeys": %s\n}\n' \
     "$id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$loaded" "$(manifest_sample "$WORK/manifest.json" | wc -l)" >"$WORK/verified.json"
   store_put "$WORK/verified.json" "$id" verified.json || { log "could not mark $id verified"; return 1; }
   log "backup $id verified: restored into a scratch redis-server, $loaded keys, sample matches"
 }
 
+# mark_if_shrunk ID MANIFEST: write ID/suspect.json when its keys or bytes are at least
+# BACKUP_SHRINK_ALARM_PERCENT below those of the newest trusted backup before it (a FLUSHALL,
+# a mass delete: the backup of the incident must not become latest).
+mark_if_shrunk() {
+  local id="$1" manifest="$2" baseline keys bytes base_keys base_bytes floor=$((100 - BACKUP_SHRINK_ALARM_PERCENT))
+  baseline=$(store_trusted | awk -v id="$id" '$0 < id' | tail -n 1)
+  [[ -n $baseline ]] || return 0
+  store_cat "$baseline" manifest.json >"$WORK/baseline.json" || { log "could not read the manifest of $baseline"; return 1; }
+  keys=$(manifest_field "$manifest" keys) bytes=$(manifest_field "$manifest" bytes)
+  base_keys=$(manifest_field "$WORK/baseline.json" keys) base_bytes=$(manifest_field "$WORK/baseline.json" bytes)
+  ((keys * 100 <= base_keys * floor || bytes * 100 <= base_bytes * floor)) || return 0
+  printf '{\n  "id": "%s",\n  "baseline": "%s",\n  "keys": %s,\n  "baselineKeys": %s,\n  "bytes": %s,\n  "baselineBytes": %s,\n  "alarmPercent": %s\n}\n' \
+    "$id" "$baseline" "$keys" "$base_keys" "$bytes" "$base_bytes" "$BACKUP_SHRINK_ALARM_PERCENT" >"$WORK/suspect.json"
+  store_put "$WORK/suspect.json" "$id" suspect.json || { log "could not mark $id suspect"; return 1; }
+  log "backup $id is SUSPECT: $keys keys and $bytes bytes against $base_keys and $base_bytes in $baseline (alarm at -$BACKUP_SHRINK_ALARM_PERCENT%); latest skips it (backup.sh accept $id trusts it)"
+}
+
+cmd_accept() {
+  local id="${1:?accept needs a backup id}"
+  store_suspect | grep -qx "$id" || { log "backup $id is not suspect"; return 1; }
+  rclone_quiet deletefile "$(store_path)/$id/suspect.json" || { log "could not clear $id/suspect.json"; return 1; }
+  log "backup $id trusted: latest may take it"
+}
+
 cmd_list() {
-  local id verified manifest
+  local id verified suspect manifest status
   verified=$(store_verified)
+  suspect=$(store_suspect)
   new_workdir
   printf '%-17s  %-20s  %10s  %12s  %s\n' ID CREATED KEYS BYTES STATUS
   for id in $(store_backups); do
     manifest="$WORK/$id.json"
     store_cat "$id" manifest.json >"$manifest" || continue
+    status=$(grep -qx "$id" <<<"$verified" && echo verified || echo unverified)
+    grep -qx "$id" <<<"$suspect" && status+=", suspect"
     printf '%-17s  %-20s  %10s  %12s  %s\n' "$id" "$(manifest_field "$manifest" createdAt)" \
-      "$(manifest_field "$manifest" keys)" "$(manifest_field "$manifest" bytes)" \
-      "$(grep -qx "$id" <<<"$verified" && echo verified || echo unverified)"
+      "$(manifest_field "$manifest" keys)" "$(manifest_field "$manifest" bytes)" "$status"
   done
 }
 
-# The ids retention keeps: the newest verified backup of each of the last N hours and days.
+# The ids retention keeps: the newest trusted backup of each of the last N hours and days, and
+# every suspect one newer than the oldest of those (a suspect never pushes a trusted one out).
 kept_backups() {
-  local verified
-  verified=$(store_verified | sort -r)
+  local trusted slots
+  trusted=$(store_trusted | sort -r)
+  slots=$({
+    awk -v keep="$BACKUP_KEEP_HOURLY" '{hour = substr($0, 1, 11)} !(hour in seen) {seen[hour]; if (n++ < keep) print}' <<<"$trusted"
+    awk -v keep="$BACKUP_KEEP_DAILY" '{day = substr($0, 1, 8)} !(day in seen) {seen[day]; if (n++ < keep) print}' <<<"$trusted"
+  } | sed '/^$/d' | sort -u)
   {
-    awk -v keep="$BACKUP_KEEP_HOURLY" '{hour = substr($0, 1, 11)} !(hour in seen) {seen[hour]; if (n++ < keep) print}' <<<"$verified"
-    awk -v keep="$BACKUP_KEEP_DAILY" '{day = substr($0, 1, 8)} !(day in seen) {seen[day]; if (n++ < keep) print}' <<<"$verified"
+    echo "$slots"
+    [[ -z $slots ]] || store_suspect | awk -v oldest="$(head -n 1 <<<"$slots")" '$0 > oldest'
   } | sed '/^$/d' | sort -u
 }
 
@@ -252,22 +291,33 @@ cmd_run() {
     "redis_dr_backup_last_duration_seconds $((SECONDS - started))" \
     "redis_dr_backup_last_size_bytes $(manifest_field "$manifest" bytes)" \
     "redis_dr_backup_last_keys $(manifest_field "$manifest" keys)" \
+    "redis_dr_backup_last_suspect $(store_suspect | grep -cx "$id" || true)" \
     "redis_dr_backup_newest_verified_timestamp_seconds $(newest_verified_epoch)" \
     "redis_dr_backup_verified_backups $(store_verified | wc -l)" \
     "redis_dr_backup_max_age_seconds ${BACKUP_MAX_AGE_SECONDS:-7200}")"
   echo "$id"
 }
 
-# resolve_backup latest|ID: the id a restore uses; only verified ones unless ALLOW_UNVERIFIED.
+# resolve_backup latest|ID: the id a restore uses; only verified ones unless ALLOW_UNVERIFIED,
+# never a suspect one unless ALLOW_SUSPECT.
 resolve_backup() {
-  local wanted="$1" verified
+  local wanted="$1" verified suspect candidates
   verified=$(store_verified)
+  suspect=$(store_suspect)
   if [[ $wanted == latest ]]; then
-    [[ -n $verified ]] || { log "no verified backup in $(store_path)"; return 1; }
-    tail -n 1 <<<"$verified"
+    candidates=$(if [[ ${ALLOW_SUSPECT:-0} == 1 ]]; then echo "$verified"; else store_trusted; fi)
+    [[ -n $candidates ]] || { log "no verified backup${suspect:+ that is not suspect} in $(store_path)"; return 1; }
+    if [[ -n $suspect && ${ALLOW_SUSPECT:-0} != 1 ]] && [[ $(tail -n 1 <<<"$verified") != "$(tail -n 1 <<<"$candidates")" ]]; then
+      log "latest skips suspect backup(s) newer than $(tail -n 1 <<<"$candidates"): $(awk -v t="$(tail -n 1 <<<"$candidates")" '$0 > t' <<<"$suspect" | tr '\n' ' ')(ALLOW_SUSPECT=1 takes them)"
+    fi
+    tail -n 1 <<<"$candidates"
     return 0
   fi
   store_backups | grep -qx "$wanted" || { log "no backup $wanted in $(store_path)"; return 1; }
+  if grep -qx "$wanted" <<<"$suspect" && [[ ${ALLOW_SUSPECT:-0} != 1 ]]; then
+    log "backup $wanted is suspect (it shrank from the one before); refusing (ALLOW_SUSPECT=1 overrides, backup.sh accept $wanted trusts it)"
+    return 1
+  fi
   if ! grep -qx "$wanted" <<<"$verified" && [[ ${ALLOW_UNVERIFIED:-0} != 1 ]]; then
     log "backup $wanted never verified; refusing (ALLOW_UNVERIFIED=1 overrides)"
     return 1
@@ -376,6 +426,10 @@ case "${1:-}" in
   list) cmd_list ;;
   prune) cmd_prune ;;
   seed) cmd_seed ;;
-  restore) cmd_restore "${2:-}" ;;
-  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest" >&2; exit 2 ;;
+  restore)
+    [[ ${3:-} == --allow-suspect ]] && ALLOW_SUSPECT=1
+    cmd_restore "${2:-}"
+    ;;
+  accept) cmd_accept "${2:-}" ;;
+  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest [--allow-suspect]|accept ID" >&2; exit 2 ;;
 esac

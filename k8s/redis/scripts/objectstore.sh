@@ -49,6 +49,13 @@ store_backups() { store_objects | sed -n 's#^\([^/]*\)/manifest\.json$#\1#p'; }
 # Backup ids that restored, oldest first.
 store_verified() { store_objects | sed -n 's#^\([^/]*\)/verified\.json$#\1#p'; }
 
+# Verified backups whose keys or size dropped too far from the one before (suspect.json): kept,
+# never taken for latest unless ALLOW_SUSPECT=1.
+store_suspect() { store_objects | sed -n 's#^\([^/]*\)/suspect\.json$#\1#p'; }
+
+# Verified backups that are not suspect, oldest first.
+store_trusted() { comm -23 <(store_verified) <(store_suspect); }
+
 # Every folder, backup or not (what a failed run may have left).
 store_folders() { store_objects | sed -n 's#^\([^/]*\)/.*#\1#p' | uniq; }
 
