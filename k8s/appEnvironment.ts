@@ -13,8 +13,8 @@ export interface AppEnvironment<Host = string> {
   sentinelHosts: Host;
   sentinelPort: number;
   masterName: string;
-  /** The Redis user the service authenticates as (the `app` user of k8s/redis/acl.ts). */
-  redisUsername: string;
+  /** The ACL user the service authenticates as, on Redis and on Sentinel alike (the `app` user of k8s/redis/acl.ts). */
+  aclUser: string;
   httpPort: number;
   /** The listener of /healthz, /readyz and /metrics. */
   probePort: number;
@@ -27,7 +27,7 @@ export interface AppEnvironment<Host = string> {
 }
 
 /** Variables that carry a secret, and which password each is. */
-export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "appPassword", SENTINEL_PASSWORD: "sentinelPassword" } as const;
+export const APP_SECRET_VARIABLES = { REDIS_PASSWORD: "appPassword", SENTINEL_PASSWORD: "appPassword" } as const;
 
 /** The public API's bearer tokens, comma-separated (a secret too; several during a rotation). */
 export const APP_TOKENS_VARIABLE = "API_TOKENS";
@@ -60,7 +60,8 @@ export function appVariables<Host = string>(env: AppEnvironment<Host>): Record<s
     SENTINEL_HOST: env.sentinelHosts,
     SENTINEL_PORT: String(env.sentinelPort),
     REDIS_MASTER_NAME: env.masterName,
-    REDIS_USERNAME: env.redisUsername,
+    REDIS_USERNAME: env.aclUser,
+    SENTINEL_USERNAME: env.aclUser,
     ...(env.httpBind !== undefined ? { HTTP_BIND: env.httpBind } : {}),
     HTTP_PORT: String(env.httpPort),
     PROBE_PORT: String(env.probePort),

@@ -84,7 +84,7 @@ export class AppTier extends pulumi.ComponentResource {
       sentinelHosts: redis.sentinelHost,
       sentinelPort: redis.sentinelPort,
       masterName: redis.masterName,
-      redisUsername: redis.username,
+      aclUser: redis.username,
       httpPort: args.containerPort,
       probePort: args.probePort,
       waitReplicas: args.waitReplicas,

@@ -15,7 +15,7 @@ import {
   SENTINEL_SERVICE_NAME,
   STATEFULSET_NAME,
 } from "./redis/render";
-import { firstPassword, renderAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
+import { firstPassword, renderAclUsers, renderSentinelAclUsers, ROLE_USERS, RoleUser } from "./redis/acl";
 import { EXPORTER_PORTS } from "./redis/exporters";
 import { redisPodTemplate } from "./redis/podTemplate";
 import { SeedChoice } from "./redis/podEnvironment";
@@ -105,7 +105,7 @@ export class RedisTier extends pulumi.ComponentResource {
       child,
     );
 
-    const configFiles = { "redis.conf": renderRedisConf(cfg), "sentinel.conf": renderSentinelTemplate(cfg), "users.acl": renderAclUsers() };
+    const configFiles = { "redis.conf": renderRedisConf(cfg), "sentinel.conf": renderSentinelTemplate(cfg), "users.acl": renderAclUsers(), "sentinel-users.acl": renderSentinelAclUsers() };
     const scripts = readScripts();
     const config = new k8s.core.v1.ConfigMap(
       "redis-config",

@@ -49,7 +49,7 @@ export async function startApp(opts: {
         sentinelHosts: opts.sentinels.join(","),
         sentinelPort: SENTINEL_PORT,
         masterName: opts.cfg.masterName,
-        redisUsername: "app",
+        aclUser: "app",
         // Local instances share the host: loopback only, and no load balancer to drain for.
         httpBind: "127.0.0.1",
         httpPort: opts.port,
@@ -59,12 +59,8 @@ export async function startApp(opts: {
         requestTimeoutMs: opts.cfg.appRequestTimeoutMs,
         shutdownDrainSeconds: 0,
       }),
-      ...Object.fromEntries(
-        Object.entries(APP_SECRET_VARIABLES).map(([name, password]) => [
-          name,
-          password === "appPassword" ? rolePassword(opts.creds, "app") : opts.creds[password],
-        ]),
-      ),
+      // Every secret variable of the service is the app user's password (APP_SECRET_VARIABLES).
+      ...Object.fromEntries(Object.keys(APP_SECRET_VARIABLES).map((name) => [name, rolePassword(opts.creds, "app")])),
       [APP_TOKENS_VARIABLE]: opts.apiToken,
       ...opts.env,
     },

@@ -1,5 +1,5 @@
 import * as path from "path";
-import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../k8s/redis/podEnvironment";
+import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../k8s/redis/podEnvironment";
 import { SCRIPT_DIR } from "../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
@@ -55,6 +55,7 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
     ...scriptEnvironment(target.settings, target.nodes),
     [POD_NAME_VARIABLE]: "redis-backup",
     ...Object.fromEntries(Object.entries(BACKUP_SECRET_VARIABLES).map(([name, password]) => [name, podPassword(target, password)])),
+    ...BACKUP_IDENTITY_VARIABLES,
     ...objectStoreEnvironment(opts.store),
     ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,

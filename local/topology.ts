@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../config/schema";
-import { renderAclUsers } from "../k8s/redis/acl";
+import { renderAclUsers, renderSentinelAclUsers } from "../k8s/redis/acl";
 import { hostProcessVariables, POD_NAME_VARIABLE, REDIS_POD_SECRET_VARIABLES, redisPodVariables } from "../k8s/redis/podEnvironment";
 import { renderRedisConf, renderSentinelTemplate, SCRIPT_DIR } from "../k8s/redis/render";
 import { podPassword } from "./credentials";
@@ -86,6 +86,7 @@ export class LocalTopology {
     fs.writeFileSync(path.join(configDir, "redis.conf"), renderRedisConf(this.opts.cfg));
     fs.writeFileSync(path.join(configDir, "sentinel.conf"), renderSentinelTemplate(this.opts.cfg));
     fs.writeFileSync(path.join(configDir, "users.acl"), renderAclUsers());
+    fs.writeFileSync(path.join(configDir, "sentinel-users.acl"), renderSentinelAclUsers());
     for (const pod of this.pods) fs.mkdirSync(pod.dataDir, { recursive: true });
   }
 

@@ -55,14 +55,14 @@ describe("metric names the alert rules use", () => {
   let app: AppProcess | undefined;
   const scraped = new Map<string, string[]>();
 
-  // As in the pod (k8s/redis/exporters.ts): Redis as the read-only `monitor` user, Sentinel by its password.
-  const startExporter = (target: ExporterTarget, address: string, port: number, password: string, listen: number, user?: string) => {
+  // As in the pod (k8s/redis/exporters.ts): both as the read-only `monitor` user, of Redis and of Sentinel.
+  const startExporter = (target: ExporterTarget, address: string, port: number, listen: number) => {
     const child = spawn("prometheus-redis-exporter", [], {
       env: {
         ...exporterSettings(target),
         REDIS_ADDR: `redis://${address}:${port}`,
-        ...(user ? { REDIS_USER: user } : {}),
-        REDIS_PASSWORD: password,
+        REDIS_USER: "monitor",
+        REDIS_PASSWORD: rolePassword(creds, "monitor"),
         REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${listen}`,
       },
       stdio: "ignore",
@@ -78,8 +78,8 @@ describe("metric names the alert rules use", () => {
     const sentinel = topology.pods[1]!.address;
     app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18597, logFile: path.join(baseDir, "app.log") });
     const urls = [
-      startExporter("redis", master, REDIS_PORT, rolePassword(creds, "monitor"), 19121, "monitor"),
-      startExporter("sentinel", sentinel, SENTINEL_PORT, creds.sentinelPassword, 19122),
+      startExporter("redis", master, REDIS_PORT, 19121),
+      startExporter("sentinel", sentinel, SENTINEL_PORT, 19122),
       `${app.probeUrl}/metrics`,
     ];
     // Put a little traffic through the app so its request counters exist.

@@ -258,9 +258,12 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       expect(Object.keys(secret.stringData)).toContain(ref.key);
       expect(env[name]!.value).toBeUndefined();
     }
-    // The app is Redis's `app` user, with the first of its passwords (the one in use mid-rotation).
+    // The app is the `app` user of Redis and of Sentinel, with the first of its passwords (the one in
+    // use mid-rotation), and never holds the Sentinels' own password.
     expect(env.REDIS_USERNAME!.value).toBe("app");
+    expect(env.SENTINEL_USERNAME!.value).toBe("app");
     expect(secret.stringData[env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key]).toBe("App-Old-Password-0123456789");
+    expect(env.SENTINEL_PASSWORD!.valueFrom.secretKeyRef.key).toBe(env.REDIS_PASSWORD!.valueFrom.secretKeyRef.key);
     expect(env.REDIS_WAIT_REPLICAS!.value).toBe(stack === "prod" ? "1" : "0");
   });
 
@@ -358,11 +361,18 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
     }
   });
 
+  it("hands the Sentinels' own password to no workload but the Redis pods' redis and sentinel containers", () => {
+    expect(JSON.stringify(plain(one(rendered, T.deployment).inputs))).not.toContain(SECRET_KEYS.sentinelPassword);
+    expect(JSON.stringify(plain(one(rendered, "kubernetes:batch/v1:CronJob").inputs))).not.toContain(SECRET_KEYS.sentinelPassword);
+    for (const name of ["redis-exporter", "sentinel-exporter"]) expect(JSON.stringify(container(rendered, T.statefulSet, name))).not.toContain(SECRET_KEYS.sentinelPassword);
+  });
+
   it("runs a redis_exporter sidecar for Redis and one for Sentinel, reachable only from the monitoring namespace", () => {
     const secretKeys = Object.keys(plain(one(rendered, T.secret, "redis-auth").inputs).stringData);
     for (const [name, port, metricsPort, key, user] of [
       ["redis-exporter", 6379, 9121, roleSecretKeys("monitor").current, "monitor"],
-      ["sentinel-exporter", 26379, 9122, SECRET_KEYS.sentinelPassword, undefined],
+      // The Sentinel's `monitor` user too: no pod but the Sentinels' own holds the Sentinel admin password.
+      ["sentinel-exporter", 26379, 9122, roleSecretKeys("monitor").current, "monitor"],
     ] as const) {
       const c = container(rendered, T.statefulSet, name);
       const env = envOf(c);

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ACL_USERS, renderAclUsers } from "../k8s/redis/acl";
+import { ACL_USERS, renderAclUsers, SENTINEL_ACL_USERS } from "../k8s/redis/acl";
 import { REDIS_PORT, SCRIPT_DIR, SENTINEL_PORT } from "../k8s/redis/render";
 import { rolePassword } from "../local/credentials";
 import { waitForConvergence } from "../local/clusterWatch";
@@ -83,6 +83,41 @@ describe("Redis users: least privilege", () => {
     }
   });
 
+  it("gives each Sentinel client its own user: lookups and events, never reconfiguring a Sentinel", async () => {
+    const sentinel = topology.pods[0]!.address;
+    // Each client's Sentinel password is the one it already holds for Redis (SENTINEL_ACL_USERS).
+    const passwords = { app: rolePassword(creds, "app"), monitor: rolePassword(creds, "monitor"), backup: creds.redisPassword };
+    const on = (user: keyof typeof SENTINEL_ACL_USERS, ...command: string[]) =>
+      withConnection(sentinel, SENTINEL_PORT, passwords[user], (c) => c.call(command[0]!, ...command.slice(1)), 2000, user).catch((error: Error) => error.message.split(" ")[0]);
+    const uses = {
+      app: [["SENTINEL", "MASTER", cfg.masterName], ["SENTINEL", "REPLICAS", cfg.masterName], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.masterName]],
+      monitor: [["INFO"], ["SENTINEL", "MASTERS"], ["SENTINEL", "SENTINELS", cfg.masterName], ["SENTINEL", "SLAVES", cfg.masterName], ["SENTINEL", "CKQUORUM", cfg.masterName]],
+      backup: [["SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.masterName], ["SENTINEL", "MASTER", cfg.masterName]],
+    };
+    const refused = [
+      ["SENTINEL", "SET", cfg.masterName, "quorum", "1"],
+      ["SENTINEL", "REMOVE", cfg.masterName],
+      ["SENTINEL", "MONITOR", "fake", "127.0.0.1", "6399", "1"],
+      ["SENTINEL", "FAILOVER", cfg.masterName],
+      ["SENTINEL", "RESET", "*"],
+      ["SENTINEL", "CONFIG", "GET", "*"],
+      ["SENTINEL", "DEBUG"],
+      ["ACL", "LIST"],
+      ["PUBLISH", "__sentinel__:hello", "x"],
+    ];
+    for (const user of Object.keys(SENTINEL_ACL_USERS) as Array<keyof typeof SENTINEL_ACL_USERS>) {
+      expect(await on(user, "PING"), `${user}: PING`).toBe("PONG");
+      for (const command of uses[user]) expect(["NOPERM", "WRONGPASS", "ERR"], `${user}: ${command.join(" ")}`).not.toContain(await on(user, ...command));
+      for (const command of refused) expect(await on(user, ...command), `${user}: ${command.join(" ")}`).toBe("NOPERM");
+    }
+    // The app hears failover events but not the Sentinels' hello channel (their addresses and epochs).
+    expect(await on("app", "SUBSCRIBE", "+switch-master")).not.toBe("NOPERM");
+    expect(await on("app", "SUBSCRIBE", "__sentinel__:hello")).toBe("NOPERM");
+    expect(await on("monitor", "SUBSCRIBE", "+switch-master")).toBe("NOPERM");
+    // The Sentinels' own password still does everything (peers, pod scripts, operators).
+    expect(await withConnection(sentinel, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("ACL", "WHOAMI"))).toBe("default");
+  });
+
   it("links replicas as `replication` and lets Sentinel fail over as `sentinel`, neither able to touch data", async () => {
     for (const user of ["replication", "sentinel"] as const) {
       for (const refused of [["GET", "kv:acl"], ["FLUSHALL"], ["CONFIG", "SET", "maxmemory", "1"]]) {
@@ -122,7 +157,7 @@ describe("a password rotation", () => {
       APP_PASSWORDS: "app-old-0123456789,app-new-0123456789",
       MONITOR_PASSWORDS: "monitor-0123456789",
     };
-    const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8" });
+    const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines "$CONFIG_DIR/users.acl" && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8" });
     expect(rendered.status, rendered.stderr).toBe(0);
     expect(rendered.stdout).toContain("first: app-old-0123456789");
     expect(rendered.stdout.split("\n").filter((l) => l.startsWith("user "))).toHaveLength(Object.keys(ACL_USERS).length);

@@ -24,6 +24,7 @@ ClientSettings clientSettings(const ServiceConfig& c) {
     ClientSettings s;
     s.sentinel.sentinels = c.sentinels;
     s.sentinel.masterName = c.masterName;
+    s.sentinel.username = c.sentinelUsername;
     s.sentinel.password = c.sentinelPassword;
     s.sentinel.timeouts = {c.sentinelTimeout, c.sentinelTimeout};
     s.redisUsername = c.redisUsername;

@@ -487,7 +487,7 @@ void MasterClient::listen() {
                 auto& conn = subscriptions[sentinel.str()];
                 if (conn && !conn->broken()) continue;
                 try {
-                    conn = RedisConnection::open(sentinel, settings_.sentinel.timeouts, settings_.sentinel.password, true);
+                    conn = RedisConnection::open(sentinel, settings_.sentinel.timeouts, settings_.sentinel.password, true, settings_.sentinel.username);
                     const Reply confirm = conn->command(subscribe);
                     if (confirm.isError()) throw RedisError(ErrorKind::Reply, confirm.str);
                     wasConnected.insert(sentinel.str());

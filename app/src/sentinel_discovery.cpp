@@ -49,7 +49,7 @@ struct Answer {
 
 std::optional<Endpoint> SentinelDiscovery::promotedReplica(const Endpoint& sentinel) {
     try {
-        auto conn = RedisConnection::open(sentinel, settings_.timeouts, settings_.password, true);
+        auto conn = RedisConnection::open(sentinel, settings_.timeouts, settings_.password, true, settings_.username);
         const Reply replicas = conn->command({"SENTINEL", "REPLICAS", settings_.masterName});
         if (replicas.type != Reply::Type::Array) return std::nullopt;
         for (const auto& replica : replicas.elements) {
@@ -74,7 +74,7 @@ Endpoint SentinelDiscovery::discoverMaster(bool* promotedByFailover) {
     // yet still names the old master, and only the leader flags a failover in progress.
     for (const auto& sentinel : sentinels) {
         try {
-            auto conn = RedisConnection::open(sentinel, settings_.timeouts, settings_.password, true);
+            auto conn = RedisConnection::open(sentinel, settings_.timeouts, settings_.password, true, settings_.username);
             Reply reply = conn->command({"SENTINEL", "MASTER", settings_.masterName});
             ++answered;
             const std::string ip = fieldOf(reply, "ip"), port = fieldOf(reply, "port");

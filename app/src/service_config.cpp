@@ -112,6 +112,8 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.redisUsername = r.text("REDIS_USERNAME", "");
     if (c.redisUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("REDIS_USERNAME must not contain white space");
     c.redisPassword = r.text("REDIS_PASSWORD", "");
+    c.sentinelUsername = r.text("SENTINEL_USERNAME", "");
+    if (c.sentinelUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("SENTINEL_USERNAME must not contain white space");
     c.sentinelPassword = r.text("SENTINEL_PASSWORD", "");
     c.apiTokens = parseTokens(r.text("API_TOKENS", "", true), r.problems);
     c.httpBind = r.text("HTTP_BIND", c.httpBind);

@@ -17,6 +17,7 @@ struct ServiceConfig {
     std::string masterName;
     std::string redisUsername;  // the Redis ACL user (`app` in a deployment); empty: the default user
     std::string redisPassword;
+    std::string sentinelUsername;  // the Sentinel ACL user (`app` in a deployment); empty: the default user
     std::string sentinelPassword;
     // Bearer tokens the public API accepts (API_TOKENS, comma-separated; several during a rotation).
     std::vector<std::string> apiTokens;

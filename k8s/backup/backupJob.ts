@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsFor, selectorFor } from "../labels";
-import { BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
+import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
 import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
 import type { RedisPodScripts } from "../redisTier";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
@@ -111,6 +111,7 @@ export class BackupJob extends pulumi.ComponentResource {
                         { name: POD_NAME_VARIABLE, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                         ...Object.entries(scriptEnvironment(redis)).map(([envName, value]) => ({ name: envName, value })),
                         ...Object.entries(BACKUP_SECRET_VARIABLES).map(([envName, password]) => secretEnv(envName, podPasswordSecretKey(password))),
+                        ...Object.entries(BACKUP_IDENTITY_VARIABLES).map(([envName, value]) => ({ name: envName, value })),
                         ...storeEnv(args.store),
                         ...Object.entries(backupJobVariables(args.settings)).map(([envName, value]) => ({ name: envName, value })),
                         { name: "SCRATCH_DIR", value: SCRATCH_PATH },

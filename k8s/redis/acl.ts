@@ -36,10 +36,46 @@ export type AclUser = keyof typeof ACL_USERS;
 export const ROLE_USERS = ["replication", "sentinel", "app", "monitor"] as const satisfies ReadonlyArray<AclUser>;
 export type RoleUser = (typeof ROLE_USERS)[number];
 
+/**
+ * Sentinel's users besides its default one. The default user (requirepass, `sentinelPassword`)
+ * is the Sentinels' own (they authenticate to each other with it: sentinel-pass) and the pod
+ * scripts' and operators' (SENTINEL FAILOVER in a switchover). No client outside the Redis pods
+ * holds it: each authenticates with the password it already has for Redis, as a Sentinel user
+ * that may look the master up and read, never SENTINEL SET, MONITOR, REMOVE, RESET, FAILOVER,
+ * CONFIG or ACL. Sentinel reads `user` lines from its config file and runs ACLs on its own
+ * command table (src/sentinel.c, src/config.c in redis/redis; "Sentinel and ACL" since 6.2).
+ */
+export const SENTINEL_ACL_USERS = {
+  /** The C++ service: master and replica lookups, and the failover events (channels + and -), not the hello channel. */
+  app: { variable: "APP_PASSWORDS", rules: "resetchannels &+* &-* -@all +ping +sentinel|master +sentinel|replicas +sentinel|get-master-addr-by-name +subscribe" },
+  /**
+   * The sentinel-exporter (redis_exporter exporter.go and sentinels.go): PING, CLIENT SETNAME, INFO,
+   * SENTINEL MASTERS, CKQUORUM, SENTINELS and SLAVES; not SENTINEL CONFIG GET, which answers sentinel-pass.
+   */
+  monitor: {
+    variable: "MONITOR_PASSWORDS",
+    rules: "resetchannels -@all +ping +info +client|setname +sentinel|masters +sentinel|master +sentinel|ckquorum +sentinel|sentinels +sentinel|slaves +sentinel|replicas",
+  },
+  /** The backup job, which is Redis's admin already: it finds the master and the replicas' state (lib.sh). */
+  backup: { variable: "REDIS_PASSWORD", rules: "resetchannels -@all +ping +sentinel|get-master-addr-by-name +sentinel|master" },
+} as const;
+
+export type SentinelAclUser = keyof typeof SENTINEL_ACL_USERS;
+
+/** A users file as lib.sh's acl_user_lines reads it: NAME VARIABLE RULES per line. */
+function renderUsersFile(title: string, users: Record<string, { variable: string; rules: string }>): string {
+  const lines = Object.entries(users).map(([name, user]) => `${name} ${user.variable} ${user.rules}`);
+  return `# ${title} rendered by redis-dr (k8s/redis/acl.ts): NAME VARIABLE RULES.\n${lines.join("\n")}\n`;
+}
+
 /** users.acl, as start-redis.sh reads it. */
 export function renderAclUsers(): string {
-  const lines = Object.entries(ACL_USERS).map(([name, user]) => `${name} ${user.variable} ${user.rules}`);
-  return `# Redis users rendered by redis-dr (k8s/redis/acl.ts): NAME VARIABLE RULES.\n${lines.join("\n")}\n`;
+  return renderUsersFile("Redis users", ACL_USERS);
+}
+
+/** sentinel-users.acl, as start-sentinel.sh reads it. */
+export function renderSentinelAclUsers(): string {
+  return renderUsersFile("Sentinel users", SENTINEL_ACL_USERS);
 }
 
 /** The password a client uses out of a list a server accepts (comma-separated). */

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { restrictedContainerSecurity } from "../security";
-import { REDIS_PORT, RedisSettings, roleSecretKeys, SECRET_KEYS, SENTINEL_PORT } from "./render";
+import { RoleUser, SentinelAclUser } from "./acl";
+import { REDIS_PORT, RedisSettings, roleSecretKeys, SENTINEL_PORT } from "./render";
 
 export const EXPORTER_PORTS = { redis: 9121, sentinel: 9122 } as const;
 export const EXPORTER_PORT_NAMES = { redis: "redis-exp", sentinel: "sentinel-exp" } as const;
@@ -23,24 +24,24 @@ export function exporterSettings(target: ExporterTarget): Record<string, string>
 /**
  * redis_exporter sidecars of a Redis pod: one scrapes the local Redis, one the local Sentinel
  * (it exports redis_sentinel_* when pointed at a Sentinel). Each reads its password from the
- * Redis tier's Secret; the Redis one is the read-only `monitor` user (k8s/redis/acl.ts).
+ * Redis tier's Secret: both are the read-only `monitor` user, of Redis and of Sentinel (k8s/redis/acl.ts).
  */
 export function exporterContainers(
   settings: Pick<RedisSettings, "redisExporterImage" | "exporterCpu" | "exporterMemory">,
   secretName: pulumi.Input<string>,
 ): k8s.types.input.core.v1.Container[] {
   const targets = [
-    { target: "redis", port: REDIS_PORT, passwordKey: roleSecretKeys("monitor").current, user: "monitor" },
-    { target: "sentinel", port: SENTINEL_PORT, passwordKey: SECRET_KEYS.sentinelPassword, user: undefined },
+    { target: "redis", port: REDIS_PORT },
+    { target: "sentinel", port: SENTINEL_PORT },
   ] as const;
-  return targets.map(({ target, port, passwordKey, user }) => ({
+  return targets.map(({ target, port }) => ({
     name: `${target}-exporter`,
     image: settings.redisExporterImage,
     imagePullPolicy: "IfNotPresent",
     env: [
       { name: "REDIS_ADDR", value: `redis://localhost:${port}` },
-      ...(user ? [{ name: "REDIS_USER", value: user }] : []),
-      { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: secretName, key: passwordKey } } },
+      { name: "REDIS_USER", value: "monitor" satisfies RoleUser & SentinelAclUser },
+      { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: secretName, key: roleSecretKeys("monitor").current } } },
       { name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value: `:${EXPORTER_PORTS[target]}` },
       ...Object.entries(exporterSettings(target)).map(([name, value]) => ({ name, value })),
     ],

@@ -4,7 +4,7 @@
  * runtimes all build theirs from it; test/redisPodEnvironment.test.ts checks it against what the
  * scripts read and what each of those sets.
  */
-import { ACL_USERS, ROLE_USERS, RoleUser } from "./acl";
+import { ACL_USERS, ROLE_USERS, RoleUser, SentinelAclUser } from "./acl";
 import { discoveryTimeoutSeconds, podFqdns, POD_PATHS, prestopTimeoutSeconds, REDIS_PORT, RedisSettings, roleSecretKeys, SECRET_KEYS, SENTINEL_PORT } from "./render";
 
 /** The pod's own stable name, as its peers resolve it: a fieldRef-built FQDN in the cluster, an address locally. */
@@ -23,11 +23,18 @@ export const REDIS_POD_SECRET_VARIABLES: Readonly<Record<string, PodPassword>> =
   ...Object.fromEntries(ROLE_USERS.map((user) => [ACL_USERS[user].variable, user])),
 };
 
-/** The backup job's: it reads and restores as the admin user and finds the master through Sentinel. */
+/**
+ * The backup job's: it reads and restores as Redis's admin user, and finds the master through
+ * Sentinel as the Sentinel user `backup`, whose password is the admin's (SENTINEL_ACL_USERS):
+ * it never holds the Sentinels' own password.
+ */
 export const BACKUP_SECRET_VARIABLES: Readonly<Record<string, PodPassword>> = {
   REDIS_PASSWORD: "redisPassword",
-  SENTINEL_PASSWORD: "sentinelPassword",
+  SENTINEL_PASSWORD: "redisPassword",
 };
+
+/** The backup job's non-secret identity: its Sentinel user. */
+export const BACKUP_IDENTITY_VARIABLES: Readonly<Record<string, string>> = { SENTINEL_USERNAME: "backup" satisfies SentinelAclUser };
 
 /** The key of the redis-auth Secret that holds a password. */
 export function podPasswordSecretKey(password: PodPassword): string {

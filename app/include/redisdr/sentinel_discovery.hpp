@@ -13,7 +13,8 @@ namespace redisdr {
 struct SentinelSettings {
     std::vector<Endpoint> sentinels;  // names as configured; each is resolved to all its addresses
     std::string masterName;
-    std::string password;  // Sentinel's requirepass, if any
+    std::string username;  // Sentinel ACL user (empty: the default user, requirepass)
+    std::string password;
     Timeouts timeouts{std::chrono::milliseconds(300), std::chrono::milliseconds(500)};
 };
 

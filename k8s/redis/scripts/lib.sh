@@ -10,12 +10,13 @@
 #   MASTER_NAME        name Sentinel monitors (the quorum is in the rendered sentinel.conf)
 #   REDIS_PASSWORD     the Redis user `admin`'s password (from the Secret): these scripts,
 #                      backups and operators; the default user is off (users.acl)
-#   SENTINEL_PASSWORD  Sentinel requirepass (from the Secret)
+#   SENTINEL_PASSWORD  Sentinel requirepass (from the Secret), or with SENTINEL_USERNAME that
+#                      Sentinel user's password (sentinel-users.acl: the backup job's `backup`)
 #   REPLICATION_PASSWORDS, SENTINEL_USER_PASSWORDS, APP_PASSWORDS, MONITOR_PASSWORDS
 #                      each Redis role user's accepted passwords, comma-separated (start-redis.sh,
 #                      start-sentinel.sh); clients use the first
 #   DATA_DIR           the pod's volume: AOF and saved Sentinel state
-#   CONFIG_DIR         the ConfigMap: redis.conf, sentinel.conf
+#   CONFIG_DIR         the ConfigMap: redis.conf, sentinel.conf, users.acl, sentinel-users.acl
 #   RUNTIME_DIR        writable scratch for the generated config files
 #   LOCAL_ADDRESS      where this pod's own redis/sentinel answer (127.0.0.1 in a pod)
 
@@ -52,27 +53,28 @@ redis_cmd() {
 # rotation both old and new are accepted, and the first is still the one in use).
 first_password() { echo "${1%%,*}"; }
 
-# Prints one `user` directive per line of the ConfigMap's users.acl ("NAME VARIABLE RULES"):
-# the user reset, on, with every password listed in VARIABLE accepted, then its rules.
+# acl_user_lines FILE: one `user` directive per line of a ConfigMap users file ("NAME VARIABLE
+# RULES": users.acl for Redis, sentinel-users.acl for Sentinel): the user reset, on, with every
+# password listed in VARIABLE accepted, then its rules.
 acl_user_lines() {
-  local name variable rules list password line
+  local file="$1" name variable rules list password line
   local -a passwords
   while read -r name variable rules; do
     [[ -z $name || $name == \#* ]] && continue
     list="${!variable:-}"
-    [[ -n $list ]] || { log "$variable is empty: Redis user $name would have no password"; return 1; }
+    [[ -n $list ]] || { log "$variable is empty: user $name of ${file##*/} would have no password"; return 1; }
     IFS=',' read -ra passwords <<<"$list"
     line="user $name reset on"
     for password in "${passwords[@]}"; do line+=" >$password"; done
     echo "$line $rules"
-  done <"$CONFIG_DIR/users.acl"
+  done <"$file"
 }
 
 # sentinel_cmd HOST ARGS... : one Sentinel command, bounded in time.
 sentinel_cmd() {
   local host="$1"; shift
   REDISCLI_AUTH="$SENTINEL_PASSWORD" timeout "$CALL_TIMEOUT_SECONDS" \
-    redis-cli --no-auth-warning -h "$host" -p "$SENTINEL_PORT" "$@"
+    redis-cli --no-auth-warning ${SENTINEL_USERNAME:+--user "$SENTINEL_USERNAME"} -h "$host" -p "$SENTINEL_PORT" "$@"
 }
 
 node_count() { wc -w <<<"$REDIS_NODES"; }

@@ -113,7 +113,7 @@ mkdir -p "$RUNTIME_DIR"
   echo "replica-announce-port $REDIS_PORT"
   # Least privilege: one user per role (users.acl), and no default user at all.
   echo "user default reset off"
-  acl_user_lines
+  acl_user_lines "$CONFIG_DIR/users.acl"
   echo "masteruser replication"
   echo "masterauth $(first_password "$REPLICATION_PASSWORDS")"
   if [[ $role == replica* ]]; then

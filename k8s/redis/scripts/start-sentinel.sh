@@ -96,6 +96,8 @@ topology=$(saved_topology "$master")
   echo "sentinel auth-pass $MASTER_NAME $(first_password "${SENTINEL_USER_PASSWORDS:?SENTINEL_USER_PASSWORDS must be set}")"
   echo "requirepass $SENTINEL_PASSWORD"
   echo "sentinel sentinel-pass $SENTINEL_PASSWORD"
+  # The clients' own users (sentinel-users.acl): lookups and events only, never the default user.
+  acl_user_lines "$CONFIG_DIR/sentinel-users.acl"
 } | write_private "$SAVED_SENTINEL_CONF"
 
 log "starting redis-sentinel monitoring $master at config epoch $config_epoch${myid:+ as $myid}"
