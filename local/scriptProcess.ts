@@ -12,7 +12,10 @@ export interface ScriptResult {
  */
 export function runCollecting(command: string, args: string[], env: NodeJS.ProcessEnv, onOutput?: (chunk: string) => void, timeoutMs = 0): Promise<ScriptResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env, detached: timeoutMs > 0 });
+    // No stdin, as `kubectl exec` without -i: Debian's bash reads ~/.bashrc when its stdin is a
+    // socket (SSH_SOURCE_BASHRC) and Node's pipes are socketpairs, so a host's rc file (seen: a
+    // pyenv rehash waiting on its lock) would run inside every probe and hook.
+    const child = spawn(command, args, { env, detached: timeoutMs > 0, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const take = (d: Buffer) => {
       output += d;

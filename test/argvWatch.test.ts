@@ -9,7 +9,8 @@ const children: ReturnType<typeof spawn>[] = [];
 const holdingSecret = (ms: number) => {
   const child = spawn(process.execPath, ["-e", `setTimeout(() => {}, ${ms})`, "--", SECRET], { stdio: "ignore" });
   children.push(child);
-  return new Promise<void>((resolve) => child.once("spawn", () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise<{ exited: Promise<void> }>((resolve) => child.once("spawn", () => resolve({ exited })));
 };
 
 afterEach(() => {
@@ -27,8 +28,9 @@ describe("argv scan", () => {
 
   it("catches a process that lived between two reads, and nothing when no process holds one", async () => {
     const stop = watchArgv([SECRET], 20);
-    await holdingSecret(300);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { exited } = await holdingSecret(300);
+    // Its end, not a fixed wait: a loaded machine can take longer than 300 ms to start node.
+    await exited;
     expect(stop()).toHaveLength(1);
     expect(processesShowing([SECRET])).toEqual([]);
   });

@@ -123,4 +123,14 @@ describe("local kubelet", () => {
     await waitFor("running again", async () => p.status("server").running, 5000, 10);
     expect(events.filter((e) => e.event.startsWith("started")).length).toBe(2);
   });
+
+  it("runs an exec action with no stdin, so bash reads no rc file of the host's", async () => {
+    // Debian's bash sources ~/.bashrc when stdin is a socket; a kubectl exec without -i has none.
+    const { pod: p, dir } = pod((d) => [bash("server", "sleep 60", { env: { HOME: d } })]);
+    fs.writeFileSync(path.join(dir, ".bashrc"), `echo sourced >> ${dir}/rc\n`);
+    await p.start();
+    const result = await p.exec("server", ["bash", "-c", "echo ran"], 5000);
+    expect(result).toEqual({ code: 0, output: "ran\n" });
+    expect(fs.existsSync(path.join(dir, "rc"))).toBe(false);
+  });
 });
