@@ -6,6 +6,7 @@ import { LoadBalancerBinding } from "../infra/publicEntry";
 import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "./appEnvironment";
 import { LoadBalancerWait } from "./loadBalancerWait";
 import { RedisConnection } from "./redisTier";
+import { dnsEgress, podEgress } from "./egress";
 import { labelsFor, selectorFor } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
 
@@ -228,7 +229,9 @@ export class AppTier extends pulumi.ComponentResource {
         metadata: { name: APP_COMPONENT, namespace, labels },
         spec: {
           podSelector: { matchLabels: selector },
-          policyTypes: ["Ingress"],
+          policyTypes: ["Ingress", "Egress"],
+          // The app opens connections only to Sentinel and Redis, after a lookup.
+          egress: [dnsEgress(), podEgress(redis.podSelector, [redis.sentinelPort, redis.redisPort])],
           ingress: [
             { ports: [{ protocol: "TCP", port: args.containerPort }] },
             {

@@ -20,6 +20,7 @@ import { EXPORTER_PORTS } from "./redis/exporters";
 import { redisPodTemplate } from "./redis/podTemplate";
 import { SeedChoice } from "./redis/podEnvironment";
 import { labelsFor, selectorFor } from "./labels";
+import { dnsEgress, endpointPort, podEgress, publicEgress } from "./egress";
 import { BackupStoreRef } from "./backup/backupJob";
 
 export const REDIS_COMPONENT = "redis";
@@ -32,6 +33,9 @@ export interface RedisConnection {
   /** DNS name of the Sentinel Service; it resolves to every Sentinel pod, ready or not. */
   sentinelHost: pulumi.Output<string>;
   sentinelPort: number;
+  /** The Redis pods and the port a master serves on: what a client's egress policy admits. */
+  redisPort: number;
+  podSelector: Record<string, string>;
   masterName: string;
   /** The Redis user the app is (k8s/redis/acl.ts), the Secret holding its password and Sentinel's, and their keys. */
   username: "app";
@@ -211,7 +215,13 @@ export class RedisTier extends pulumi.ComponentResource {
         metadata: { name: "redis", namespace, labels },
         spec: {
           podSelector: { matchLabels: selector },
-          policyTypes: ["Ingress"],
+          policyTypes: ["Ingress", "Egress"],
+          // Replication and Sentinel gossip between the pods, lookups, and with a seed the backup bucket.
+          egress: [
+            dnsEgress(),
+            podEgress(selector, [REDIS_PORT, SENTINEL_PORT]),
+            ...(args.seed ? [publicEgress(pulumi.output(args.seed.store.endpoint).apply(endpointPort))] : []),
+          ],
           ingress: [
             {
               from: [{ podSelector: { matchLabels: selector } }, ...args.clientSelectors.map((matchLabels) => ({ podSelector: { matchLabels } }))],
@@ -238,6 +248,8 @@ export class RedisTier extends pulumi.ComponentResource {
     this.connection = {
       sentinelHost: pulumi.interpolate`${sentinelService.metadata.name}.${namespace}.svc.cluster.local`,
       sentinelPort: SENTINEL_PORT,
+      redisPort: REDIS_PORT,
+      podSelector: selector,
       masterName: cfg.masterName,
       username: "app",
       secretName: this.secretName,

@@ -122,6 +122,7 @@ export class Workloads extends pulumi.ComponentResource {
         store: { endpoint: backup.store.endpoint, bucket: backup.store.bucket, region: backup.store.region, secretName: storeSecret.metadata.name },
         rcloneImage: backup.rcloneImage,
         ...(backup.pushgateway ? { pushgateway: backup.pushgateway } : {}),
+        redisPods: { selector: redis.connection.podSelector, ports: [redis.connection.redisPort, redis.connection.sentinelPort] },
       },
       { ...child, dependsOn: [redis] },
     );

@@ -113,13 +113,14 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "networking.k8s.io/v1:NetworkPolicy redis-dr-app <- app",
         "core/v1:Secret redis-backup-store <- workloads",
         "batch/v1:CronJob redis-backup <- backup",
+        "networking.k8s.io/v1:NetworkPolicy redis-backup <- backup",
       ].sort(),
     );
   });
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(17);
+    expect(objects.length).toBe(18);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { dnsEgress, endpointPort, hostPortEgress, podEgress, publicEgress } from "../egress";
 import { labelsFor, selectorFor } from "../labels";
 import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
 import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
@@ -33,6 +34,8 @@ export interface BackupJobArgs {
   rcloneImage: string;
   /** host:port of a Pushgateway for the job's metrics. */
   pushgateway?: string;
+  /** The Redis pods the job reads from and their Redis and Sentinel ports: all it may reach in the cluster. */
+  redisPods: { selector: Record<string, string>; ports: number[] };
 }
 
 /** The store's environment: location as values, the key only by reference to its Secret. */
@@ -138,6 +141,26 @@ export class BackupJob extends pulumi.ComponentResource {
               },
             },
           },
+        },
+      },
+      { parent: this },
+    );
+
+    // The job only connects out: to Sentinel and a replica, the bucket and the Pushgateway.
+    new k8s.networking.v1.NetworkPolicy(
+      CRONJOB_NAME,
+      {
+        metadata: { name: CRONJOB_NAME, namespace, labels },
+        spec: {
+          podSelector: { matchLabels: BACKUP_SELECTOR },
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [],
+          egress: [
+            dnsEgress(),
+            podEgress(args.redisPods.selector, args.redisPods.ports),
+            publicEgress(pulumi.output(args.store.endpoint).apply(endpointPort)),
+            ...(args.pushgateway ? [hostPortEgress(args.pushgateway)] : []),
+          ],
         },
       },
       { parent: this },
