@@ -74,6 +74,7 @@ const workloads = new Workloads(
       waitReplicas: cfg.appWaitReplicas,
       waitTimeoutMs: cfg.appWaitTimeoutMs,
       requestTimeoutMs: cfg.appRequestTimeoutMs,
+      idempotencyKeepSeconds: cfg.appIdempotencyKeepSeconds,
       notReadyTolerationSeconds: cfg.notReadyTolerationSeconds,
       publicPort: cfg.publicPort,
       ...(cfg.publicTlsSecret ? { tlsSecretName: cfg.publicTlsSecret } : {}),

@@ -217,6 +217,13 @@ export const stackConfigShape = {
   appMemory: quantity("256Mi").describe("Memory request and limit of each app container."),
   appWaitReplicas: z.number().int().min(0).default(0).describe("REDIS_WAIT_REPLICAS: replicas a write must reach (WAIT) before the app acknowledges it; 0 disables."),
   appWaitTimeoutMs: z.number().int().min(1).default(500).describe("REDIS_WAIT_TIMEOUT_MS: how long the app waits for those replicas."),
+  appIdempotencyKeepSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(2592000, "must be at most 2592000 (30 days)")
+    .default(3600)
+    .describe("IDEMPOTENCY_KEEP_SECONDS: how long the outcome of a counter increment sent with an Idempotency-Key is kept; a retry with that key within it gets the same answer and counts nothing. Each kept outcome costs Redis memory (about 100 bytes plus the key and counter name)."),
   appRequestTimeoutMs: z.number().int().min(100).default(3000).describe("REDIS_REQUEST_TIMEOUT_MS: deadline for one Redis operation inside the app, retries and re-discovery included."),
 } as const;
 

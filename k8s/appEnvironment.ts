@@ -23,6 +23,8 @@ export interface AppEnvironment<Host = string> {
   waitReplicas: number;
   waitTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How long the outcome of an increment sent with an Idempotency-Key is kept. */
+  idempotencyKeepSeconds: number;
   shutdownDrainSeconds: number;
 }
 
@@ -68,6 +70,7 @@ export function appVariables<Host = string>(env: AppEnvironment<Host>): Record<s
     REDIS_WAIT_REPLICAS: String(env.waitReplicas),
     REDIS_WAIT_TIMEOUT_MS: String(env.waitTimeoutMs),
     REDIS_REQUEST_TIMEOUT_MS: String(env.requestTimeoutMs),
+    IDEMPOTENCY_KEEP_SECONDS: String(env.idempotencyKeepSeconds),
     SHUTDOWN_DRAIN_SECONDS: String(env.shutdownDrainSeconds),
   };
 }

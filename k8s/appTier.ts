@@ -56,6 +56,8 @@ export interface AppTierArgs {
   waitReplicas: number;
   waitTimeoutMs: number;
   requestTimeoutMs: number;
+  /** IDEMPOTENCY_KEEP_SECONDS: how long a keyed increment's outcome is kept. */
+  idempotencyKeepSeconds: number;
   notReadyTolerationSeconds: number;
   /** Port the NodeBalancer serves. */
   publicPort: number;
@@ -91,6 +93,7 @@ export class AppTier extends pulumi.ComponentResource {
       waitReplicas: args.waitReplicas,
       waitTimeoutMs: args.waitTimeoutMs,
       requestTimeoutMs: args.requestTimeoutMs,
+      idempotencyKeepSeconds: args.idempotencyKeepSeconds,
       shutdownDrainSeconds: SHUTDOWN_DRAIN_SECONDS,
     });
     const tokens = pulumi.secret(args.apiTokens);

@@ -57,6 +57,7 @@ export async function startApp(opts: {
         waitReplicas: opts.cfg.appWaitReplicas,
         waitTimeoutMs: opts.cfg.appWaitTimeoutMs,
         requestTimeoutMs: opts.cfg.appRequestTimeoutMs,
+        idempotencyKeepSeconds: opts.cfg.appIdempotencyKeepSeconds,
         shutdownDrainSeconds: 0,
       }),
       // Every secret variable of the service is the app user's password (APP_SECRET_VARIABLES).

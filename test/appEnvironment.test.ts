@@ -12,7 +12,7 @@ function namesTheBinaryReads(): string[] {
   return [...source.matchAll(/r\.(?:text|integer|size|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
 }
 
-const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", aclUser: "app", httpBind: "b", httpPort: 2, probePort: 6, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, shutdownDrainSeconds: 5 };
+const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", aclUser: "app", httpBind: "b", httpPort: 2, probePort: 6, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, idempotencyKeepSeconds: 7, shutdownDrainSeconds: 5 };
 
 describe("the app's environment contract", () => {
   it("declares every variable the binary reads, and none it does not", () => {

@@ -81,7 +81,7 @@ describe("docs", () => {
 
   it("list every environment variable the service reads, and no other", () => {
     const documented = tableAfter(read("app/README.md"), "| variable |").flatMap((row) => [...row[0]!.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!));
-    const sample = { sentinelHosts: "", sentinelPort: 0, masterName: "", aclUser: "", httpBind: "", httpPort: 0, probePort: 0, waitReplicas: 0, waitTimeoutMs: 0, requestTimeoutMs: 0, shutdownDrainSeconds: 0 };
+    const sample = { sentinelHosts: "", sentinelPort: 0, masterName: "", aclUser: "", httpBind: "", httpPort: 0, probePort: 0, waitReplicas: 0, waitTimeoutMs: 0, requestTimeoutMs: 0, idempotencyKeepSeconds: 0, shutdownDrainSeconds: 0 };
     const contract = [...Object.keys(appVariables(sample)), ...Object.keys(APP_SECRET_VARIABLES), APP_TOKENS_VARIABLE, ...APP_DEFAULTED_VARIABLES];
     expect(documented.sort()).toEqual(contract.sort());
   });

@@ -16,6 +16,7 @@ import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
 // Each Redis user of k8s/redis/acl.ts, against the real redis-server that start-redis.sh configures.
 const cfg = FAST_FAILOVER_CFG;
+const IDEMPOTENT_INCR_SCRIPT = fs.readFileSync(path.join(__dirname, "../app/src/scripts/idempotent_incr.lua"), "utf8");
 const creds: Credentials = { redisPassword: "redis-acl-test-admin-0123456789", sentinelPassword: "redis-acl-test-sentinel-0123456789" };
 
 /** The reply to COMMAND as USER, or the error's first word (NOPERM, ...). */
@@ -52,10 +53,14 @@ describe("Redis users: least privilege", () => {
     expect(cli(["-h", master, "-p", String(REDIS_PORT), "--user", "admin", "--pass", creds.redisPassword])).toBe("PONG");
   });
 
-  it("lets the app touch only kv:* and counter:* with the commands it sends", async () => {
+  it("lets the app touch only kv:*, counter:* and idempotency:* with the commands it sends", async () => {
     expect(await app("SET", "kv:acl", "v")).toBe("OK");
     expect(await app("GET", "kv:acl")).toBe("v");
     expect(await app("INCR", "counter:acl")).toBe(1);
+    // The keyed increment exactly as the service sends it (app/src/counter_increment.cpp).
+    const keyed = ["EVAL", IDEMPOTENT_INCR_SCRIPT, "2", "counter:acl", "idempotency:counter:3:acl:k1", "60000"];
+    expect(await app(...keyed)).toEqual([0, 2]);
+    expect(await app(...keyed)).toEqual([1, 2]);
     expect(await app("WAIT", "1", "1000")).toBeGreaterThanOrEqual(1);
     expect(await app("ROLE")).toEqual(expect.arrayContaining(["master"]));
     for (const refused of [
@@ -65,11 +70,16 @@ describe("Redis users: least privilege", () => {
       ["FLUSHALL"],
       ["CONFIG", "GET", "maxmemory"],
       ["KEYS", "*"],
-      ["EVAL", "return 1", "0"],
+      ["EVAL", "return redis.call('GET', KEYS[1])", "1", "other:acl"],
       ["REPLICAOF", "NO", "ONE"],
       ["ACL", "LIST"],
     ]) {
       expect(await app(...refused), refused.join(" ")).toBe("NOPERM");
+    }
+    // Inside a script Redis checks each call against the same rules.
+    for (const script of ["return redis.call('FLUSHALL')", "return redis.call('GET', 'other:acl')", "return redis.call('DEL', 'kv:acl')"]) {
+      const refusal = await withConnection(master, REDIS_PORT, rolePassword(creds, "app"), (c) => c.call("EVAL", script, "0"), 2000, "app").catch((e: Error) => e.message);
+      expect(refusal, script).toMatch(/user executing the script can't (run this command|access at least one of the keys)/);
     }
   });
 

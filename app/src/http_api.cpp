@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api_auth.hpp"
+#include "counter_increment.hpp"
 #include "http_failure.hpp"
 #include "log.hpp"
 #include "redis_pipeline.hpp"
@@ -309,19 +310,28 @@ private:
 
     std::optional<Answer> planIncrement(Job& job, const std::string& name) const {
         if (auto why = invalidName(name, config_.maxKeyBytes)) return badRequest(*why);
-        // INCR is not idempotent: it is never retried once it may have reached Redis.
-        job.idempotency = Idempotency::Unsafe;
-        job.commands = withWait({"INCR", "counter:" + name}, config_);
+        std::vector<std::string> keys;
+        for (auto [it, end] = job.request->equal_range("Idempotency-Key"); it != end; ++it) keys.emplace_back(view(it->value()));
+        const auto header = parseIdempotencyKey(keys);
+        if (!header.problem.empty()) return badRequest(header.problem);
+        // A bare INCR is never retried once it may have reached Redis; with a key a retry
+        // finds the first attempt's outcome, so it may be retried like a read.
+        job.idempotency = header.key ? Idempotency::Safe : Idempotency::Unsafe;
+        job.commands = withWait(incrementCommand(name, header.key, config_.idempotencyKeep), config_);
         job.answer = [this, name](std::vector<Reply>& replies) {
+            const auto counted = readIncrement(replies[0]);
             if (auto failure = writeFailure(replies, config_)) {
-                // The increment may have happened: say so, since retrying it counts again.
+                // The increment may have happened: say so, since retrying it without a key counts again.
                 json extra = {{"name", name}};
-                if (!replies[0].isError()) extra["value"] = replies[0].integer;
+                if (counted) extra["value"] = counted->value;
                 return failureAnswer(*failure, extra);
             }
-            json body = {{"name", name}, {"value", replies[0].integer}};
+            if (!counted) return failureAnswer({500, "internal", "internal error", 0});
+            json body = {{"name", name}, {"value", counted->value}};
             addDurability(body, replies, config_);
-            return Answer{jsonResponse(200, body), "", ""};
+            Answer answer{jsonResponse(200, body), "", ""};
+            if (counted->replayed) answer.response.set("Idempotent-Replayed", "true");
+            return answer;
         };
         return std::nullopt;
     }

@@ -135,6 +135,7 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.requestTimeout = r.millis("REDIS_REQUEST_TIMEOUT_MS", c.requestTimeout.count(), 100, 300000);
     c.waitReplicas = static_cast<int>(r.integer("REDIS_WAIT_REPLICAS", c.waitReplicas, 0, 16));
     c.waitTimeout = r.millis("REDIS_WAIT_TIMEOUT_MS", c.waitTimeout.count(), 1, 60000);
+    c.idempotencyKeep = std::chrono::seconds(r.integer("IDEMPOTENCY_KEEP_SECONDS", c.idempotencyKeep.count(), 1, 30LL * 24 * 3600));
     c.maxKeyBytes = static_cast<std::size_t>(r.integer("MAX_KEY_BYTES", static_cast<long long>(c.maxKeyBytes), 1, 65536));
     c.maxValueBytes = static_cast<std::size_t>(
         r.integer("MAX_VALUE_BYTES", static_cast<long long>(c.maxValueBytes), 1, 512LL * 1024 * 1024));

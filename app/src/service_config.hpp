@@ -44,6 +44,8 @@ struct ServiceConfig {
     std::chrono::milliseconds requestTimeout{3000};
     int waitReplicas = 0;
     std::chrono::milliseconds waitTimeout{500};
+    // How long an Idempotency-Key's increment is remembered: a retry within it counts nothing.
+    std::chrono::seconds idempotencyKeep{3600};
     std::size_t maxKeyBytes = 512;
     std::size_t maxValueBytes = 1024 * 1024;
     int shutdownDrainSeconds = 5;

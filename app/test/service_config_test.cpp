@@ -37,6 +37,7 @@ const std::map<std::string, std::string> kDeployment = {
     {"REDIS_WAIT_REPLICAS", "1"},
     {"REDIS_WAIT_TIMEOUT_MS", "500"},
     {"REDIS_REQUEST_TIMEOUT_MS", "3000"},
+    {"IDEMPOTENCY_KEEP_SECONDS", "7200"},
     {"SHUTDOWN_DRAIN_SECONDS", "5"},
     {"API_TOKENS", "token-one-0123456789abcdef0123456789,token-two-0123456789abcdef0123456789"},
 };
@@ -63,6 +64,7 @@ TEST(ServiceConfig, ReadsWhatTheDeploymentSets) {
     EXPECT_EQ(c.waitReplicas, 1);
     EXPECT_EQ(c.requestTimeout, 3000ms);
     EXPECT_EQ(c.shutdownDrainSeconds, 5);
+    EXPECT_EQ(c.idempotencyKeep, 7200s);
     EXPECT_EQ(c.apiTokens, (std::vector<std::string>{"token-one-0123456789abcdef0123456789", "token-two-0123456789abcdef0123456789"}));
     EXPECT_EQ(c.probePort, 8081);
     // The public listener's limits, at their documented defaults (app/README.md).
@@ -113,6 +115,7 @@ TEST(ServiceConfig, NamesTheOneVariableThatIsWrong) {
         {"HTTP_MAX_HEADER_BYTES", "2000", "HTTP_MAX_URL_BYTES must not exceed HTTP_MAX_HEADER_BYTES"},
         {"HTTP_BODY_BUFFER_BYTES", "1048575", "HTTP_BODY_BUFFER_BYTES must be at least MAX_VALUE_BYTES"},
         {"HTTP_QUEUE_DEPTH", "0", "HTTP_QUEUE_DEPTH=0 is outside 1..100000"},
+        {"IDEMPOTENCY_KEEP_SECONDS", "0", "IDEMPOTENCY_KEEP_SECONDS=0 is outside 1..2592000"},
         {"HTTP_READ_TIMEOUT_MS", "50", "HTTP_READ_TIMEOUT_MS=50 is outside 100..300000"},
     };
     for (const auto& c : cases) {

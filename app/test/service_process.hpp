@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "redis_cluster.hpp"
 
@@ -55,6 +56,7 @@ public:
         std::string retryAfter;
         std::string connection;
         std::string authenticate;
+        std::string replayed;  // Idempotent-Replayed
     };
 
     Result request(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -64,18 +66,24 @@ public:
     Result probe(const std::string& path) { return requestOn(probePort_, "GET", path); }
 
     Result requestOn(int port, const std::string& method, const std::string& path, const std::string& body = "",
-                     const std::string& token = kToken) {
+                     const std::string& token = kToken, const httplib::Headers& headers = {}) {
         httplib::Client client("127.0.0.1", port);
         if (!token.empty()) client.set_bearer_token_auth(token.c_str());
         client.set_connection_timeout(1);
         client.set_read_timeout(10);
-        httplib::Result r = method == "PUT"    ? client.Put(path.c_str(), body, "application/octet-stream")
-                            : method == "POST" ? client.Post(path.c_str(), body, "application/octet-stream")
+        httplib::Result r = method == "PUT"    ? client.Put(path.c_str(), headers, body, "application/octet-stream")
+                            : method == "POST" ? client.Post(path.c_str(), headers, body, "application/octet-stream")
                             : method == "DELETE" ? client.Delete(path.c_str())
                                                  : client.Get(path.c_str());
         if (!r) return {};
         return {r->status, r->body, r->get_header_value("Retry-After"), r->get_header_value("Connection"),
-                r->get_header_value("WWW-Authenticate")};
+                r->get_header_value("WWW-Authenticate"), r->get_header_value("Idempotent-Replayed")};
+    }
+    // POST /counter/NAME/incr with each of KEYS as an Idempotency-Key field.
+    Result increment(const std::string& name, const std::vector<std::string>& keys = {}) {
+        httplib::Headers headers;
+        for (const auto& key : keys) headers.emplace("Idempotency-Key", key);
+        return requestOn(port_, "POST", "/counter/" + name + "/incr", "", kToken, headers);
     }
     Result get(const std::string& path) { return request("GET", path); }
     Result put(const std::string& key, const std::string& value) { return request("PUT", "/kv/" + key, value); }

@@ -21,8 +21,15 @@ export const ACL_USERS = {
     variable: "SENTINEL_USER_PASSWORDS",
     rules: "allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill",
   },
-  /** The C++ service: its own keys and the commands it sends (WAIT for durable writes, ROLE to verify a master). */
-  app: { variable: "APP_PASSWORDS", rules: "resetchannels ~kv:* ~counter:* -@all +get +set +incr +wait +ping +role" },
+  /**
+   * The C++ service: its own keys and the commands it sends (WAIT for durable writes, ROLE to verify
+   * a master, EVAL for an increment with an Idempotency-Key: app/src/scripts/idempotent_incr.lua).
+   * Redis checks every command and key a script calls against the caller's ACL, so EVAL reaches
+   * nothing the user could not already (what a script could still cost is CPU, bounded by
+   * busy-reply-threshold). FCALL of a loaded function would be tighter, but every new master
+   * would first have to be given the function.
+   */
+  app: { variable: "APP_PASSWORDS", rules: "resetchannels ~kv:* ~counter:* ~idempotency:* -@all +get +set +incr +eval +wait +ping +role" },
   /** The exporters: read-only statistics. */
   monitor: {
     variable: "MONITOR_PASSWORDS",
