@@ -6,7 +6,7 @@ import { LoadBalancerBinding } from "../infra/publicEntry";
 import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "./appEnvironment";
 import { LoadBalancerWait } from "./loadBalancerWait";
 import { RedisConnection } from "./redisTier";
-import { dnsEgress, podEgress } from "./egress";
+import { dnsEgress, isolatingPolicy, namespaceLabel, podEgress } from "./networkPolicy";
 import { labelsFor, selectorFor } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
 
@@ -226,23 +226,18 @@ export class AppTier extends pulumi.ComponentResource {
     // Public traffic arrives through the NodeBalancer and node ports, so any source may reach the HTTP port;
     // only the monitoring namespace reaches the probe port (the kubelet's probes come from the node, which
     // NetworkPolicy always admits: kubernetes.io/docs/concepts/services-networking/network-policies).
-    new k8s.networking.v1.NetworkPolicy(
+    isolatingPolicy(
       APP_COMPONENT,
       {
-        metadata: { name: APP_COMPONENT, namespace, labels },
-        spec: {
-          podSelector: { matchLabels: selector },
-          policyTypes: ["Ingress", "Egress"],
-          // The app opens connections only to Sentinel and Redis, after a lookup.
-          egress: [dnsEgress(), podEgress(redis.podSelector, [redis.sentinelPort, redis.redisPort])],
-          ingress: [
-            { ports: [{ protocol: "TCP", port: args.containerPort }] },
-            {
-              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.monitoringNamespace } } }],
-              ports: [{ protocol: "TCP", port: args.probePort }],
-            },
-          ],
-        },
+        namespace,
+        labels,
+        selector,
+        ingress: [
+          { ports: [{ protocol: "TCP", port: args.containerPort }] },
+          { from: [{ namespaceSelector: { matchLabels: namespaceLabel(args.monitoringNamespace) } }], ports: [{ protocol: "TCP", port: args.probePort }] },
+        ],
+        // The app opens connections only to Sentinel and Redis, after a lookup.
+        egress: [dnsEgress(), podEgress(redis.podSelector, [redis.sentinelPort, redis.redisPort])],
       },
       child,
     );

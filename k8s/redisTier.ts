@@ -20,7 +20,7 @@ import { EXPORTER_PORTS } from "./redis/exporters";
 import { redisPodTemplate } from "./redis/podTemplate";
 import { SeedChoice } from "./redis/podEnvironment";
 import { labelsFor, selectorFor } from "./labels";
-import { dnsEgress, endpointPort, podEgress, publicEgress } from "./egress";
+import { dnsEgress, endpointPort, isolatingPolicy, namespaceLabel, podEgress, publicEgress } from "./networkPolicy";
 import { BackupStoreRef } from "./backup/backupJob";
 
 export const REDIS_COMPONENT = "redis";
@@ -209,36 +209,34 @@ export class RedisTier extends pulumi.ComponentResource {
       child,
     );
 
-    new k8s.networking.v1.NetworkPolicy(
+    isolatingPolicy(
       "redis",
       {
-        metadata: { name: "redis", namespace, labels },
-        spec: {
-          podSelector: { matchLabels: selector },
-          policyTypes: ["Ingress", "Egress"],
-          // Replication and Sentinel gossip between the pods, lookups, and with a seed the backup bucket.
-          egress: [
-            dnsEgress(),
-            podEgress(selector, [REDIS_PORT, SENTINEL_PORT]),
-            ...(args.seed ? [publicEgress(pulumi.output(args.seed.store.endpoint).apply(endpointPort))] : []),
-          ],
-          ingress: [
-            {
-              from: [{ podSelector: { matchLabels: selector } }, ...args.clientSelectors.map((matchLabels) => ({ podSelector: { matchLabels } }))],
-              ports: [
-                { protocol: "TCP", port: REDIS_PORT },
-                { protocol: "TCP", port: SENTINEL_PORT },
-              ],
-            },
-            {
-              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": cfg.monitoringNamespace } } }],
-              ports: [
-                { protocol: "TCP", port: EXPORTER_PORTS.redis },
-                { protocol: "TCP", port: EXPORTER_PORTS.sentinel },
-              ],
-            },
-          ],
-        },
+        namespace,
+        labels,
+        selector,
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: selector } }, ...args.clientSelectors.map((matchLabels) => ({ podSelector: { matchLabels } }))],
+            ports: [
+              { protocol: "TCP", port: REDIS_PORT },
+              { protocol: "TCP", port: SENTINEL_PORT },
+            ],
+          },
+          {
+            from: [{ namespaceSelector: { matchLabels: namespaceLabel(cfg.monitoringNamespace) } }],
+            ports: [
+              { protocol: "TCP", port: EXPORTER_PORTS.redis },
+              { protocol: "TCP", port: EXPORTER_PORTS.sentinel },
+            ],
+          },
+        ],
+        // Replication and Sentinel gossip between the pods, lookups, and with a seed the backup bucket.
+        egress: [
+          dnsEgress(),
+          podEgress(selector, [REDIS_PORT, SENTINEL_PORT]),
+          ...(args.seed ? [publicEgress(pulumi.output(args.seed.store.endpoint).apply(endpointPort))] : []),
+        ],
       },
       child,
     );

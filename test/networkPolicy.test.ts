@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { APP_PORT_NAMES } from "../k8s/appTier";
-import { endpointPort, hostPortEgress } from "../k8s/egress";
+import { endpointPort, hostPortEgress } from "../k8s/networkPolicy";
 import { EXPORTER_PORTS } from "../k8s/redis/exporters";
 import { REDIS_PORT, SENTINEL_PORT } from "../k8s/redis/render";
 import { plain } from "./helpers/k8sObjects";

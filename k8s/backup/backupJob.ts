@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dnsEgress, endpointPort, hostPortEgress, podEgress, publicEgress } from "../egress";
+import { dnsEgress, endpointPort, hostPortEgress, isolatingPolicy, podEgress, publicEgress } from "../networkPolicy";
 import { labelsFor, selectorFor } from "../labels";
 import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
 import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
@@ -147,21 +147,19 @@ export class BackupJob extends pulumi.ComponentResource {
     );
 
     // The job only connects out: to Sentinel and a replica, the bucket and the Pushgateway.
-    new k8s.networking.v1.NetworkPolicy(
+    isolatingPolicy(
       CRONJOB_NAME,
       {
-        metadata: { name: CRONJOB_NAME, namespace, labels },
-        spec: {
-          podSelector: { matchLabels: BACKUP_SELECTOR },
-          policyTypes: ["Ingress", "Egress"],
-          ingress: [],
-          egress: [
-            dnsEgress(),
-            podEgress(args.redisPods.selector, args.redisPods.ports),
-            publicEgress(pulumi.output(args.store.endpoint).apply(endpointPort)),
-            ...(args.pushgateway ? [hostPortEgress(args.pushgateway)] : []),
-          ],
-        },
+        namespace,
+        labels,
+        selector: BACKUP_SELECTOR,
+        ingress: [],
+        egress: [
+          dnsEgress(),
+          podEgress(args.redisPods.selector, args.redisPods.ports),
+          publicEgress(pulumi.output(args.store.endpoint).apply(endpointPort)),
+          ...(args.pushgateway ? [hostPortEgress(args.pushgateway)] : []),
+        ],
       },
       { parent: this },
     );

@@ -1,10 +1,33 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-// The egress rules of every tier's NetworkPolicy. A pod that a policy with "Egress" selects may
-// open only the connections some rule admits (LKE's CNI is Calico, which enforces both
-// directions: develeap.com/?p=7247 on LKE's Calico). Replies to admitted connections always pass.
+// Every tier's NetworkPolicy and the egress rules they share. A pod that a policy of a direction
+// selects may open (or accept) only the connections some rule admits; replies always pass. LKE's
+// CNI is Calico, which enforces both directions (develeap.com/?p=7247 on LKE's Calico).
 export type EgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
+export type IngressRule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
+
+export interface IsolationArgs {
+  namespace: pulumi.Input<string>;
+  labels: Record<string, string>;
+  /** The pods isolated. */
+  selector: Record<string, string>;
+  /** What may connect to them (none: nothing) and what they may connect to. */
+  ingress: IngressRule[];
+  egress: EgressRule[];
+}
+
+/** A NetworkPolicy that isolates the selected pods in both directions: only the rules given pass. */
+export function isolatingPolicy(name: string, args: IsolationArgs, opts: pulumi.CustomResourceOptions): k8s.networking.v1.NetworkPolicy {
+  return new k8s.networking.v1.NetworkPolicy(
+    name,
+    {
+      metadata: { name, namespace: args.namespace, labels: args.labels },
+      spec: { podSelector: { matchLabels: args.selector }, policyTypes: ["Ingress", "Egress"], ingress: args.ingress, egress: args.egress },
+    },
+    opts,
+  );
+}
 
 /** Namespace of the cluster's DNS (CoreDNS on LKE). */
 export const CLUSTER_DNS_NAMESPACE = "kube-system";
