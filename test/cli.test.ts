@@ -40,6 +40,19 @@ describe("npm run ops", () => {
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command or extra argument: restart/);
   });
+
+  it("gives each command only its own options: one another command takes is refused with this one's usage", () => {
+    const status = run("ops/main.ts", "status", "--to", "redis-1");
+    expect(status.status).toBe(2);
+    expect(status.stderr).toMatch(/Unknown option '--to'/);
+    expect(status.stderr).toMatch(/^usage: npm run ops -- status/m);
+    expect(run("ops/main.ts", "switchover", "extra").stderr).toMatch(/extra argument: extra/);
+    const help = (command: string) => run("ops/main.ts", command, "--help");
+    expect(help("switchover").stdout).toMatch(/--to POD/);
+    const statusHelp = help("status").stdout;
+    expect(statusHelp).not.toMatch(/--to/);
+    expect(statusHelp).toMatch(/--sentinel HOST:PORT/);
+  });
 });
 
 describe("npm run backup", () => {
