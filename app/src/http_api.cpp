@@ -249,7 +249,7 @@ public:
         if (auto answer = plan(*job, m)) return finish(*job, std::move(*answer));
         const auto deadline = client_.deadlineFromNow();
         if (client_.pipelining()) {
-            auto first = [this, job, deadline](MasterClient::Attempt attempt) {
+            auto first = [this, job, deadline](Attempt attempt) {
                 if (!attempt.error) return finish(*job, guarded([&] { return job->answer(attempt.replies); }));
                 retryOnWorker(job, std::move(attempt), deadline);
             };
@@ -337,7 +337,7 @@ private:
     }
 
     // The rest of a request after FIRST (or all of it, without pipelining), on a worker.
-    void retryOnWorker(const std::shared_ptr<Job>& job, std::optional<MasterClient::Attempt> first, Clock::time_point deadline) const {
+    void retryOnWorker(const std::shared_ptr<Job>& job, std::optional<Attempt> first, Clock::time_point deadline) const {
         const bool queued = work_.tryPush([this, job, first = std::move(first), deadline] {
             finish(*job, guarded([&] {
                 auto replies = first ? client_.executeAfter(*first, job->commands, job->idempotency, deadline)

@@ -43,7 +43,7 @@ bool RedisPipeline::submit(const std::vector<std::vector<std::string>>& commands
         requestConnection();
         return false;
     }
-    if (!client_.reserveAttempt()) return false;
+    if (!client_.budget().reserve()) return false;
     queued_.push_back(Request{commands, deadline, std::move(done)});
     // Not sent yet: what the other connections of this thread have ready joins the same write.
     if (!writing_) scheduleFlush();
@@ -57,9 +57,9 @@ void RedisPipeline::requestConnection() {
     net::io_context& ioc = ioc_;
     MasterClient& client = client_;
     const bool queued = opener_.tryPush([weak, &ioc, &client] {
-        std::optional<MasterClient::MasterSocket> socket;
+        std::optional<ConnectionPool::MasterSocket> socket;
         try {
-            socket = client.openMasterSocket(client.deadlineFromNow());
+            socket = client.pool().openMasterSocket(client.deadlineFromNow());
         } catch (const RedisError&) {
             // The carriers' attempts report it; this pipeline tries again after a pause.
         }
@@ -79,7 +79,7 @@ void RedisPipeline::requestConnection() {
     if (!queued) connecting_ = false;
 }
 
-void RedisPipeline::adopt(MasterClient::MasterSocket socket) {
+void RedisPipeline::adopt(ConnectionPool::MasterSocket socket) {
     closeSocket();
     socket_.emplace(ioc_, socket.fd);
     generation_ = socket.generation;
@@ -100,7 +100,7 @@ void RedisPipeline::flush() {
     if (writing_ || queued_.empty()) return;
     if (!socket_ || retiring_) return handOff(std::exchange(queued_, {}));
     // Fenced (a failover began) or another master: nothing more is written on this connection.
-    if (!client_.isCurrent(generation_)) return retire();
+    if (!client_.tracker().isCurrent(generation_)) return retire();
 
     const auto now = Clock::now();
     const std::size_t take = std::min(queued_.size(), kMaxBatch);
@@ -110,7 +110,7 @@ void RedisPipeline::flush() {
         Request& r = queued_[i];
         if (r.deadline <= now) {
             // Never sent: safe to say so, whatever the command.
-            MasterClient::Attempt expired;
+            Attempt expired;
             expired.error = RedisError(ErrorKind::Deadline, "request deadline passed before a pipelined write");
             answer(r, std::move(expired));
             continue;
@@ -121,20 +121,16 @@ void RedisPipeline::flush() {
     if (batch.empty()) return flush();
 
     Flight flight;
-    const auto* wait = MasterClient::sharedWait(batch, [](const Request& r) -> const auto& { return r.commands; });
+    std::vector<const Commands*> commands;
+    commands.reserve(batch.size());
     Clock::time_point deadline = batch.front().deadline;
-    out_.clear();
     for (const auto& r : batch) {
-        const std::size_t own = r.commands.size() - (wait ? 1 : 0);
-        for (std::size_t i = 0; i < own; ++i) appendCommand(out_, r.commands[i]);
-        flight.expected += own;
+        commands.push_back(&r.commands);
         deadline = std::min(deadline, r.deadline);
     }
-    if (wait) {
-        appendCommand(out_, *wait);
-        ++flight.expected;
-        flight.sharedWait = true;
-    }
+    flight.batch.emplace(commands);
+    out_.clear();
+    for (const auto* command : flight.batch->wire(commands)) appendCommand(out_, *command);
     flight.requests = std::move(batch);
     // No attempt outlives its request, nor waits longer than the command timeout.
     flight.expires = std::min(deadline, now + client_.settings().redisTimeouts.command);
@@ -171,7 +167,7 @@ void RedisPipeline::onReply(Reply reply) {
     if (inFlight_.empty()) return fail(RedisError(ErrorKind::Io, "a reply nobody asked for from " + endpoint_.str()));
     Flight& front = inFlight_.front();
     front.replies.push_back(std::move(reply));
-    if (front.replies.size() < front.expected) return;
+    if (front.replies.size() < front.batch->replyCount()) return;
     Flight flight = std::move(front);
     inFlight_.pop_front();
     complete(flight);
@@ -179,20 +175,9 @@ void RedisPipeline::onReply(Reply reply) {
 }
 
 void RedisPipeline::complete(Flight& flight) {
-    bool redirected = false;
-    std::size_t at = 0;
-    for (auto& r : flight.requests) {
-        MasterClient::Attempt attempt;
-        attempt.sent = true;
-        const std::size_t own = r.commands.size() - (flight.sharedWait ? 1 : 0);
-        attempt.replies.reserve(r.commands.size());
-        for (std::size_t i = 0; i < own; ++i) attempt.replies.push_back(std::move(flight.replies[at + i]));
-        at += own;
-        if (flight.sharedWait) attempt.replies.push_back(flight.replies.back());
-        if ((attempt.error = MasterClient::redirectionAmong(attempt.replies, endpoint_))) redirected = true;
-        answer(r, std::move(attempt));
-    }
-    if (redirected) retire();
+    auto split = flight.batch->split(std::move(flight.replies), std::nullopt, endpoint_);
+    for (std::size_t i = 0; i < flight.requests.size(); ++i) answer(flight.requests[i], std::move(split.attempts[i]));
+    if (split.redirected) retire();
 }
 
 Clock::time_point RedisPipeline::earliestExpiry() const {
@@ -226,7 +211,7 @@ void RedisPipeline::fail(const RedisError& error) {
     for (auto& flight : flights) {
         for (auto& r : flight.requests) {
             // It may have reached Redis: an unsafe command is not repeated.
-            MasterClient::Attempt attempt;
+            Attempt attempt;
             attempt.sent = true;
             attempt.error = error;
             answer(r, std::move(attempt));
@@ -261,16 +246,16 @@ void RedisPipeline::closeSocket() {
 
 void RedisPipeline::handOff(std::vector<Request> requests) {
     for (auto& r : requests) {
-        client_.releaseAttempt();  // submit() takes it again
+        client_.budget().release();  // submit() takes it again
         if (client_.submit(r.commands, r.deadline, r.done)) continue;
-        MasterClient::Attempt unsent;
+        Attempt unsent;
         unsent.error = RedisError(ErrorKind::Io, "the pipelined connection was retired and the carriers are full");
         r.done(std::move(unsent));
     }
 }
 
-void RedisPipeline::answer(Request& request, MasterClient::Attempt attempt) {
-    client_.releaseAttempt();
+void RedisPipeline::answer(Request& request, Attempt attempt) {
+    client_.budget().release();
     request.done(std::move(attempt));
 }
 

@@ -23,7 +23,7 @@ namespace redisdr {
 // without handing anything to another thread. (The same idea as ioredis's auto-pipelining;
 // hiredis formats and parses, Boost.Asio does the I/O.)
 //
-// The connection comes from MasterClient (discovery, ROLE check), opened on a worker so the
+// The connection comes from the client's ConnectionPool (discovery, ROLE check), opened on a worker so the
 // loop never blocks; until it is there, and after it is retired, submit() declines and the
 // caller uses the client's carriers. A connection is retired (no new writes; closed once what
 // it carries is answered) when the client fences or changes master, or a reply says it is no
@@ -32,7 +32,7 @@ namespace redisdr {
 // Every member runs on the io_context's single thread.
 class RedisPipeline : public std::enable_shared_from_this<RedisPipeline> {
 public:
-    using Done = std::function<void(MasterClient::Attempt)>;
+    using Done = std::function<void(Attempt)>;
 
     RedisPipeline(boost::asio::io_context& ioc, MasterClient& client, WorkQueue& opener);
 
@@ -50,8 +50,7 @@ private:
     // One write's requests and the replies they await, in order.
     struct Flight {
         std::vector<Request> requests;
-        bool sharedWait = false;
-        std::size_t expected = 0;
+        std::optional<CommandBatch> batch;
         std::vector<Reply> replies;
         Clock::time_point expires;
     };
@@ -59,7 +58,7 @@ private:
     Clock::time_point earliestExpiry() const;
     void closeSocket();
     void requestConnection();
-    void adopt(MasterClient::MasterSocket socket);
+    void adopt(ConnectionPool::MasterSocket socket);
     void scheduleFlush();
     void flush();
     void read();
@@ -74,7 +73,7 @@ private:
     // Requests not yet written go to the client's carriers (or fail, unsent, if it is full).
     void handOff(std::vector<Request> requests);
     // Calls a request's DONE and returns its place among the client's attempts under way.
-    void answer(Request& request, MasterClient::Attempt attempt);
+    void answer(Request& request, Attempt attempt);
 
     boost::asio::io_context& ioc_;
     MasterClient& client_;

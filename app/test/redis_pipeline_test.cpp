@@ -19,6 +19,7 @@
 #include "work_queue.hpp"
 
 using namespace std::chrono_literals;
+using redisdr::Attempt;
 using redisdr::MasterClient;
 using redisdr::RedisPipeline;
 using redisdr::testing::callsOf;
@@ -40,7 +41,7 @@ redisdr::ClientSettings settingsFor() {
 
 struct Answer {
     std::thread::id thread;
-    MasterClient::Attempt attempt;
+    Attempt attempt;
 };
 
 // One event loop on its own thread, a client, and the loop's pipeline, as an I/O thread has them.
@@ -68,7 +69,7 @@ protected:
         boost::asio::post(loop_, [&] {
             std::size_t n = 0;
             for (const auto& commands : requests) {
-                const bool took = pipeline_->submit(commands, client_.deadlineFromNow(), [this](MasterClient::Attempt attempt) {
+                const bool took = pipeline_->submit(commands, client_.deadlineFromNow(), [this](Attempt attempt) {
                     std::lock_guard<std::mutex> lock(mutex_);
                     answers_.push_back({std::this_thread::get_id(), std::move(attempt)});
                     answered_.notify_all();
