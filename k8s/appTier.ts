@@ -14,7 +14,7 @@ export const APP_COMPONENT = "redis-dr-app";
 export const APP_SERVICE_NAME = "redis-dr-app";
 /** The Secret holding the public API's bearer tokens, and its key. */
 export const API_TOKENS_SECRET = { name: "redis-dr-api", key: "tokens" } as const;
-/** Paths the C++ service serves its probes on (app/src/http_api.cpp); all on the probe port, /readyz also (without detail) on the public one. */
+/** Paths the C++ service serves its probes on (app/src/api_routes.hpp); all on the probe port, /readyz also (without detail) on the public one. */
 export const APP_PATHS = { liveness: "/healthz", readiness: "/readyz", metrics: "/metrics" } as const;
 /** Container port names: the public API, and the probes and metrics. */
 export const APP_PORT_NAMES = { http: "http", probe: "probe" } as const;

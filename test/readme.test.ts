@@ -62,8 +62,8 @@ describe("docs", () => {
     }
   });
 
-  it("list the service's routes, on each listener, exactly as app/src/http_api.cpp registers them", () => {
-    const source = read("app/src/http_api.cpp");
+  it("list the service's routes, on each listener, exactly as app/src/api_routes.hpp declares them", () => {
+    const source = read("app/src/api_routes.hpp");
     // {"GET", "/kv/{key}", Route::Kv} rows of kPublicRoutes and kProbeRoutes: {name} is a path parameter.
     const routes = (code: string) =>
       [...code.matchAll(/\{"(GET|PUT|POST|DELETE)", "([^"]+)", Route::\w+\}/g)].map((m) => `${m[1]} ${m[2]!.replace(/\{\w+\}/g, "{}")}`);

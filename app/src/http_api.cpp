@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api_auth.hpp"
+#include "api_routes.hpp"
 #include "counter_increment.hpp"
 #include "http_failure.hpp"
 #include "log.hpp"
@@ -26,8 +27,6 @@ struct Answer {
     std::string failureKind;
     std::string detail;
 };
-
-std::string_view view(boost::beast::string_view v) { return {v.data(), v.size()}; }
 
 HttpResponse jsonResponse(int status, const json& body, unsigned version = 11) {
     HttpResponse res{static_cast<http::status>(status), version};
@@ -53,130 +52,6 @@ std::optional<std::string> invalidName(const std::string& name, std::size_t maxB
     if (name.size() > maxBytes) return "name longer than " + std::to_string(maxBytes) + " bytes";
     for (unsigned char c : name) {
         if (c < 0x20 || c == 0x7f) return "name contains a control character";
-    }
-    return std::nullopt;
-}
-
-// The path of a request target, percent-decoded; nothing if it is not a valid origin-form path.
-std::optional<std::string> decodedPath(std::string_view target) {
-    target = target.substr(0, target.find('?'));
-    if (target.empty() || target.front() != '/') return std::nullopt;
-    std::string path;
-    path.reserve(target.size());
-    const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < target.size(); ++i) {
-        if (target[i] != '%') {
-            path += target[i];
-            continue;
-        }
-        if (i + 2 >= target.size() || hex(target[i + 1]) < 0 || hex(target[i + 2]) < 0) return std::nullopt;
-        path += static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2]));
-        i += 2;
-    }
-    return path;
-}
-
-enum class Route { Readyz, Kv, Counter, Healthz, Metrics };
-
-struct RouteSpec {
-    const char* method;
-    const char* pattern;  // "{name}" matches one non-empty path segment
-    Route route;
-};
-
-// The routes of each listener. app/README.md lists them; test/readme.test.ts holds the two equal.
-constexpr RouteSpec kPublicRoutes[] = {
-    {"GET", "/kv/{key}", Route::Kv},
-    {"PUT", "/kv/{key}", Route::Kv},
-    {"POST", "/counter/{name}/incr", Route::Counter},
-    {"GET", "/readyz", Route::Readyz},
-};
-constexpr RouteSpec kProbeRoutes[] = {
-    {"GET", "/healthz", Route::Healthz},
-    {"GET", "/readyz", Route::Readyz},
-    {"GET", "/metrics", Route::Metrics},
-};
-
-// Whether PATH fits PATTERN; the one {parameter}'s value goes to PARAMETER.
-bool fits(std::string_view pattern, std::string_view path, std::string& parameter) {
-    const auto open = pattern.find('{');
-    if (open == std::string_view::npos) return pattern == path;
-    const auto suffix = pattern.substr(pattern.find('}') + 1);
-    if (path.size() <= open + suffix.size() || path.substr(0, open) != pattern.substr(0, open) ||
-        path.substr(path.size() - suffix.size()) != suffix) {
-        return false;
-    }
-    const auto value = path.substr(open, path.size() - open - suffix.size());
-    if (value.find('/') != std::string_view::npos) return false;
-    parameter.assign(value);
-    return true;
-}
-
-struct Match {
-    const RouteSpec* spec = nullptr;  // nothing: no route, or not with this method
-    std::string parameter;
-    std::string allow;  // the methods the path takes, when it matched with another method
-};
-
-template <std::size_t N>
-Match match(const RouteSpec (&routes)[N], std::string_view method, const std::string& path) {
-    Match m;
-    std::string parameter;
-    for (const auto& spec : routes) {
-        if (!fits(spec.pattern, path, parameter)) continue;
-        if (method == spec.method) return {&spec, parameter, ""};
-        m.allow += (m.allow.empty() ? "" : ", ") + std::string(spec.method);
-    }
-    return m;
-}
-
-// Why a listener refuses a request for its route and method alone, or nothing (and the match).
-template <std::size_t N>
-std::optional<HttpFailure> routeRefusal(const RouteSpec (&routes)[N], const HttpRequestHead& head, Match& m) {
-    const auto path = decodedPath(view(head.target()));
-    if (!path) return HttpFailure{400, "bad_request", "invalid request target", 0};
-    m = match(routes, view(head.method_string()), *path);
-    if (m.spec) return std::nullopt;
-    if (m.allow.empty()) return HttpFailure{404, "not_found", "no such route", 0};
-    return HttpFailure{405, "method_not_allowed", "method not allowed", 0};
-}
-
-// Any Transfer-Encoding frames a body (RFC 9112 6.1).
-bool hasBody(const HttpRequestHead& head) {
-    return head.count(http::field::transfer_encoding) > 0 ||
-           (head.count(http::field::content_length) > 0 && head[http::field::content_length] != "0");
-}
-
-// Why the public listener refuses a request on its head alone, or nothing to let it through.
-std::optional<HttpFailure> admit(const HttpRequestHead& head, const ServiceConfig& config, const ApiTokens& tokens, Match& m) {
-    if (auto refusal = routeRefusal(kPublicRoutes, head, m)) return refusal;
-    if (m.spec->route == Route::Readyz) return std::nullopt;  // the NodeBalancer's check has no token
-    const auto method = head.method();
-    if (!tokens.authorizes(std::string(head[http::field::authorization]))) {
-        return HttpFailure{401, "unauthorized", "missing or invalid bearer token", 0};
-    }
-    if (method != http::verb::put) {
-        if (hasBody(head)) return HttpFailure{413, "too_large", "this route takes no request body", 0};
-        return std::nullopt;
-    }
-    const auto encoding = head[http::field::content_encoding];
-    if (!encoding.empty() && encoding != "identity") {
-        return HttpFailure{415, "unsupported_encoding", "values are stored as sent: no Content-Encoding", 0};
-    }
-    if (head.count(http::field::transfer_encoding) > 0) return std::nullopt;  // bounded while it is read
-    if (head.count(http::field::content_length) == 0) {
-        return HttpFailure{411, "length_required", "Content-Length or a chunked body is required", 0};
-    }
-    // The parser has already refused a malformed Content-Length. More than 12 digits is more
-    // than any MAX_VALUE_BYTES (and than stoull's range, at 20).
-    const std::string length(head[http::field::content_length]);
-    if (length.size() > 12 || std::stoull(length) > config.maxValueBytes) {
-        return HttpFailure{413, "too_large", "request body larger than " + std::to_string(config.maxValueBytes) + " bytes", 0};
     }
     return std::nullopt;
 }
@@ -242,7 +117,7 @@ public:
     void handle(std::shared_ptr<const HttpRequest> req, HttpCompletion complete) const {
         auto job = std::make_shared<Job>();
         job->started = std::chrono::steady_clock::now();
-        const Match m = match(kPublicRoutes, view(req->method_string()), decodedPath(view(req->target())).value_or(""));
+        const Match m = match(kPublicRoutes, stringView(req->method_string()), decodedPath(stringView(req->target())).value_or(""));
         job->route = m.spec ? m.spec->pattern : "unknown";
         job->request = std::move(req);
         job->complete = std::move(complete);
@@ -311,7 +186,7 @@ private:
     std::optional<Answer> planIncrement(Job& job, const std::string& name) const {
         if (auto why = invalidName(name, config_.maxKeyBytes)) return badRequest(*why);
         std::vector<std::string> keys;
-        for (auto [it, end] = job.request->equal_range("Idempotency-Key"); it != end; ++it) keys.emplace_back(view(it->value()));
+        for (auto [it, end] = job.request->equal_range("Idempotency-Key"); it != end; ++it) keys.emplace_back(stringView(it->value()));
         const auto header = parseIdempotencyKey(keys);
         if (!header.problem.empty()) return badRequest(header.problem);
         // A bare INCR is never retried once it may have reached Redis; with a key a retry
@@ -430,7 +305,7 @@ HttpRoutes probeRoutes(MasterClient& client, ServiceMetrics& metrics, ServiceSta
     };
     routes.handle = [&client, &metrics, &state](std::shared_ptr<const HttpRequest> request, HttpCompletion complete) {
         const HttpRequest& req = *request;
-        const Match m = match(kProbeRoutes, view(req.method_string()), decodedPath(view(req.target())).value_or(""));
+        const Match m = match(kProbeRoutes, stringView(req.method_string()), decodedPath(stringView(req.target())).value_or(""));
         HttpResponse res;
         switch (m.spec ? m.spec->route : Route::Healthz) {
             case Route::Readyz: {
