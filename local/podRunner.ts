@@ -3,9 +3,9 @@ import * as path from "path";
 import { StackConfig } from "../config/schema";
 import { PodRunner } from "../ops/switchover";
 import { localCredentials } from "./credentials";
-import { podNetwork } from "./network";
+import { podNetwork } from "./process/network";
 import { clusterPodRunner, readClusterState } from "./cluster/localState";
-import { LocalTopology } from "./topology";
+import { LocalTopology } from "./process/topology";
 
 /** The topology `npm start` runs for a stack (state in .local/<stack>): same pods, same environment. */
 export function localPods(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): PodRunner {

@@ -1,39 +1,29 @@
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
 import * as readline from "readline";
 import { StackConfig } from "../config/schema";
 import { CRONJOB_NAME } from "../k8s/backup/backupJob";
-import { backupSettings } from "../k8s/backup/settings";
 import { POD_PATHS } from "../k8s/redis/render";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, ScriptResult } from "../local/backupJob";
-import { clusterBackupTarget, readClusterState } from "../local/cluster/localState";
-import { localObjectStore } from "../local/objectStore";
-import { runningLocalTopology } from "../local/podRunner";
 
-/** Where backup.sh runs: as a one-off Job built from the CronJob, or beside the `npm start` topology. */
+/** How a run of backup.sh ended: its exit code and everything it printed. */
+export interface BackupRunResult {
+  code: number;
+  output: string;
+}
+
+/** Where backup.sh runs: as a one-off Job built from the CronJob, or (local/backup/runner.ts) beside the `npm start` topology. */
 export interface BackupRunner {
   where: string;
-  run(args: string[], onOutput?: (chunk: string) => void): Promise<ScriptResult>;
+  run(args: string[], onOutput?: (chunk: string) => void): Promise<BackupRunResult>;
+}
+
+/** The id of the backup a `backup.sh now` run printed (its last line of that form). */
+export function backupIdFrom(output: string): string | undefined {
+  const ids = output.match(/^\d{8}T\d{6}Z$/gm);
+  return ids?.[ids.length - 1];
 }
 
 export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept"] as const;
 export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
-
-/** The local topology's backup job (the store is the one `npm start` runs). */
-export async function localBackupRunner(cfg: StackConfig, stack: string, stateDir = path.resolve(".local")): Promise<BackupRunner> {
-  const baseDir = path.join(stateDir, stack);
-  const startIt = `start the topology with: npm start${stack === "dev" ? "" : ` -- --stack ${stack}`}`;
-  if (!fs.existsSync(path.join(baseDir, "redis-password"))) throw new Error(`no local topology for stack ${stack} in ${baseDir}; ${startIt}`);
-  const cluster = readClusterState(baseDir);
-  const topology = cluster ? undefined : runningLocalTopology(cfg, stack, stateDir);
-  const store = localObjectStore(baseDir, stack, cluster?.hostAddress ?? topology!.network.hostAddress);
-  const reachable = await fetch(`${store.access.endpoint}/`).then(() => true, () => false);
-  if (!reachable) throw new Error(`the local object store (${store.access.endpoint}) is not running; ${startIt}`);
-  const target = cluster ? clusterBackupTarget(cluster, cfg) : processBackupTarget(topology!);
-  const job: LocalBackupOptions = { target, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") };
-  return { where: `the local topology of stack ${stack}`, run: (args, onOutput) => runBackupScript(job, args, {}, onOutput) };
-}
 
 /**
  * A Job that runs `backup.sh ARGS` with the CronJob's own pod (image, environment, Secrets,
@@ -129,3 +119,6 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
       return (await runner.run(["accept", id], stream)).code;
   }
 }
+
+/** The option that lets `ops backup restore` take a suspect backup. */
+export const ALLOW_SUSPECT = { "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" } } as const;

@@ -1,9 +1,8 @@
 import { StackConfigError } from "../config/load";
 import { stackFileConfig } from "../config/stackFile";
 import { command, CommandSpec, OptionSpecs, runCommandTable } from "../scripts/commandTable";
-import { localPods } from "../local/podRunner";
-import { kubectlAvailable, kubectlPods, switchover } from "./switchover";
-import { BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner, localBackupRunner } from "./backup";
+import { kubectlAvailable, kubectlPods, switchover, SWITCHOVER_TARGET, switchoverLine } from "./switchover";
+import { ALLOW_SUSPECT, BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner } from "./backup";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
@@ -19,7 +18,6 @@ const STACK = { stack: { type: "string", default: "dev", value: "NAME", help: "s
 const JSON_OUTPUT = { json: { type: "boolean", default: false, help: "machine-readable output" } } as const;
 const SENTINEL = { sentinel: { type: "string", multiple: true, value: "HOST:PORT", help: "a Sentinel to ask (repeatable)" } } as const;
 const YES = { yes: { type: "boolean", default: false, help: "confirm" } } as const;
-const LOCAL = { local: { type: "boolean", default: false, help: "the npm start topology (.local/<stack>) instead of the cluster" } } as const;
 
 /** Progress lines, unless the output is JSON. */
 const progressFor = (json: boolean) => (line: string) => {
@@ -87,15 +85,13 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
   switchover: command({
     summary: "move the Redis master to another pod with no write lost: pause writes, wait until the target holds every byte, fail over through Sentinel, demote, release",
     positionals: { min: 0, max: 0 },
-    options: { ...STACK, ...JSON_OUTPUT, to: { type: "string", value: "POD", help: "the target (redis-N); default: Sentinel's choice among in-sync replicas" }, ...LOCAL },
+    options: { ...STACK, ...JSON_OUTPUT, ...SWITCHOVER_TARGET },
     async run(values) {
       const cfg = stackFileConfig(values.stack);
-      if (!values.local && !kubectlAvailable()) throw new Error("switchover needs kubectl with the stack's kubeconfig (or --local for the npm start topology)");
-      const runner = values.local ? localPods(cfg, values.stack) : kubectlPods(cfg);
-      progressFor(values.json)(`switchover on ${values.local ? "the local topology" : `namespace ${cfg.namespace}`}${values.to ? ` to ${values.to}` : ""}...`);
-      const result = await switchover(runner, values.to);
-      if (values.json) console.log(JSON.stringify(result, null, 2));
-      else console.log(`${result.output.trim()}\n${result.code === 0 ? "switched" : result.code === 3 ? "refused (nothing changed)" : "FAILED"}: ${result.from} -> ${result.to ?? "Sentinel's choice"}`);
+      if (!kubectlAvailable()) throw new Error("switchover needs kubectl with the stack's kubeconfig (for the npm start topology: npm run switchover)");
+      progressFor(values.json)(`switchover on namespace ${cfg.namespace}${values.to ? ` to ${values.to}` : ""}...`);
+      const result = await switchover(kubectlPods(cfg), values.to);
+      console.log(values.json ? JSON.stringify(result, null, 2) : switchoverLine(result));
       return result.code;
     },
   }),
@@ -103,21 +99,14 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, or take one now",
     args: "list | verify ID | restore ID|latest | accept ID | now",
     positionals: { min: 1, max: 2 },
-    options: {
-      ...STACK,
-      ...YES,
-      ...LOCAL,
-      "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" },
-    },
+    options: { ...STACK, ...YES, ...ALLOW_SUSPECT },
     async run(values, [sub, id]) {
       if (!(BACKUP_COMMANDS as readonly string[]).includes(sub!)) {
         console.error(`backup needs one of: ${BACKUP_COMMANDS.join(", ")}`);
         return 2;
       }
-      const cfg = stackFileConfig(values.stack);
-      if (!values.local && !kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (or --local for the npm start topology)");
-      const runner = values.local ? await localBackupRunner(cfg, values.stack) : kubectlBackupRunner(cfg);
-      return backupCommand(runner, sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], print: (line) => console.log(line) });
+      if (!kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup)");
+      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], print: (line) => console.log(line) });
     },
   }),
 };

@@ -60,3 +60,12 @@ export function kubectlAvailable(): boolean {
     return false;
   }
 }
+
+/** The option that names a switchover's target (ops; npm run switchover shows its help). */
+export const SWITCHOVER_TARGET = { to: { type: "string", value: "POD", help: "the target (redis-N); default: Sentinel's choice among in-sync replicas" } } as const;
+
+/** A switchover's outcome as both commands print it: the script's log, then one verdict line. */
+export function switchoverLine(result: SwitchoverResult): string {
+  const verdict = result.code === 0 ? "switched" : result.code === 3 ? "refused (nothing changed)" : "FAILED";
+  return `${result.output.trim()}\n${verdict}: ${result.from} -> ${result.to ?? "Sentinel's choice"}`;
+}

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backupJob";
-import { waitForConvergence } from "../local/clusterWatch";
+import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backup/job";
+import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { watchArgv } from "../local/drill/argvWatch";
-import { LocalObjectStore, objectStoreEnvironment } from "../local/objectStore";
-import { LoopbackNetwork } from "../local/network";
-import { LocalTopology } from "../local/topology";
+import { LocalObjectStore, objectStoreEnvironment } from "../local/backup/objectStore";
+import { LoopbackNetwork } from "../local/process/network";
+import { LocalTopology } from "../local/process/topology";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
@@ -65,7 +65,7 @@ beforeAll(async () => {
     const master = await masterOf();
     const sizes = await Promise.all(hosts.filter((h) => h !== master).map((h) => redis(h, (c) => c.dbsize())));
     return sizes.every((n) => n === 1002);
-  }, 20_000);
+  }, 60_000); // a wait, not a measure: the whole suite on two cores can take longer than one file alone
 });
 
 afterAll(async () => {

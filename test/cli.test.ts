@@ -6,12 +6,13 @@ import { REPO_ROOT } from "./helpers/stackConfig";
 // Every command a user types answers --help and refuses an unknown option with its usage and
 // exit code 2, never a stack trace. (Run through tsx, as the npm scripts do, without their bootstrap.)
 const COMMANDS: Array<[string, string]> = [
-  ["npm start", "local/main.ts"],
-  ["npm run drill", "local/drill/main.ts"],
-  ["npm run bench", "local/bench.ts"],
+  ["npm start", "local/cli/start.ts"],
+  ["npm run drill", "local/cli/drill.ts"],
+  ["npm run bench", "local/cli/bench.ts"],
   ["npm run ops", "ops/main.ts"],
-  ["npm run backup", "local/backupMain.ts"],
-  ["npm run bench:backup", "local/backupBench.ts"],
+  ["npm run backup", "local/cli/backup.ts"],
+  ["npm run switchover", "local/cli/switchover.ts"],
+  ["npm run bench:backup", "local/cli/benchBackup.ts"],
 ];
 const TSX = path.join(REPO_ROOT, "node_modules/.bin/tsx");
 const run = (entry: string, ...args: string[]) => spawnSync(TSX, [entry, ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
@@ -57,9 +58,9 @@ describe("npm run ops", () => {
 
 describe("npm run backup", () => {
   it("refuses a missing or unknown command with exit 2, and says when no topology runs", () => {
-    expect(run("local/backupMain.ts").status).toBe(2);
-    expect(run("local/backupMain.ts", "snapshot").stderr).toMatch(/unknown command: snapshot/);
-    const none = run("local/backupMain.ts", "list", "--stack", "prod");
+    expect(run("local/cli/backup.ts").status).toBe(2);
+    expect(run("local/cli/backup.ts", "snapshot").stderr).toMatch(/unknown command: snapshot/);
+    const none = run("local/cli/backup.ts", "list", "--stack", "prod");
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/no local topology for stack prod in .*; start the topology with: npm start -- --stack prod/);
   });

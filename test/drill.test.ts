@@ -3,10 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { APP_BINARY } from "../local/appProcess";
+import { APP_BINARY } from "../local/process/appProcess";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
-import { podNetwork } from "../local/network";
+import { podNetwork } from "../local/process/network";
 import { localApiToken, localCredentials } from "../local/credentials";
 import { ProcessDrillTopology } from "../local/drill/drillTopology";
 import { reportTable, timelineSvg } from "../local/drill/report";
@@ -156,18 +156,21 @@ describe("disaster verdicts", () => {
     lostWindowMs,
     keysRestored: 100,
   });
+  // Runs of 3 s and 4 s: the RPO is the 10 s interval plus the longest, 14 s.
   const backups = [
-    { id: "20261125T225950Z", at: backupAt - 5000 },
-    { id: "20261125T230000Z", at: backupAt + 5000 },
+    { id: "20261125T225950Z", startedAt: backupAt - 8000, at: backupAt - 5000 },
+    { id: "20261125T230000Z", startedAt: backupAt + 1000, at: backupAt + 5000 },
   ];
 
-  it("accepts losing only writes newer than the newest verified backup, within one interval", () => {
+  it("accepts losing only writes newer than the newest verified backup, within the interval plus a run", () => {
     expect(disasterViolations(result([2], 6000), backups)).toEqual([]);
+    // Past the interval but not past the run that was verifying the next backup.
+    expect(disasterViolations(result([2], 13_500), backups)).toEqual([]);
   });
 
   it("fails a restore that lost a write the backup held, used an older backup, or lost more than an interval", () => {
     expect(disasterViolations(result([1, 2], 6000), backups)).toEqual(["1 acknowledged writes older than the backup are missing"]);
     expect(disasterViolations(result([], 0, "20261125T225950Z"), backups)).toEqual(["restored 20261125T225950Z, not the newest verified backup 20261125T230000Z"]);
-    expect(disasterViolations(result([2], 12_000), backups)).toEqual(["lost 12.00 s of acknowledged writes, more than the backup interval"]);
+    expect(disasterViolations(result([2], 14_500), backups)).toEqual(["lost 14.50 s of acknowledged writes, more than the backup interval plus the longest run (14.00 s)"]);
   });
 });

@@ -5,10 +5,10 @@ import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PodBridge, processesIn } from "../local/cluster/bridge";
 import { claimStateDirectory, stopLeftoverContainers } from "../local/cluster/leftovers";
-import { NamespaceNetwork } from "../local/network";
+import { NamespaceNetwork } from "../local/process/network";
 import { waitFor } from "../probe/wait";
 import { CLUSTER_BRIDGE } from "../local/drill/runtime";
-import { SITES } from "../local/network";
+import { SITES } from "../local/process/network";
 import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // What a run killed with SIGKILL leaves: containers still running in their namespaces,

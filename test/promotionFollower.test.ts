@@ -2,13 +2,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitForConvergence } from "../local/clusterWatch";
-import { LocalPod, LocalTopology } from "../local/topology";
+import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
+import { LocalPod, LocalTopology } from "../local/process/topology";
 import { roleOf, sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
-import { LoopbackNetwork } from "../local/network";
+import { LoopbackNetwork } from "../local/process/network";
 
 // follow-promotion.sh, the promotion-follower container, against real redis-server and
 // redis-sentinel: a surviving replica moves to the replica Sentinel promotes, and nothing else

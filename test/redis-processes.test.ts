@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { clusterView, waitForConvergence, watchMasters } from "../local/clusterWatch";
+import { sentinelGroupView, waitForConvergence, watchMasters } from "../local/measure/sentinelGroupWatch";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { roleOf } from "../probe/roles";
@@ -73,7 +73,7 @@ describe("Redis tier with real redis-server and redis-sentinel", () => {
     expect(probe.output).toMatch(/not alive/);
     const newMaster = await waitFor(
       "a replica to be promoted",
-      async () => (await clusterView(hostsOf(t), cfg.masterName, creds)).masters.find((m) => m !== oldMaster.address),
+      async () => (await sentinelGroupView(hostsOf(t), cfg.masterName, creds)).masters.find((m) => m !== oldMaster.address),
       15_000,
     );
     await waitFor("writes to resume on the new master", async () => writer.samples.some((s) => s.ok && s.at > killedAt), 15_000);

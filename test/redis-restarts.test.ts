@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { clusterView, waitForConvergence, watchMasters } from "../local/clusterWatch";
+import { sentinelGroupView, waitForConvergence, watchMasters } from "../local/measure/sentinelGroupWatch";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { roleOf } from "../probe/roles";
@@ -27,7 +27,7 @@ describe("Redis tier restarted whole, with real redis-server and redis-sentinel"
     t.signal(podAt(t, first.masters[0]!), "redis", "SIGKILL");
     const moved = await waitFor(
       "failover",
-      async () => (await clusterView(hostsOf(t), cfg.masterName, creds)).masters.find((m) => m !== first.masters[0]),
+      async () => (await sentinelGroupView(hostsOf(t), cfg.masterName, creds)).masters.find((m) => m !== first.masters[0]),
       15_000,
     );
     t.start(podAt(t, first.masters[0]!), "redis");
@@ -59,7 +59,7 @@ describe("Redis tier restarted whole, with real redis-server and redis-sentinel"
     const hungAt = Date.now();
     const newMaster = await waitFor(
       "Sentinel to fail over away from the hung master",
-      async () => (await clusterView(hostsOf(t).filter((h) => h !== oldMaster.address), cfg.masterName, creds)).masters.find((m) => m !== oldMaster.address),
+      async () => (await sentinelGroupView(hostsOf(t).filter((h) => h !== oldMaster.address), cfg.masterName, creds)).masters.find((m) => m !== oldMaster.address),
       20_000,
     );
     await waitFor("writes acknowledged by the new master", async () => writer.samples.filter((s) => s.ok && s.at > hungAt).length > 100, 20_000);

@@ -13,10 +13,10 @@ import {
 } from "../k8s/redis/podEnvironment";
 import { SCRIPT_DIR } from "../k8s/redis/render";
 import { backupSettings } from "../k8s/backup/settings";
-import { localBackupEnvironment, processBackupTarget } from "../local/backupJob";
+import { localBackupEnvironment, processBackupTarget } from "../local/backup/job";
 import { podPassword } from "../local/credentials";
-import { LoopbackNetwork } from "../local/network";
-import { LocalTopology } from "../local/topology";
+import { LoopbackNetwork } from "../local/process/network";
+import { LocalTopology } from "../local/process/topology";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { plain } from "./helpers/k8sObjects";
 import { one, RenderedStack, renderStack } from "./helpers/pulumiMocks";

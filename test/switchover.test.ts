@@ -3,8 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { waitForConvergence, watchMasters } from "../local/clusterWatch";
-import { LocalTopology } from "../local/topology";
+import { waitForConvergence, watchMasters } from "../local/measure/sentinelGroupWatch";
+import { LocalTopology } from "../local/process/topology";
 import { topologyPods } from "../local/podRunner";
 import { kubectlPods, switchover } from "../ops/switchover";
 import { majorityMaster } from "../probe/agreement";
@@ -14,7 +14,7 @@ import { waitFor } from "../probe/wait";
 import { AckWriter } from "./helpers/ackWriter";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
-import { LoopbackNetwork } from "../local/network";
+import { LoopbackNetwork } from "../local/process/network";
 
 // The operator's switchover (ops/switchover.ts running k8s/redis/scripts/switchover.sh in the
 // master pod, exactly as the preStop hook does) against real redis-server and redis-sentinel.

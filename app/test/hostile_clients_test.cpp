@@ -27,8 +27,8 @@ protected:
         limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 8192);
         setrlimit(RLIMIT_NOFILE, &limit);
     }
-    void SetUp() override { cluster_.start(); }
-    RedisCluster cluster_;
+    void SetUp() override { group_.start(); }
+    SentinelGroup group_;
 };
 
 // How long /healthz on the probe port takes to answer 200 (or 10 s if it does not).
@@ -58,7 +58,7 @@ std::string readUntilClosed(int fd, std::chrono::milliseconds within, bool* clos
 }  // namespace
 
 TEST_F(HostileClients, CutsOffSlowClientsWhileServingEveryoneElse) {
-    Service service(cluster_, {{"HTTP_READ_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"HTTP_READ_TIMEOUT_MS", "1000"}});
     ASSERT_TRUE(waitUntil([&] { return service.get("/readyz").status == 200; }, 10s)) << service.log();
     std::vector<int> slow;
     for (int i = 0; i < 200; ++i) slow.push_back(slowClient(service.port()));
@@ -99,7 +99,7 @@ TEST_F(HostileClients, CutsOffSlowClientsWhileServingEveryoneElse) {
 
 TEST_F(HostileClients, HoldsAThousandConnectionsAndCapsTheRest) {
     {
-        Service service(cluster_);
+        Service service(group_);
         const pid_t pid = service.process().pid();
         ASSERT_EQ(service.put("warm", "x").status, 200);
         const long before = peakRssKib(pid);
@@ -115,7 +115,7 @@ TEST_F(HostileClients, HoldsAThousandConnectionsAndCapsTheRest) {
         }
         for (int fd : idle) close(fd);
     }
-    Service capped(cluster_, {{"HTTP_MAX_CONNECTIONS", "100"}});
+    Service capped(group_, {{"HTTP_MAX_CONNECTIONS", "100"}});
     std::vector<int> held;
     for (int i = 0; i < 1000; ++i) held.push_back(connectTo(capped.port()));
     // Past the cap a connection is answered 503 at once and closed: nothing else is read or held.
@@ -137,7 +137,7 @@ TEST_F(HostileClients, HoldsAThousandConnectionsAndCapsTheRest) {
 }
 
 TEST_F(HostileClients, RefusesOversizedAndMalformedHeadsWithTheirStatus) {
-    Service service(cluster_);
+    Service service(group_);
     const pid_t pid = service.process().pid();
     ASSERT_EQ(service.put("warm", "x").status, 200);
     const long before = peakRssKib(pid);
@@ -177,7 +177,7 @@ TEST_F(HostileClients, RefusesOversizedAndMalformedHeadsWithTheirStatus) {
 }
 
 TEST_F(HostileClients, KeepsMetricsBoundedWhateverMethodsAreSent) {
-    Service service(cluster_);
+    Service service(group_);
     const pid_t pid = service.process().pid();
     ASSERT_EQ(service.put("warm", "x").status, 200);
     const long before = peakRssKib(pid);
@@ -209,7 +209,7 @@ TEST_F(HostileClients, KeepsMetricsBoundedWhateverMethodsAreSent) {
 // RFC 9112 section 6: a request whose body length is not certain is refused and its connection
 // closed, so no byte after its head can be read as another request (request smuggling).
 TEST_F(HostileClients, RefusesAmbiguousFramingAndClosesTheConnection) {
-    Service service(cluster_);
+    Service service(group_);
     const std::string smuggled = "GET /kv/x HTTP/1.1\r\nHost: t\r\n\r\n";
     // Everything the server answers on one connection, and whether it then closed it.
     const auto answers = [&](const std::string& bytes) {
@@ -253,11 +253,11 @@ TEST_F(HostileClients, RefusesAmbiguousFramingAndClosesTheConnection) {
 }
 
 TEST_F(HostileClients, ShedsWorkBeyondTheQueueWith503) {
-    Service service(cluster_, {{"HTTP_THREADS", "1"}, {"HTTP_QUEUE_DEPTH", "2"}, {"REDIS_REQUEST_TIMEOUT_MS", "1500"}});
+    Service service(group_, {{"HTTP_THREADS", "1"}, {"HTTP_QUEUE_DEPTH", "2"}, {"REDIS_REQUEST_TIMEOUT_MS", "1500"}});
     ASSERT_EQ(service.put("warm", "x").status, 200);
     // A stalled master: HTTP_QUEUE_DEPTH (2) first attempts are under way, waiting for it (on the
     // I/O threads' connections or a carrier); the other six are shed at once.
-    const pid_t master = cluster_.redisPid(cluster_.indexOf(cluster_.masterBySentinel(0)));
+    const pid_t master = group_.redisPid(group_.indexOf(group_.masterBySentinel(0)));
     ::kill(master, SIGSTOP);
     std::vector<std::future<std::pair<Service::Result, std::chrono::milliseconds>>> puts;
     for (int i = 0; i < 8; ++i) {
@@ -284,7 +284,7 @@ TEST_F(HostileClients, ShedsWorkBeyondTheQueueWith503) {
 }
 
 TEST_F(HostileClients, BoundsTheBodiesHeldAtOnce) {
-    Service service(cluster_, {{"MAX_VALUE_BYTES", "1024"}, {"HTTP_BODY_BUFFER_BYTES", "2048"}});
+    Service service(group_, {{"MAX_VALUE_BYTES", "1024"}, {"HTTP_BODY_BUFFER_BYTES", "2048"}});
     // Two chunked uploads that never finish reserve a full value each: the budget is spent.
     std::vector<int> uploads;
     for (int i = 0; i < 2; ++i) {

@@ -2,7 +2,7 @@
 // processes: a retry counts nothing, on the master it was sent to and after a failover.
 #include <gtest/gtest.h>
 
-#include "redis_cluster.hpp"
+#include "sentinel_group.hpp"
 #include "service_process.hpp"
 
 using namespace std::chrono_literals;
@@ -12,10 +12,10 @@ namespace {
 
 class IdempotentIncrements : public ::testing::Test {
 protected:
-    void SetUp() override { cluster_.start(); }
-    int master() const { return cluster_.indexOf(cluster_.masterBySentinel(0)); }
-    std::string counted(int node, const std::string& name) const { return cluster_.redis(node, {"GET", "counter:" + name}).str; }
-    RedisCluster cluster_;
+    void SetUp() override { group_.start(); }
+    int master() const { return group_.indexOf(group_.masterBySentinel(0)); }
+    std::string counted(int node, const std::string& name) const { return group_.redis(node, {"GET", "counter:" + name}).str; }
+    SentinelGroup group_;
 };
 
 bool says(const Service::Result& r, const std::string& fragment) { return r.body.find(fragment) != std::string::npos; }
@@ -23,7 +23,7 @@ bool says(const Service::Result& r, const std::string& fragment) { return r.body
 }  // namespace
 
 TEST_F(IdempotentIncrements, CountsOncePerKeyAndAnswersEveryRetryAsTheFirstTime) {
-    Service service(cluster_);
+    Service service(group_);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
 
     const auto first = service.increment("orders", {"order-7f3a"});
@@ -42,7 +42,7 @@ TEST_F(IdempotentIncrements, CountsOncePerKeyAndAnswersEveryRetryAsTheFirstTime)
     EXPECT_TRUE(says(service.increment("refunds", {"order-7f3a"}), "\"value\":1"));
     EXPECT_EQ(counted(master(), "orders"), "3");
 
-    const auto ttl = cluster_.redis(master(), {"PTTL", "idempotency:counter:6:orders:order-7f3a"});
+    const auto ttl = group_.redis(master(), {"PTTL", "idempotency:counter:6:orders:order-7f3a"});
     EXPECT_GT(ttl.integer, 3500 * 1000) << "kept for IDEMPOTENCY_KEEP_SECONDS (3600 by default)";
     EXPECT_LE(ttl.integer, 3600 * 1000);
 
@@ -55,12 +55,12 @@ TEST_F(IdempotentIncrements, CountsOncePerKeyAndAnswersEveryRetryAsTheFirstTime)
 }
 
 TEST_F(IdempotentIncrements, ARetryAfterAFailoverFindsTheIncrementOnTheNewMaster) {
-    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
     ASSERT_TRUE(says(service.increment("shipments", {"before-failover"}), "\"value\":1"));
-    const auto oldMaster = cluster_.masterBySentinel(0);
-    ASSERT_EQ(cluster_.sentinel(0, {"SENTINEL", "FAILOVER", RedisCluster::kMasterName}).str, "OK");
-    ASSERT_TRUE(waitUntil([&] { return cluster_.masterBySentinel(0) != oldMaster; }, 20s));
+    const auto oldMaster = group_.masterBySentinel(0);
+    ASSERT_EQ(group_.sentinel(0, {"SENTINEL", "FAILOVER", SentinelGroup::kMasterName}).str, "OK");
+    ASSERT_TRUE(waitUntil([&] { return group_.masterBySentinel(0) != oldMaster; }, 20s));
 
     // The service retries a keyed increment through the switch itself; the client's own retry
     // (here, until the new master answers) counts nothing either.
@@ -73,17 +73,17 @@ TEST_F(IdempotentIncrements, ARetryAfterAFailoverFindsTheIncrementOnTheNewMaster
 }
 
 TEST_F(IdempotentIncrements, AnswersARetryOfAnUnconfirmedIncrementOnceTheReplicasHaveIt) {
-    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "300"}});
+    Service service(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "300"}});
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
     const int m = master();
     const int replica = (m + 1) % 3;
-    cluster_.killRedis(replica);
+    group_.killRedis(replica);
     const auto unconfirmed = service.increment("payments", {"while-degraded"});
     EXPECT_EQ(unconfirmed.status, 503) << unconfirmed.body;
     EXPECT_TRUE(says(unconfirmed, "\"value\":1")) << unconfirmed.body;
 
-    cluster_.restartRedisAsReplica(replica);
-    ASSERT_TRUE(waitUntil([&] { return cluster_.onlineReplicas(m) == 2; }, 20s));
+    group_.restartRedisAsReplica(replica);
+    ASSERT_TRUE(waitUntil([&] { return group_.onlineReplicas(m) == 2; }, 20s));
     const auto confirmed = service.increment("payments", {"while-degraded"});
     EXPECT_EQ(confirmed.status, 200) << confirmed.body;
     EXPECT_TRUE(says(confirmed, "\"value\":1")) << confirmed.body;

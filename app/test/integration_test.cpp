@@ -13,12 +13,12 @@
 #include <sstream>
 #include <thread>
 
-#include "redis_cluster.hpp"
+#include "sentinel_group.hpp"
 #include "service_process.hpp"
 
 using namespace std::chrono_literals;
 using redisdr::testing::Process;
-using redisdr::testing::RedisCluster;
+using redisdr::testing::SentinelGroup;
 using redisdr::testing::waitUntil;
 using namespace redisdr::testing;
 
@@ -26,16 +26,16 @@ namespace {
 
 class ServiceAgainstCluster : public ::testing::Test {
 protected:
-    void SetUp() override { cluster_.start(); }
-    RedisCluster cluster_;
+    void SetUp() override { group_.start(); }
+    SentinelGroup group_;
 };
 
-int indexOfMaster(const RedisCluster& cluster) { return cluster.indexOf(cluster.masterBySentinel(0)); }
+int indexOfMaster(const SentinelGroup& group) { return group.indexOf(group.masterBySentinel(0)); }
 
 }  // namespace
 
 TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
-    Service service(cluster_);
+    Service service(group_);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
     EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"127.0.2.1:6379\""), std::string::npos);
 
@@ -43,7 +43,7 @@ TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
     EXPECT_EQ(put.status, 200) << put.body;
     EXPECT_EQ(service.get("/kv/greeting").body, "hello");
     EXPECT_EQ(service.get("/kv/missing").status, 404);
-    EXPECT_EQ(cluster_.redis(1, {"GET", "kv:greeting"}).str, "hello");  // replicated
+    EXPECT_EQ(group_.redis(1, {"GET", "kv:greeting"}).str, "hello");  // replicated
 
     EXPECT_NE(service.request("POST", "/counter/visits/incr").body.find("\"value\":1"), std::string::npos);
     EXPECT_NE(service.request("POST", "/counter/visits/incr").body.find("\"value\":2"), std::string::npos);
@@ -55,7 +55,7 @@ TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
 }
 
 TEST_F(ServiceAgainstCluster, WaitsForReplicasWhenDurableWritesAreOn) {
-    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
     auto put = service.put("durable", "yes");
     EXPECT_EQ(put.status, 200);
     EXPECT_NE(put.body.find("\"replicas\":2"), std::string::npos) << put.body;
@@ -103,31 +103,31 @@ int simultaneousDurablePuts(Service& service, int count, int want) {
 }  // namespace
 
 TEST_F(ServiceAgainstCluster, PipelinesConcurrentWritesAndWaitsForTheReplicasOncePerBatch) {
-    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}});
     ASSERT_EQ(service.put("warm", "x").status, 200);
-    const int master = indexOfMaster(cluster_);
-    const long long setsBefore = callsOf(cluster_, master, "set");
-    const long long waitsBefore = callsOf(cluster_, master, "wait");
+    const int master = indexOfMaster(group_);
+    const long long setsBefore = callsOf(group_, master, "set");
+    const long long waitsBefore = callsOf(group_, master, "wait");
     // Every write is confirmed by both replicas, though requests that shared a batch shared its WAIT:
     // each of the two I/O threads writes what it read in one turn of its loop together (one WAIT each).
     EXPECT_EQ(simultaneousDurablePuts(service, 48, 2), 48);
-    EXPECT_EQ(callsOf(cluster_, master, "set") - setsBefore, 48);
-    const long long waits = callsOf(cluster_, master, "wait") - waitsBefore;
+    EXPECT_EQ(callsOf(group_, master, "set") - setsBefore, 48);
+    const long long waits = callsOf(group_, master, "wait") - waitsBefore;
     EXPECT_LE(waits, 4) << "48 writes that arrived together were not written together";
     std::printf("[ figures  ] 48 simultaneous durable PUTs: %lld WAITs on the master\n", waits);
 
     // Without pipelining every request runs on a worker, and waits on its own.
-    Service unpipelined(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}, {"REDIS_PIPELINE_CONNECTIONS", "0"}});
-    const long long waitsBeforeUnpipelined = callsOf(cluster_, master, "wait");
+    Service unpipelined(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "1000"}, {"REDIS_PIPELINE_CONNECTIONS", "0"}});
+    const long long waitsBeforeUnpipelined = callsOf(group_, master, "wait");
     EXPECT_EQ(simultaneousDurablePuts(unpipelined, 16, 2), 16);
-    EXPECT_EQ(callsOf(cluster_, master, "wait") - waitsBeforeUnpipelined, 16);
+    EXPECT_EQ(callsOf(group_, master, "wait") - waitsBeforeUnpipelined, 16);
     EXPECT_NE(unpipelined.request("POST", "/counter/solo/incr").body.find("\"value\":1"), std::string::npos);
 }
 
 TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) {
-    Service service(cluster_);
+    Service service(group_);
     ASSERT_EQ(service.put("before", "1").status, 200);
-    const auto oldMaster = cluster_.masterBySentinel(0);
+    const auto oldMaster = group_.masterBySentinel(0);
     std::atomic<bool> writing{true};
     std::atomic<int> ok{0}, failed{0};
     std::thread writer([&] {
@@ -135,8 +135,8 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
             (service.put("k" + std::to_string(i), "v").status == 200 ? ok : failed)++;
         }
     });
-    ASSERT_EQ(cluster_.sentinel(0, {"SENTINEL", "FAILOVER", RedisCluster::kMasterName}).str, "OK");
-    ASSERT_TRUE(waitUntil([&] { return cluster_.masterBySentinel(0) != oldMaster; }, 20s));
+    ASSERT_EQ(group_.sentinel(0, {"SENTINEL", "FAILOVER", SentinelGroup::kMasterName}).str, "OK");
+    ASSERT_TRUE(waitUntil([&] { return group_.masterBySentinel(0) != oldMaster; }, 20s));
     const int okAtSwitch = ok;
     ASSERT_TRUE(waitUntil([&] { return ok > okAtSwitch + 20; }, 20s)) << service.log();
     writing = false;
@@ -144,7 +144,7 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
     EXPECT_TRUE(service.process().running());
     auto metrics = service.probe("/metrics").body;
     EXPECT_NE(metrics.find("redisdr_failovers_observed_total 1"), std::string::npos) << metrics;
-    EXPECT_NE(metrics.find("redisdr_master{address=\"" + cluster_.masterBySentinel(0) + ":6379\"} 1"), std::string::npos);
+    EXPECT_NE(metrics.find("redisdr_master{address=\"" + group_.masterBySentinel(0) + ":6379\"} 1"), std::string::npos);
     std::cout << "[ figures  ] planned failover: " << ok << " writes ok, " << failed << " failed\n";
 }
 
@@ -153,9 +153,9 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterSentinelFailoverWithoutRestart) 
 // between has those writes acknowledged and then discarded. The service must fence itself on
 // the Sentinels' failover events and lose nothing.
 TEST_F(ServiceAgainstCluster, LosesNoAcknowledgedWriteInARawSentinelFailover) {
-    Service service(cluster_);
+    Service service(group_);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
-    const auto oldMaster = cluster_.masterBySentinel(0);
+    const auto oldMaster = group_.masterBySentinel(0);
     std::atomic<bool> writing{true};
     std::mutex ackedMutex;
     std::vector<std::string> acked;
@@ -172,8 +172,8 @@ TEST_F(ServiceAgainstCluster, LosesNoAcknowledgedWriteInARawSentinelFailover) {
         });
     }
     ASSERT_TRUE(waitUntil([&] { std::lock_guard<std::mutex> l(ackedMutex); return acked.size() > 50; }, 10s));
-    ASSERT_EQ(cluster_.sentinel(1, {"SENTINEL", "FAILOVER", RedisCluster::kMasterName}).str, "OK");
-    ASSERT_TRUE(waitUntil([&] { return cluster_.masterBySentinel(0) != oldMaster && cluster_.converged(); }, 30s));
+    ASSERT_EQ(group_.sentinel(1, {"SENTINEL", "FAILOVER", SentinelGroup::kMasterName}).str, "OK");
+    ASSERT_TRUE(waitUntil([&] { return group_.masterBySentinel(0) != oldMaster && group_.converged(); }, 30s));
     std::size_t atSwitch;
     {
         std::lock_guard<std::mutex> l(ackedMutex);
@@ -183,21 +183,21 @@ TEST_F(ServiceAgainstCluster, LosesNoAcknowledgedWriteInARawSentinelFailover) {
     writing = false;
     for (auto& t : writers) t.join();
 
-    const int master = cluster_.indexOf(cluster_.masterBySentinel(0));
+    const int master = group_.indexOf(group_.masterBySentinel(0));
     std::size_t lost = 0;
     for (const auto& key : acked) {
-        if (cluster_.redis(master, {"EXISTS", "kv:" + key}).integer != 1) ++lost;
+        if (group_.redis(master, {"EXISTS", "kv:" + key}).integer != 1) ++lost;
     }
     std::cout << "[ figures  ] raw SENTINEL FAILOVER: " << acked.size() << " writes acknowledged, " << lost << " lost\n";
     EXPECT_EQ(lost, 0u) << service.log();
 }
 
 TEST_F(ServiceAgainstCluster, ResumesWritesAfterTheMasterIsKilled) {
-    Service service(cluster_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}});
     ASSERT_EQ(service.put("before", "1").status, 200);
-    const int master = indexOfMaster(cluster_);
+    const int master = indexOfMaster(group_);
     const auto killed = std::chrono::steady_clock::now();
-    cluster_.killRedis(master, SIGKILL);
+    group_.killRedis(master, SIGKILL);
     int failures = 0;
     ASSERT_TRUE(waitUntil([&] {
         if (service.put("after", "1").status == 200) return true;
@@ -205,14 +205,14 @@ TEST_F(ServiceAgainstCluster, ResumesWritesAfterTheMasterIsKilled) {
         return false;
     }, 30s, 50ms)) << service.log();
     const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
-    EXPECT_NE(indexOfMaster(cluster_), master);
+    EXPECT_NE(indexOfMaster(group_), master);
     EXPECT_TRUE(service.process().running());
     std::cout << "[ figures  ] SIGKILL of master -> first successful write through the service: " << recovery.count()
               << " ms (" << failures << " failed requests, down-after 2000 ms)\n";
 }
 
 TEST_F(ServiceAgainstCluster, ReadonlyReplyTriggersRediscoveryAndRoleCheck) {
-    Service service(cluster_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}});
+    Service service(group_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}});
     // Each request comes on a new connection, and connections are spread over the I/O threads:
     // after a few, every I/O thread holds its own pipelined connection to the master.
     for (int i = 0; i < 4; ++i) {
@@ -221,8 +221,8 @@ TEST_F(ServiceAgainstCluster, ReadonlyReplyTriggersRediscoveryAndRoleCheck) {
     }
     // Demote the master behind Sentinel's back: the open connection now gets READONLY,
     // and Sentinel still names the demoted node, whose ROLE is slave.
-    ASSERT_EQ(cluster_.redis(1, {"REPLICAOF", "NO", "ONE"}).str, "OK");
-    ASSERT_EQ(cluster_.redis(0, {"REPLICAOF", RedisCluster::host(1), "6379"}).str, "OK");
+    ASSERT_EQ(group_.redis(1, {"REPLICAOF", "NO", "ONE"}).str, "OK");
+    ASSERT_EQ(group_.redis(0, {"REPLICAOF", SentinelGroup::host(1), "6379"}).str, "OK");
     auto refused = service.put("during", "x");
     EXPECT_EQ(refused.status, 503);
     EXPECT_NE(refused.body.find("\"kind\":\"not_master\""), std::string::npos) << refused.body;
@@ -232,8 +232,8 @@ TEST_F(ServiceAgainstCluster, ReadonlyReplyTriggersRediscoveryAndRoleCheck) {
     auto metrics = service.probe("/metrics").body;
     EXPECT_NE(metrics.find("redisdr_redis_errors_total{kind=\"not_master\"}"), std::string::npos);
     // Put it back: the next request re-discovers and succeeds.
-    ASSERT_EQ(cluster_.redis(0, {"REPLICAOF", "NO", "ONE"}).str, "OK");
-    ASSERT_EQ(cluster_.redis(1, {"REPLICAOF", RedisCluster::host(0), "6379"}).str, "OK");
+    ASSERT_EQ(group_.redis(0, {"REPLICAOF", "NO", "ONE"}).str, "OK");
+    ASSERT_EQ(group_.redis(1, {"REPLICAOF", SentinelGroup::host(0), "6379"}).str, "OK");
     EXPECT_TRUE(waitUntil([&] { return service.put("after", "y").status == 200; }, 10s)) << service.log();
 }
 
@@ -253,7 +253,7 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
         auto env = c.env;
         env["REDIS_REQUEST_TIMEOUT_MS"] = "300";
         env["REDIS_COMMAND_TIMEOUT_MS"] = "300";
-        Service service(cluster_, env);
+        Service service(group_, env);
         auto reply = service.put("k", "v");
         // Credentials refused is the operator's fault, not a moment to wait out: 500, no Retry-After.
         const bool credentials = c.kind == "redis_auth" || c.kind == "sentinel_auth";
@@ -272,10 +272,10 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
 }
 
 TEST_F(ServiceAgainstCluster, DoesNotAcknowledgeAWriteFewerReplicasConfirmed) {
-    Service service(cluster_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "300"}});
+    Service service(group_, {{"REDIS_WAIT_REPLICAS", "2"}, {"REDIS_WAIT_TIMEOUT_MS", "300"}});
     ASSERT_EQ(service.put("both", "1").status, 200);
-    const int master = indexOfMaster(cluster_);
-    cluster_.killRedis((master + 1) % 3);
+    const int master = indexOfMaster(group_);
+    group_.killRedis((master + 1) % 3);
     // One replica is left: min-replicas-to-write lets the write in, WAIT 2 confirms only 1.
     auto put = service.put("one-replica", "1");
     EXPECT_EQ(put.status, 503) << put.body;
@@ -290,11 +290,11 @@ TEST_F(ServiceAgainstCluster, DoesNotAcknowledgeAWriteFewerReplicasConfirmed) {
 }
 
 TEST_F(ServiceAgainstCluster, AnswersRedisOutOfMemoryWith507) {
-    Service service(cluster_);
-    const int master = indexOfMaster(cluster_);
-    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "maxmemory", "1"}).str, "OK");
+    Service service(group_);
+    const int master = indexOfMaster(group_);
+    ASSERT_EQ(group_.redis(master, {"CONFIG", "SET", "maxmemory", "1"}).str, "OK");
     auto put = service.put("too-much", "v");
-    cluster_.redis(master, {"CONFIG", "SET", "maxmemory", "0"});
+    group_.redis(master, {"CONFIG", "SET", "maxmemory", "0"});
     EXPECT_EQ(put.status, 507) << put.body;
     EXPECT_EQ(put.retryAfter, "");
     EXPECT_NE(put.body.find("\"kind\":\"oom\""), std::string::npos) << put.body;
@@ -303,21 +303,21 @@ TEST_F(ServiceAgainstCluster, AnswersRedisOutOfMemoryWith507) {
 }
 
 TEST_F(ServiceAgainstCluster, AnswersMisconfWith503AndRetryAfter) {
-    Service service(cluster_);
-    const int master = indexOfMaster(cluster_);
+    Service service(group_);
+    const int master = indexOfMaster(group_);
     // A failed RDB save stops writes (stop-writes-on-bgsave-error, with save points set). Make the
     // save slow, then kill its child: Redis records the save as failed.
-    for (int i = 0; i < 20; ++i) cluster_.redis(master, {"SET", "filler:" + std::to_string(i), "x"});
-    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "save", "3600 1"}).str, "OK");
-    ASSERT_EQ(cluster_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "1000000"}).str, "OK");
-    ASSERT_EQ(cluster_.redis(master, {"BGSAVE"}).str, "Background saving started");
+    for (int i = 0; i < 20; ++i) group_.redis(master, {"SET", "filler:" + std::to_string(i), "x"});
+    ASSERT_EQ(group_.redis(master, {"CONFIG", "SET", "save", "3600 1"}).str, "OK");
+    ASSERT_EQ(group_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "1000000"}).str, "OK");
+    ASSERT_EQ(group_.redis(master, {"BGSAVE"}).str, "Background saving started");
     pid_t child = -1;
-    ASSERT_TRUE(waitUntil([&] { return (child = redisdr::testing::childOf(cluster_.redisPid(master))) > 0; }, 5s));
+    ASSERT_TRUE(waitUntil([&] { return (child = redisdr::testing::childOf(group_.redisPid(master))) > 0; }, 5s));
     ::kill(child, SIGKILL);
-    ASSERT_TRUE(waitUntil([&] { return cluster_.redis(master, {"INFO", "persistence"}).str.find("rdb_last_bgsave_status:err") != std::string::npos; }, 5s));
+    ASSERT_TRUE(waitUntil([&] { return group_.redis(master, {"INFO", "persistence"}).str.find("rdb_last_bgsave_status:err") != std::string::npos; }, 5s));
     auto put = service.put("misconf", "v");
-    cluster_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "0"});
-    cluster_.redis(master, {"CONFIG", "SET", "stop-writes-on-bgsave-error", "no"});
+    group_.redis(master, {"CONFIG", "SET", "rdb-key-save-delay", "0"});
+    group_.redis(master, {"CONFIG", "SET", "stop-writes-on-bgsave-error", "no"});
     EXPECT_EQ(put.status, 503) << put.body;
     EXPECT_EQ(put.retryAfter, "1");
     EXPECT_NE(put.body.find("\"kind\":\"misconf\""), std::string::npos) << put.body;
@@ -330,12 +330,12 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
     // failover completed would be lost, so the service must not use it at all.
     const std::string ghost = "ghostmaster";
     for (int i = 0; i < 3; ++i) {
-        ASSERT_EQ(cluster_.sentinel(i, {"SENTINEL", "MONITOR", ghost, "127.0.2.250", "6379", "2"}).str, "OK");
-        ASSERT_EQ(cluster_.sentinel(i, {"SENTINEL", "SET", ghost, "down-after-milliseconds", "2000"}).str, "OK");
+        ASSERT_EQ(group_.sentinel(i, {"SENTINEL", "MONITOR", ghost, "127.0.2.250", "6379", "2"}).str, "OK");
+        ASSERT_EQ(group_.sentinel(i, {"SENTINEL", "SET", ghost, "down-after-milliseconds", "2000"}).str, "OK");
     }
     const auto flaggedEverywhere = [&] {
         for (int i = 0; i < 3; ++i) {
-            redisdr::Reply master = cluster_.sentinel(i, {"SENTINEL", "MASTER", ghost});
+            redisdr::Reply master = group_.sentinel(i, {"SENTINEL", "MASTER", ghost});
             bool down = false;
             for (std::size_t j = 0; j + 1 < master.elements.size(); j += 2) {
                 if (master.elements[j].str == "flags") down = master.elements[j + 1].str.find("s_down") != std::string::npos;
@@ -348,9 +348,9 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
     while (!flaggedEverywhere() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ASSERT_TRUE(flaggedEverywhere());
 
-    Service service(cluster_, {{"REDIS_MASTER_NAME", ghost}, {"REDIS_REQUEST_TIMEOUT_MS", "500"}, {"REDIS_COMMAND_TIMEOUT_MS", "300"}});
+    Service service(group_, {{"REDIS_MASTER_NAME", ghost}, {"REDIS_REQUEST_TIMEOUT_MS", "500"}, {"REDIS_COMMAND_TIMEOUT_MS", "300"}});
     auto reply = service.put("k", "v");
-    for (int i = 0; i < 3; ++i) cluster_.sentinel(i, {"SENTINEL", "REMOVE", ghost});
+    for (int i = 0; i < 3; ++i) group_.sentinel(i, {"SENTINEL", "REMOVE", ghost});
     EXPECT_EQ(reply.status, 503);
     EXPECT_NE(reply.body.find("\"kind\":\"master_down\""), std::string::npos) << reply.body;
     EXPECT_EQ(reply.body.find("127.0.2.250"), std::string::npos) << reply.body;
@@ -358,7 +358,7 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
 }
 
 TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
-    Service service(cluster_, {{"MAX_VALUE_BYTES", "1024"}, {"MAX_KEY_BYTES", "16"}});
+    Service service(group_, {{"MAX_VALUE_BYTES", "1024"}, {"MAX_KEY_BYTES", "16"}});
     auto big = service.put("big", std::string(4096, 'x'));
     EXPECT_EQ(big.status, 413);
     EXPECT_NE(big.body.find("\"error\""), std::string::npos);
@@ -388,7 +388,7 @@ TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
 }
 
 TEST_F(ServiceAgainstCluster, ServesTheApiOnlyWithABearerToken) {
-    Service service(cluster_);
+    Service service(group_);
     for (const std::string& token : {std::string(), std::string("wrong-token-0123456789abcdef0123456789"), kToken.substr(1)}) {
         for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
                  {"PUT", "/kv/k"}, {"GET", "/kv/k"}, {"POST", "/counter/c/incr"}}) {
@@ -407,7 +407,7 @@ TEST_F(ServiceAgainstCluster, ServesTheApiOnlyWithABearerToken) {
 }
 
 TEST_F(ServiceAgainstCluster, BoundsEveryRequestBodyBeforeReadingIt) {
-    Service service(cluster_, {{"MAX_VALUE_BYTES", "1024"}});
+    Service service(group_, {{"MAX_VALUE_BYTES", "1024"}});
     ASSERT_EQ(service.put("warm", "x").status, 200);
     const pid_t pid = service.process().pid();
     const long before = peakRssKib(pid);
@@ -448,7 +448,7 @@ TEST_F(ServiceAgainstCluster, BoundsEveryRequestBodyBeforeReadingIt) {
 }
 
 TEST_F(ServiceAgainstCluster, ServesProbesAndMetricsOnlyOnTheProbeListener) {
-    Service service(cluster_);
+    Service service(group_);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
     EXPECT_EQ(service.get("/metrics").status, 404);
     EXPECT_EQ(service.get("/healthz").status, 404);
@@ -462,12 +462,12 @@ TEST_F(ServiceAgainstCluster, ServesProbesAndMetricsOnlyOnTheProbeListener) {
 }
 
 TEST_F(ServiceAgainstCluster, NoAttemptOutlivesTheRequestDeadline) {
-    Service service(cluster_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}, {"REDIS_COMMAND_TIMEOUT_MS", "900"},
+    Service service(group_, {{"REDIS_REQUEST_TIMEOUT_MS", "1000"}, {"REDIS_COMMAND_TIMEOUT_MS", "900"},
                                {"REDIS_CONNECT_TIMEOUT_MS", "900"}});
     ASSERT_EQ(service.put("warm", "pool").status, 200);
     // A stalled master (not yet flagged down): the pooled attempt waits out most of the deadline,
     // and the retry connects to the same stalled master. Unclamped, its AUTH would wait another 900 ms.
-    const pid_t master = cluster_.redisPid(indexOfMaster(cluster_));
+    const pid_t master = group_.redisPid(indexOfMaster(group_));
     ::kill(master, SIGSTOP);
     const auto started = std::chrono::steady_clock::now();
     auto put = service.put("stalled", "x");
@@ -498,10 +498,10 @@ private:
     bool ok_ = false;
 };
 
-long long connectionsReceived(const RedisCluster& cluster) {
+long long connectionsReceived(const SentinelGroup& group) {
     long long total = 0;
     for (int i = 0; i < 3; ++i) {
-        const std::string info = cluster.sentinel(i, {"INFO", "stats"}).str;
+        const std::string info = group.sentinel(i, {"INFO", "stats"}).str;
         const auto at = info.find("total_connections_received:");
         if (at != std::string::npos) total += std::stoll(info.substr(at + 27));
     }
@@ -512,11 +512,11 @@ long long connectionsReceived(const RedisCluster& cluster) {
 TEST_F(ServiceAgainstCluster, DiscoversOnceForAllRequestsWaitingOnIt) {
     // A hanging fourth Sentinel makes every discovery take SENTINEL_TIMEOUT_MS, so requests that
     // need the master arrive while one discovery is under way.
-    SilentListener hanging("127.0.2.99", RedisCluster::kSentinelPort);
+    SilentListener hanging("127.0.2.99", SentinelGroup::kSentinelPort);
     ASSERT_TRUE(hanging.ok());
-    Service service(cluster_, {{"SENTINEL_HOST", RedisCluster::sentinelHosts() + ",127.0.2.99"}, {"SENTINEL_TIMEOUT_MS", "300"},
+    Service service(group_, {{"SENTINEL_HOST", SentinelGroup::sentinelHosts() + ",127.0.2.99"}, {"SENTINEL_TIMEOUT_MS", "300"},
                                {"READY_CHECK_INTERVAL_MS", "60000"}});
-    const long long before = connectionsReceived(cluster_);
+    const long long before = connectionsReceived(group_);
     constexpr int kRequests = 24;
     std::vector<std::thread> clients;
     std::atomic<int> ok{0};
@@ -534,14 +534,14 @@ TEST_F(ServiceAgainstCluster, DiscoversOnceForAllRequestsWaitingOnIt) {
         });
     }
     for (auto& t : clients) t.join();
-    const long long discoveries = (connectionsReceived(cluster_) - before - 3) / 3;  // less our own INFO calls
+    const long long discoveries = (connectionsReceived(group_) - before - 3) / 3;  // less our own INFO calls
     EXPECT_EQ(ok, kRequests) << "statuses: " << statuses << "\n" << service.log();
     // One discovery per Sentinel round, shared: a handful of rounds, not one per request.
     EXPECT_LE(discoveries, 4) << discoveries << " discovery rounds for " << kRequests << " requests";
 }
 
 TEST_F(ServiceAgainstCluster, DrainsOnSigtermThenExitsCleanly) {
-    Service service(cluster_, {{"SHUTDOWN_DRAIN_SECONDS", "2"}});
+    Service service(group_, {{"SHUTDOWN_DRAIN_SECONDS", "2"}});
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s));
     service.process().signal(SIGTERM);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 503; }, 2s));

@@ -14,7 +14,7 @@
 #include <set>
 #include <thread>
 
-#include "redis_cluster.hpp"
+#include "sentinel_group.hpp"
 #include "redis_pipeline.hpp"
 #include "work_queue.hpp"
 
@@ -23,17 +23,17 @@ using redisdr::Attempt;
 using redisdr::MasterClient;
 using redisdr::RedisPipeline;
 using redisdr::testing::callsOf;
-using redisdr::testing::RedisCluster;
+using redisdr::testing::SentinelGroup;
 using redisdr::testing::waitUntil;
 
 namespace {
 
 redisdr::ClientSettings settingsFor() {
     redisdr::ClientSettings s;
-    s.sentinel.sentinels = redisdr::parseEndpointList(RedisCluster::sentinelHosts(), RedisCluster::kSentinelPort);
-    s.sentinel.masterName = RedisCluster::kMasterName;
-    s.sentinel.password = RedisCluster::kSentinelPassword;
-    s.redisPassword = RedisCluster::kPassword;
+    s.sentinel.sentinels = redisdr::parseEndpointList(SentinelGroup::sentinelHosts(), SentinelGroup::kSentinelPort);
+    s.sentinel.masterName = SentinelGroup::kMasterName;
+    s.sentinel.password = SentinelGroup::kSentinelPassword;
+    s.redisPassword = SentinelGroup::kPassword;
     s.redisTimeouts.command = 300ms;
     s.pipelineConnections = 1;
     return s;
@@ -48,8 +48,8 @@ struct Answer {
 class PipelineOnALoop : public ::testing::Test {
 protected:
     void SetUp() override {
-        cluster_.start();
-        master_ = cluster_.indexOf(cluster_.masterBySentinel(0));
+        group_.start();
+        master_ = group_.indexOf(group_.masterBySentinel(0));
         pipeline_ = std::make_shared<RedisPipeline>(loop_, client_, opener_);
         loopThread_ = std::thread([this] { loop_.run(); });
         loopId_ = loopThread_.get_id();
@@ -92,7 +92,7 @@ protected:
         answers_.clear();
     }
 
-    RedisCluster cluster_;
+    SentinelGroup group_;
     int master_ = 0;
     // Declared before the client and loop: their threads may still answer while they stop.
     std::mutex mutex_;
@@ -113,7 +113,7 @@ TEST_F(PipelineOnALoop, DeclinesUntilItsConnectionIsOpenThenAnswersOnTheLoopThre
     // Nothing is open yet: declined (the caller uses the carriers), and a connection is asked for.
     EXPECT_EQ(submit({{{"PING"}}}), 0U);
     connect();
-    cluster_.redis(master_, {"SET", "kv:p", "v"});
+    group_.redis(master_, {"SET", "kv:p", "v"});
     ASSERT_EQ(submit({{{"GET", "kv:p"}}}), 1U);
     ASSERT_TRUE(awaitAnswers(1));
     std::lock_guard<std::mutex> lock(mutex_);
@@ -125,7 +125,7 @@ TEST_F(PipelineOnALoop, DeclinesUntilItsConnectionIsOpenThenAnswersOnTheLoopThre
 
 TEST_F(PipelineOnALoop, SendsWhatArrivesTogetherAsOneWriteWithOneSharedWait) {
     connect();
-    const long long waitsBefore = callsOf(cluster_, master_, "wait");
+    const long long waitsBefore = callsOf(group_, master_, "wait");
     std::vector<std::vector<std::vector<std::string>>> requests;
     for (int i = 0; i < 100; ++i) requests.push_back({{"INCR", "counter:c"}, {"WAIT", "2", "1000"}});
     ASSERT_EQ(submit(requests), 100U);
@@ -142,13 +142,13 @@ TEST_F(PipelineOnALoop, SendsWhatArrivesTogetherAsOneWriteWithOneSharedWait) {
     EXPECT_EQ(values.size(), 100U) << "every INCR ran once, in order";
     EXPECT_EQ(*values.begin(), 1);
     EXPECT_EQ(*values.rbegin(), 100);
-    EXPECT_EQ(callsOf(cluster_, master_, "wait") - waitsBefore, 1) << "requests submitted together share one write and one WAIT";
+    EXPECT_EQ(callsOf(group_, master_, "wait") - waitsBefore, 1) << "requests submitted together share one write and one WAIT";
 }
 
 TEST_F(PipelineOnALoop, HandsRequestsToTheCarriersOnceTheClientFences) {
     connect();
     client_.invalidate();  // what a +try-failover does
-    cluster_.redis(master_, {"SET", "kv:f", "after-fence"});
+    group_.redis(master_, {"SET", "kv:f", "after-fence"});
     // Taken, but never written on the fenced connection: the carriers send it on a fresh one.
     ASSERT_EQ(submit({{{"GET", "kv:f"}}}), 1U);
     ASSERT_TRUE(awaitAnswers(1));
@@ -166,7 +166,7 @@ TEST_F(PipelineOnALoop, HandsRequestsToTheCarriersOnceTheClientFences) {
 
 TEST_F(PipelineOnALoop, FailsWhatItCarriesAsSentWhenTheMasterStallsPastTheCommandTimeout) {
     connect();
-    const pid_t master = cluster_.redisPid(master_);
+    const pid_t master = group_.redisPid(master_);
     ::kill(master, SIGSTOP);
     const auto started = std::chrono::steady_clock::now();
     ASSERT_EQ(submit({{{"INCR", "counter:stalled"}}, {{"INCR", "counter:stalled"}}}), 2U);

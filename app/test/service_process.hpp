@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "redis_cluster.hpp"
+#include "sentinel_group.hpp"
 
 namespace redisdr::testing {
 
@@ -28,15 +28,15 @@ inline const std::string kNextToken = "integration-api-token-next-0123456789abcd
 // One running service process with its own port and log.
 class Service {
 public:
-    explicit Service(const RedisCluster& cluster, std::map<std::string, std::string> overrides = {})
-        : port_(nextPort++), probePort_(port_ + 10000), log_(cluster.logDir() + "/service-" + std::to_string(port_) + ".log") {
+    explicit Service(const SentinelGroup& group, std::map<std::string, std::string> overrides = {})
+        : port_(nextPort++), probePort_(port_ + 10000), log_(group.logDir() + "/service-" + std::to_string(port_) + ".log") {
         std::map<std::string, std::string> env = {
             {"PATH", std::getenv("PATH")},
-            {"SENTINEL_HOST", RedisCluster::sentinelHosts()},
-            {"SENTINEL_PORT", std::to_string(RedisCluster::kSentinelPort)},
-            {"REDIS_MASTER_NAME", RedisCluster::kMasterName},
-            {"REDIS_PASSWORD", RedisCluster::kPassword},
-            {"SENTINEL_PASSWORD", RedisCluster::kSentinelPassword},
+            {"SENTINEL_HOST", SentinelGroup::sentinelHosts()},
+            {"SENTINEL_PORT", std::to_string(SentinelGroup::kSentinelPort)},
+            {"REDIS_MASTER_NAME", SentinelGroup::kMasterName},
+            {"REDIS_PASSWORD", SentinelGroup::kPassword},
+            {"SENTINEL_PASSWORD", SentinelGroup::kSentinelPassword},
             {"HTTP_BIND", "127.0.0.1"},
             {"HTTP_PORT", std::to_string(port_)},
             {"PROBE_PORT", std::to_string(probePort_)},

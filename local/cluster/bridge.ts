@@ -8,7 +8,7 @@ const ipQuiet = (...args: string[]) => spawnSync("ip", args, { stdio: "ignore" }
 
 /**
  * The one module that makes and removes network namespaces (ip-netns(8)): the pod networks of
- * the cluster runtime, and the namespaced layout of the process runtime (local/network.ts).
+ * the cluster runtime, and the namespaced layout of the process runtime (local/process/network.ts).
  */
 
 /** Whether this machine lets us build a pod network: a namespace, a bridge and a veth into it. */

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { PodRunner } from "../../ops/switchover";
-import { BackupTarget, backupTarget } from "../backupJob";
+import { BackupTarget, backupTarget } from "../backup/job";
 import { runCollecting } from "../scriptProcess";
 
 /**

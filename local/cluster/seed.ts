@@ -1,6 +1,6 @@
 import * as path from "path";
 import { SeedChoice, seedVariables } from "../../k8s/redis/podEnvironment";
-import { ObjectStoreAccess, objectStoreEnvironment } from "../objectStore";
+import { ObjectStoreAccess, objectStoreEnvironment } from "../backup/objectStore";
 import { ScriptResult } from "../scriptProcess";
 import { KubeletPod } from "./kubelet";
 

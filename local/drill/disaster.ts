@@ -5,9 +5,9 @@ import { backupSettings } from "../../k8s/backup/settings";
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { Credentials, withConnection } from "../../probe/connection";
 import { rto, ServiceWriter } from "../../probe/writes";
-import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backupJob";
-import { waitForConvergence } from "../clusterWatch";
-import { LocalObjectStore } from "../objectStore";
+import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backup/job";
+import { waitForConvergence } from "../measure/sentinelGroupWatch";
+import { LocalObjectStore } from "../backup/objectStore";
 import { DrillApps, DrillTopology } from "./drillTopology";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
@@ -78,7 +78,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   const job = (): LocalBackupOptions => ({ target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
 
   // Backups on the drill's own schedule, one at a time, as the CronJob runs them.
-  const backups: Array<{ id: string; at: number }> = [];
+  const backups: VerifiedBackup[] = [];
   let backingUp = true;
   let backupLoop: Promise<void> | undefined;
   let writer: ServiceWriter | undefined;
@@ -99,7 +99,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
         fs.appendFileSync(path.join(dir, "backup.log"), result.output);
         const id = backupIdFrom(result.output);
         if (result.code === 0 && id) {
-          backups.push({ id, at: Date.now() });
+          backups.push({ id, startedAt: tick, at: Date.now() });
           note(`backup ${id} verified`);
         } else if (backingUp) note(`backup run failed (exit ${result.code}): ${result.output.trim().split("\n").at(-2) ?? ""}`);
         while (backingUp && Date.now() < tick + opts.backupIntervalSeconds * 1000) await sleep(100);
@@ -231,18 +231,30 @@ function idTime(id: string): number {
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : Number.NaN;
 }
 
+/** A backup the drill's schedule took: its id, when its run started and when it was verified. */
+export interface VerifiedBackup {
+  id: string;
+  startedAt: number;
+  at: number;
+}
+
 /**
  * What a disaster drill must show: the newest verified backup was used, only writes newer than
- * it were lost, no more than one backup interval of them (the RPO goal), and service came back.
+ * it were lost, no more of them than the RPO docs/disaster-recovery.md states (one backup
+ * interval plus the time a run takes: a backup counts only once it is verified, so the one
+ * being taken at the disaster does not count yet), and service came back.
  */
-export function disasterViolations(r: DisasterResult, backups: Array<{ id: string; at: number }>): string[] {
+export function disasterViolations(r: DisasterResult, backups: VerifiedBackup[]): string[] {
   const violations: string[] = [];
   const newestVerified = backups.filter((b) => b.at <= r.faultAt).at(-1)?.id;
   if (r.backupUsed !== newestVerified) violations.push(`restored ${r.backupUsed}, not the newest verified backup ${newestVerified}`);
   const writes = r.writers[0]!;
   const lostBeforeBackup = writes.samples.filter((s) => s.ok && writes.lostSeqs.includes(s.seq) && s.at < idTime(r.backupUsed));
   if (lostBeforeBackup.length > 0) violations.push(`${lostBeforeBackup.length} acknowledged writes older than the backup are missing`);
-  if (r.lostWindowMs > r.backupIntervalSeconds * 1000) violations.push(`lost ${(r.lostWindowMs / 1000).toFixed(2)} s of acknowledged writes, more than the backup interval`);
+  const rpoMs = r.backupIntervalSeconds * 1000 + Math.max(0, ...backups.map((b) => b.at - b.startedAt));
+  if (r.lostWindowMs > rpoMs) {
+    violations.push(`lost ${(r.lostWindowMs / 1000).toFixed(2)} s of acknowledged writes, more than the backup interval plus the longest run (${(rpoMs / 1000).toFixed(2)} s)`);
+  }
   if (Number.isNaN(writes.rtoMs)) violations.push("writes had not recovered by the end");
   if (r.keysRestored === 0) violations.push("nothing was restored");
   return violations;

@@ -3,20 +3,20 @@ import { StackConfig } from "../../config/schema";
 import { SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
 import { Credentials } from "../../probe/connection";
 import { resolveClusterNames } from "../cluster/harnessResolver";
-import { AppProcess, APP_BINARY, startApp, waitUntilReady } from "../appProcess";
+import { AppProcess, APP_BINARY, startApp, waitUntilReady } from "../process/appProcess";
 import { PodBridge } from "../cluster/bridge";
 import { ClusterDns } from "../cluster/dns";
 import { KubeletEvent } from "../cluster/kubelet";
 import { LocalCluster } from "../cluster/localCluster";
 import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
-import { PodNetwork } from "../network";
+import { PodNetwork } from "../process/network";
 import { ScriptResult } from "../scriptProcess";
-import { BackupTarget, backupTarget, processBackupTarget, seedAndStartAll } from "../backupJob";
-import { ObjectStoreAccess } from "../objectStore";
+import { BackupTarget, backupTarget, processBackupTarget, seedAndStartAll } from "../backup/job";
+import { ObjectStoreAccess } from "../backup/objectStore";
 import { seedBeforeStart } from "../cluster/seed";
 import { LocalLoadBalancer } from "../cluster/loadBalancer";
 import * as fs from "fs";
-import { COMPONENTS, LocalPod, LocalTopology } from "../topology";
+import { COMPONENTS, LocalPod, LocalTopology } from "../process/topology";
 import { waitFor } from "../../probe/wait";
 
 /** A restore's seed: the object store, the backup to load, and where the first pod's output goes. */

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
-import { clusterView, isConverged, waitForConvergence, watchMasters } from "../clusterWatch";
+import { sentinelGroupView, isConverged, waitForConvergence, watchMasters } from "../measure/sentinelGroupWatch";
 import { Credentials } from "../../probe/connection";
 import { DrillApps, DrillTopology } from "./drillTopology";
 import { Scenario } from "./scenarios";
@@ -130,7 +130,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const { twoMasters: twoMasterSamples, twoWritable: twoWritableMasterSamples } = await stopWatching();
     const endedAt = Date.now();
 
-    const view = final ?? (await clusterView(hosts, cfg.masterName, creds));
+    const view = final ?? (await sentinelGroupView(hosts, cfg.masterName, creds));
     const masterAfter = view.masters[0] ?? "";
     const results: WriterResult[] = [];
     for (const w of writers) {

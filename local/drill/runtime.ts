@@ -4,7 +4,7 @@ import { Credentials } from "../../probe/connection";
 import { PodBridge } from "../cluster/bridge";
 import { localSecretConfig, renderClusterObjects } from "../cluster/render";
 import { localApiToken, localCredentials } from "../credentials";
-import { NamespaceNetwork, podNetwork, SITES } from "../network";
+import { NamespaceNetwork, podNetwork, SITES } from "../process/network";
 import { ClusterDrillTopology, DrillTopology, ProcessDrillTopology } from "./drillTopology";
 
 export type RuntimeKind = "cluster" | "processes";

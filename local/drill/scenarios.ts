@@ -4,7 +4,7 @@ import { SENTINEL_PORT } from "../../k8s/redis/render";
 import { Credentials, withConnection } from "../../probe/connection";
 import { sentinelMaster } from "../../probe/roles";
 import { waitFor } from "../../probe/wait";
-import { waitForConvergence } from "../clusterWatch";
+import { waitForConvergence } from "../measure/sentinelGroupWatch";
 import { DrillPod, DrillTopology } from "./drillTopology";
 
 export interface DrillContext {

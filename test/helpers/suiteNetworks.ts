@@ -19,7 +19,7 @@ export const SUITE_LOOPBACK = {
 /**
  * The pod network (link prefix and /24) of each suite that runs pods in network namespaces.
  * A bridge removes every namespace under `<prefix>-` when it is set up, so no prefix may start
- * with another's `<prefix>-`; the runtimes' own are in local/network.ts (SITES) and the
+ * with another's `<prefix>-`; the runtimes' own are in local/process/network.ts (SITES) and the
  * drills' cluster bridge (local/drill/runtime.ts).
  */
 export const SUITE_BRIDGES = {

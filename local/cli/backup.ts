@@ -1,6 +1,7 @@
-import { stackFileConfig } from "../config/stackFile";
-import { BACKUP_COMMANDS, BackupCommand, backupCommand, localBackupRunner } from "../ops/backup";
-import { parseCommandLine } from "../scripts/commandLine";
+import { stackFileConfig } from "../../config/stackFile";
+import { BACKUP_COMMANDS, BackupCommand, backupCommand } from "../../ops/backup";
+import { localBackupRunner } from "../backup/runner";
+import { parseCommandLine } from "../../scripts/commandLine";
 
 const USAGE = `usage: npm run backup -- COMMAND [ID] [options]
 

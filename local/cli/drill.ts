@@ -1,14 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
-import { repeatTable, reportTable, timelineSvg } from "./report";
-import { abortActiveScenario, runScenario, ScenarioResult } from "./runner";
-import { SCENARIOS, scenariosNamed } from "./scenarios";
+import { repeatTable, reportTable, timelineSvg } from "../drill/report";
+import { abortActiveScenario, runScenario, ScenarioResult } from "../drill/runner";
+import { SCENARIOS, scenariosNamed } from "../drill/scenarios";
 import { maxReplicaLagSecondsFor } from "../../config/schema";
 import { parseCommandLine } from "../../scripts/commandLine";
-import { writeResults } from "../results";
-import { DISASTERS, DisasterName, DisasterResult, disasterTable, runDisaster } from "./disaster";
-import { drillRuntime, RuntimeKind } from "./runtime";
+import { writeResults } from "../measure/results";
+import { DISASTERS, DisasterName, DisasterResult, disasterTable, runDisaster } from "../drill/disaster";
+import { drillRuntime, RuntimeKind } from "../drill/runtime";
 
 const USAGE = `usage: npm run drill [-- options]
 

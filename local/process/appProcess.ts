@@ -1,14 +1,14 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { StackConfig } from "../config/schema";
-import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../k8s/appEnvironment";
-import { SENTINEL_PORT } from "../k8s/redis/render";
-import { Credentials } from "../probe/connection";
-import { rolePassword } from "./credentials";
-import { waitFor } from "../probe/wait";
+import { StackConfig } from "../../config/schema";
+import { APP_SECRET_VARIABLES, APP_TOKENS_VARIABLE, appVariables } from "../../k8s/appEnvironment";
+import { SENTINEL_PORT } from "../../k8s/redis/render";
+import { Credentials } from "../../probe/connection";
+import { rolePassword } from "../credentials";
+import { waitFor } from "../../probe/wait";
 
-export const APP_BINARY = path.resolve(__dirname, "../app/build/redis-dr-app");
+export const APP_BINARY = path.resolve(__dirname, "../../app/build/redis-dr-app");
 
 export interface AppProcess {
   /** The public API (and a /readyz without detail), what the NodeBalancer would reach. */

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
-import { AppProcess } from "./appProcess";
+import { AppProcess } from "../process/appProcess";
 
 /**
  * What a hostile client can do to the service's public port, measured: each probe runs against

@@ -1,4 +1,4 @@
-import { namespacesAvailable, PodBridge } from "./cluster/bridge";
+import { namespacesAvailable, PodBridge } from "../cluster/bridge";
 
 /**
  * Where the local pods live on the network. With network namespaces (root and

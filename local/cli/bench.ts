@@ -2,17 +2,17 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stackFileConfig } from "../config/stackFile";
-import { startApp } from "./appProcess";
-import { REDIS_PORT } from "../k8s/redis/render";
-import { waitFor } from "../probe/wait";
-import { ADMIN_USER } from "../probe/connection";
-import { clusterView, waitForConvergence } from "./clusterWatch";
-import { localApiToken, localCredentials } from "./credentials";
-import { LocalTopology } from "./topology";
-import { parseCommandLine } from "../scripts/commandLine";
-import { writeResults } from "./results";
-import { hostileTable, runHostileClients } from "./hostileClients";
+import { stackFileConfig } from "../../config/stackFile";
+import { startApp } from "../process/appProcess";
+import { REDIS_PORT } from "../../k8s/redis/render";
+import { waitFor } from "../../probe/wait";
+import { ADMIN_USER } from "../../probe/connection";
+import { sentinelGroupView, waitForConvergence } from "../measure/sentinelGroupWatch";
+import { localApiToken, localCredentials } from "../credentials";
+import { LocalTopology } from "../process/topology";
+import { parseCommandLine } from "../../scripts/commandLine";
+import { writeResults } from "../measure/results";
+import { hostileTable, runHostileClients } from "../measure/hostileClients";
 
 /**
  * `npm run bench`: the service's PUT /kv throughput and latency next to
@@ -55,7 +55,7 @@ function toMs(value: string): number {
 }
 
 function runWrk(url: string, apiToken: string, concurrency: number, seconds: number) {
-  const script = path.resolve(__dirname, "../app/bench/put.lua");
+  const script = path.resolve(__dirname, "../../app/bench/put.lua");
   const out = execFileSync(
     "wrk",
     ["-t", String(Math.min(2, concurrency)), "-c", String(concurrency), "-d", `${seconds}s`, "--latency", "-s", script, url],
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     const hostile = `Hostile clients against one instance (MAX_VALUE_BYTES ${1024 * 1024}; liveness: GET /healthz on the probe listener every 100 ms, 2 s timeout)\n\n${hostileTable(await runHostileClients(app, apiToken))}`;
     console.log(` done\n\n${hostile}`);
     const recovery = await measureKillRecovery(topology, app.url, apiToken, master);
-    const after = await clusterView(hosts, cfg.masterName, creds);
+    const after = await sentinelGroupView(hosts, cfg.masterName, creds);
     const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
     console.log(`\n${failover}`);
     if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${hostile}\n\n${failover}.\n`);

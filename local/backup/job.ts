@@ -1,12 +1,15 @@
 import * as path from "path";
-import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../k8s/redis/podEnvironment";
-import { SCRIPT_DIR } from "../k8s/redis/render";
-import { BackupSettings, backupJobVariables } from "../k8s/backup/settings";
+import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../../k8s/redis/podEnvironment";
+import { SCRIPT_DIR } from "../../k8s/redis/render";
+import { BackupSettings, backupJobVariables } from "../../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
-import { podPassword } from "./credentials";
-import { runCollecting, ScriptResult } from "./scriptProcess";
-import { LocalPod, LocalTopology } from "./topology";
-import { StackConfig } from "../config/schema";
+import { podPassword } from "../credentials";
+import { runCollecting, ScriptResult } from "../scriptProcess";
+import { LocalPod, LocalTopology } from "../process/topology";
+import { StackConfig } from "../../config/schema";
+
+/** backup.sh's own output format, read where the commands are (ops/backup.ts). */
+export { backupIdFrom } from "../../ops/backup";
 
 export type { ScriptResult };
 
@@ -70,10 +73,6 @@ export function runBackupScript(opts: LocalBackupOptions, args: string[], extraE
 }
 
 /** The id a successful `backup.sh run` or `take` printed last on stdout. */
-export function backupIdFrom(output: string): string | undefined {
-  const ids = output.match(/^\d{8}T\d{6}Z$/gm);
-  return ids?.[ids.length - 1];
-}
 
 /**
  * The restore init container's work in one pod (`backup.sh seed`, with the pod's own environment

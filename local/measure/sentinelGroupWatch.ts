@@ -1,21 +1,21 @@
-import { REDIS_PORT } from "../k8s/redis/render";
-import { Credentials, withConnection } from "../probe/connection";
-import { roleOf, Role, sentinelKnowledge, SentinelKnowledge } from "../probe/roles";
-import { waitFor } from "../probe/wait";
+import { REDIS_PORT } from "../../k8s/redis/render";
+import { Credentials, withConnection } from "../../probe/connection";
+import { roleOf, Role, sentinelKnowledge, SentinelKnowledge } from "../../probe/roles";
+import { waitFor } from "../../probe/wait";
 
 /**
  * The local topology's whole state, for tests and drills: every pod's role and what every
  * Sentinel knows, convergence, and a background watch for two masters (it writes a probe key
  * to tell whether each master accepts writes, so it is never pointed at production).
  */
-export interface ClusterView {
+export interface SentinelGroupView {
   roles: Record<string, Role>;
   masters: string[];
   sentinelVotes: Record<string, string | undefined>;
   sentinels: Record<string, SentinelKnowledge>;
 }
 
-export async function clusterView(hosts: string[], masterName: string, creds: Credentials): Promise<ClusterView> {
+export async function sentinelGroupView(hosts: string[], masterName: string, creds: Credentials): Promise<SentinelGroupView> {
   const roles = Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, await roleOf(h, creds)] as const)));
   const sentinels = Object.fromEntries(
     await Promise.all(hosts.map(async (h) => [h, await sentinelKnowledge(h, masterName, creds)] as const)),
@@ -31,7 +31,7 @@ export async function clusterView(hosts: string[], masterName: string, creds: Cr
  * is promotable only after its first sync (start-redis.sh), and Sentinel sees that in
  * its next INFO of the replica, up to 10 s later (sentinel_info_period, sentinel.c in redis 7.4.1).
  */
-export function isConverged(view: ClusterView): boolean {
+export function isConverged(view: SentinelGroupView): boolean {
   if (view.masters.length !== 1) return false;
   const master = view.masters[0]!;
   const pods = Object.keys(view.roles).length;
@@ -44,13 +44,13 @@ export function isConverged(view: ClusterView): boolean {
   return replicasLinked && sentinelsAgree;
 }
 
-export async function waitForConvergence(hosts: string[], masterName: string, creds: Credentials, timeoutMs: number): Promise<ClusterView> {
-  let last: ClusterView | undefined;
+export async function waitForConvergence(hosts: string[], masterName: string, creds: Credentials, timeoutMs: number): Promise<SentinelGroupView> {
+  let last: SentinelGroupView | undefined;
   try {
     return await waitFor(
       "the topology to converge",
       async () => {
-        last = await clusterView(hosts, masterName, creds);
+        last = await sentinelGroupView(hosts, masterName, creds);
         return isConverged(last) ? last : undefined;
       },
       timeoutMs,
@@ -87,7 +87,7 @@ export function watchMasters(hosts: string[], masterName: string, creds: Credent
   let last = "";
   const loop = (async () => {
     while (running) {
-      const view = await clusterView(hosts, masterName, creds);
+      const view = await sentinelGroupView(hosts, masterName, creds);
       if (view.masters.length > 1) {
         twoMasters++;
         const writable = await Promise.all(view.masters.map((m) => acceptsWrites(m, creds)));
@@ -118,12 +118,12 @@ export async function waitForConvergenceShowingRoles(
   creds: Credentials,
   timeoutMs: number,
   label: (host: string) => string = (host) => host,
-): Promise<ClusterView> {
+): Promise<SentinelGroupView> {
   const started = Date.now();
   const view = await waitFor(
     "the topology to converge",
     async () => {
-      const current = await clusterView(hosts, masterName, creds);
+      const current = await sentinelGroupView(hosts, masterName, creds);
       const summary = hosts.map((h) => `${label(h)}=${current.roles[h]?.role ?? "?"}`).join(" ");
       process.stdout.write(`\r  ${((Date.now() - started) / 1000).toFixed(1)}s ${summary}   `);
       return isConverged(current) ? current : undefined;

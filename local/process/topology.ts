@@ -1,13 +1,13 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { StackConfig } from "../config/schema";
-import { renderAclUsers, renderSentinelAclUsers } from "../k8s/redis/acl";
-import { hostProcessVariables, POD_NAME_VARIABLE, REDIS_POD_SECRET_VARIABLES, redisPodVariables } from "../k8s/redis/podEnvironment";
-import { renderRedisConf, renderSentinelTemplate, SCRIPT_DIR } from "../k8s/redis/render";
-import { podPassword } from "./credentials";
+import { StackConfig } from "../../config/schema";
+import { renderAclUsers, renderSentinelAclUsers } from "../../k8s/redis/acl";
+import { hostProcessVariables, POD_NAME_VARIABLE, REDIS_POD_SECRET_VARIABLES, redisPodVariables } from "../../k8s/redis/podEnvironment";
+import { renderRedisConf, renderSentinelTemplate, SCRIPT_DIR } from "../../k8s/redis/render";
+import { podPassword } from "../credentials";
 import { LoopbackNetwork, PodNetwork } from "./network";
-import { runCollecting, ScriptResult } from "./scriptProcess";
+import { runCollecting, ScriptResult } from "../scriptProcess";
 
 /** The long-running containers of a Redis pod, each started from its script start-<name>.sh or follow-promotion.sh. */
 export const COMPONENTS = ["redis", "sentinel", "promotion-follower"] as const;

@@ -1,4 +1,4 @@
-#include "redis_cluster.hpp"
+#include "sentinel_group.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -106,7 +106,7 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     return condition();
 }
 
-RedisCluster::RedisCluster(int downAfterMs) : downAfterMs_(downAfterMs) {
+SentinelGroup::SentinelGroup(int downAfterMs) : downAfterMs_(downAfterMs) {
     char pattern[] = "/tmp/redisdr-it-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -114,16 +114,16 @@ RedisCluster::RedisCluster(int downAfterMs) : downAfterMs_(downAfterMs) {
     sentinels_.resize(3);
 }
 
-RedisCluster::~RedisCluster() = default;
+SentinelGroup::~SentinelGroup() = default;
 
-int RedisCluster::indexOf(const std::string& h) const {
+int SentinelGroup::indexOf(const std::string& h) const {
     for (int i = 0; i < 3; ++i) {
         if (host(i) == h) return i;
     }
     return -1;
 }
 
-void RedisCluster::startRedis(int i, const std::string& replicaOf) {
+void SentinelGroup::startRedis(int i, const std::string& replicaOf) {
     const auto data = dir_ + "/redis-" + std::to_string(i);
     std::filesystem::create_directories(data);
     std::ofstream conf(data + "/redis.conf");
@@ -136,7 +136,7 @@ void RedisCluster::startRedis(int i, const std::string& replicaOf) {
     redis_[static_cast<size_t>(i)] = Process({"redis-server", data + "/redis.conf"}, {{"PATH", std::getenv("PATH")}}, data + "/redis.log");
 }
 
-void RedisCluster::startSentinel(int i) {
+void SentinelGroup::startSentinel(int i) {
     const auto data = dir_ + "/sentinel-" + std::to_string(i);
     std::filesystem::create_directories(data);
     std::ofstream conf(data + "/sentinel.conf");
@@ -152,7 +152,7 @@ void RedisCluster::startSentinel(int i) {
         Process({"redis-sentinel", data + "/sentinel.conf"}, {{"PATH", std::getenv("PATH")}}, data + "/sentinel.log");
 }
 
-void RedisCluster::start() {
+void SentinelGroup::start() {
     startRedis(0, "");
     startRedis(1, host(0));
     startRedis(2, host(0));
@@ -164,21 +164,21 @@ void RedisCluster::start() {
     }
     for (int i = 0; i < 3; ++i) startSentinel(i);
     if (!waitUntil([this] { return converged(); }, std::chrono::seconds(40))) {
-        throw std::runtime_error("cluster did not converge; logs in " + dir_);
+        throw std::runtime_error("Sentinel group did not converge; logs in " + dir_);
     }
 }
 
-Reply RedisCluster::redis(int i, const std::vector<std::string>& argv) const {
+Reply SentinelGroup::redis(int i, const std::vector<std::string>& argv) const {
     auto conn = RedisConnection::open(Endpoint{host(i), kRedisPort}, Timeouts{}, kPassword, false);
     return conn->command(argv);
 }
 
-Reply RedisCluster::sentinel(int i, const std::vector<std::string>& argv) const {
+Reply SentinelGroup::sentinel(int i, const std::vector<std::string>& argv) const {
     auto conn = RedisConnection::open(Endpoint{host(i), kSentinelPort}, Timeouts{}, kSentinelPassword, true);
     return conn->command(argv);
 }
 
-std::string RedisCluster::masterBySentinel(int i) const {
+std::string SentinelGroup::masterBySentinel(int i) const {
     try {
         auto reply = sentinel(i, {"SENTINEL", "get-master-addr-by-name", kMasterName});
         return reply.elements.size() == 2 ? reply.elements[0].str : "";
@@ -187,7 +187,7 @@ std::string RedisCluster::masterBySentinel(int i) const {
     }
 }
 
-bool RedisCluster::converged() const {
+bool SentinelGroup::converged() const {
     try {
         const auto master = masterBySentinel(0);
         if (master.empty()) return false;
@@ -210,7 +210,7 @@ bool RedisCluster::converged() const {
     }
 }
 
-int RedisCluster::onlineReplicas(int i) const {
+int SentinelGroup::onlineReplicas(int i) const {
     try {
         const auto info = redis(i, {"INFO", "replication"}).str;
         int online = 0;
@@ -221,13 +221,13 @@ int RedisCluster::onlineReplicas(int i) const {
     }
 }
 
-void RedisCluster::killRedis(int i, int sig) {
+void SentinelGroup::killRedis(int i, int sig) {
     auto& p = redis_[static_cast<size_t>(i)];
     p.signal(sig);
     p.wait(std::chrono::seconds(5));
 }
 
-void RedisCluster::restartRedisAsReplica(int i) { startRedis(i, masterBySentinel(i == 0 ? 1 : 0)); }
+void SentinelGroup::restartRedisAsReplica(int i) { startRedis(i, masterBySentinel(i == 0 ? 1 : 0)); }
 
 pid_t childOf(pid_t pid) {
     std::error_code ignored;
@@ -247,8 +247,8 @@ pid_t childOf(pid_t pid) {
     return -1;
 }
 
-long long callsOf(const RedisCluster& cluster, int node, const std::string& command) {
-    const std::string stats = cluster.redis(node, {"INFO", "commandstats"}).str;
+long long callsOf(const SentinelGroup& group, int node, const std::string& command) {
+    const std::string stats = group.redis(node, {"INFO", "commandstats"}).str;
     const std::string field = "cmdstat_" + command + ":calls=";
     const auto at = stats.find(field);
     return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import S3rver from "s3rver";
-import { STORE_KEY_VARIABLES, storeVariables } from "../k8s/backup/settings";
+import { STORE_KEY_VARIABLES, storeVariables } from "../../k8s/backup/settings";
 
 /** How a backup script reaches an S3-compatible store: rclone's remote "store", from the environment. */
 export interface ObjectStoreAccess {

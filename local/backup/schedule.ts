@@ -1,6 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import * as fs from "fs";
-import { backupIdFrom, LocalBackupOptions, runBackupScript } from "./backupJob";
+import { backupIdFrom, LocalBackupOptions, runBackupScript } from "./job";
 
 /**
  * The CronJob's schedule on this machine: runs `backup.sh run` at every tick of the stack's

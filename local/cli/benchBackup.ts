@@ -1,18 +1,18 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stackFileConfig } from "../config/stackFile";
-import { backupSettings } from "../k8s/backup/settings";
-import { REDIS_PORT } from "../k8s/redis/render";
-import { withConnection } from "../probe/connection";
-import { parseCommandLine } from "../scripts/commandLine";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "./backupJob";
-import { waitForConvergence } from "./clusterWatch";
-import { localCredentials } from "./credentials";
-import { podNetwork } from "./network";
-import { LocalObjectStore } from "./objectStore";
-import { writeResults } from "./results";
-import { LocalTopology } from "./topology";
+import { stackFileConfig } from "../../config/stackFile";
+import { backupSettings } from "../../k8s/backup/settings";
+import { REDIS_PORT } from "../../k8s/redis/render";
+import { withConnection } from "../../probe/connection";
+import { parseCommandLine } from "../../scripts/commandLine";
+import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "../backup/job";
+import { waitForConvergence } from "../measure/sentinelGroupWatch";
+import { localCredentials } from "../credentials";
+import { podNetwork } from "../process/network";
+import { LocalObjectStore } from "../backup/objectStore";
+import { writeResults } from "../measure/results";
+import { LocalTopology } from "../process/topology";
 
 const USAGE = `usage: npm run bench:backup [-- options]
 

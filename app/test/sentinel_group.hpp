@@ -48,7 +48,7 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
                std::chrono::milliseconds every = std::chrono::milliseconds(100));
 
 // Three redis-server and three redis-sentinel processes on 127.0.2.1-3, pod 0 master at start.
-class RedisCluster {
+class SentinelGroup {
 public:
     static constexpr int kRedisPort = 6379;
     static constexpr int kSentinelPort = 26379;
@@ -56,8 +56,8 @@ public:
     static constexpr const char* kPassword = "integration-redis-pass";
     static constexpr const char* kSentinelPassword = "integration-sentinel-pass";
 
-    explicit RedisCluster(int downAfterMs = 2000);
-    ~RedisCluster();
+    explicit SentinelGroup(int downAfterMs = 2000);
+    ~SentinelGroup();
 
     // Starts everything and waits until every Sentinel sees the master, both replicas and both peers.
     void start();
@@ -89,6 +89,6 @@ private:
 };
 
 // How many times NODE of CLUSTER has run COMMAND (INFO commandstats), 0 if never.
-long long callsOf(const RedisCluster& cluster, int node, const std::string& command);
+long long callsOf(const SentinelGroup& group, int node, const std::string& command);
 
 }  // namespace redisdr::testing

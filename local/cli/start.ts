@@ -1,21 +1,21 @@
 import * as fs from "fs";
 import * as path from "path";
-import { AppProcess, startApp, waitUntilReady } from "./appProcess";
-import { StackConfig } from "../config/schema";
-import { Credentials } from "../probe/connection";
-import { waitForConvergenceShowingRoles } from "./clusterWatch";
-import { NamespaceNetwork, podNetwork, SITES } from "./network";
-import { claimStateDirectory, RUN_CLAIM_FILE, stopLeftoverContainers } from "./cluster/leftovers";
-import { ClusterRun, ClusterStartOptions } from "./clusterStart";
-import { LocalTopology } from "./topology";
-import { stackFileConfig } from "../config/stackFile";
-import { API_TOKEN_FILE, localApiToken, localCredentials } from "./credentials";
-import { parseCommandLine } from "../scripts/commandLine";
-import { backupSettings } from "../k8s/backup/settings";
-import { BackupSchedule } from "./backupSchedule";
-import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "./objectStore";
-import { processBackupTarget, seedAndStartAll } from "./backupJob";
-import { SeedChoice } from "../k8s/redis/podEnvironment";
+import { AppProcess, startApp, waitUntilReady } from "../process/appProcess";
+import { StackConfig } from "../../config/schema";
+import { Credentials } from "../../probe/connection";
+import { waitForConvergenceShowingRoles } from "../measure/sentinelGroupWatch";
+import { NamespaceNetwork, podNetwork, SITES } from "../process/network";
+import { claimStateDirectory, RUN_CLAIM_FILE, stopLeftoverContainers } from "../cluster/leftovers";
+import { ClusterRun, ClusterStartOptions } from "../cluster/start";
+import { LocalTopology } from "../process/topology";
+import { stackFileConfig } from "../../config/stackFile";
+import { API_TOKEN_FILE, localApiToken, localCredentials } from "../credentials";
+import { parseCommandLine } from "../../scripts/commandLine";
+import { backupSettings } from "../../k8s/backup/settings";
+import { BackupSchedule } from "../backup/schedule";
+import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "../backup/objectStore";
+import { processBackupTarget, seedAndStartAll } from "../backup/job";
+import { SeedChoice } from "../../k8s/redis/podEnvironment";
 
 const USAGE = `usage: npm start [-- options]
 
