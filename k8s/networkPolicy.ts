@@ -68,6 +68,11 @@ export function publicEgress(port: pulumi.Input<number>): EgressRule {
   return { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_IPV4] } }], ports: [tcp(port)] };
 }
 
+/** TCP to the public IPv4 addresses of an http(s) ENDPOINT (the object store), on its port. */
+export function endpointEgress(endpoint: pulumi.Input<string>): EgressRule {
+  return publicEgress(pulumi.output(endpoint).apply(endpointPort));
+}
+
 /** The TCP port an http(s) endpoint URL is served on. */
 export function endpointPort(endpoint: string): number {
   const url = new URL(endpoint);

@@ -20,7 +20,7 @@ import { EXPORTER_PORTS } from "./redis/exporters";
 import { redisPodTemplate } from "./redis/podTemplate";
 import { SeedChoice } from "./redis/podEnvironment";
 import { labelsFor, selectorFor } from "./labels";
-import { dnsEgress, endpointPort, isolatingPolicy, namespaceLabel, podEgress, publicEgress } from "./networkPolicy";
+import { dnsEgress, endpointEgress, isolatingPolicy, namespaceLabel, podEgress } from "./networkPolicy";
 import { BackupStoreRef } from "./backup/backupJob";
 
 export const REDIS_COMPONENT = "redis";
@@ -235,7 +235,7 @@ export class RedisTier extends pulumi.ComponentResource {
         egress: [
           dnsEgress(),
           podEgress(selector, [REDIS_PORT, SENTINEL_PORT]),
-          ...(args.seed ? [publicEgress(pulumi.output(args.seed.store.endpoint).apply(endpointPort))] : []),
+          ...(args.seed ? [endpointEgress(args.seed.store.endpoint)] : []),
         ],
       },
       child,

@@ -19,6 +19,9 @@ const JSON_OUTPUT = { json: { type: "boolean", default: false, help: "machine-re
 const SENTINEL = { sentinel: { type: "string", multiple: true, value: "HOST:PORT", help: "a Sentinel to ask (repeatable)" } } as const;
 const YES = { yes: { type: "boolean", default: false, help: "confirm" } } as const;
 
+/** The commands that ask the Linode API set it up from the environment, logging retries to stderr. */
+const useLinodeApi = () => configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
+
 /** Progress lines, unless the output is JSON. */
 const progressFor = (json: boolean) => (line: string) => {
   if (!json) console.log(`  ${line}`);
@@ -30,7 +33,7 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     positionals: { min: 0, max: 0 },
     options: { ...STACK, ...JSON_OUTPUT },
     async run(values) {
-      configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
+      useLinodeApi();
       if (!values.json) console.log(`preflight for stack ${values.stack}:`);
       const results = await preflight(stackFileConfig(values.stack), values.stack, (check) => progressFor(values.json)(`checking ${check}...`));
       if (values.json) console.log(JSON.stringify({ stack: values.stack, ok: results.every((r) => r.ok), results }, null, 2));
@@ -43,7 +46,7 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     positionals: { min: 0, max: 0 },
     options: { ...STACK, ...JSON_OUTPUT, ...SENTINEL },
     async run(values) {
-      configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
+      useLinodeApi();
       const report = await gatherStatus(values.stack, stackFileConfig(values.stack), values.sentinel ?? [], progressFor(values.json));
       console.log(values.json ? JSON.stringify(report, null, 2) : statusLines(report).join("\n"));
       return statusExitCode(report);
@@ -54,7 +57,7 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     positionals: { min: 0, max: 0 },
     options: { ...STACK, ...JSON_OUTPUT, ...SENTINEL, url: { type: "string", value: "URL", help: "the public URL to write through (the stack output publicUrl)" }, ...YES },
     async run(values) {
-      configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
+      useLinodeApi();
       const cfg = stackFileConfig(values.stack);
       const sentinels = values.sentinel ?? [];
       if (!values.url) throw new Error("drill needs --url <public URL> (the stack output publicUrl)");

@@ -133,7 +133,7 @@ void RedisPipeline::flush() {
     for (const auto* command : flight.batch->wire(commands)) appendCommand(out_, *command);
     flight.requests = std::move(batch);
     // No attempt outlives its request, nor waits longer than the command timeout.
-    flight.expires = std::min(deadline, now + client_.settings().redisTimeouts.command);
+    flight.expires = std::min(deadline, now + client_.pool().timeouts().command);
     inFlight_.push_back(std::move(flight));
     armTimer();
 

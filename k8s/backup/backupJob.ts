@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { dnsEgress, endpointPort, hostPortEgress, isolatingPolicy, podEgress, publicEgress } from "../networkPolicy";
+import { dnsEgress, endpointEgress, hostPortEgress, isolatingPolicy, podEgress } from "../networkPolicy";
 import { labelsFor, selectorFor } from "../labels";
 import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, podPasswordSecretKey, scriptEnvironment } from "../redis/podEnvironment";
 import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
@@ -157,7 +157,7 @@ export class BackupJob extends pulumi.ComponentResource {
         egress: [
           dnsEgress(),
           podEgress(args.redisPods.selector, args.redisPods.ports),
-          publicEgress(pulumi.output(args.store.endpoint).apply(endpointPort)),
+          endpointEgress(args.store.endpoint),
           ...(args.pushgateway ? [hostPortEgress(args.pushgateway)] : []),
         ],
       },

@@ -85,7 +85,6 @@ public:
     MasterTracker& tracker() { return tracker_; }
     ConnectionPool& pool() { return pool_; }
     AttemptBudget& budget() { return budget_; }
-    const ClientSettings& settings() const { return settings_; }
 
 private:
     std::vector<Reply> attemptsFrom(unsigned attempt, std::optional<Attempt> failed, const Commands& commands, Idempotency idempotency,
