@@ -72,8 +72,6 @@ export function runBackupScript(opts: LocalBackupOptions, args: string[], extraE
   return runCollecting(command, argv, { ...localBackupEnvironment(opts), ...extraEnv }, onOutput);
 }
 
-/** The id a successful `backup.sh run` or `take` printed last on stdout. */
-
 /**
  * The restore init container's work in one pod (`backup.sh seed`, with the pod's own environment
  * and the store's): only the first pod of an empty topology loads the backup, the others skip.
