@@ -4,6 +4,7 @@ import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { waitForConvergence, watchMasters } from "../local/measure/sentinelGroupWatch";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { LocalTopology } from "../local/process/topology";
 import { topologyPods } from "../local/podRunner";
 import { kubectlPods, switchover } from "../ops/switchover";
@@ -32,7 +33,7 @@ async function converged() {
   topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.switchover), ...creds, extraEnv: { SYNC_WAIT_SECONDS: "1", PRIORITY_WAIT_SECONDS: "15" } });
   topology.startAll();
   const hosts = topology.pods.map((p) => p.address);
-  const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+  const view = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
   return { t: topology, hosts, master: topology.pods.find((p) => p.address === view.masters[0])! };
 }
 
@@ -51,7 +52,7 @@ describe("switchover", () => {
     const result = await switchover(topologyPods(t), target.name);
     expect(result, result.output).toMatchObject({ from: master.name, to: target.name, code: 0 });
     expect(result.output).toMatch(new RegExp(`handover complete: ${target.address.replace(/\./g, "\\.")} is master`));
-    const final = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+    const final = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
     await waitFor("writes on the new master", async () => writer.samples.some((s) => s.ok && s.at > Date.now() - 200), 5000);
     await writer.stop();
 
@@ -102,7 +103,7 @@ describe("switchover", () => {
     } finally {
       t.signal(target, "redis", "SIGCONT");
     }
-    await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+    await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
     expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
   });
 });
