@@ -16,6 +16,7 @@ import { LoopbackNetwork } from "../local/process/network";
 import { LocalTopology } from "../local/process/topology";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
@@ -30,7 +31,7 @@ const hosts = topology.pods.map((p) => p.address);
 let job: LocalBackupOptions;
 
 const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
-const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
+const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
 const objects = async () => (await rclone("lsf", "-R", `store:${store.bucket}/backups`)).stdout.toString().split("\n").filter(Boolean).map((o) => o.replace(/\/$/, ""));
 /** The job's own store settings (rclone's "store" remote) and backup settings. */
 const storeEnv = (): Record<string, string> =>
@@ -203,7 +204,7 @@ describe("backup.sh seed", () => {
       expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
       fresh.startAll();
       const freshHosts = fresh.pods.map((p) => p.address);
-      const view = await waitForConvergence(freshHosts, cfg.masterName, creds, 30_000);
+      const view = await waitForConvergence(freshHosts, cfg.masterName, creds, CONVERGE_MS);
       expect(view.masters).toEqual([freshHosts[0]]);
       for (const h of freshHosts) {
         await waitFor(`${h} to hold the restored keys`, async () => (await redis(h, (c) => c.dbsize())) === 1002, 15_000);

@@ -71,7 +71,11 @@ describe("drill harness", () => {
     expect(result.violations).toEqual([]);
     expect(result.failover).toBe(false);
     expect(result.converged).toBe(true);
-    expect(ours.acknowledged).toBeGreaterThan(100);
+    // Writes were acknowledged throughout the 5 s run (with rtoMs < 1000: no gap of a second),
+    // whatever rate a loaded machine allows.
+    const acked = ours.samples.filter((s) => s.ok).map((s) => s.at);
+    expect(acked.length).toBe(ours.acknowledged);
+    expect(Math.max(...acked) - Math.min(...acked)).toBeGreaterThan(4000);
     expect(ours.failed).toBe(0);
     expect(ours.lost).toBe(0);
     expect(result.masterAfter).toBe(result.masterBefore);

@@ -13,6 +13,7 @@ import { LoopbackNetwork } from "../local/process/network";
 import { LocalTopology } from "../local/process/topology";
 import { rolePassword } from "../local/credentials";
 import { ALERT_RULES_FILE, alertRuleGroups } from "../k8s/monitoring";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { stackConfig } from "./helpers/stackConfig";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
@@ -73,7 +74,7 @@ describe("metric names the alert rules use", () => {
 
   beforeAll(async () => {
     topology.startAll();
-    const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
+    const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, CONVERGE_MS);
     const master = view.masters[0]!;
     const sentinel = topology.pods[1]!.address;
     app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18597, logFile: path.join(baseDir, "app.log") });

@@ -9,6 +9,7 @@ import { Credentials } from "../probe/connection";
 import { LoopbackNetwork } from "../local/process/network";
 import { LocalTopology } from "../local/process/topology";
 import { waitFor } from "../probe/wait";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
@@ -203,7 +204,7 @@ describe("Redis status and node drill on a local topology", () => {
 
   beforeAll(async () => {
     topology.startAll();
-    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000);
+    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, CONVERGE_MS);
     app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18598, logFile: path.join(baseDir, "app.log") });
   });
 

@@ -6,6 +6,7 @@ import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { LocalPod, LocalTopology } from "../local/process/topology";
 import { roleOf, sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 import { LoopbackNetwork } from "../local/process/network";
@@ -28,7 +29,7 @@ const handle = (pod: LocalPod, payload: string) =>
 
 beforeAll(async () => {
   topology.startAll();
-  const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
+  const view = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
   master = topology.pods.find((p) => p.address === view.masters[0])!;
   replicas = topology.pods.filter((p) => p !== master);
 });

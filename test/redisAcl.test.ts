@@ -11,6 +11,7 @@ import { LoopbackNetwork } from "../local/process/network";
 import { LocalTopology } from "../local/process/topology";
 import { Credentials, withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
+import { CONVERGE_MS } from "./helpers/redisTier";
 import { FAST_FAILOVER_CFG } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
 
@@ -41,7 +42,7 @@ describe("Redis users: least privilege", () => {
 
   beforeAll(async () => {
     topology.startAll();
-    master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 60_000)).masters[0]!;
+    master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
   });
   afterAll(async () => {
     await topology.shutdown();
