@@ -147,10 +147,17 @@ while :; do
 done
 log "${TARGET:-every online replica} holds offset $master_offset"
 
-if [[ $(sentinel_cmd "$sentinel" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) != OK ]]; then
-  log "refused: Sentinel at $sentinel did not accept SENTINEL FAILOVER"
-  exit 3
-fi
+# NOGOODSLAVE can be a moment's view: Sentinel skips a replica whose last PING reply is over
+# five ping periods old (sentinelSelectSlave, redis/redis src/sentinel.c), and on loaded nodes
+# a reply can be late. It pings every second, so ask again for a few seconds, still paused.
+failover_deadline=$((SECONDS + 3))
+until answer=$(sentinel_cmd "$sentinel" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) && [[ $answer == OK ]]; do
+  if [[ $answer != *NOGOODSLAVE* ]] || ((SECONDS >= failover_deadline)); then
+    log "refused: Sentinel at $sentinel did not accept SENTINEL FAILOVER: ${answer:-no answer}"
+    exit 3
+  fi
+  sleep 0.2
+done
 log "failover requested through Sentinel at $sentinel"
 
 # Follow the promoted replica the moment it reports ROLE master; only Sentinel can have
