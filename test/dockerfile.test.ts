@@ -7,7 +7,7 @@ import { REPO_ROOT } from "./helpers/stackConfig";
 
 // No Docker engine runs here, so the image is checked against what the binary really needs.
 const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "app/Dockerfile"), "utf8");
-const binary = path.join(REPO_ROOT, "app/build/redis-dr-app");
+const binaries = ["redis-dr-app", "redis-dr-archiver"].map((name) => path.join(REPO_ROOT, "app/build", name));
 
 function owningPackage(library: string): string {
   for (const candidate of [`/lib/x86_64-linux-gnu/${library}`, `/usr/lib/x86_64-linux-gnu/${library}`]) {
@@ -21,8 +21,9 @@ function owningPackage(library: string): string {
 }
 
 describe("app/Dockerfile", () => {
-  it("installs a Debian package for every library the binary links", () => {
+  it.each(binaries)("installs a Debian package for every library %s links, and copies it", (binary) => {
     expect(fs.existsSync(binary), "build app/ first: npm run app:build").toBe(true);
+    expect(dockerfile).toContain(`COPY --from=build /src/build/${path.basename(binary)} /usr/local/bin/${path.basename(binary)}`);
     const needed = execFileSync("objdump", ["-p", binary], { encoding: "utf8" })
       .split("\n")
       .filter((line) => line.trim().startsWith("NEEDED"))

@@ -5,67 +5,11 @@
 #include <sstream>
 
 #include "api_auth.hpp"
+#include "env_reader.hpp"
 
 namespace redisdr {
 
 namespace {
-
-std::string joinProblems(const std::vector<std::string>& problems) {
-    std::ostringstream out;
-    out << "invalid configuration:";
-    for (const auto& p : problems) out << "\n  - " << p;
-    return out.str();
-}
-
-class Reader {
-public:
-    explicit Reader(const EnvLookup& env) : env_(env) {}
-
-    std::string text(const char* name, const std::string& fallback, bool required = false) {
-        const char* value = env_(name);
-        if (value == nullptr || *value == '\0') {
-            if (required) problems.push_back(std::string(name) + " is required");
-            return fallback;
-        }
-        return value;
-    }
-
-    long long integer(const char* name, long long fallback, long long min, long long max) {
-        const char* value = env_(name);
-        if (value == nullptr || *value == '\0') return fallback;
-        std::string text(value);
-        std::size_t used = 0;
-        long long parsed = 0;
-        try {
-            parsed = std::stoll(text, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != text.size() || used == 0) {
-            problems.push_back(std::string(name) + "=\"" + text + "\" is not a whole number");
-            return fallback;
-        }
-        if (parsed < min || parsed > max) {
-            problems.push_back(std::string(name) + "=" + text + " is outside " + std::to_string(min) + ".." +
-                               std::to_string(max));
-            return fallback;
-        }
-        return parsed;
-    }
-
-    std::size_t size(const char* name, std::size_t fallback, long long min, long long max) {
-        return static_cast<std::size_t>(integer(name, static_cast<long long>(fallback), min, max));
-    }
-
-    std::chrono::milliseconds millis(const char* name, long long fallback, long long min, long long max) {
-        return std::chrono::milliseconds(integer(name, fallback, min, max));
-    }
-
-    std::vector<std::string> problems;
-
-private:
-    const EnvLookup& env_;
-};
 
 // Comma-separated bearer tokens. A problem names the token by position, never by value.
 std::vector<std::string> parseTokens(const std::string& list, std::vector<std::string>& problems) {
@@ -90,11 +34,8 @@ std::vector<std::string> parseTokens(const std::string& list, std::vector<std::s
 
 }  // namespace
 
-ConfigError::ConfigError(std::vector<std::string> problems)
-    : std::runtime_error(joinProblems(problems)), problems_(std::move(problems)) {}
-
 ServiceConfig parseServiceConfig(const EnvLookup& env) {
-    Reader r(env);
+    EnvReader r(env);
     ServiceConfig c;
     const int sentinelPort = static_cast<int>(r.integer("SENTINEL_PORT", 26379, 1, 65535));
     const auto hosts = r.text("SENTINEL_HOST", "", true);
@@ -164,7 +105,7 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     if (c.commandTimeout > c.requestTimeout) {
         r.problems.push_back("REDIS_COMMAND_TIMEOUT_MS must not exceed REDIS_REQUEST_TIMEOUT_MS");
     }
-    if (!r.problems.empty()) throw ConfigError(r.problems);
+    r.check();
     return c;
 }
 

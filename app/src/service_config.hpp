@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "env_reader.hpp"
 #include "redisdr/endpoint.hpp"
 
 namespace redisdr {
@@ -53,17 +54,6 @@ struct ServiceConfig {
     int readyFailureThreshold = 3;
     int readySuccessThreshold = 2;
 };
-
-class ConfigError : public std::runtime_error {
-public:
-    explicit ConfigError(std::vector<std::string> problems);
-    const std::vector<std::string>& problems() const { return problems_; }
-
-private:
-    std::vector<std::string> problems_;
-};
-
-using EnvLookup = std::function<const char*(const char*)>;
 
 // Reads and validates the configuration; throws ConfigError listing every problem.
 ServiceConfig parseServiceConfig(const EnvLookup& env);

@@ -1,0 +1,79 @@
+#include "archive/restore_plan.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+namespace redisdr::archive {
+
+std::string formatMs(std::int64_t epochMs) {
+    const std::time_t seconds = static_cast<std::time_t>(epochMs / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    std::ostringstream out;
+    out << std::put_time(&utc, "%Y-%m-%dT%H:%M:%S") << '.' << std::setw(3) << std::setfill('0') << (epochMs % 1000) << 'Z';
+    return out.str();
+}
+
+namespace {
+
+std::string describe(const CoveredWindow& w) {
+    std::string text = "the archive covers offsets " + std::to_string(w.startOffset) + ".." + std::to_string(w.endOffset);
+    if (w.endAtMs > 0) text += ", up to " + formatMs(w.endAtMs);
+    return text + " (" + w.endsBecause + ")";
+}
+
+}  // namespace
+
+RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<GapInfo>& gaps, const BasePoint& base,
+                        std::optional<std::int64_t> untilMs) {
+    std::sort(segments.begin(), segments.end(), [](const auto& a, const auto& b) { return a.startOffset < b.startOffset; });
+    RestorePlan plan;
+    plan.base = base;
+    const std::uint64_t from = base.position.offset;
+    auto it = std::find_if(segments.begin(), segments.end(), [&](const auto& s) { return s.endOffset > from; });
+    if (it == segments.end() || it->startOffset > from) {
+        const std::string next = it == segments.end() ? "none after it" : "the next starts at " + std::to_string(it->startOffset);
+        throw RestoreRefused("no archived segment continues the base at offset " + std::to_string(from) + " (" + next + ")");
+    }
+    const bool sameHistory = it->replicationId == base.position.replicationId ||
+                             (it->startOffset == from && it->previousReplicationId == base.position.replicationId);
+    if (!sameHistory) {
+        throw RestoreRefused("the segment holding offset " + std::to_string(from) + " belongs to replication id " + it->replicationId +
+                             ", not the base's " + base.position.replicationId);
+    }
+    plan.window = {from, from, 0, "the newest segment"};
+    for (; it != segments.end(); ++it) {
+        if (!plan.segments.empty()) {
+            const SegmentInfo& last = plan.segments.back();
+            const bool follows = it->startOffset == last.endOffset &&
+                                 (it->replicationId == last.replicationId || it->previousReplicationId == last.replicationId);
+            if (!follows) {
+                const auto gap = std::find_if(gaps.begin(), gaps.end(), [&](const GapInfo& g) { return g.from.offset >= last.endOffset; });
+                plan.window.endsBecause = gap != gaps.end() ? "a gap: full resync at " + formatMs(gap->atMs)
+                                                            : "segment " + it->name + " does not follow " + last.name;
+                break;
+            }
+        }
+        plan.segments.push_back(*it);
+        plan.window.endOffset = it->endOffset;
+        plan.window.endAtMs = it->lastAtMs;
+    }
+    plan.stopOffset = from;
+    for (const auto& segment : plan.segments) {
+        for (const auto& mark : segment.marks) {
+            if (mark.offset <= from) continue;
+            if (untilMs && mark.atMs > *untilMs) break;
+            plan.stopOffset = mark.offset;
+            plan.stopAtMs = mark.atMs;
+        }
+    }
+    if (untilMs && *untilMs > plan.window.endAtMs) {
+        throw RestoreRefused("cannot restore to " + formatMs(*untilMs) + ": " + describe(plan.window));
+    }
+    while (!plan.segments.empty() && plan.segments.back().startOffset >= plan.stopOffset && plan.segments.size() > 1) plan.segments.pop_back();
+    return plan;
+}
+
+}  // namespace redisdr::archive

@@ -1,0 +1,203 @@
+// The archiver against real redis-server processes on 127.0.13.x: a master and two replicas,
+// a scratch server for replays. Each restore is checked against the live master by DEBUG
+// DIGEST (a hash of the whole dataset), so "replayed" means "the same data".
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "archive/archiver.hpp"
+#include "archive/replayer.hpp"
+#include "archive/restore_plan.hpp"
+#include "sentinel_group.hpp"
+
+using namespace redisdr;
+using namespace redisdr::archive;
+using namespace std::chrono_literals;
+using redisdr::testing::Process;
+using redisdr::testing::waitUntil;
+
+namespace {
+
+constexpr const char* kPassword = "archive-test-pass";
+const std::string kScratch = "127.0.13.9";
+
+std::string host(int i) { return "127.0.13." + std::to_string(i + 1); }
+
+Reply call(const std::string& at, const std::vector<std::string>& argv) {
+    auto connection = RedisConnection::open(Endpoint{at, 6379}, Timeouts{500ms, 5000ms}, kPassword, false);
+    return connection->command(argv);
+}
+
+std::string infoField(const std::string& at, const std::string& name) {
+    const std::string info = call(at, {"INFO", "replication"}).str;
+    const auto start = info.find(name + ":");
+    if (start == std::string::npos) return "";
+    const auto from = start + name.size() + 1;
+    return info.substr(from, info.find('\r', from) - from);
+}
+
+class ArchiveTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/redis-dr-archive-XXXXXX";
+        dir_ = mkdtemp(pattern);
+        spool_ = dir_ + "/spool";
+        for (int i = 0; i < 3; i++) servers_.push_back(startServer(host(i), i == 0 ? "" : host(0)));
+        ASSERT_TRUE(waitUntil([] { return infoField(host(1), "master_link_status") == "up" && infoField(host(2), "master_link_status") == "up"; }, 10s));
+    }
+    void TearDown() override {
+        stopArchiver();
+        servers_.clear();
+        if (!::testing::Test::HasFailure()) std::system(("rm -rf " + dir_).c_str());
+    }
+
+    Process startServer(const std::string& address, const std::string& replicaOf) {
+        const std::string data = dir_ + "/" + address;
+        ::mkdir(data.c_str(), 0700);
+        std::vector<std::string> argv{"redis-server", "--bind", address, "--port", "6379", "--dir", data, "--save", "", "--appendonly", "no",
+                                      "--requirepass", kPassword, "--masterauth", kPassword, "--enable-debug-command", "local",
+                                      "--repl-ping-replica-period", "1"};
+        if (!replicaOf.empty()) argv.insert(argv.end(), {"--replicaof", replicaOf, "6379"});
+        Process server(argv, {}, dir_ + "/" + address + ".log");
+        EXPECT_TRUE(waitUntil([&] { try { return call(address, {"PING"}).str == "PONG"; } catch (...) { return false; } }, 10s));
+        return server;
+    }
+
+    void startArchiver() {
+        ArchiverSettings settings;
+        settings.nodes = {{host(0), 6379}, {host(1), 6379}, {host(2), 6379}};
+        settings.user = "default";
+        settings.password = kPassword;
+        settings.spoolDirectory = spool_;
+        settings.interval = 200ms;
+        ArchiverEvents events;
+        events.log = [this](const std::string& m) { std::ofstream(dir_ + "/archiver.log", std::ios::app) << m << "\n"; };
+        stop_ = false;
+        archiver_ = std::make_unique<Archiver>(settings, events);
+        thread_ = std::thread([this] { archiver_->run(stop_); });
+    }
+    void stopArchiver() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        archiver_.reset();
+    }
+
+    // Waits until the spool's closed segments reach the master's offset as it is now.
+    void waitArchived(const std::string& master) {
+        const auto target = std::stoull(infoField(master, "master_repl_offset"));
+        ASSERT_TRUE(waitUntil([&] {
+            auto gaps = listGaps(spool_);
+            for (const auto& s : listSegments(spool_)) if (s.endOffset >= target) return true;
+            return !gaps.empty() && gaps.back().to.offset >= target;
+        }, 10s)) << "archive never reached offset " << target;
+    }
+
+    // The position the archive starts from: the first full resync, onto an empty dataset.
+    BasePoint emptyBase() {
+        const auto gaps = listGaps(spool_);
+        EXPECT_FALSE(gaps.empty());
+        return BasePoint{gaps.front().to};
+    }
+
+    // Replays the archive onto a new, empty scratch server and returns its DEBUG DIGEST.
+    std::string replayedDigest(std::optional<std::int64_t> untilMs = std::nullopt, const std::set<std::uint64_t>& skip = {}) {
+        Process scratch = startServer(kScratch, "");
+        auto target = RedisConnection::open(Endpoint{kScratch, 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+        const RestorePlan plan = planRestore(listSegments(spool_), listGaps(spool_), emptyBase(), untilMs);
+        replay(plan, spool_, *target, skip, [](const ReplayProgress&) {});
+        const std::string digest = target->command({"DEBUG", "DIGEST"}).str;
+        lastScratchKeys_ = call(kScratch, {"DBSIZE"}).integer;  // a new connection: database 0
+        return digest;
+    }
+    std::string digestOf(const std::string& at) { return call(at, {"DEBUG", "DIGEST"}).str; }
+
+    void writeMix(const std::string& master, const std::string& prefix, int count) {
+        auto c = RedisConnection::open(Endpoint{master, 6379}, Timeouts{500ms, 5000ms}, kPassword, false);
+        for (int i = 0; i < count; i++) {
+            const std::string key = prefix + std::to_string(i);
+            c->command({"SET", key, std::string("v\r\n\0", 4) + std::to_string(i)});
+            if (i % 7 == 0) c->command({"INCRBY", prefix + "counter", "3"});
+            if (i % 11 == 0) c->command({"HSET", prefix + "hash", key, "x"});
+            if (i % 13 == 0) c->command({"DEL", key});
+        }
+        std::vector<std::string> multi{"MULTI"}, incr{"INCR", prefix + "tx"}, exec{"EXEC"};
+        std::vector<Reply> replies;
+        c->pipeline({&multi, &incr, &incr, &exec}, replies);
+        c->command({"EVAL", "redis.call('SET', KEYS[1], 'scripted'); return redis.call('INCR', KEYS[2])", "2", prefix + "s", prefix + "counter"});
+        c->command({"SELECT", "3"});
+        c->command({"SET", prefix + "in-db-3", "yes"});
+        ASSERT_GE(c->command({"WAIT", "2", "5000"}).integer, 2);
+    }
+
+    std::string dir_, spool_;
+    std::vector<Process> servers_;
+    std::atomic<bool> stop_{false};
+    std::unique_ptr<Archiver> archiver_;
+    std::thread thread_;
+    long long lastScratchKeys_ = 0;
+};
+
+TEST_F(ArchiveTest, ReplayRebuildsTheMasterExactly) {
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    writeMix(host(0), "a:", 500);
+    waitArchived(host(0));
+    EXPECT_EQ(replayedDigest(), digestOf(host(0)));
+    EXPECT_GT(lastScratchKeys_, 400);
+}
+
+TEST_F(ArchiveTest, ResumesAfterARestartWithNoGapAndNoDuplicate) {
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    writeMix(host(0), "before:", 200);
+    waitArchived(host(0));
+    stopArchiver();
+    writeMix(host(0), "while-down:", 200);
+    startArchiver();
+    writeMix(host(0), "after:", 200);
+    waitArchived(host(0));
+    EXPECT_EQ(listGaps(spool_).size(), 1u) << "a restart within the backlog must continue, not resync";
+    EXPECT_EQ(replayedDigest(), digestOf(host(0)));
+}
+
+TEST_F(ArchiveTest, FollowsAFailoverUnderTheNewReplicationId) {
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    writeMix(host(0), "old-master:", 200);
+    waitArchived(host(0));
+    // What Sentinel does in a failover: promote one replica, point the others at it.
+    call(host(1), {"REPLICAOF", "NO", "ONE"});
+    call(host(2), {"REPLICAOF", host(1), "6379"});
+    call(host(0), {"REPLICAOF", host(1), "6379"});
+    ASSERT_TRUE(waitUntil([] { return infoField(host(2), "master_link_status") == "up" && infoField(host(0), "master_link_status") == "up"; }, 10s));
+    writeMix(host(1), "new-master:", 200);
+    waitArchived(host(1));
+    EXPECT_EQ(listGaps(spool_).size(), 1u) << "a failover within the backlog must continue, not resync";
+    const auto segments = listSegments(spool_);
+    EXPECT_TRUE(std::any_of(segments.begin(), segments.end(), [](const SegmentInfo& s) { return !s.previousReplicationId.empty(); }));
+    EXPECT_EQ(replayedDigest(), digestOf(host(1)));
+}
+
+TEST_F(ArchiveTest, RestoresToATimeWithEveryEarlierWriteAndNoLaterOne) {
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    writeMix(host(0), "early:", 300);
+    waitArchived(host(0));
+    const std::string earlyDigest = digestOf(host(0));
+    std::this_thread::sleep_for(300ms);  // past the early writes' arrival and the archiver's PINGs' marks
+    const std::int64_t chosen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::this_thread::sleep_for(50ms);
+    writeMix(host(0), "late:", 300);
+    waitArchived(host(0));
+    EXPECT_EQ(replayedDigest(chosen), earlyDigest);
+    EXPECT_NE(replayedDigest(), earlyDigest);
+}
+
+}  // namespace
