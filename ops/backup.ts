@@ -81,6 +81,8 @@ export interface BackupCommandOptions {
   yes: boolean;
   /** Let restore take a backup marked suspect (it shrank too far from the one before). */
   allowSuspect?: boolean;
+  /** Restore the state at this time (RFC 3339): a backup before it plus the continuous archive. */
+  at?: string;
   print: (line: string) => void;
 }
 
@@ -102,9 +104,11 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
       if (!id) throw new Error("verify needs a backup id (see: list)");
       return (await runner.run(["verify", id], stream)).code;
     case "restore": {
-      if (!id) throw new Error("restore needs latest or a backup id (see: list)");
+      if (!id === !opts.at) throw new Error("restore needs latest, a backup id (see: list) or --at TIME, and only one of them");
+      if (opts.at && Number.isNaN(Date.parse(opts.at))) throw new Error(`--at ${opts.at}: not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z)`);
+      const what = opts.at ? `the state at ${opts.at} (a backup before it and the continuous archive)` : `backup "${id}"`;
       const ok = await confirmed(
-        `Restore writes every key of backup "${id}" into the live master of stack ${opts.stack} (${runner.where}), replacing keys of the same name; keys written since are kept.`,
+        `Restore writes every key of ${what} into the live master of stack ${opts.stack} (${runner.where}), replacing keys of the same name; keys written since are kept.`,
         opts.stack,
         opts.yes,
       );
@@ -112,7 +116,8 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
         opts.print("not confirmed; nothing restored (pass --yes to run without a prompt)");
         return 2;
       }
-      return (await runner.run(["restore", id, ...(opts.allowSuspect ? ["--allow-suspect"] : [])], stream)).code;
+      const point = opts.at ? ["--at", opts.at] : [id!];
+      return (await runner.run(["restore", ...point, ...(opts.allowSuspect ? ["--allow-suspect"] : [])], stream)).code;
     }
     case "accept":
       if (!id) throw new Error("accept needs the id of a suspect backup (see: list)");
@@ -120,5 +125,8 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
   }
 }
 
-/** The option that lets `ops backup restore` take a suspect backup. */
-export const ALLOW_SUSPECT = { "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" } } as const;
+/** The options of `ops backup restore` beyond the backup: a suspect one, or a point in time. */
+export const RESTORE_OPTIONS = {
+  "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" },
+  at: { type: "string", help: "restore the state at this time (RFC 3339): a backup before it plus the continuous archive" },
+} as const;

@@ -2,7 +2,7 @@ import { StackConfigError } from "../config/load";
 import { stackFileConfig } from "../config/stackFile";
 import { command, CommandSpec, OptionSpecs, runCommandTable } from "../scripts/commandTable";
 import { kubectlAvailable, kubectlPods, switchover, SWITCHOVER_TARGET, switchoverLine } from "./switchover";
-import { ALLOW_SUSPECT, BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner } from "./backup";
+import { RESTORE_OPTIONS, BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner } from "./backup";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
@@ -100,16 +100,16 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
   }),
   backup: command({
     summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, or take one now",
-    args: "list | verify ID | restore ID|latest | accept ID | now",
+    args: "list | verify ID | restore ID|latest|--at TIME | accept ID | now",
     positionals: { min: 1, max: 2 },
-    options: { ...STACK, ...YES, ...ALLOW_SUSPECT },
+    options: { ...STACK, ...YES, ...RESTORE_OPTIONS },
     async run(values, [sub, id]) {
       if (!(BACKUP_COMMANDS as readonly string[]).includes(sub!)) {
         console.error(`backup needs one of: ${BACKUP_COMMANDS.join(", ")}`);
         return 2;
       }
       if (!kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup)");
-      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], print: (line) => console.log(line) });
+      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, print: (line) => console.log(line) });
     },
   }),
 };

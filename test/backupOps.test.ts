@@ -38,6 +38,16 @@ describe("ops backup", () => {
     expect(runner.calls).toEqual([["restore", "latest"]]);
   });
 
+  it("restores to a time with --at, and refuses a backup and a time together or a time it cannot read, running nothing", async () => {
+    const runner = recording();
+    const quiet = { stack: "dev", yes: true, print: () => {} };
+    await expect(backupCommand(runner, "restore", "latest", { ...quiet, at: "2026-12-04T21:30:00Z" })).rejects.toThrow(/only one of them/);
+    await expect(backupCommand(runner, "restore", undefined, { ...quiet, at: "yesterday-ish" })).rejects.toThrow(/not a time/);
+    expect(runner.calls).toEqual([]);
+    expect(await backupCommand(runner, "restore", undefined, { ...quiet, at: "2026-12-04T21:30:00Z" })).toBe(0);
+    expect(runner.calls).toEqual([["restore", "--at", "2026-12-04T21:30:00Z"]]);
+  });
+
   it("reports a backup taken by `now` only once the run verified it", async () => {
     const lines: string[] = [];
     const failing: BackupRunner = { where: "test", run: async () => ({ code: 1, output: "backup run failed\n" }) };

@@ -27,7 +27,7 @@ import { REPO_ROOT, stackConfig } from "./helpers/stackConfig";
 const script = (name: string) => fs.readFileSync(path.join(SCRIPT_DIR, name), "utf8");
 const SCRIPTS = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh"));
 /** What a Redis pod's containers run: every script but the backup job's own. */
-const POD_SCRIPTS = SCRIPTS.filter((f) => !["backup.sh", "objectstore.sh", "scratch.sh"].includes(f));
+const POD_SCRIPTS = SCRIPTS.filter((f) => !["backup.sh", "objectstore.sh", "scratch.sh", "seed.sh", "restore.sh", "archivestore.sh", "archive.sh"].includes(f));
 /** Variables a script refuses to start without (`: "${NAME:?...}"`). */
 const requiredBy = (files: string[]) => [...new Set(files.flatMap((f) => [...script(f).matchAll(/\$\{([A-Z][A-Z0-9_]*):\?[^}]/g)].map((m) => m[1]!)))];
 /** lib.sh reads each role user's variable by the name users.acl gives it (`${!variable}`). */

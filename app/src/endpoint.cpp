@@ -11,6 +11,7 @@
 namespace redisdr {
 
 std::string Endpoint::str() const {
+    if (isUnixSocket()) return host;
     if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
     return host + ":" + std::to_string(port);
 }

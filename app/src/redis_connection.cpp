@@ -93,11 +93,13 @@ void RedisConnection::failIo(const std::string& what) {
 std::unique_ptr<RedisConnection> RedisConnection::open(const Endpoint& endpoint, const Timeouts& timeouts,
                                                        const std::string& password, bool sentinel, const std::string& username) {
     // redisConnectWithTimeout bounds only the connect; the command timeout is set separately below.
-    redisContext* raw = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, toTimeval(timeouts.connect));
+    const bool unixSocket = endpoint.isUnixSocket();
+    redisContext* raw = unixSocket ? redisConnectUnixWithTimeout(endpoint.host.c_str(), toTimeval(timeouts.connect))
+                                   : redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, toTimeval(timeouts.connect));
     if (raw == nullptr) throw RedisError(ErrorKind::Connect, "cannot allocate a connection to " + endpoint.str());
     std::unique_ptr<RedisConnection> conn(new RedisConnection(raw, endpoint));
     if (raw->err != 0) throw RedisError(ErrorKind::Connect, "connect to " + endpoint.str() + ": " + raw->errstr);
-    if (redisSetTimeout(raw, toTimeval(timeouts.command)) != REDIS_OK || redisEnableKeepAlive(raw) != REDIS_OK) {
+    if (redisSetTimeout(raw, toTimeval(timeouts.command)) != REDIS_OK || (!unixSocket && redisEnableKeepAlive(raw) != REDIS_OK)) {
         throw RedisError(ErrorKind::Connect, "configure connection to " + endpoint.str() + ": " + raw->errstr);
     }
     if (!password.empty()) {

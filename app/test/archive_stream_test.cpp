@@ -105,3 +105,9 @@ TEST(RestorePlan, EndsTheWindowAtAGapAndRefusesAnotherHistory) {
     EXPECT_THROW(planRestore(segments, gaps, BasePoint{{"X", 1000}}, std::nullopt), RestoreRefused);
     EXPECT_THROW(planRestore(segments, gaps, BasePoint{{"A", 900}}, std::nullopt), RestoreRefused);
 }
+
+TEST(RestorePlan, RefusesABaseThatAlreadyHoldsCommandsFromAfterTheTime) {
+    const std::vector<SegmentInfo> segments{segment(1000, 1400, "A", {{1100, 10'000}, {1200, 12'000}, {1400, 13'000}})};
+    EXPECT_THROW(planRestore(segments, {}, BasePoint{{"A", 1200}}, 11'000), RestoreRefused);
+    EXPECT_EQ(planRestore(segments, {}, BasePoint{{"A", 1100}}, 11'000).stopOffset, 1100u);
+}

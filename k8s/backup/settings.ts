@@ -17,6 +17,8 @@ export interface BackupSettings {
 }
 
 export const BACKUP_PREFIX = "backups";
+/** Folder of the continuous archive inside the same bucket (archivestore.sh). */
+export const ARCHIVE_PREFIX = "archive";
 /** The longest one run (dump, two loads, uploads) may take; also its room on top of the schedule's interval. */
 const RUN_ALLOWANCE_SECONDS = 1800;
 
@@ -66,6 +68,7 @@ export const STORE_KEY_VARIABLES = { accessKeyId: "RCLONE_CONFIG_STORE_ACCESS_KE
 export function backupJobVariables(settings: BackupSettings): Record<string, string> {
   return {
     BACKUP_PREFIX: settings.prefix,
+    ARCHIVE_PREFIX,
     BACKUP_KEEP_HOURLY: String(settings.keepHourly),
     BACKUP_KEEP_DAILY: String(settings.keepDaily),
     BACKUP_MAX_AGE_SECONDS: String(settings.maxAgeSeconds),

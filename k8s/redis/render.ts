@@ -67,6 +67,10 @@ export const SCRIPT_FILES = [
   "backup.sh",
   "objectstore.sh",
   "scratch.sh",
+  "seed.sh",
+  "restore.sh",
+  "archivestore.sh",
+  "archive.sh",
   "prestop-sentinel.sh",
 ] as const;
 

@@ -8,6 +8,9 @@ import { runCollecting, ScriptResult } from "../scriptProcess";
 import { LocalPod, LocalTopology } from "../process/topology";
 import { StackConfig } from "../../config/schema";
 
+/** The archiver binary `npm run app:build` makes (redis-dr-archiver: follow and replay). */
+export const ARCHIVER_BINARY = path.resolve(__dirname, "../../app/build/redis-dr-archiver");
+
 /** backup.sh's own output format, read where the commands are (ops/backup.ts). */
 export { backupIdFrom } from "../../ops/backup";
 
@@ -62,6 +65,8 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
     ...objectStoreEnvironment(opts.store),
     ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,
+    // The archive's replayer: on the PATH of the app image, here app/build's.
+    ARCHIVER: ARCHIVER_BINARY,
     ...(opts.pushgateway ? { PUSHGATEWAY: opts.pushgateway } : {}),
   };
 }

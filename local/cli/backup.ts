@@ -15,16 +15,19 @@ commands:
                       by backupShrinkAlarmPercent or more: latest skips it)
   verify ID           verify a backup again (download, sha256, restore into a scratch server)
   restore ID|latest   write a backup's keys into the live master (after a bad write); asks first
+  restore --at TIME   the same with the state at TIME (RFC 3339): the newest verified backup
+                      before it and the continuous archive replayed to the last write by then
   accept ID           trust a suspect backup (the shrink was meant)
 
 options:
   --stack NAME        stack (Pulumi.NAME.yaml); default dev
   --yes               restore without asking
   --allow-suspect     let restore take a suspect backup
+  --at TIME           (restore) the point in time to restore
   -h, --help          this text`;
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false }, "allow-suspect": { type: "boolean", default: false } }, true);
+  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false }, "allow-suspect": { type: "boolean", default: false }, at: { type: "string" } }, true);
   const [command, id, ...rest] = positionals;
   if (!command || !(BACKUP_COMMANDS as readonly string[]).includes(command) || rest.length > 0) {
     process.stderr.write(`${command ? `unknown command: ${command}` : "no command"}\n\n${USAGE}\n`);
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
   }
   const stack = values.stack!;
   const runner = await localBackupRunner(stackFileConfig(stack), stack);
-  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, print: (line) => console.log(line) }));
+  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, at: values.at, print: (line) => console.log(line) }));
 }
 
 main().catch((error) => {

@@ -2,7 +2,7 @@
  * The loopback /24 each real-process suite's pods listen on (port 6379 and 26379 on
  * `${prefix}.10`, `.11`, `.12`), one per suite so vitest runs the suites side by side.
  * Taken elsewhere: 127.0.1 (`npm start` on loopback, the bench), 127.0.2 (the C++ CTest
- * fixture), 127.0.3 (the drills on loopback).
+ * fixture), 127.0.3 (the drills on loopback), 127.0.13 (the C++ archive fixture).
  */
 export const SUITE_LOOPBACK = {
   monitoring: "127.0.4",
@@ -14,6 +14,7 @@ export const SUITE_LOOPBACK = {
   redisProcesses: "127.0.10",
   wholeTierRestart: "127.0.11",
   switchover: "127.0.12",
+  archive: "127.0.14",
 } as const;
 
 /**

@@ -6,9 +6,10 @@
 namespace redisdr {
 
 struct Endpoint {
-    std::string host;
+    std::string host;  // a name, an IP address, or the path of a Unix socket (port 0)
     int port = 0;
 
+    bool isUnixSocket() const { return port == 0 && !host.empty() && host[0] == '/'; }
     std::string str() const;
     bool operator==(const Endpoint& other) const { return host == other.host && port == other.port; }
     bool operator!=(const Endpoint& other) const { return !(*this == other); }

@@ -7,7 +7,8 @@
 //       (which already holds the base), up to the last command received at or before MS
 //
 // Environment: REDIS_NODES (host[:port],...), ARCHIVER_USER, REDIS_PASSWORD, ARCHIVE_SPOOL_DIR,
-// ARCHIVE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; for replay REPLAY_TARGET, REPLAY_USER and
+// ARCHIVE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; for replay REPLAY_TARGET (host:port or a Unix
+// socket's path), REPLAY_USER and
 // REPLAY_PASSWORD. Passwords come only from the environment, never from argv.
 #include <atomic>
 #include <csignal>
@@ -114,8 +115,10 @@ int replayCommand(int argc, char** argv) {
 
     EnvReader env(envLookup);
     std::vector<Endpoint> target;
+    const std::string targetText = env.text("REPLAY_TARGET", "", true);
     try {
-        target = parseEndpointList(env.text("REPLAY_TARGET", "", true), 6379);
+        // A path is a Unix socket (backup.sh's scratch server listens on one only).
+        target = !targetText.empty() && targetText[0] == '/' ? std::vector<Endpoint>{{targetText, 0}} : parseEndpointList(targetText, 6379);
     } catch (const std::invalid_argument& e) {
         env.problems.push_back(std::string("REPLAY_TARGET: ") + e.what());
     }

@@ -61,6 +61,18 @@ RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<Gap
         plan.window.endAtMs = it->lastAtMs;
     }
     plan.stopOffset = from;
+    if (untilMs) {
+        // The base holds every command up to its offset: if one of them arrived after the time
+        // asked for, this base is too new for it (an older base may do).
+        for (const auto& segment : plan.segments) {
+            for (const auto& mark : segment.marks) {
+                if (mark.offset <= from && mark.atMs > *untilMs) {
+                    throw RestoreRefused("the base at offset " + std::to_string(from) + " already holds a command received at " + formatMs(mark.atMs) +
+                                         ", after " + formatMs(*untilMs) + ": restore from an older base");
+                }
+            }
+        }
+    }
     for (const auto& segment : plan.segments) {
         for (const auto& mark : segment.marks) {
             if (mark.offset <= from) continue;

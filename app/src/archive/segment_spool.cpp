@@ -56,6 +56,7 @@ json toJson(const SegmentInfo& s) {
             {"lastAtMs", s.lastAtMs},
             {"commands", s.commands},
             {"dbAtStart", s.dbAtStart},
+            {"dbAtEnd", s.dbAtEnd},
             {"bytes", s.endOffset - s.startOffset},
             {"marks", marks}};
 }
@@ -95,6 +96,7 @@ SegmentInfo readSegmentInfo(const std::string& jsonPath) {
     s.lastAtMs = j.at("lastAtMs");
     s.commands = j.at("commands");
     s.dbAtStart = j.at("dbAtStart");
+    s.dbAtEnd = j.at("dbAtEnd");
     for (const auto& m : j.at("marks")) s.marks.push_back({m.at(0).get<std::uint64_t>(), m.at(1).get<std::int64_t>()});
     return s;
 }
@@ -153,7 +155,7 @@ void SegmentSpool::recordGap(const StreamPosition& to, std::int64_t atMs) {
     json gap{{"fromReplicationId", from.replicationId}, {"fromOffset", from.offset},
              {"toReplicationId", to.replicationId},     {"toOffset", to.offset},
              {"atMs", atMs}};
-    writeDurably(directory_, "gap-" + segmentName(to.offset, to.replicationId) + ".json", gap.dump(2) + "\n");
+    writeDurably(directory_, "gap-" + segmentName(to.offset, to.replicationId) + ".json", gap.dump() + "\n");
     position_ = to;
     // A full sync starts in database 0; the master SELECTs before its first command (slaveseldb = -1).
     db_ = 0;
@@ -189,6 +191,7 @@ void SegmentSpool::append(const std::vector<StreamCommand>& unit, std::int64_t r
     }
     const std::uint64_t end = unit.back().endOffset;
     open_->endOffset = end;
+    open_->dbAtEnd = db_;
     open_->lastAtMs = receivedAtMs;
     if (!open_->marks.empty() && open_->marks.back().atMs == receivedAtMs) open_->marks.back().offset = end;
     else open_->marks.push_back({end, receivedAtMs});

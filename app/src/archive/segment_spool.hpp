@@ -30,6 +30,7 @@ struct SegmentInfo {
     std::int64_t lastAtMs = 0;
     std::uint64_t commands = 0;
     int dbAtStart = 0;                  // the database SELECTed where the segment starts
+    int dbAtEnd = 0;                    // and where it ends (a resume from the store starts there)
     std::vector<TimeMark> marks;        // ascending, at most one per millisecond
 };
 

@@ -17,6 +17,9 @@
 #                    RESTORE_BACKUP into its volume before Redis starts
 #   restore ID|latest [--allow-suspect]  write every key of a backup into the live master
 #                    (bad-write recovery); keys created since the backup are left alone
+#   restore --at TIME  the same with the state at TIME (RFC 3339): the newest trusted backup
+#                    before it plus the continuous archive replayed to the last write received
+#                    by then (archivestore.sh); refused, naming what is covered, outside it
 #
 # Environment (besides lib.sh's and objectstore.sh's):
 #   SCRATCH_DIR            working space for dumps and the scratch server
@@ -39,6 +42,12 @@ source "$SCRIPTS/lib.sh"
 source "$SCRIPTS/objectstore.sh"
 # shellcheck source=k8s/redis/scripts/scratch.sh
 source "$SCRIPTS/scratch.sh"
+# shellcheck source=k8s/redis/scripts/archivestore.sh
+source "$SCRIPTS/archivestore.sh"
+# shellcheck source=k8s/redis/scripts/seed.sh
+source "$SCRIPTS/seed.sh"
+# shellcheck source=k8s/redis/scripts/restore.sh
+source "$SCRIPTS/restore.sh"
 umask 077
 
 SCRATCH_DIR="${SCRATCH_DIR:-/tmp/redis-dr-backup}"
@@ -69,7 +78,6 @@ new_workdir() {
 info_value() { sed -n "s/^$1:\\([^[:space:]]*\\).*/\\1/p"; }
 # id_time ID [FORMAT]: the UTC time a backup id stands for (default: seconds since the epoch).
 id_time() { date -u -d "${1:0:8} ${1:9:2}:${1:11:2}:${1:13:2}" "+${2:-%s}"; }
-sha256_of() { sha256sum "$1" | awk '{print $1}'; }
 bytes_of() { wc -c <"$1" | tr -d ' '; }
 
 # The replica to copy from: linked to the agreed master, not syncing, with the highest
@@ -325,100 +333,6 @@ resolve_backup() {
   echo "$wanted"
 }
 
-# Waits until every peer answers; true when one holds data or acts as master (then this is not an
-# empty deployment). A peer that is not up yet may hold data, so it is waited for, never skipped;
-# fails when one still does not answer after DISCOVERY_TIMEOUT_SECONDS (the init container is retried).
-peers_hold_data() {
-  local deadline=$((SECONDS + ${DISCOVERY_TIMEOUT_SECONDS:-60})) peers
-  while :; do
-    peers=$(peers_data)
-    case $peers in
-      data) return 0 ;;
-      none) return 1 ;;
-    esac
-    if ((SECONDS >= deadline)); then
-      log "seed: a peer still does not answer after ${DISCOVERY_TIMEOUT_SECONDS:-60}s; it may hold data, so nothing is restored yet"
-      exit 1
-    fi
-    sleep 1
-  done
-}
-
-# Turn DIR/dump.rdb into the AOF the pods run with: load it with AOF off, switch AOF on (Redis
-# writes the whole dataset as the AOF base), wait for that rewrite, shut down. Redis 7 started
-# with appendonly yes ignores a lone dump.rdb, so copying the file in would start empty.
-convert_to_aof() {
-  local dir="$1" info deadline
-  log "loading $(bytes_of "$dir/dump.rdb") bytes into a scratch redis-server to write them as the AOF"
-  scratch_start "$dir" || return 1
-  scratch_cmd CONFIG SET appendonly yes >/dev/null
-  deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))
-  while ((SECONDS < deadline)); do
-    info=$(scratch_cmd INFO persistence | tr -d '\r')
-    if [[ $(info_value aof_rewrite_in_progress <<<"$info") == 0 && $(info_value aof_rewrite_scheduled <<<"$info") == 0 \
-      && $(info_value aof_enabled <<<"$info") == 1 ]]; then
-      [[ $(info_value aof_last_bgrewrite_status <<<"$info") == ok ]] || { log "AOF rewrite failed"; return 1; }
-      scratch_cmd SHUTDOWN >/dev/null 2>&1 || true
-      wait "$SCRATCH_PID" 2>/dev/null || true
-      SCRATCH_PID=""
-      return 0
-    fi
-    sleep 0.2
-  done
-  log "AOF rewrite did not finish"
-  return 1
-}
-
-cmd_seed() {
-  local wanted="${RESTORE_BACKUP:-}" id keys
-  [[ -n $wanted ]] || { log "seed: no RESTORE_BACKUP; nothing to do"; return 0; }
-  [[ $POD_FQDN == "$(first_node)" ]] || { log "seed: only the first pod seeds; the others replicate it"; return 0; }
-  if has_local_data; then log "seed: this volume already holds data; never restoring over it"; return 0; fi
-  if peers_hold_data; then log "seed: a peer holds data or serves as master; not an empty deployment, nothing restored"; return 0; fi
-  id=$(resolve_backup "$wanted") || return 1
-  mkdir -p "$DATA_DIR/seed"
-  rm -rf "${DATA_DIR:?}/seed/"*
-  fetch "$id" "$DATA_DIR/seed" || return 1
-  convert_to_aof "$DATA_DIR/seed" || return 1
-  keys=$(manifest_field "$DATA_DIR/seed/manifest.json" keys)
-  mv "$DATA_DIR/seed/appendonlydir" "$DATA_DIR/appendonlydir"
-  mv "$DATA_DIR/seed/manifest.json" "$DATA_DIR/restored-from.json"
-  rm -rf "$DATA_DIR/seed"
-  log "seed: restored $keys keys from backup $id (taken $(manifest_field "$DATA_DIR/restored-from.json" createdAt)) into $DATA_DIR"
-}
-
-cmd_restore() {
-  local wanted="${1:?restore needs latest or a backup id}" id answer master keys done=0 batch=() key reply created
-  id=$(resolve_backup "$wanted") || return 1
-  answer=$(sentinel_majority_master) || { log "no Sentinel majority names a master; restore needs one"; return 1; }
-  master=${answer% *}
-  new_workdir
-  fetch "$id" "$WORK" || return 1
-  scratch_start "$WORK" || return 1
-  keys=$(scratch_cmd DBSIZE)
-  created=$(manifest_field "$WORK/manifest.json" createdAt)
-  log "restore: writing $keys keys of backup $id (taken $created) into master $master"
-  migrate() {
-    ((${#batch[@]} > 0)) || return 0
-    # The password reaches redis-cli on stdin (-X: the first argument equal to the tag, which
-    # comes before any key, is replaced by it; redis-cli.c), never in its argv.
-    reply=$(printf '%s' "$REDIS_PASSWORD" |
-      scratch_cmd -X password-from-stdin MIGRATE "$master" "$REDIS_PORT" "" 0 30000 COPY REPLACE AUTH2 admin password-from-stdin KEYS "${batch[@]}" 2>&1)
-    [[ $reply == OK || $reply == NOKEY ]] || { log "MIGRATE to $master failed: $reply"; return 1; }
-    done=$((done + ${#batch[@]}))
-    batch=()
-    log "restore: $done/$keys keys"
-  }
-  # Keys are read a line at a time; a key holding a newline would not match and is counted below.
-  while IFS= read -r key; do
-    batch+=("$key")
-    ((${#batch[@]} >= MIGRATE_BATCH)) && { migrate || return 1; }
-  done < <(scratch_cmd --scan)
-  migrate || return 1
-  ((done == keys)) || { log "restore: wrote $done of $keys keys"; return 1; }
-  log "restore: done, $done keys restored from backup $id (taken $created)"
-}
-
 case "${1:-}" in
   run) cmd_run ;;
   take) cmd_take ;;
@@ -427,9 +341,19 @@ case "${1:-}" in
   prune) cmd_prune ;;
   seed) cmd_seed ;;
   restore)
-    [[ ${3:-} == --allow-suspect ]] && ALLOW_SUSPECT=1
-    cmd_restore "${2:-}"
+    shift
+    target="" at=""
+    while (($# > 0)); do
+      case $1 in
+        --allow-suspect) ALLOW_SUSPECT=1 ;;
+        --at) at="${2:?--at needs a time}"; shift ;;
+        *) target=$1 ;;
+      esac
+      shift
+    done
+    [[ -z $at || -z $target ]] || { echo "restore takes a backup (ID|latest) or --at TIME, not both" >&2; exit 2; }
+    cmd_restore "${target:-at}" "$at"
     ;;
   accept) cmd_accept "${2:-}" ;;
-  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest [--allow-suspect]|accept ID" >&2; exit 2 ;;
+  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--allow-suspect]|accept ID" >&2; exit 2 ;;
 esac

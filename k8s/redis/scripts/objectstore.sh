@@ -23,6 +23,8 @@ RCLONE="${RCLONE:-rclone}"
 
 store_path() { printf 'store:%s/%s' "$BACKUP_BUCKET" "$BACKUP_PREFIX"; }
 
+sha256_of() { sha256sum "$1" | awk '{print $1}'; }
+
 rclone_quiet() { RCLONE_CONFIG=/dev/null "$RCLONE" --retries 3 --low-level-retries 3 -q "$@"; }
 
 # store_put FILE ID NAME: upload FILE as <id>/<name>.

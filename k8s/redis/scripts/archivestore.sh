@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The continuous archive in the object store, beside the backups (docs/archive.md). Sourced by
+# archive.sh and backup.sh, never run; needs objectstore.sh.
+#
+# Layout, under ARCHIVE_PREFIX (default archive), named by redis-dr-archiver (sortable by offset):
+#   <offset>-<id>.resp     the replication stream's bytes, uploaded first
+#   <offset>-<id>.sha256   their checksum
+#   <offset>-<id>.json     the segment's manifest, uploaded last: a segment exists once it does
+#   gap-<offset>-<id>.json a full resync: the archive holds nothing between the segment before
+#                          and this offset
+#
+#   ARCHIVER   the redis-dr-archiver binary (default: on PATH)
+
+ARCHIVE_PREFIX="${ARCHIVE_PREFIX:-archive}"
+ARCHIVER="${ARCHIVER:-redis-dr-archiver}"
+SEGMENT_NAME='[0-9]{20}-[0-9a-f]{40}'
+
+archive_path() { printf 'store:%s/%s' "$BACKUP_BUCKET" "$ARCHIVE_PREFIX"; }
+
+# Every manifest in the store (segments and gaps), sorted.
+archive_manifests() { rclone_quiet lsf --files-only --include '*.json' "$(archive_path)" 2>/dev/null | sort; }
+
+# Segment names (no suffix), oldest first.
+archive_segments() { archive_manifests | grep -E "^$SEGMENT_NAME\\.json\$" | sed 's/\.json$//'; }
+
+# json_number FILE NAME, json_text FILE NAME: a field of the one-line JSON the archiver writes.
+json_number() { sed -n "s/.*\"$2\":\\([0-9-]*\\).*/\\1/p" "$1"; }
+json_text() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1"; }
+
+# archive_fetch FROM DIR: every segment from the one holding offset FROM on, and every gap, into
+# DIR, each checked against its sha256. Prints how many segments it fetched.
+archive_fetch() {
+  local from="$1" dir="$2" names first="" name
+  mkdir -p "$dir"
+  names=$(archive_segments)
+  [[ -n $names ]] || { log "the archive in $(archive_path) holds no segment"; return 1; }
+  for name in $names; do
+    ((10#${name%%-*} <= from)) && first=$name
+  done
+  # None starts at or before FROM: fetch from the oldest, and the replay names what is missing.
+  [[ -n $first ]] || first=$(head -n 1 <<<"$names")
+  {
+    awk -v first="$first" '$0 >= first {print $0 ".resp"; print $0 ".sha256"; print $0 ".json"}' <<<"$names"
+    archive_manifests | grep '^gap-' || true
+  } >"$dir/fetch.list"
+  rclone_quiet copy --files-from "$dir/fetch.list" "$(archive_path)" "$dir" || { log "download of the archive failed"; return 1; }
+  while read -r name; do
+    [[ $(sha256_of "$dir/$name.resp") == "$(cat "$dir/$name.sha256")" ]] || { log "archive segment $name: sha256 does not match"; return 1; }
+  done < <(awk -v first="$first" '$0 >= first' <<<"$names")
+  awk -v first="$first" '$0 >= first' <<<"$names" | wc -l
+}
+
+# archive_replay DIR REPLID OFFSET UNTIL_MS SOCKET: replay DIR's segments that continue a base
+# at REPLID/OFFSET onto the server on SOCKET, up to UNTIL_MS (empty: the newest archived
+# command). Exit 3: refused (the time lies outside what the archive covers after this base).
+archive_replay() {
+  local dir="$1" replid="$2" offset="$3" until="$4" socket="$5" args
+  args=(replay --dir "$dir" --base-replid "$replid" --base-offset "$offset")
+  [[ -n $until ]] && args+=(--until-ms "$until")
+  REPLAY_TARGET="$socket" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}"
+}

@@ -1,0 +1,77 @@
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { SCRIPT_DIR } from "../../k8s/redis/render";
+import { ADMIN_USER } from "../../probe/connection";
+import { ARCHIVER_BINARY, LocalBackupOptions, localBackupEnvironment } from "./job";
+
+export interface LocalArchiverOptions {
+  job: LocalBackupOptions;
+  /** The spool the archiver writes and the shipper empties; logs go beside it. */
+  spoolDir: string;
+  /** How long a segment stays open (ARCHIVE_SEGMENT_MS). */
+  segmentMs: number;
+}
+
+/**
+ * The continuous archive beside a local topology: redis-dr-archiver following one of its
+ * replicas, and archive.sh shipping the spool into the job's object store, as the archiver's
+ * pod runs them (docs/archive.md).
+ */
+export class LocalArchiver {
+  private follower?: ChildProcess;
+  private shipper?: ChildProcess;
+
+  constructor(private readonly opts: LocalArchiverOptions) {}
+
+  private environment(): NodeJS.ProcessEnv {
+    const job = localBackupEnvironment(this.opts.job);
+    return {
+      ...job,
+      REDIS_NODES: this.opts.job.target.nodes.join(","),
+      ARCHIVER_USER: ADMIN_USER,
+      ARCHIVE_SPOOL_DIR: this.opts.spoolDir,
+      ARCHIVE_SEGMENT_MS: String(this.opts.segmentMs),
+    };
+  }
+
+  private spawnLogged(name: string, command: string, args: string[]): ChildProcess {
+    const log = fs.openSync(path.join(path.dirname(this.opts.spoolDir), `${name}.log`), "a");
+    const child = spawn(command, args, { env: this.environment(), stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    return child;
+  }
+
+  /** Resume from the store if the spool is new, then follow and ship. */
+  async start(): Promise<void> {
+    fs.mkdirSync(this.opts.spoolDir, { recursive: true, mode: 0o700 });
+    const resume = this.spawnLogged("archive-resume", "bash", [path.join(SCRIPT_DIR, "archive.sh"), "resume"]);
+    const code = await new Promise<number | null>((resolve) => resume.on("exit", resolve));
+    if (code !== 0) throw new Error(`archive.sh resume exited ${code}; see ${path.dirname(this.opts.spoolDir)}/archive-resume.log`);
+    this.follower = this.spawnLogged("archiver", ARCHIVER_BINARY, ["follow"]);
+    this.shipper = this.spawnLogged("archive-ship", "bash", [path.join(SCRIPT_DIR, "archive.sh"), "ship"]);
+  }
+
+  /**
+   * Whether everything up to the replication offset OFFSET is in the store: the archiver's
+   * position is past it and the spool holds no segment the shipper has yet to upload.
+   */
+  shippedThrough(offset: number): boolean {
+    const position = path.join(this.opts.spoolDir, "position.json");
+    if (!fs.existsSync(position)) return false;
+    const at = (JSON.parse(fs.readFileSync(position, "utf8")) as { offset: number }).offset;
+    const waiting = fs.readdirSync(this.opts.spoolDir).filter((name) => name.endsWith(".resp"));
+    return at >= offset && waiting.length === 0;
+  }
+
+  /** SIGTERM both, the archiver first so the shipper's last pass takes what it closed. */
+  async stop(): Promise<void> {
+    for (const child of [this.follower, this.shipper]) {
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    this.follower = this.shipper = undefined;
+  }
+}
