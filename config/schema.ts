@@ -176,6 +176,13 @@ export const stackConfigShape = {
     .max(100)
     .default(50)
     .describe("A verified backup whose key count or size is this many percent below the newest trusted one is kept but marked suspect: latest and restoreFrom skip it (--allow-suspect overrides, backup accept ID trusts it) and BackupShrank fires."),
+  archiveIntervalMs: z
+    .number()
+    .int()
+    .min(200)
+    .max(60000)
+    .default(1000)
+    .describe("The continuous archive's recovery point: every write the master acknowledges reaches the backup bucket within this long. Segments close at half of it and are shipped at once (docs/archive.md)."),
   backupImage: pinnedImage("rclone")
     .default("rclone/rclone:1.68.2")
     .describe("rclone image whose binary the backup job copies into the Redis image to reach Object Storage (pinned tag or digest)."),

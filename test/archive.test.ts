@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupSettings } from "../k8s/backup/settings";
+import { archiveTiming, backupSettings } from "../k8s/backup/settings";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalArchiver } from "../local/backup/archiver";
 import { LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
@@ -54,7 +54,7 @@ beforeAll(async () => {
   job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
   topology.startAll();
   await masterOf();
-  archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "spool"), segmentMs: 200 });
+  archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "spool"), timing: archiveTiming(cfg) });
   await archiver.start();
 }, 120_000);
 

@@ -34,6 +34,16 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
   };
 }
 
+/** How the archiver meets archiveIntervalMs: a segment closes at half of it, the shipper looks every tenth. */
+export interface ArchiveTiming {
+  segmentMs: number;
+  shipMs: number;
+}
+
+export function archiveTiming(cfg: Pick<StackConfig, "archiveIntervalMs">): ArchiveTiming {
+  return { segmentMs: Math.floor(cfg.archiveIntervalMs / 2), shipMs: Math.max(20, Math.floor(cfg.archiveIntervalMs / 10)) };
+}
+
 /** Keys of the Kubernetes Secret that holds the Object Storage key. */
 export const STORE_SECRET_NAME = "redis-backup-store";
 export const STORE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;

@@ -74,10 +74,15 @@ export interface SeedChoice {
   /** latest (the newest verified backup that is not suspect) or a backup id. */
   backup: string;
   allowSuspect?: boolean;
+  /**
+   * Seed the state at this time instead (RFC 3339, or latest: the newest archived write): the
+   * newest trusted backup before it and the continuous archive replayed onto it.
+   */
+  at?: string;
 }
 
 export function seedVariables(choice: SeedChoice): Record<string, string> {
-  return { RESTORE_BACKUP: choice.backup, ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0" };
+  return { RESTORE_BACKUP: choice.backup, ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0", ...(choice.at ? { RESTORE_AT: choice.at } : {}) };
 }
 
 /**

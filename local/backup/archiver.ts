@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ArchiveTiming } from "../../k8s/backup/settings";
 import { SCRIPT_DIR } from "../../k8s/redis/render";
 import { ADMIN_USER } from "../../probe/connection";
 import { ARCHIVER_BINARY, LocalBackupOptions, localBackupEnvironment } from "./job";
@@ -9,8 +10,7 @@ export interface LocalArchiverOptions {
   job: LocalBackupOptions;
   /** The spool the archiver writes and the shipper empties; logs go beside it. */
   spoolDir: string;
-  /** How long a segment stays open (ARCHIVE_SEGMENT_MS). */
-  segmentMs: number;
+  timing: ArchiveTiming;
 }
 
 /**
@@ -31,13 +31,16 @@ export class LocalArchiver {
       REDIS_NODES: this.opts.job.target.nodes.join(","),
       ARCHIVER_USER: ADMIN_USER,
       ARCHIVE_SPOOL_DIR: this.opts.spoolDir,
-      ARCHIVE_SEGMENT_MS: String(this.opts.segmentMs),
+      ARCHIVE_SEGMENT_MS: String(this.opts.timing.segmentMs),
+      ARCHIVE_SHIP_MS: String(this.opts.timing.shipMs),
     };
   }
 
+  /** Runs where the backup job runs (beside host processes, or in a namespace with cluster DNS). */
   private spawnLogged(name: string, command: string, args: string[]): ChildProcess {
     const log = fs.openSync(path.join(path.dirname(this.opts.spoolDir), `${name}.log`), "a");
-    const child = spawn(command, args, { env: this.environment(), stdio: ["ignore", log, log] });
+    const wrapped = this.opts.job.target.wrap(command, args);
+    const child = spawn(wrapped.command, wrapped.args, { env: this.environment(), stdio: ["ignore", log, log] });
     fs.closeSync(log);
     return child;
   }
@@ -64,12 +67,15 @@ export class LocalArchiver {
     return at >= offset && waiting.length === 0;
   }
 
-  /** SIGTERM both, the archiver first so the shipper's last pass takes what it closed. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM both, the archiver first so the shipper's last pass takes what it closed; SIGKILL
+   * (the region is lost with the pod) ships nothing more.
+   */
+  async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     for (const child of [this.follower, this.shipper]) {
       if (!child || child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
+      child.kill(signal);
       await exited;
     }
     this.follower = this.shipper = undefined;

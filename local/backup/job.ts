@@ -11,6 +11,9 @@ import { StackConfig } from "../../config/schema";
 /** The archiver binary `npm run app:build` makes (redis-dr-archiver: follow and replay). */
 export const ARCHIVER_BINARY = path.resolve(__dirname, "../../app/build/redis-dr-archiver");
 
+/** Tools the image has on its PATH that this machine has elsewhere: the archive's replayer. */
+export const LOCAL_TOOL_VARIABLES = { ARCHIVER: ARCHIVER_BINARY } as const;
+
 /** backup.sh's own output format, read where the commands are (ops/backup.ts). */
 export { backupIdFrom } from "../../ops/backup";
 
@@ -65,8 +68,7 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
     ...objectStoreEnvironment(opts.store),
     ...backupJobVariables(settings),
     SCRATCH_DIR: opts.scratchDir,
-    // The archive's replayer: on the PATH of the app image, here app/build's.
-    ARCHIVER: ARCHIVER_BINARY,
+    ...LOCAL_TOOL_VARIABLES,
     ...(opts.pushgateway ? { PUSHGATEWAY: opts.pushgateway } : {}),
   };
 }
@@ -89,7 +91,7 @@ export function seedPod(
   scratchDir: string,
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult> {
-  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), ...seedVariables(choice), SCRATCH_DIR: scratchDir }, onOutput);
+  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), ...seedVariables(choice), ...LOCAL_TOOL_VARIABLES, SCRATCH_DIR: scratchDir }, onOutput);
 }
 
 /**

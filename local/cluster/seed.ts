@@ -1,5 +1,6 @@
 import * as path from "path";
 import { SeedChoice, seedVariables } from "../../k8s/redis/podEnvironment";
+import { LOCAL_TOOL_VARIABLES } from "../backup/job";
 import { ObjectStoreAccess, objectStoreEnvironment } from "../backup/objectStore";
 import { ScriptResult } from "../scriptProcess";
 import { KubeletPod } from "./kubelet";
@@ -19,9 +20,9 @@ export async function seedBeforeStart(
     "backup.sh",
     ["seed"],
     0,
-    { ...objectStoreEnvironment(seed.store), ...seedVariables(seed), SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
+    { ...objectStoreEnvironment(seed.store), ...seedVariables(seed), ...LOCAL_TOOL_VARIABLES, SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
     onOutput,
   );
-  if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${seed.backup}" failed (exit ${result.code}): ${result.output.trim().split("\n").at(-1) ?? ""}`);
+  if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${seed.backup}" ${seed.at ? ` at ${seed.at}` : ""} failed (exit ${result.code}): ${result.output.trim().split("\n").at(-1) ?? ""}`);
   return result;
 }

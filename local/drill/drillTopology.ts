@@ -13,16 +13,16 @@ import { PodNetwork } from "../process/network";
 import { ScriptResult } from "../scriptProcess";
 import { BackupTarget, backupTarget, processBackupTarget, seedAndStartAll } from "../backup/job";
 import { ObjectStoreAccess } from "../backup/objectStore";
+import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { seedBeforeStart } from "../cluster/seed";
 import { LocalLoadBalancer } from "../cluster/loadBalancer";
 import * as fs from "fs";
 import { COMPONENTS, LocalPod, LocalTopology } from "../process/topology";
 import { waitFor } from "../../probe/wait";
 
-/** A restore's seed: the object store, the backup to load, and where the first pod's output goes. */
-export interface SeedOptions {
+/** A restore's seed: the object store, the backup (or point in time) to load, and where the first pod's output goes. */
+export interface SeedOptions extends SeedChoice {
   store: ObjectStoreAccess;
-  backup: string;
   scratchDir: string;
   onOutput?: (chunk: string) => void;
 }

@@ -48,20 +48,30 @@ convert_to_aof() {
 }
 
 cmd_seed() {
-  local wanted="${RESTORE_BACKUP:-}" id keys
-  [[ -n $wanted ]] || { log "seed: no RESTORE_BACKUP; nothing to do"; return 0; }
+  local wanted="${RESTORE_BACKUP:-}" at="${RESTORE_AT:-}" id keys
+  [[ -n $wanted || -n $at ]] || { log "seed: no RESTORE_BACKUP or RESTORE_AT; nothing to do"; return 0; }
   [[ $POD_FQDN == "$(first_node)" ]] || { log "seed: only the first pod seeds; the others replicate it"; return 0; }
   if has_local_data; then log "seed: this volume already holds data; never restoring over it"; return 0; fi
   if peers_hold_data; then log "seed: a peer holds data or serves as master; not an empty deployment, nothing restored"; return 0; fi
-  id=$(resolve_backup "$wanted") || return 1
   mkdir -p "$DATA_DIR/seed"
   rm -rf "${DATA_DIR:?}/seed/"*
-  fetch "$id" "$DATA_DIR/seed" || return 1
+  if [[ -n $at ]]; then
+    # A backup and the archive replayed onto it, saved by the scratch server as the dump to load.
+    new_workdir
+    restore_point_into_scratch "$at" || return 1
+    scratch_cmd SAVE >/dev/null || { log "seed: the scratch server could not save the restored point"; return 1; }
+    keys=$(scratch_cmd DBSIZE)
+    scratch_stop
+    mv "$(dirname "$SCRATCH_SOCKET")/dump.rdb" "$DATA_DIR/seed/dump.rdb"
+    cp "$WORK/manifest.json" "$DATA_DIR/seed/manifest.json"
+  else
+    id=$(resolve_backup "$wanted") || return 1
+    fetch "$id" "$DATA_DIR/seed" || return 1
+    keys=$(manifest_field "$DATA_DIR/seed/manifest.json" keys)
+  fi
   convert_to_aof "$DATA_DIR/seed" || return 1
-  keys=$(manifest_field "$DATA_DIR/seed/manifest.json" keys)
   mv "$DATA_DIR/seed/appendonlydir" "$DATA_DIR/appendonlydir"
   mv "$DATA_DIR/seed/manifest.json" "$DATA_DIR/restored-from.json"
   rm -rf "$DATA_DIR/seed"
-  log "seed: restored $keys keys from backup $id (taken $(manifest_field "$DATA_DIR/restored-from.json" createdAt)) into $DATA_DIR"
+  log "seed: restored $keys keys from backup $id (taken $(manifest_field "$DATA_DIR/restored-from.json" createdAt))${RESTORED_POINT:+ and the archive: $RESTORED_POINT} into $DATA_DIR"
 }
-
