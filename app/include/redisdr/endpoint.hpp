@@ -9,7 +9,8 @@ struct Endpoint {
     std::string host;  // a name, an IP address, or the path of a Unix socket (port 0)
     int port = 0;
 
-    bool isUnixSocket() const { return port == 0 && !host.empty() && host[0] == '/'; }
+    // A path (it has a slash, which no host name or address has): "/run/redis.sock", "./s.sock".
+    bool isUnixSocket() const { return port == 0 && host.find('/') != std::string::npos; }
     std::string str() const;
     bool operator==(const Endpoint& other) const { return host == other.host && port == other.port; }
     bool operator!=(const Endpoint& other) const { return !(*this == other); }

@@ -118,7 +118,7 @@ int replayCommand(int argc, char** argv) {
     const std::string targetText = env.text("REPLAY_TARGET", "", true);
     try {
         // A path is a Unix socket (backup.sh's scratch server listens on one only).
-        target = !targetText.empty() && targetText[0] == '/' ? std::vector<Endpoint>{{targetText, 0}} : parseEndpointList(targetText, 6379);
+        target = targetText.find('/') != std::string::npos ? std::vector<Endpoint>{{targetText, 0}} : parseEndpointList(targetText, 6379);
     } catch (const std::invalid_argument& e) {
         env.problems.push_back(std::string("REPLAY_TARGET: ") + e.what());
     }

@@ -50,12 +50,14 @@ archive_fetch() {
   awk -v first="$first" '$0 >= first' <<<"$names" | wc -l
 }
 
-# archive_replay DIR REPLID OFFSET UNTIL_MS SOCKET: replay DIR's segments that continue a base
-# at REPLID/OFFSET onto the server on SOCKET, up to UNTIL_MS (empty: the newest archived
-# command). Exit 3: refused (the time lies outside what the archive covers after this base).
+# archive_replay DIR REPLID OFFSET UNTIL_MS HOME: replay DIR's segments that continue a base
+# at REPLID/OFFSET onto the scratch server whose socket is in HOME, up to UNTIL_MS (empty: the
+# newest archived command). Exit 3: refused (the time lies outside what the archive covers
+# after this base).
 archive_replay() {
-  local dir="$1" replid="$2" offset="$3" until="$4" socket="$5" args
+  local dir="$1" replid="$2" offset="$3" until="$4" home="$5" args
+  dir=$(cd "$dir" && pwd) || return 1
   args=(replay --dir "$dir" --base-replid "$replid" --base-offset "$offset")
   [[ -n $until ]] && args+=(--until-ms "$until")
-  REPLAY_TARGET="$socket" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}"
+  (cd "$home" && REPLAY_TARGET="./$SCRATCH_SOCKET" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}")
 }

@@ -22,7 +22,7 @@ restore_point_into_scratch() {
     scratch_start "$base" || return 1
     rc=0
     replayed=$(archive_replay "$WORK/archive" "$(manifest_field "$base/manifest.json" replicationId)" \
-      "$(manifest_field "$base/manifest.json" replicationOffset)" "$at_ms" "$SCRATCH_SOCKET" 2>&1) || rc=$?
+      "$(manifest_field "$base/manifest.json" replicationOffset)" "$at_ms" "$SCRATCH_HOME" 2>&1) || rc=$?
     while IFS= read -r line; do log "restore: $line"; done <<<"$replayed"
     ((rc == 0)) && { RESTORED_POINT=$(grep '^restored to' <<<"$replayed"); cp "$base/manifest.json" "$WORK/manifest.json"; return 0; }
     scratch_stop

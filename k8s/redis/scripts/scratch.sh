@@ -4,21 +4,23 @@
 
 SCRATCH_LOAD_TIMEOUT_SECONDS="${SCRATCH_LOAD_TIMEOUT_SECONDS:-600}"
 SCRATCH_PID=""
-SCRATCH_SOCKET=""
+SCRATCH_HOME=""
+# Relative to SCRATCH_HOME: a Unix socket's path must be under 108 bytes (sun_path), and a
+# working directory deep in a volume or a drill's report folder is longer than that. Redis
+# creates it after changing into --dir; clients connect from there too.
+SCRATCH_SOCKET="scratch.sock"
 
 # scratch_start DIR: load DIR/dump.rdb and wait until the dataset is in memory.
 scratch_start() {
-  local dir deadline reply
-  # Absolute: redis-server changes into --dir before it creates the socket.
-  dir=$(cd "$1" && pwd) || return 1
-  SCRATCH_SOCKET="$dir/scratch.sock"
+  local deadline reply
+  SCRATCH_HOME=$(cd "$1" && pwd) || return 1
   redis-server --port 0 --unixsocket "$SCRATCH_SOCKET" --unixsocketperm 700 \
-    --dir "$dir" --dbfilename dump.rdb --appendonly no --save "" \
-    --loglevel warning --logfile "$dir/scratch.log" &
+    --dir "$SCRATCH_HOME" --dbfilename dump.rdb --appendonly no --save "" \
+    --loglevel warning --logfile "$SCRATCH_HOME/scratch.log" &
   SCRATCH_PID=$!
   deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))
   while ((SECONDS < deadline)); do
-    kill -0 "$SCRATCH_PID" 2>/dev/null || { log "scratch redis-server exited: $(tail -n 3 "$dir/scratch.log" 2>/dev/null)"; return 1; }
+    kill -0 "$SCRATCH_PID" 2>/dev/null || { log "scratch redis-server exited: $(tail -n 3 "$SCRATCH_HOME/scratch.log" 2>/dev/null)"; return 1; }
     reply=$(scratch_cmd PING 2>/dev/null || true)
     [[ $reply == PONG ]] && return 0
     sleep 0.2
@@ -27,7 +29,7 @@ scratch_start() {
   return 1
 }
 
-scratch_cmd() { redis-cli -s "$SCRATCH_SOCKET" "$@"; }
+scratch_cmd() { (cd "$SCRATCH_HOME" && redis-cli -s "$SCRATCH_SOCKET" "$@"); }
 
 scratch_stop() {
   [[ -n $SCRATCH_PID ]] || return 0

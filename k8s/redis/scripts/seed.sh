@@ -62,7 +62,7 @@ cmd_seed() {
     scratch_cmd SAVE >/dev/null || { log "seed: the scratch server could not save the restored point"; return 1; }
     keys=$(scratch_cmd DBSIZE)
     scratch_stop
-    mv "$(dirname "$SCRATCH_SOCKET")/dump.rdb" "$DATA_DIR/seed/dump.rdb"
+    mv "$SCRATCH_HOME/dump.rdb" "$DATA_DIR/seed/dump.rdb"
     cp "$WORK/manifest.json" "$DATA_DIR/seed/manifest.json"
   else
     id=$(resolve_backup "$wanted") || return 1
