@@ -8,7 +8,7 @@ import { linodeNames, stackTags } from "./infra/names";
 import { NodeFirewall } from "./infra/nodeFirewall";
 import { PublicEntry } from "./infra/publicEntry";
 import { BACKUP_NONCURRENT_DAYS, BackupStore } from "./infra/backupStore";
-import { backupSettings } from "./k8s/backup/settings";
+import { archiveTiming, backupSettings } from "./k8s/backup/settings";
 import { redisSettings } from "./k8s/redis/render";
 import { Workloads } from "./k8s/workloads";
 
@@ -85,6 +85,7 @@ const workloads = new Workloads(
     prometheusOperator: cfg.prometheusOperator,
     backup: {
       settings: backupSettings(cfg),
+      archiveTiming: archiveTiming(cfg),
       store: backupStore.access,
       rcloneImage: cfg.backupImage,
       ...(cfg.backupPushgateway ? { pushgateway: cfg.backupPushgateway } : {}),

@@ -13,6 +13,7 @@ export const ROLE_PASSWORD_KEYS = {
   sentinel: "sentinelUserPasswords",
   app: "appRedisPasswords",
   monitor: "monitorPasswords",
+  archiver: "archiverPasswords",
 } as const;
 
 /** Keys that are read as secrets and never pass through the typed object. */

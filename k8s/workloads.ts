@@ -8,7 +8,8 @@ import { ROLE_USERS, RoleUser } from "./redis/acl";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
 import { selectorFor, labelsFor } from "./labels";
 import { BACKUP_COMPONENT, BACKUP_SELECTOR, BackupJob } from "./backup/backupJob";
-import { BackupSettings, STORE_SECRET_KEYS, STORE_SECRET_NAME, StoreLocation } from "./backup/settings";
+import { ArchiveTiming, BackupSettings, STORE_SECRET_KEYS, STORE_SECRET_NAME, StoreLocation } from "./backup/settings";
+import { ARCHIVER_SELECTOR, ArchiverDeployment } from "./archive/archiverDeployment";
 
 export interface WorkloadsArgs {
   /** Namespace every workload lives in (created here). */
@@ -37,6 +38,8 @@ export interface WorkloadsBackupArgs {
   pushgateway?: string;
   /** Seed an empty deployment from this bucket's backup (the key must be able to read it). */
   restoreFrom?: StoreLocation & { backup: string; allowSuspect: boolean };
+  /** The continuous archive into the same bucket: how soon an acknowledged write is stored. */
+  archiveTiming: ArchiveTiming;
 }
 
 function passwordOrGenerated(name: string, configured: pulumi.Output<string> | undefined, parent: pulumi.Resource, length = 40) {
@@ -97,7 +100,7 @@ export class Workloads extends pulumi.ComponentResource {
         rolePasswords: Object.fromEntries(
           ROLE_USERS.map((user) => [user, passwordOrGenerated(`redis-${user}-password`, args.rolePasswords?.[user], this)]),
         ) as Record<RoleUser, pulumi.Output<string>>,
-        clientSelectors: [APP_SELECTOR, BACKUP_SELECTOR],
+        clientSelectors: [APP_SELECTOR, BACKUP_SELECTOR, ARCHIVER_SELECTOR],
         ...(backup.restoreFrom
           ? {
               seed: {
@@ -123,6 +126,21 @@ export class Workloads extends pulumi.ComponentResource {
         rcloneImage: backup.rcloneImage,
         ...(backup.pushgateway ? { pushgateway: backup.pushgateway } : {}),
         redisPods: { selector: redis.connection.podSelector, ports: [redis.connection.redisPort, redis.connection.sentinelPort] },
+      },
+      { ...child, dependsOn: [redis] },
+    );
+
+    new ArchiverDeployment(
+      "archiver",
+      {
+        namespace: namespace.metadata.name,
+        image: args.app.image,
+        rcloneImage: backup.rcloneImage,
+        redis: args.redis,
+        scripts: redis.scripts,
+        store: { endpoint: backup.store.endpoint, bucket: backup.store.bucket, region: backup.store.region, secretName: storeSecret.metadata.name },
+        timing: backup.archiveTiming,
+        redisPods: { selector: redis.connection.podSelector },
       },
       { ...child, dependsOn: [redis] },
     );

@@ -23,7 +23,7 @@ describe("the app's environment contract", () => {
 
   it("is what the Deployment sets: every declared variable, passwords only by secretKeyRef", async () => {
     const rendered = await renderStack("prod");
-    const container = plain(one(rendered, "kubernetes:apps/v1:Deployment").inputs).spec.template.spec.containers[0];
+    const container = plain(one(rendered, "kubernetes:apps/v1:Deployment", "redis-dr-app").inputs).spec.template.spec.containers[0];
     const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
     const { httpBind: _bind, ...podSettings } = sample;
     const expected = Object.keys(appVariables(podSettings));

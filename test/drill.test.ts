@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { APP_BINARY } from "../local/process/appProcess";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
+import { waitFor } from "../probe/wait";
 import { podNetwork } from "../local/process/network";
 import { localApiToken, localCredentials } from "../local/credentials";
 import { ProcessDrillTopology } from "../local/drill/drillTopology";
@@ -89,7 +90,8 @@ describe("drill harness", () => {
       ...baseline!,
       name: "delete-two-acknowledged",
       async run(ctx) {
-        await new Promise((r) => setTimeout(r, 1000));
+        // Both writes must have happened first, however slowly a loaded machine writes.
+        await waitFor("writes 3 and 7", () => withConnection(ctx.master.host, REDIS_PORT, ctx.creds.redisPassword, async (c) => (await c.exists("kv:drill-svc-3", "kv:drill-svc-7")) === 2), 20_000);
         await withConnection(ctx.master.host, REDIS_PORT, ctx.creds.redisPassword, (c) => c.del("kv:drill-svc-3", "kv:drill-svc-7"));
       },
     };

@@ -1,11 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { APP_PORT_NAMES } from "../k8s/appTier";
+import { APP_COMPONENT, APP_PORT_NAMES } from "../k8s/appTier";
 import { endpointPort, hostPortEgress } from "../k8s/networkPolicy";
 import { EXPORTER_PORTS } from "../k8s/redis/exporters";
 import { REDIS_PORT, SENTINEL_PORT } from "../k8s/redis/render";
 import { plain } from "./helpers/k8sObjects";
 import { admits, Connection, External, Pod, Policy, Rule } from "./helpers/networkPolicy";
-import { byType, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+import { byType, one as oneNamed, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+
+/** "The Deployment" is the app's; the archiver's is named where a test means it. */
+const one = (rendered: RenderedStack, type: string, name?: string) => oneNamed(rendered, type, name ?? (type === "kubernetes:apps/v1:Deployment" ? APP_COMPONENT : undefined));
 
 // The rendered NetworkPolicies, evaluated with Kubernetes' semantics against the connections
 // each pod makes (and some an attacker in a pod would try).
@@ -25,6 +28,7 @@ interface Cluster {
   redis: Pod;
   app: Pod;
   backup: Pod;
+  archiver: Pod;
   dns: Pod;
   prometheus: Pod;
 }
@@ -38,6 +42,7 @@ function cluster(rendered: RenderedStack): Cluster {
     redis: pod(plain(one(rendered, T.statefulSet).inputs).spec.template.metadata.labels, "10.2.0.11"),
     app: pod(plain(one(rendered, T.deployment).inputs).spec.template.metadata.labels, "10.2.1.20"),
     backup: pod(plain(one(rendered, T.cronJob).inputs).spec.jobTemplate.spec.template.metadata.labels, "10.2.2.30"),
+    archiver: pod(plain(one(rendered, T.deployment, "redis-archiver").inputs).spec.template.metadata.labels, "10.2.2.31"),
     dns: { namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.2.0.2" },
     prometheus: { namespace: "monitoring", labels: { app: "prometheus" }, ip: "10.2.3.40" },
   };
@@ -53,7 +58,7 @@ describe("network policies", () => {
   });
 
   it("select every pod of the deployment for both directions", () => {
-    for (const pod of [c.redis, c.app, c.backup]) {
+    for (const pod of [c.redis, c.app, c.backup, c.archiver]) {
       const selecting = c.policies.filter((p) => Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => pod.labels[k] === v));
       expect(selecting.flatMap((p) => p.spec.policyTypes).sort()).toEqual(["Egress", "Ingress"]);
     }
@@ -78,6 +83,18 @@ describe("network policies", () => {
     expect(admits(c.policies, tcp(c.redis, c.app, 8080))).toBe(false);
     expect(admits(c.policies, tcp(c.redis, OBJECT_STORE, 443))).toBe(false);
     expect(admits(c.policies, tcp(c.redis, METADATA_SERVICE, 80))).toBe(false);
+  });
+
+  it("let the archiver reach a replica's Redis port and the bucket, and admit no one to it", () => {
+    expect(admits(c.policies, dns(c.archiver, c.dns))).toBe(true);
+    expect(admits(c.policies, tcp(c.archiver, c.redis, REDIS_PORT))).toBe(true);
+    expect(admits(c.policies, tcp(c.archiver, OBJECT_STORE, 443))).toBe(true);
+    expect(admits(c.policies, tcp(c.archiver, c.redis, SENTINEL_PORT))).toBe(false);
+    expect(admits(c.policies, tcp(c.archiver, c.app, 8080))).toBe(false);
+    expect(admits(c.policies, tcp(c.archiver, METADATA_SERVICE, 80))).toBe(false);
+    expect(admits(c.policies, tcp(c.archiver, NODE_PRIVATE, 443))).toBe(false);
+    expect(admits(c.policies, tcp(c.app, c.archiver, 8080))).toBe(false);
+    expect(admits(c.policies, tcp(c.redis, c.archiver, REDIS_PORT))).toBe(false);
   });
 
   it("let a seeding Redis pod reach the object store, but no private or link-local address", async () => {

@@ -3,14 +3,17 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { NODE_FIREWALL_DEFAULT_RULES } from "../infra/nodeFirewall";
-import { NODEBALANCER_DETECTION_SECONDS, SHUTDOWN_DRAIN_SECONDS } from "../k8s/appTier";
+import { APP_COMPONENT, NODEBALANCER_DETECTION_SECONDS, SHUTDOWN_DRAIN_SECONDS } from "../k8s/appTier";
 import { AlertRuleGroup, alertRuleGroups } from "../k8s/monitoring";
 import { roleSecretKeys, SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
 import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
 import { ROLE_PASSWORD_KEYS } from "../config/load";
 import { isKubernetesObject, isSecretWrapper, plain, validateAgainstSchema } from "./helpers/k8sObjects";
-import { byType, MOCK_FIREWALL_ID, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
+import { byType, MOCK_FIREWALL_ID, MOCK_GENERATED_PASSWORD, MOCK_NODEBALANCER, MOCK_RESERVED_IPV4, one as oneNamed, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 import { stackConfig } from "./helpers/stackConfig";
+
+/** "The Deployment" is the app's; the archiver's is named where a test means it. */
+const one = (rendered: RenderedStack, type: string, name?: string) => oneNamed(rendered, type, name ?? (type === "kubernetes:apps/v1:Deployment" ? APP_COMPONENT : undefined));
 
 const T = {
   cluster: "linode:index/lkeCluster:LkeCluster",
@@ -41,6 +44,7 @@ const ROLE_PASSWORDS = {
   monitor: "Monitor-Password-0123456789",
   replication: "Replication-Password-0123456789",
   sentinel: "Sentinel-User-Password-0123456789",
+  archiver: "Archiver-Password-0123456789",
 } as const;
 const SECRET_CONFIG = {
   "redis-dr:redisPassword": REDIS_PASSWORD,
@@ -114,13 +118,15 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "core/v1:Secret redis-backup-store <- workloads",
         "batch/v1:CronJob redis-backup <- backup",
         "networking.k8s.io/v1:NetworkPolicy redis-backup <- backup",
+        "apps/v1:Deployment redis-archiver <- archiver",
+        "networking.k8s.io/v1:NetworkPolicy redis-archiver <- archiver",
       ].sort(),
     );
   });
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(18);
+    expect(objects.length).toBe(20);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 
@@ -351,8 +357,8 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
   });
 
   it("runs every container non-root with no capabilities and the RuntimeDefault seccomp profile", () => {
-    for (const type of [T.statefulSet, T.deployment]) {
-      const pod = plain(one(rendered, type).inputs).spec.template.spec;
+    for (const workload of [one(rendered, T.statefulSet), ...byType(rendered, T.deployment)]) {
+      const pod = plain(workload.inputs).spec.template.spec;
       expect(pod.securityContext.runAsNonRoot).toBe(true);
       expect(pod.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
       for (const c of pod.containers) {

@@ -5,6 +5,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACL_USERS, renderAclUsers, SENTINEL_ACL_USERS } from "../k8s/redis/acl";
 import { REDIS_PORT, SCRIPT_DIR, SENTINEL_PORT } from "../k8s/redis/render";
+import { ARCHIVER_BINARY } from "../local/backup/job";
 import { rolePassword } from "../local/credentials";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { LoopbackNetwork } from "../local/process/network";
@@ -129,6 +130,28 @@ describe("Redis users: least privilege", () => {
     expect(await withConnection(sentinel, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("ACL", "WHOAMI"))).toBe("default");
   });
 
+  it("lets redis-dr-archiver follow a replica as `archiver`, reading no key", async () => {
+    for (const refused of [["GET", "kv:acl"], ["SET", "kv:acl", "x"], ["KEYS", "*"], ["FLUSHALL"], ["CONFIG", "GET", "masterauth"], ["SUBSCRIBE", "x"]]) {
+      expect(await as(master, "archiver", rolePassword(creds, "archiver"), ...refused), refused.join(" ")).toBe("NOPERM");
+    }
+    const spool = path.join(baseDir, "archive-spool");
+    const follower = spawn(ARCHIVER_BINARY, ["follow"], {
+      env: { REDIS_NODES: topology.pods.map((p) => p.address).join(","), ARCHIVER_USER: "archiver", REDIS_PASSWORD: rolePassword(creds, "archiver"), ARCHIVE_SPOOL_DIR: spool, ARCHIVE_SEGMENT_MS: "100" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    follower.stdout!.on("data", (chunk) => (output += chunk));
+    try {
+      await waitFor("the archiver to follow a replica", async () => /following /.test(output), 15_000);
+      await as(master, "app", rolePassword(creds, "app"), "SET", "kv:archived", "yes");
+      await waitFor("a segment holding the write", async () => fs.readdirSync(spool).some((f) => f.endsWith(".resp") && fs.readFileSync(path.join(spool, f)).includes("kv:archived")), 15_000);
+    } finally {
+      follower.kill("SIGTERM");
+    }
+    // A replica, never the master.
+    expect(output).toMatch(new RegExp(`following (?!${master.replace(/\./g, "\\.")}:)127\\.0\\.8\\.1[0-2]:6379`));
+  });
+
   it("links replicas as `replication` and lets Sentinel fail over as `sentinel`, neither able to touch data", async () => {
     for (const user of ["replication", "sentinel"] as const) {
       for (const refused of [["GET", "kv:acl"], ["FLUSHALL"], ["CONFIG", "SET", "maxmemory", "1"]]) {
@@ -167,8 +190,9 @@ describe("a password rotation", () => {
       SENTINEL_USER_PASSWORDS: "sentinel-user-0123456789",
       APP_PASSWORDS: "app-old-0123456789,app-new-0123456789",
       MONITOR_PASSWORDS: "monitor-0123456789",
+      ARCHIVER_PASSWORDS: "archiver-0123456789",
     };
-    const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines "$CONFIG_DIR/users.acl" && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8" });
+    const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines "$CONFIG_DIR/users.acl" && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     expect(rendered.status, rendered.stderr).toBe(0);
     expect(rendered.stdout).toContain("first: app-old-0123456789");
     expect(rendered.stdout.split("\n").filter((l) => l.startsWith("user "))).toHaveLength(Object.keys(ACL_USERS).length);

@@ -12,7 +12,7 @@ export const BACKUP_COMPONENT = "redis-backup";
 export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
 export const CRONJOB_NAME = "redis-backup";
 /** Where the rclone binary is copied to: the Redis image has no S3 client of its own. */
-const TOOLS_PATH = "/tools";
+export const TOOLS_PATH = "/tools";
 const SCRATCH_PATH = "/scratch";
 
 /** The bucket, as the pods see it: its location, and the Secret that holds its key. */

@@ -30,6 +30,11 @@ export const ACL_USERS = {
    * would first have to be given the function.
    */
   app: { variable: "APP_PASSWORDS", rules: "resetchannels ~kv:* ~counter:* ~idempotency:* -@all +get +set +incr +eval +wait +ping +role" },
+  /**
+   * The continuous archive's follower (redis-dr-archiver): attached to a replica as a replica is
+   * (PSYNC, REPLCONF, PING) and reading INFO replication to choose one; no key, no channel.
+   */
+  archiver: { variable: "ARCHIVER_PASSWORDS", rules: "resetchannels -@all +psync +replconf +ping +info" },
   /** The exporters: read-only statistics. */
   monitor: {
     variable: "MONITOR_PASSWORDS",
@@ -40,7 +45,7 @@ export const ACL_USERS = {
 export type AclUser = keyof typeof ACL_USERS;
 
 /** The users whose passwords the program generates besides the admin's (REDIS_PASSWORD, redis-password). */
-export const ROLE_USERS = ["replication", "sentinel", "app", "monitor"] as const satisfies ReadonlyArray<AclUser>;
+export const ROLE_USERS = ["replication", "sentinel", "app", "monitor", "archiver"] as const satisfies ReadonlyArray<AclUser>;
 export type RoleUser = (typeof ROLE_USERS)[number];
 
 /**

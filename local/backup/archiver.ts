@@ -57,13 +57,14 @@ export class LocalArchiver {
 
   /**
    * Whether everything up to the replication offset OFFSET is in the store: the archiver's
-   * position is past it and the spool holds no segment the shipper has yet to upload.
+   * position is past it and no segment that starts before it waits in the spool (newer ones,
+   * a PING's, may: segments keep coming).
    */
   shippedThrough(offset: number): boolean {
     const position = path.join(this.opts.spoolDir, "position.json");
     if (!fs.existsSync(position)) return false;
     const at = (JSON.parse(fs.readFileSync(position, "utf8")) as { offset: number }).offset;
-    const waiting = fs.readdirSync(this.opts.spoolDir).filter((name) => name.endsWith(".resp"));
+    const waiting = fs.readdirSync(this.opts.spoolDir).filter((name) => /^\d{20}-[0-9a-f]{40}\.resp$/.test(name) && Number(name.slice(0, 20)) < offset);
     return at >= offset && waiting.length === 0;
   }
 

@@ -11,10 +11,11 @@ import { LocalTopology } from "../process/topology";
 import { stackFileConfig } from "../../config/stackFile";
 import { API_TOKEN_FILE, localApiToken, localCredentials } from "../credentials";
 import { parseCommandLine } from "../../scripts/commandLine";
-import { backupSettings } from "../../k8s/backup/settings";
+import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
+import { LocalArchiver } from "../backup/archiver";
 import { BackupSchedule } from "../backup/schedule";
 import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "../backup/objectStore";
-import { processBackupTarget, seedAndStartAll } from "../backup/job";
+import { LocalBackupOptions, processBackupTarget, seedAndStartAll } from "../backup/job";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
 
 const USAGE = `usage: npm start [-- options]
@@ -34,8 +35,10 @@ options:
   --public-port P     cluster: where the LoadBalancer Service's stand-in listens; default 18080
   --loopback          processes on loopback addresses instead of network namespaces
   --app-ports P,P     processes: ports of the service instances (probes and metrics on each + 10000); default 18080,18081
-  --restore ID|latest seed an empty topology from a verified backup in the local object store
-                      (as the restore init container does with restoreFrom); with --fresh
+  --restore ID|TIME|latest  seed an empty topology from the local object store: a verified
+                      backup, the state at TIME (RFC 3339: a backup and the continuous archive),
+                      or latest (the newest archived write); as the restore init container
+                      does with restoreFrom; with --fresh
   --allow-suspect     let --restore take a backup marked suspect (it shrank past
                       backupShrinkAlarmPercent); latest skips them otherwise
   -h, --help          this text`;
@@ -61,9 +64,8 @@ async function main(): Promise<void> {
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.resolve(values.dir!, stack);
-  if (values.restore !== undefined && !/^(latest|\d{8}T\d{6}Z)$/.test(values.restore)) throw new Error(`--restore: "${values.restore}" is neither latest nor a backup id such as 20261125T230000Z`);
   if (values["allow-suspect"] && values.restore === undefined) throw new Error("--allow-suspect only applies with --restore");
-  const restore: SeedChoice | undefined = values.restore === undefined ? undefined : { backup: values.restore, allowSuspect: values["allow-suspect"]! };
+  const restore = values.restore === undefined ? undefined : { ...restoreChoice(values.restore), allowSuspect: values["allow-suspect"]! };
   fs.mkdirSync(baseDir, { recursive: true });
   const release = claimStateDirectory(baseDir, "npm start");
   process.on("exit", release);
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
   const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
   const topology = new LocalTopology({ cfg, baseDir, network, ...creds });
   const apps: AppProcess[] = [];
+  let archiver: LocalArchiver | undefined;
   const store = localObjectStore(baseDir, stack, network.hostAddress);
   const backups = new BackupSchedule(
     { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log("\nstopping: SIGTERM to the service instances, every redis and sentinel...");
     await backups.stop();
+    await archiver?.stop();
     for (const app of apps) await app.stop();
     await topology.shutdown();
     await store.stop();
@@ -126,12 +130,22 @@ async function main(): Promise<void> {
     if (restore) await seedFromBackup(topology, store, restore, baseDir);
     await bringUp(topology, apps, appPorts, cfg, creds, baseDir);
     backups.start();
+    archiver = await startArchiver({ target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") }, cfg, baseDir);
     console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
     console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
   } catch (error) {
     console.error(`\nerror: ${(error as Error).message}`);
     await stop(1);
   }
+}
+
+/** The continuous archive beside the local pods, as the archiver's pod runs it, into the local store. */
+async function startArchiver(job: LocalBackupOptions, cfg: StackConfig, baseDir: string): Promise<LocalArchiver> {
+  const archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "archive", "spool"), timing: archiveTiming(cfg) });
+  await archiver.start();
+  console.log(`continuous archive: every acknowledged write in the store within ${cfg.archiveIntervalMs} ms; logs ${path.join(baseDir, "archive")}`);
+  console.log(`restore to a time: npm run backup -- restore --at <RFC 3339>`);
+  return archiver;
 }
 
 /** `npm start` on the cluster runtime: runs until Ctrl-C. */
@@ -143,12 +157,14 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
   console.log("pods: the program's StatefulSet and Deployment on a local kubelet, one network namespace each, cluster DNS");
   let run: ClusterRun | undefined;
   let backups: BackupSchedule | undefined;
+  let archiver: LocalArchiver | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     console.log("\nstopping: SIGTERM to every container, SIGKILL after its pod's grace period...");
     await backups?.stop();
+    await archiver?.stop();
     await run?.stop();
     console.log("stopped; nothing left running. Data stays in", baseDir, "(--fresh to start empty)");
     process.exit(code);
@@ -166,6 +182,7 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
       (line) => console.log(`[${new Date().toISOString()}] ${line}`),
     );
     backups.start();
+    archiver = await startArchiver({ target: run.backupTarget, store: run.store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") }, cfg, baseDir);
     const tokenFile = path.join(baseDir, API_TOKEN_FILE);
     console.log(`\nservice (the LoadBalancer Service's stand-in, to ready app pods): ${run.loadBalancer.url}`);
     console.log(`the API wants a bearer token, kept in ${tokenFile}:`);
@@ -181,6 +198,18 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
     console.error(`\nerror: ${(error as Error).message}`);
     await stop(1);
   }
+}
+
+/**
+ * What --restore names: a backup id (that backup alone), a time (RFC 3339: the newest verified
+ * backup before it and the continuous archive replayed to it), or latest (the newest archived
+ * write, or the newest backup when nothing is archived).
+ */
+export function restoreChoice(value: string): SeedChoice {
+  if (/^\d{8}T\d{6}Z$/.test(value)) return { backup: value };
+  if (value === "latest") return { backup: "latest", at: "latest" };
+  if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return { backup: "latest", at: value };
+  throw new Error(`--restore: "${value}" is neither latest, a backup id such as 20261125T230000Z, nor a time such as 2026-12-04T21:30:00Z`);
 }
 
 /** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */

@@ -1,3 +1,4 @@
+import { APP_COMPONENT } from "../../k8s/appTier";
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
@@ -82,8 +83,7 @@ export class ClusterRun {
       await store.start();
       log(`object store (stands in for the backup region): ${store.access.endpoint}/${store.bucket}, state ${store.directory}`);
       const redis = workloadNamed(objects, "StatefulSet", "redis");
-      const app = objects.workloads.find((w) => w.kind === "Deployment");
-      if (!app) throw new Error("the rendered program has no Deployment for the app");
+      const app = workloadNamed(objects, "Deployment", APP_COMPONENT);
       const backupNetns = cluster.namespaceOf("redis-backup-job");
       cluster.addClient("redis-backup-job", redis.namespace);
       const seed = opts.restore === undefined ? undefined : seeder(store, opts.restore, path.join(opts.baseDir, "seed-scratch"), log);

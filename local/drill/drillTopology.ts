@@ -1,3 +1,4 @@
+import { APP_COMPONENT } from "../../k8s/appTier";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
@@ -256,7 +257,7 @@ export class ClusterDrillTopology implements DrillTopology {
       const name = `${this.redis.name}-${i}`;
       return { name, host: this.cluster.fqdn(this.redis, name) };
     });
-    this.appWorkload = objects.workloads.find((w) => w.kind === "Deployment");
+    this.appWorkload = objects.workloads.find((w) => w.kind === "Deployment" && w.name === APP_COMPONENT);
   }
 
   get dns(): ClusterDns {
