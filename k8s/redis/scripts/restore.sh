@@ -5,12 +5,21 @@
 
 # restore_point_into_scratch AT: the scratch server holding the state at time AT (RFC 3339, or
 # latest: the newest archived write): the newest trusted backup taken before it, plus the archive
-# replayed up to the last write received by then. A base whose data already holds a later write is passed over for an older one.
+# replayed up to the last write received by then. A base whose data already holds a later write
+# is passed over for an older one; latest with nothing archived is the newest backup alone.
 # Sets id (the base) and RESTORED_POINT (what the replay reached).
 restore_point_into_scratch() {
   local at="$1" at_ms="" candidates base replayed rc
   if [[ $at != latest ]]; then
     at_ms=$(date -u -d "$at" +%s%3N 2>/dev/null) || { log "restore: '$at' is not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z) or latest"; return 1; }
+  fi
+  if [[ $at == latest && -z $(archive_segments) ]]; then
+    log "restore: the archive is empty; latest is the newest backup alone"
+    id=$(resolve_backup latest) || return 1
+    base="$WORK/base-$id"
+    mkdir -p "$base"
+    fetch "$id" "$base" && scratch_start "$base" && cp "$base/manifest.json" "$WORK/manifest.json"
+    return
   fi
   candidates=$(if [[ ${ALLOW_SUSPECT:-0} == 1 ]]; then store_verified; else store_trusted; fi | sort -r)
   for id in $candidates; do
