@@ -46,7 +46,8 @@ async function ackedWrites(master: string, prefix: string, count: number, acked:
 async function waitShipped(master: string) {
   const info = await redis(master, (c) => c.info("replication"));
   const offset = Number(/master_repl_offset:(\d+)/.exec(info)![1]);
-  await waitFor(`the archive to be stored through offset ${offset}`, async () => archiver.shippedThrough(offset), 10_000);
+  // A wait, not a measure (the drills measure how soon writes are stored).
+  await waitFor(`the archive to be stored through offset ${offset}`, async () => archiver.shippedThrough(offset), 30_000);
 }
 
 beforeAll(async () => {
