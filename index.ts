@@ -88,6 +88,7 @@ const workloads = new Workloads(
       archiveTiming: archiveTiming(cfg),
       store: backupStore.access,
       rcloneImage: cfg.backupImage,
+      archiverImage: cfg.archiverImage,
       ...(cfg.backupPushgateway ? { pushgateway: cfg.backupPushgateway } : {}),
       ...(cfg.restoreFrom ? { restoreFrom: cfg.restoreFrom } : {}),
     },

@@ -35,6 +35,8 @@ export interface WorkloadsBackupArgs {
   settings: BackupSettings;
   store: { endpoint: pulumi.Input<string>; bucket: pulumi.Input<string>; region: string; accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
   rcloneImage: string;
+  /** The archiver image (app/Dockerfile's archiver target). */
+  archiverImage: string;
   pushgateway?: string;
   /** Seed an empty deployment from this bucket's backup (the key must be able to read it). */
   restoreFrom?: StoreLocation & { backup: string; allowSuspect: boolean };
@@ -134,7 +136,7 @@ export class Workloads extends pulumi.ComponentResource {
       "archiver",
       {
         namespace: namespace.metadata.name,
-        image: args.app.image,
+        image: backup.archiverImage,
         rcloneImage: backup.rcloneImage,
         redis: args.redis,
         scripts: redis.scripts,

@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   python3-redis                           # redis-py, a peer Sentinel client in the drills
   prometheus prometheus-redis-exporter    # promtool checks the alert rules; the exporter proves their metric names
   rclone                                  # the backup job's S3 client (the CronJob copies it from the rclone image)
+  curl                                    # the archive shipper's uploads (the archiver image installs it)
   prometheus-pushgateway                  # where the backup job pushes its metrics, in the tests
 )
 

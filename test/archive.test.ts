@@ -98,6 +98,26 @@ describe("restore to a time from a backup and the continuous archive", () => {
     expect(byPrefix("after-flush:").every((key) => present.has(key))).toBe(true);
   }, 180_000);
 
+  it("keeps what it could not upload while the store is unreachable and stores all of it, in order, once it is back", async () => {
+    const base = await runBackupScript(job, ["run"]);
+    expect(base.code, base.output).toBe(0);
+    const acked = new Map<string, number>();
+    await store.stop();
+    await ackedWrites(await masterOf(), "outage:", 200, acked);
+    const shipLog = path.join(baseDir, "archive-ship.log");
+    await waitFor("the shipper to report the failed upload", async () => /upload failed; [1-9]\d* segment\(s\) wait in the spool/.test(fs.readFileSync(shipLog, "utf8")), 30_000);
+    await store.start();
+    const master = await masterOf();
+    await waitShipped(master);
+    expect(fs.readFileSync(shipLog, "utf8")).toMatch(/upload works again after \d+s/);
+    const chosen = Date.now();
+    await redis(master, (c) => c.flushall());
+    const restored = await runBackupScript(job, ["restore", "--at", new Date(chosen).toISOString()]);
+    expect(restored.code, restored.output).toBe(0);
+    const present = new Set(await redis(master, (c) => c.keys("outage:*")));
+    expect([...acked.keys()].filter((key) => !present.has(key))).toEqual([]);
+  }, 180_000);
+
   it("refuses a time past what the archive covers, naming the window", async () => {
     const result = await runBackupScript(job, ["restore", "--at", new Date(Date.now() + 3_600_000).toISOString()]);
     expect(result.code).not.toBe(0);

@@ -25,10 +25,10 @@ describe("the archiver under Pulumi mocks", () => {
     pod = deployment.spec.template.spec;
   });
 
-  it("follows the Redis pods by name with redis-dr-archiver from the app image, as the archiver user", () => {
+  it("follows the Redis pods by name with redis-dr-archiver from the archiver image, as the archiver user", () => {
     const archiver = container("archiver");
     const cfg = stackConfig("dev");
-    expect(archiver.image).toBe(cfg.appImage);
+    expect(archiver.image).toBe(cfg.archiverImage);
     expect(archiver.command).toEqual([ARCHIVER_BINARY_PATH, "follow"]);
     expect(fs.readFileSync(path.join(REPO_ROOT, "app/Dockerfile"), "utf8")).toContain(`/src/build/redis-dr-archiver ${ARCHIVER_BINARY_PATH}`);
     const env = envOf(archiver);

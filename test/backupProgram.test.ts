@@ -55,7 +55,7 @@ describe("backups under Pulumi mocks", () => {
     expect(pod.restartPolicy).toBe("Never");
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
     expect(pod.initContainers.map((c: { name: string; image: string; command: string[] }) => [c.name, c.image, c.command])).toEqual([
-      ["tools", "rclone/rclone:1.68.2", ["cp", "/usr/local/bin/rclone", "/tools/rclone"]],
+      ["tools", "rclone/rclone:1.68.2", ["cp", "/usr/local/bin/rclone", "/etc/ssl/certs/ca-certificates.crt", "/tools/"]],
     ]);
     const backup = pod.containers[0];
     expect(backup.image).toBe("redis:7.4.7-bookworm");
@@ -64,6 +64,8 @@ describe("backups under Pulumi mocks", () => {
     expect(env.BACKUP_BUCKET!.value).toBe(BUCKET);
     expect(env.RCLONE_CONFIG_STORE_ENDPOINT!.value).toBe("https://us-sea-1.linodeobjects.com");
     expect(env.RCLONE_CONFIG_STORE_FORCE_PATH_STYLE!.value).toBe("true");
+    // The Redis image has no CA bundle of its own: TLS is verified against the copied one.
+    expect(env).toMatchObject({ RCLONE: { value: "/tools/rclone" }, RCLONE_CA_CERT: { value: "/tools/ca-certificates.crt" } });
     expect(env.RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY!.valueFrom).toEqual({ secretKeyRef: { name: "redis-backup-store", key: "secret-access-key" } });
     expect(env.REDIS_PASSWORD!.valueFrom).toEqual({ secretKeyRef: { name: "redis-auth", key: "redis-password" } });
     expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) }, BACKUP_RUN_DEADLINE_SECONDS: { value: "1800" }, BACKUP_SHRINK_ALARM_PERCENT: { value: "50" } });

@@ -7,7 +7,20 @@ import { REPO_ROOT } from "./helpers/stackConfig";
 
 // No Docker engine runs here, so the image is checked against what the binary really needs.
 const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "app/Dockerfile"), "utf8");
-const binaries = ["redis-dr-app", "redis-dr-archiver"].map((name) => path.join(REPO_ROOT, "app/build", name));
+/** Each stage by name (FROM ... AS name), with its instructions (no comments). */
+const stages = new Map(
+  dockerfile
+    .replace(/^#.*\n/gm, "")
+    .split(/^(?=FROM )/m)
+    .filter((text) => text.startsWith("FROM "))
+    .map((text): [string, string] => [/^FROM \S+ AS (\S+)/.exec(text)?.[1] ?? "", text]),
+);
+const stage = (name: string) => stages.get(name) ?? "";
+/** Each binary and the image (stage) that ships it. */
+const binaries = [
+  ["redis-dr-app", "app"],
+  ["redis-dr-archiver", "archiver"],
+].map(([name, target]) => ({ binary: path.join(REPO_ROOT, "app/build", name!), target: target! }));
 
 function owningPackage(library: string): string {
   for (const candidate of [`/lib/x86_64-linux-gnu/${library}`, `/usr/lib/x86_64-linux-gnu/${library}`]) {
@@ -21,27 +34,34 @@ function owningPackage(library: string): string {
 }
 
 describe("app/Dockerfile", () => {
-  it.each(binaries)("installs a Debian package for every library %s links, and copies it", (binary) => {
+  it.each(binaries)("installs a Debian package for every library $binary links, and copies it into the $target image", ({ binary, target }) => {
     expect(fs.existsSync(binary), "build app/ first: npm run app:build").toBe(true);
-    expect(dockerfile).toContain(`COPY --from=build /src/build/${path.basename(binary)} /usr/local/bin/${path.basename(binary)}`);
+    expect(stage(target)).toMatch(/^FROM runtime AS/);
+    expect(stage(target)).toContain(`COPY --from=build /src/build/${path.basename(binary)} /usr/local/bin/${path.basename(binary)}`);
+    expect(stage(target)).toMatch(new RegExp(`^USER ${APP_UID}:${APP_UID}$`, "m"));
     const needed = execFileSync("objdump", ["-p", binary], { encoding: "utf8" })
       .split("\n")
       .filter((line) => line.trim().startsWith("NEEDED"))
       .map((line) => line.trim().split(/\s+/)[1]!);
     expect(needed).toContain("libhiredis.so.0.14");
-    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf("FROM "));
     for (const pkg of new Set(needed.map(owningPackage))) {
       if (pkg === "libc6") continue; // in every Debian image
-      expect(runtimeStage, `runtime stage must install ${pkg}`).toMatch(new RegExp(`\\b${pkg.replace(/[.+]/g, "\\$&")}\\b`));
+      expect(stage("runtime"), `runtime stage must install ${pkg}`).toMatch(new RegExp(`\\b${pkg.replace(/[.+]/g, "\\$&")}\\b`));
     }
   });
 
+  it("gives curl, which archive.sh uploads with, to the archiver image only, and builds the app by default", () => {
+    expect(stage("archiver")).toMatch(/apt-get install -y --no-install-recommends curl\b/);
+    expect(stage("app")).not.toMatch(/curl|redis-dr-archiver/);
+    expect(stage("runtime")).not.toMatch(/curl/);
+    expect([...stages.keys()].at(-1)).toBe("app");
+  });
+
   it("builds and runs on one pinned Debian release and runs as the uid the Deployment expects", () => {
-    const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!).filter((base) => !stages.has(base));
     expect(bases).toHaveLength(2);
     expect(new Set(bases).size).toBe(1);
     expect(bases[0]).toMatch(/^debian:\d+\.\d+-slim$/);
-    expect(dockerfile).toMatch(new RegExp(`^USER ${APP_UID}:${APP_UID}$`, "m"));
     expect(dockerfile).toMatch(/-DREDISDR_TESTS=OFF/);
   });
 });

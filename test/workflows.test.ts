@@ -94,12 +94,14 @@ describe("GitHub workflows", () => {
     expect(prodReachViolations({ "c.yml": target })).toHaveLength(2);
   });
 
-  it("builds and pushes the app image from app/ by version tag", () => {
+  it("builds and pushes the app and archiver images from app/ by version tag", () => {
     const wf = load("image.yml");
     expect(wf.on.push.tags).toEqual(["v*.*.*"]);
-    const build = wf.jobs.image.steps.find((s: any) => String(s.uses).startsWith("docker/build-push-action"));
-    expect(build.with).toMatchObject({ context: "app", push: true });
-    expect(build.with.tags).toContain("redis-dr-app:${{ steps.tag.outputs.version }}");
+    const builds = wf.jobs.image.steps.filter((s: any) => String(s.uses).startsWith("docker/build-push-action")).map((s: any) => s.with);
+    expect(builds.map((b: any) => [b.context, b.target, b.push, b.tags])).toEqual([
+      ["app", undefined, true, "ghcr.io/${{ github.repository_owner }}/redis-dr-app:${{ steps.tag.outputs.version }}"],
+      ["app", "archiver", true, "ghcr.io/${{ github.repository_owner }}/redis-dr-archiver:${{ steps.tag.outputs.version }}"],
+    ]);
   });
 
   it.each(files)("%s pins every action by commit SHA with its tag in a comment", (file) => {

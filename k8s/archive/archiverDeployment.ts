@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { APP_UID } from "../appTier";
 import { ArchiveTiming, ARCHIVE_PREFIX } from "../backup/settings";
-import { BackupStoreRef, RCLONE_ENV, rcloneToolsContainer, storeEnv, TOOLS_PATH, TOOLS_VOLUME } from "../backup/backupJob";
+import { BackupStoreRef, TOOLS_ENV, rcloneToolsContainer, storeEnv, TOOLS_PATH, TOOLS_VOLUME } from "../backup/backupJob";
 import { labelsFor, selectorFor } from "../labels";
 import { dnsEgress, endpointEgress, isolatingPolicy, podEgress } from "../networkPolicy";
 import { POD_NAME_VARIABLE } from "../redis/podEnvironment";
@@ -12,7 +12,7 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from "../security"
 
 export const ARCHIVER_COMPONENT = "redis-archiver";
 export const ARCHIVER_SELECTOR = selectorFor(ARCHIVER_COMPONENT);
-/** Where redis-dr-archiver is in the app image (app/Dockerfile). */
+/** Where redis-dr-archiver is in the archiver image (app/Dockerfile, target archiver). */
 export const ARCHIVER_BINARY_PATH = "/usr/local/bin/redis-dr-archiver";
 const SPOOL_PATH = "/spool";
 /**
@@ -24,7 +24,7 @@ const SPOOL_LIMIT = "1Gi";
 
 export interface ArchiverArgs {
   namespace: pulumi.Input<string>;
-  /** The app image: it carries redis-dr-archiver, bash and coreutils. */
+  /** The archiver image: redis-dr-archiver, bash, coreutils and curl (app/Dockerfile, target archiver). */
   image: string;
   rcloneImage: string;
   /** The Redis tier's settings: the archiver follows one of its pods by name. */
@@ -52,7 +52,7 @@ export class ArchiverDeployment extends pulumi.ComponentResource {
       { name: POD_NAME_VARIABLE, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "ARCHIVE_SPOOL_DIR", value: SPOOL_PATH },
     ];
-    const shipperEnv = [...spoolEnv, ...storeEnv(args.store), { name: "ARCHIVE_PREFIX", value: ARCHIVE_PREFIX }, { name: "ARCHIVE_SHIP_MS", value: String(timing.shipMs) }, RCLONE_ENV];
+    const shipperEnv = [...spoolEnv, ...storeEnv(args.store), { name: "ARCHIVE_PREFIX", value: ARCHIVE_PREFIX }, { name: "ARCHIVE_SHIP_MS", value: String(timing.shipMs) }, ...TOOLS_ENV];
     const script = (name: string, command: string, resources: k8s.types.input.core.v1.ResourceRequirements): k8s.types.input.core.v1.Container => ({
       name,
       image: args.image,

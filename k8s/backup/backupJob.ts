@@ -13,6 +13,13 @@ export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
 export const CRONJOB_NAME = "redis-backup";
 /** Where the rclone binary is copied to: the Redis image has no S3 client of its own. */
 export const TOOLS_PATH = "/tools";
+/**
+ * The rclone image's CA bundle (Alpine's ca-certificates, which rclone's Dockerfile installs),
+ * copied beside rclone: the official redis image installs ca-certificates only to fetch gosu
+ * and purges it again with --auto-remove (docker-library/redis Dockerfile), and the app image
+ * is debian-slim without it, so neither could verify Object Storage's TLS certificate.
+ */
+const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const SCRATCH_PATH = "/scratch";
 
 /** The bucket, as the pods see it: its location, and the Secret that holds its key. */
@@ -49,13 +56,13 @@ export function storeEnv(store: BackupStoreRef): pulumi.Input<k8s.types.input.co
   ];
 }
 
-/** The init container that copies rclone's static binary into a volume the Redis image mounts. */
+/** The init container that copies rclone's static binary and the CA bundle into a volume the Redis image mounts. */
 export function rcloneToolsContainer(image: string): k8s.types.input.core.v1.Container {
   return {
     name: "tools",
     image,
     imagePullPolicy: "IfNotPresent",
-    command: ["cp", "/usr/local/bin/rclone", `${TOOLS_PATH}/rclone`],
+    command: ["cp", "/usr/local/bin/rclone", CA_BUNDLE, `${TOOLS_PATH}/`],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
     securityContext: restrictedContainerSecurity(),
     volumeMounts: [{ name: "tools", mountPath: TOOLS_PATH }],
@@ -63,7 +70,12 @@ export function rcloneToolsContainer(image: string): k8s.types.input.core.v1.Con
 }
 
 export const TOOLS_VOLUME = { name: "tools", emptyDir: { sizeLimit: "128Mi" } };
-export const RCLONE_ENV = { name: "RCLONE", value: `${TOOLS_PATH}/rclone` };
+/** For a container that mounts the tools: rclone, and the CA bundle rclone and curl verify TLS with. */
+export const TOOLS_ENV = [
+  { name: "RCLONE", value: `${TOOLS_PATH}/rclone` },
+  { name: "RCLONE_CA_CERT", value: `${TOOLS_PATH}/ca-certificates.crt` },
+  { name: "CURL_CA_BUNDLE", value: `${TOOLS_PATH}/ca-certificates.crt` },
+];
 
 /**
  * The backup CronJob: every run copies an RDB from a replica, verifies the stored copy by
@@ -118,7 +130,7 @@ export class BackupJob extends pulumi.ComponentResource {
                         ...storeEnv(args.store),
                         ...Object.entries(backupJobVariables(args.settings)).map(([envName, value]) => ({ name: envName, value })),
                         { name: "SCRATCH_DIR", value: SCRATCH_PATH },
-                        RCLONE_ENV,
+                        ...TOOLS_ENV,
                         ...(args.pushgateway ? [{ name: "PUSHGATEWAY", value: args.pushgateway }] : []),
                       ],
                       // The scratch redis-server holds the whole dataset while it verifies.

@@ -4,7 +4,7 @@ import { exporterContainers } from "./exporters";
 import { POD_NAME_VARIABLE, podPasswordSecretKey, REDIS_POD_SECRET_VARIABLES, redisPodVariables, seedVariables } from "./podEnvironment";
 import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_UID, RedisSettings, SENTINEL_PORT } from "./render";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "../security";
-import { RCLONE_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "../backup/backupJob";
+import { TOOLS_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "../backup/backupJob";
 import type { SeedFromBackup } from "../redisTier";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -84,7 +84,7 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
         scriptContainer(cfg, {
           name: "restore",
           command: scriptCommand("backup.sh", "seed"),
-          env: [...env, ...storeEnv(args.seed.store), ...Object.entries(seedVariables(args.seed)).map(([name, value]) => ({ name, value })), RCLONE_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
+          env: [...env, ...storeEnv(args.seed.store), ...Object.entries(seedVariables(args.seed)).map(([name, value]) => ({ name, value })), ...TOOLS_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
           resources: sized(cfg.redisCpu, cfg.redisMemory),
           volumeMounts: [...mounts, { name: "tools", mountPath: "/tools", readOnly: true }],
         }),

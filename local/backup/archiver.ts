@@ -18,6 +18,15 @@ export interface LocalArchiverOptions {
  * replicas, and archive.sh shipping the spool into the job's object store, as the archiver's
  * pod runs them (docs/archive.md).
  */
+/** How far the store reaches, as the shipper last recorded it (archive.sh's shipped.json). */
+export interface ShippedRecord {
+  endOffset: number;
+  /** When the newest stored write reached the archiver (ms since the epoch). */
+  lastAtMs: number;
+  /** How long the pass that stored it took. */
+  passMs: number;
+}
+
 export class LocalArchiver {
   private follower?: ChildProcess;
   private shipper?: ChildProcess;
@@ -66,6 +75,12 @@ export class LocalArchiver {
     const at = (JSON.parse(fs.readFileSync(position, "utf8")) as { offset: number }).offset;
     const waiting = fs.readdirSync(this.opts.spoolDir).filter((name) => /^\d{20}-[0-9a-f]{40}\.resp$/.test(name) && Number(name.slice(0, 20)) < offset);
     return at >= offset && waiting.length === 0;
+  }
+
+  /** The shipper's last record, if it has stored a segment yet. */
+  shipped(): ShippedRecord | undefined {
+    const file = path.join(this.opts.spoolDir, "shipped.json");
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as ShippedRecord) : undefined;
   }
 
   /**

@@ -57,6 +57,7 @@ export interface DisasterResult extends ScenarioResult {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const s = (ms: number) => (ms / 1000).toFixed(2);
 
 export async function runDisaster(name: DisasterName, opts: DisasterOptions): Promise<DisasterResult> {
   const log = opts.log ?? (() => undefined);
@@ -132,6 +133,8 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       // Recovery does not wait for a backup run that was under way: it dies with the region, and
       // so does the archiver with whatever it had not shipped yet.
       await Promise.all([archiver!.stop("SIGKILL"), topology.destroy()]);
+      const shipped = archiver!.shipped();
+      note(shipped ? `the store held writes up to ${s(faultAt - shipped.lastAtMs)} s before the loss (last upload pass ${s(shipped.passMs)} s)` : "the archive had stored nothing");
       apps = undefined;
       note("volumes destroyed; a new topology is started from the object store");
 
@@ -293,7 +296,6 @@ async function waitForReplicasSynced(hosts: string[], creds: Credentials, keys: 
 
 /** The recovery table: RTO and its parts, RPO as writes and as time, the backup used and its age. */
 export function disasterTable(results: DisasterResult[]): string {
-  const s = (ms: number) => (ms / 1000).toFixed(2);
   const lines = [
     "| disaster | backup every s | archive every s | backup age at disaster s | keys restored | RTO s | parts s | acked writes lost | lost window s | verdict |",
     "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
