@@ -182,7 +182,7 @@ export const stackConfigShape = {
     .min(200)
     .max(60000)
     .default(1000)
-    .describe("The continuous archive's recovery point: every write the master acknowledges reaches the backup bucket within this long. Segments close at half of it and are shipped at once (docs/archive.md)."),
+    .describe("The continuous archive's recovery point: every write the master acknowledges reaches the backup bucket within this long. Segments close at a quarter of it and are shipped at once (docs/archive.md)."),
   backupImage: pinnedImage("rclone")
     .default("rclone/rclone:1.68.2")
     .describe("rclone image whose binary the backup job copies into the Redis image to reach Object Storage (pinned tag or digest)."),

@@ -34,7 +34,7 @@ describe("the archiver under Pulumi mocks", () => {
     const env = envOf(archiver);
     expect(env.REDIS_NODES!.value).toBe(podFqdns(cfg).map((f) => `${f}:${REDIS_PORT}`).join(","));
     expect(env.ARCHIVER_USER!.value).toBe("archiver");
-    expect(env.ARCHIVE_SEGMENT_MS!.value).toBe("400");
+    expect(env.ARCHIVE_SEGMENT_MS!.value).toBe("200");
     expect(env.REDIS_PASSWORD!.value).toBeUndefined();
     expect(env.REDIS_PASSWORD!.valueFrom!.secretKeyRef).toEqual({ name: "redis-auth", key: roleSecretKeys("archiver").current });
   });
