@@ -107,10 +107,15 @@ describe("restore to a time from a backup and the continuous archive", () => {
     const shipLog = path.join(baseDir, "archive-ship.log");
     await waitFor("the shipper to report the failed upload", async () => /upload failed; [1-9]\d* segment\(s\) wait in the spool/.test(fs.readFileSync(shipLog, "utf8")), 30_000);
     await store.start();
+    // A time inside the window: the archive covers up to its newest command, so one more write follows it.
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await pause(1100);
+    const chosen = Date.now();
+    await pause(1100);
     const master = await masterOf();
+    await ackedWrites(master, "after-outage:", 1, new Map());
     await waitShipped(master);
     expect(fs.readFileSync(shipLog, "utf8")).toMatch(/upload works again after \d+s/);
-    const chosen = Date.now();
     await redis(master, (c) => c.flushall());
     const restored = await runBackupScript(job, ["restore", "--at", new Date(chosen).toISOString()]);
     expect(restored.code, restored.output).toBe(0);
