@@ -29,6 +29,7 @@ let job: LocalBackupOptions;
 let archiver: LocalArchiver;
 
 const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
 
 /** Writes key i = "v<i>" one at a time, each acknowledged by WAIT 1, recording when it was acknowledged. */
@@ -68,7 +69,6 @@ afterAll(async () => {
 describe("restore to a time from a backup and the continuous archive", () => {
   it("brings back every write acknowledged before the chosen time, none after it, past the backup", async () => {
     const acked = new Map<string, number>();
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await ackedWrites(await masterOf(), "before-backup:", 200, acked);
     const backup = await runBackupScript(job, ["run"]);
     expect(backup.code, backup.output).toBe(0);
@@ -108,7 +108,6 @@ describe("restore to a time from a backup and the continuous archive", () => {
     await waitFor("the shipper to report the failed upload", async () => /upload failed; [1-9]\d* segment\(s\) wait in the spool/.test(fs.readFileSync(shipLog, "utf8")), 30_000);
     await store.start();
     // A time inside the window: the archive covers up to its newest command, so one more write follows it.
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await pause(1100);
     const chosen = Date.now();
     await pause(1100);

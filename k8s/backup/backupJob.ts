@@ -20,6 +20,7 @@ export const TOOLS_PATH = "/tools";
  * is debian-slim without it, so neither could verify Object Storage's TLS certificate.
  */
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+const TOOLS_CA_BUNDLE = `${TOOLS_PATH}/ca-certificates.crt`;
 const SCRATCH_PATH = "/scratch";
 
 /** The bucket, as the pods see it: its location, and the Secret that holds its key. */
@@ -73,8 +74,8 @@ export const TOOLS_VOLUME = { name: "tools", emptyDir: { sizeLimit: "128Mi" } };
 /** For a container that mounts the tools: rclone, and the CA bundle rclone and curl verify TLS with. */
 export const TOOLS_ENV = [
   { name: "RCLONE", value: `${TOOLS_PATH}/rclone` },
-  { name: "RCLONE_CA_CERT", value: `${TOOLS_PATH}/ca-certificates.crt` },
-  { name: "CURL_CA_BUNDLE", value: `${TOOLS_PATH}/ca-certificates.crt` },
+  { name: "RCLONE_CA_CERT", value: TOOLS_CA_BUNDLE },
+  { name: "CURL_CA_BUNDLE", value: TOOLS_CA_BUNDLE },
 ];
 
 /**

@@ -13,11 +13,6 @@ export interface LocalArchiverOptions {
   timing: ArchiveTiming;
 }
 
-/**
- * The continuous archive beside a local topology: redis-dr-archiver following one of its
- * replicas, and archive.sh shipping the spool into the job's object store, as the archiver's
- * pod runs them (docs/archive.md).
- */
 /** How far the store reaches, as the shipper last recorded it (archive.sh's shipped.json). */
 export interface ShippedRecord {
   endOffset: number;
@@ -27,6 +22,11 @@ export interface ShippedRecord {
   passMs: number;
 }
 
+/**
+ * The continuous archive beside a local topology: redis-dr-archiver following one of its
+ * replicas, and archive.sh shipping the spool into the job's object store, as the archiver's
+ * pod runs them (docs/archive.md).
+ */
 export class LocalArchiver {
   private follower?: ChildProcess;
   private shipper?: ChildProcess;

@@ -50,8 +50,8 @@ cmd_resume() {
 # curl_config_text VALUE: VALUE as a double-quoted string of curl's config syntax.
 curl_config_text() { local v=${1//\\/\\\\}; printf '"%s"' "${v//\"/\\\"}"; }
 
-# archive_upload FILE...: PUT each file as <ARCHIVE_PREFIX>/<its name>, one after the other on
-# one connection, stopping at the first that fails (fail-early), so a file is only ever stored
+# archive_upload < "SHA256 FILE" lines (sha256sum's output): PUT each file as
+# <ARCHIVE_PREFIX>/<its name>, in that order on one connection, stopping at the first that fails (fail-early), so a file is only ever stored
 # after every file before it. One light curl per pass instead of rclone: rclone takes ~130 ms
 # just to start, and two runs per pass put the store a second behind on a loaded machine, which
 # is the whole recovery point. curl signs with SigV4 (--aws-sigv4, curl >= 7.75); 7.88 does not
@@ -74,28 +74,29 @@ archive_upload() {
       # waited on (seen here with rclone's default of a minute: one pass of 60 s), and no
       # round trip is spent on "Expect: 100-continue".
       printf '%s\n' "fail" "silent" "show-error" "output = /dev/null" 'header = "Expect:"' "connect-timeout = 3" "max-time = 15" "retry = 2"
-    done < <(sha256sum "$@")
+    done
   } | curl -K -
 }
 
 # One pass: what the archiver has closed (its manifest is renamed in last), uploaded data and
 # checksums first, manifests last, so that no manifest is ever in the store before its data.
 ship_once() {
-  local names gaps name started=$EPOCHREALTIME newest files=()
+  local names gaps name started=$EPOCHREALTIME newest sum file sums="" data=() rest=()
   names=$(find "$ARCHIVE_SPOOL_DIR" -maxdepth 1 -name '*.json' -printf '%f\n' | { grep -E "^$SEGMENT_NAME\\.json\$" || true; } | sed 's/\.json$//' | sort)
   gaps=$(find "$ARCHIVE_SPOOL_DIR" -maxdepth 1 -name 'gap-*.json' -printf '%f\n' | sort)
   [[ -n $names || -n $gaps ]] || return 0
-  local sum file
-  if [[ -n $names ]]; then
-    # One sha256sum for the pass: each process started costs tens of ms on a loaded node.
-    while read -r sum file; do
-      echo "$sum" >"${file%.resp}.sha256"
-      files+=("$file" "${file%.resp}.sha256")
-    done < <(for name in $names; do echo "$ARCHIVE_SPOOL_DIR/$name.resp"; done | xargs sha256sum)
-  fi
-  for name in $names; do files+=("$ARCHIVE_SPOOL_DIR/$name.json"); done
-  for name in $gaps; do files+=("$ARCHIVE_SPOOL_DIR/$name"); done
-  archive_upload "${files[@]}" || return 1
+  for name in $names; do data+=("$ARCHIVE_SPOOL_DIR/$name.resp"); done
+  # Each file is hashed once, by two sha256sum runs a pass (each process costs tens of ms on a
+  # loaded node): the data, whose sums are also its .sha256 files, then everything after it.
+  [[ -z $names ]] || sums=$(sha256sum "${data[@]}")
+  while read -r sum file; do
+    [[ -n $file ]] || continue
+    echo "$sum" >"${file%.resp}.sha256"
+    rest+=("${file%.resp}.sha256")
+  done <<<"$sums"
+  for name in $names; do rest+=("$ARCHIVE_SPOOL_DIR/$name.json"); done
+  for name in $gaps; do rest+=("$ARCHIVE_SPOOL_DIR/$name"); done
+  { [[ -z $sums ]] || echo "$sums"; sha256sum "${rest[@]}"; } | archive_upload || return 1
   newest=$(tail -n 1 <<<"$names")
   [[ -z $newest ]] || record_shipped "$ARCHIVE_SPOOL_DIR/$newest.json" "$started"
   for name in $names; do rm -f "$ARCHIVE_SPOOL_DIR/$name".{resp,sha256,json}; done
