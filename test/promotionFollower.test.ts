@@ -68,8 +68,13 @@ describe("promotion follower: a failover", () => {
       30_000,
     );
     const survivor = replicas.find((p) => p.address !== promoted)!;
-    await waitFor("the follower's log line", async () => topology.log(survivor, "promotion-follower").includes("ahead of"), 10_000);
-    expect(topology.log(survivor, "promotion-follower")).toContain(
+    // Wait for whatever the follower decided, so a wrong decision fails on its own log line.
+    const decided = /following|REPLICAOF/;
+    const followerLog = () => topology.log(survivor, "promotion-follower");
+    await waitFor("the follower to act on the promotion", async () => decided.test(followerLog()), 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}; its log:\n${followerLog()}`);
+    });
+    expect(followerLog()).toContain(
       `following ${promoted} (promoted in place of ${master.address}) ahead of Sentinel's reconfiguration`,
     );
     expect(await roleOf(survivor.address, creds)).toMatchObject({ role: "slave", master: promoted });
