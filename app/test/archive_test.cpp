@@ -9,12 +9,16 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <memory>
 #include <thread>
 
 #include "archive/archiver.hpp"
+#include "archive/command_log.hpp"
 #include "archive/replayer.hpp"
 #include "archive/restore_plan.hpp"
+#include "archive/undo.hpp"
 #include "sentinel_group.hpp"
 
 using namespace redisdr;
@@ -118,7 +122,7 @@ protected:
     }
     std::string digestOf(const std::string& at) { return call(at, {"DEBUG", "DIGEST"}).str; }
 
-    void writeMix(const std::string& master, const std::string& prefix, int count) {
+    void writeMix(const std::string& master, const std::string& prefix, int count, int replicas = 2) {
         auto c = RedisConnection::open(Endpoint{master, 6379}, Timeouts{500ms, 5000ms}, kPassword, false);
         for (int i = 0; i < count; i++) {
             const std::string key = prefix + std::to_string(i);
@@ -133,7 +137,9 @@ protected:
         c->command({"EVAL", "redis.call('SET', KEYS[1], 'scripted'); return redis.call('INCR', KEYS[2])", "2", prefix + "s", prefix + "counter"});
         c->command({"SELECT", "3"});
         c->command({"SET", prefix + "in-db-3", "yes"});
-        ASSERT_GE(c->command({"WAIT", "2", "5000"}).integer, 2);
+        if (replicas > 0) {
+            ASSERT_GE(c->command({"WAIT", std::to_string(replicas), "5000"}).integer, replicas);
+        }
     }
 
     std::string dir_, spool_;
@@ -201,3 +207,62 @@ TEST_F(ArchiveTest, RestoresToATimeWithEveryEarlierWriteAndNoLaterOne) {
 }
 
 }  // namespace
+
+// Undo against the live master: the same writes go to the master and to a reference server,
+// the bad FLUSHALL only to the master; afterwards the master must hold exactly the reference's
+// data (a counter incremented after the flush included), found by its line in the log.
+TEST_F(ArchiveTest, UndoLeavesOutTheBadCommandAndKeepsEveryWriteBeforeAndAfterIt) {
+    const std::string reference = "127.0.13.11", withAddress = "127.0.13.10";
+    Process referenceServer = startServer(reference, "");
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    for (const auto& at : {host(0), reference}) writeMix(at, "good:", 300, at == reference ? 0 : 2);
+    call(host(0), {"FLUSHALL"});
+    for (const auto& at : {host(0), reference}) {
+        writeMix(at, "after:", 100, at == reference ? 0 : 2);
+        call(at, {"INCRBY", "good:counter", "5"});
+    }
+    waitArchived(host(0));
+
+    Process scratch = startServer(kScratch, "");
+    Process withServer = startServer(withAddress, "");
+    auto without = RedisConnection::open(Endpoint{kScratch, 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    auto with = RedisConnection::open(Endpoint{withAddress, 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    auto live = RedisConnection::open(Endpoint{host(0), 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    std::ostringstream log;
+    ASSERT_EQ(printCommandLog(spool_, LogFilter{std::nullopt, std::nullopt, "flushall"}, *without, log), 1u) << log.str();
+    std::smatch line;
+    const std::string text = log.str();
+    ASSERT_TRUE(std::regex_search(text, line, std::regex("\\n\\S+\\t(\\d+)\\t0\\tFLUSHALL\\t\\n"))) << text;
+
+    UndoRequest request;
+    request.directory = spool_;
+    request.base = emptyBase();
+    request.skip = {std::stoull(line[1])};
+    const UndoResult done = undo(request, UndoServers{*without, *with, *live}, [](const std::string&) {});
+    EXPECT_EQ(done.skippedCommands, 1u);
+    EXPECT_GT(done.keysSet, 250u);
+    EXPECT_EQ(digestOf(host(0)), digestOf(reference));
+    EXPECT_EQ(call(host(0), {"GET", "good:counter"}).str, call(reference, {"GET", "good:counter"}).str);
+    // A replica follows the transaction like any write.
+    ASSERT_TRUE(waitUntil([&] { return digestOf(host(1)) == digestOf(host(0)); }, 10s));
+}
+
+TEST_F(ArchiveTest, UndoRefusesAnOffsetWhereNoArchivedCommandEnds) {
+    startArchiver();
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    writeMix(host(0), "a:", 50);
+    waitArchived(host(0));
+    Process scratch = startServer(kScratch, "");
+    Process withServer = startServer("127.0.13.10", "");
+    auto without = RedisConnection::open(Endpoint{kScratch, 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    auto with = RedisConnection::open(Endpoint{"127.0.13.10", 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    auto live = RedisConnection::open(Endpoint{host(0), 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    const std::string before = digestOf(host(0));
+    UndoRequest request;
+    request.directory = spool_;
+    request.base = emptyBase();
+    request.skip = {request.base.position.offset + 1};
+    EXPECT_THROW(undo(request, UndoServers{*without, *with, *live}, [](const std::string&) {}), RestoreRefused);
+    EXPECT_EQ(digestOf(host(0)), before);
+}

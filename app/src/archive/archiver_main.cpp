@@ -4,12 +4,18 @@
 //       follow a replica's stream into segments in ARCHIVE_SPOOL_DIR until SIGTERM
 //   redis-dr-archiver replay --dir DIR --base-replid ID --base-offset N [--until-ms MS] [--skip END,...] [--plan-only]
 //       replay the segments in DIR that continue a base onto the server at REPLAY_TARGET
-//       (which already holds the base), up to the last command received at or before MS
+//       (which already holds the base), up to the last command received at or before MS,
+//       leaving out the units that end at the --skip offsets
+//   redis-dr-archiver log --dir DIR [--since-ms MS] [--until-ms MS] [--match NAME|GLOB]
+//       list the archived commands (command_log.hpp); KEYS_TARGET answers COMMAND GETKEYS
+//   redis-dr-archiver undo --dir DIR --base-replid ID --base-offset N --skip END,...
+//       put LIVE_TARGET into the state without those units (undo.hpp); REPLAY_TARGET and
+//       REFERENCE_TARGET hold the base; UNDO_CATCH_UP_MS bounds the wait for the archive
 //
 // Environment: REDIS_NODES (host[:port],...), ARCHIVER_USER, REDIS_PASSWORD, ARCHIVE_SPOOL_DIR,
-// ARCHIVE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; for replay REPLAY_TARGET (host:port or a Unix
-// socket's path), REPLAY_USER and
-// REPLAY_PASSWORD. Passwords come only from the environment, never from argv.
+// ARCHIVE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; each server named X_TARGET (host:port or a
+// Unix socket's path) with X_USER and X_PASSWORD. Passwords come only from the environment,
+// never from argv.
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -19,8 +25,10 @@
 #include <sstream>
 
 #include "archive/archiver.hpp"
+#include "archive/command_log.hpp"
 #include "archive/replayer.hpp"
 #include "archive/restore_plan.hpp"
+#include "archive/undo.hpp"
 #include "env_reader.hpp"
 #include "log.hpp"
 #include "redisdr/errors.hpp"
@@ -80,7 +88,7 @@ std::map<std::string, std::string> options(int argc, char** argv, int first) {
         out[name] = argv[++i];
     }
     for (const auto& [name, value] : out) {
-        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--until-ms", "--skip", "--plan-only"};
+        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--since-ms", "--until-ms", "--skip", "--match", "--plan-only"};
         if (known.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     }
     return out;
@@ -96,13 +104,35 @@ std::set<std::uint64_t> offsets(const std::string& list) {
     return out;
 }
 
+// The server X_TARGET names (host:port, or a path: a Unix socket, as backup.sh's scratch servers
+// listen on only), logged in as X_USER with X_PASSWORD.
+std::unique_ptr<RedisConnection> openServer(const std::string& prefix) {
+    EnvReader env(envLookup);
+    std::vector<Endpoint> target;
+    const std::string text = env.text((prefix + "_TARGET").c_str(), "", true);
+    try {
+        target = text.find('/') != std::string::npos ? std::vector<Endpoint>{{text, 0}} : parseEndpointList(text, 6379);
+    } catch (const std::invalid_argument& e) {
+        env.problems.push_back(prefix + "_TARGET: " + e.what());
+    }
+    const std::string user = env.text((prefix + "_USER").c_str(), "");
+    const std::string password = env.text((prefix + "_PASSWORD").c_str(), "");
+    env.check();
+    if (target.size() != 1) throw std::invalid_argument(prefix + "_TARGET must name one server");
+    return RedisConnection::open(target.front(), Timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(120000)}, password, false, user);
+}
+
+BasePoint basePoint(const std::map<std::string, std::string>& opts) {
+    for (const char* required : {"--dir", "--base-replid", "--base-offset"}) {
+        if (opts.count(required) == 0) throw std::invalid_argument(std::string("this command needs ") + required);
+    }
+    return BasePoint{{opts.at("--base-replid"), std::stoull(opts.at("--base-offset"))}};
+}
+
 int replayCommand(int argc, char** argv) {
     const auto opts = options(argc, argv, 2);
-    for (const char* required : {"--dir", "--base-replid", "--base-offset"}) {
-        if (opts.count(required) == 0) throw std::invalid_argument(std::string("replay needs ") + required);
-    }
     const std::string dir = opts.at("--dir");
-    BasePoint base{{opts.at("--base-replid"), std::stoull(opts.at("--base-offset"))}};
+    const BasePoint base = basePoint(opts);
     std::optional<std::int64_t> until;
     if (opts.count("--until-ms") != 0) until = std::stoll(opts.at("--until-ms"));
     const RestorePlan plan = planRestore(listSegments(dir), listGaps(dir), base, until);
@@ -113,20 +143,7 @@ int replayCommand(int argc, char** argv) {
     std::cout << ", ends at " << plan.window.endsBecause << std::endl;
     if (opts.count("--plan-only") != 0) return 0;
 
-    EnvReader env(envLookup);
-    std::vector<Endpoint> target;
-    const std::string targetText = env.text("REPLAY_TARGET", "", true);
-    try {
-        // A path is a Unix socket (backup.sh's scratch server listens on one only).
-        target = targetText.find('/') != std::string::npos ? std::vector<Endpoint>{{targetText, 0}} : parseEndpointList(targetText, 6379);
-    } catch (const std::invalid_argument& e) {
-        env.problems.push_back(std::string("REPLAY_TARGET: ") + e.what());
-    }
-    const std::string user = env.text("REPLAY_USER", "");
-    const std::string password = env.text("REPLAY_PASSWORD", "");
-    env.check();
-    if (target.size() != 1) throw std::invalid_argument("REPLAY_TARGET must name one server");
-    auto connection = RedisConnection::open(target.front(), Timeouts{std::chrono::milliseconds(2000), std::chrono::milliseconds(60000)}, password, false, user);
+    auto connection = openServer("REPLAY");
     const auto skip = offsets(opts.count("--skip") ? opts.at("--skip") : "");
     const ReplayProgress done = replay(plan, dir, *connection, skip, [](const ReplayProgress& p) {
         std::cout << "replayed " << p.segments << " segments, " << p.commands << " commands, offset " << p.offset << std::endl;
@@ -137,6 +154,39 @@ int replayCommand(int argc, char** argv) {
     return 0;
 }
 
+
+int logCommand(int argc, char** argv) {
+    const auto opts = options(argc, argv, 2);
+    if (opts.count("--dir") == 0) throw std::invalid_argument("log needs --dir");
+    LogFilter filter;
+    if (opts.count("--since-ms") != 0) filter.sinceMs = std::stoll(opts.at("--since-ms"));
+    if (opts.count("--until-ms") != 0) filter.untilMs = std::stoll(opts.at("--until-ms"));
+    if (opts.count("--match") != 0) filter.match = opts.at("--match");
+    auto keyServer = openServer("KEYS");
+    const auto printed = printCommandLog(opts.at("--dir"), filter, *keyServer, std::cout);
+    std::cerr << printed << " archived command(s) listed" << std::endl;
+    return 0;
+}
+
+int undoCommand(int argc, char** argv) {
+    const auto opts = options(argc, argv, 2);
+    UndoRequest request;
+    request.base = basePoint(opts);
+    request.directory = opts.at("--dir");
+    request.skip = offsets(opts.count("--skip") ? opts.at("--skip") : "");
+    EnvReader env(envLookup);
+    request.catchUpWait = std::chrono::milliseconds(env.millis("UNDO_CATCH_UP_MS", 30000, 1000, 600000));
+    env.check();
+    auto without = openServer("REPLAY");
+    auto with = openServer("REFERENCE");
+    auto live = openServer("LIVE");
+    const UndoResult done = undo(request, UndoServers{*without, *with, *live}, [](const std::string& line) { std::cout << line << std::endl; });
+    std::cout << "undone at offset " << done.throughOffset << ": " << done.skippedCommands << " command(s) left out; " << done.keysSet << " key(s) set and "
+              << done.keysDeleted << " deleted in one transaction that held writes for " << done.held.count() << " ms (attempt " << done.attempts
+              << "); every other key untouched" << std::endl;
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,7 +194,10 @@ int main(int argc, char** argv) {
     try {
         if (command == "follow" && argc == 2) return follow();
         if (command == "replay") return replayCommand(argc, argv);
-        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS] [--skip END,...] [--plan-only]\n";
+        if (command == "log") return logCommand(argc, argv);
+        if (command == "undo") return undoCommand(argc, argv);
+        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS] [--skip END,...] [--plan-only]\n"
+                     "       | log --dir DIR [--since-ms MS] [--until-ms MS] [--match NAME|GLOB] | undo --dir DIR --base-replid ID --base-offset N --skip END,...\n";
         return 2;
     } catch (const RestoreRefused& e) {
         std::cerr << "refused: " << e.what() << std::endl;

@@ -1,0 +1,253 @@
+#include "archive/undo.hpp"
+
+#include <map>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "archive/command_keys.hpp"
+#include "archive/replayer.hpp"
+#include "archive/stream_units.hpp"
+
+namespace redisdr::archive {
+
+namespace {
+
+using DbKey = std::pair<int, std::string>;
+
+// What a key holds, as DUMP serializes it, without the RDB version and CRC64 that end every
+// DUMP payload (rdb.c createDumpPayload): servers of two versions agree on equal values.
+struct KeyState {
+    bool exists = false;
+    std::string value;
+    std::string dump;
+    long long ttlMs = 0;
+};
+
+std::vector<Reply> run(RedisConnection& server, const std::vector<std::vector<std::string>>& commands) {
+    std::vector<const std::vector<std::string>*> pointers;
+    for (const auto& c : commands) pointers.push_back(&c);
+    std::vector<Reply> replies;
+    server.pipeline(pointers, replies);
+    return replies;
+}
+
+// Each key's state, read with SELECTs of our own between databases.
+std::vector<KeyState> readKeys(RedisConnection& server, const std::vector<DbKey>& keys) {
+    constexpr std::size_t kBatch = 500;
+    std::vector<KeyState> out;
+    for (std::size_t first = 0; first < keys.size(); first += kBatch) {
+        std::vector<std::vector<std::string>> commands;
+        std::vector<std::size_t> dumpAt;
+        int db = -1;
+        for (std::size_t i = first; i < keys.size() && i < first + kBatch; i++) {
+            if (keys[i].first != db) commands.push_back({"SELECT", std::to_string(db = keys[i].first)});
+            dumpAt.push_back(commands.size());
+            commands.push_back({"DUMP", keys[i].second});
+            commands.push_back({"PTTL", keys[i].second});
+        }
+        const auto replies = run(server, commands);
+        for (const std::size_t at : dumpAt) {
+            const Reply& dump = replies[at];
+            if (dump.isError()) throw std::runtime_error("DUMP failed on " + server.endpoint().host + ": " + dump.str);
+            KeyState state;
+            state.exists = dump.type == Reply::Type::String && dump.str.size() >= 10;
+            if (state.exists) {
+                state.dump = dump.str;
+                state.value = dump.str.substr(0, dump.str.size() - 10);
+                state.ttlMs = replies[at + 1].integer > 0 ? replies[at + 1].integer : 0;
+            }
+            out.push_back(std::move(state));
+        }
+    }
+    return out;
+}
+
+bool same(const KeyState& a, const KeyState& b) { return a.exists == b.exists && a.value == b.value; }
+
+void scanKeys(RedisConnection& server, std::set<DbKey>& into) {
+    const Reply info = server.command({"INFO", "keyspace"});
+    std::size_t at = 0;
+    while ((at = info.str.find("\ndb", at)) != std::string::npos) {
+        const int db = std::stoi(info.str.substr(at + 3));
+        at += 3;
+        server.command({"SELECT", std::to_string(db)});
+        std::string cursor = "0";
+        do {
+            const Reply page = server.command({"SCAN", cursor, "COUNT", "1000"});
+            if (page.type != Reply::Type::Array || page.elements.size() != 2) throw std::runtime_error("SCAN failed: " + page.str);
+            cursor = page.elements[0].str;
+            for (const Reply& key : page.elements[1].elements) into.insert({db, key.str});
+        } while (cursor != "0");
+    }
+}
+
+std::uint64_t masterOffset(RedisConnection& live) {
+    const Reply info = live.command({"INFO", "replication"});
+    const auto at = info.str.find("master_repl_offset:");
+    if (info.isError() || at == std::string::npos) throw std::runtime_error("INFO replication on the live master: " + info.str);
+    return std::stoull(info.str.substr(at + 19));
+}
+
+// The keys named by the units from the first undone one on: only they can differ.
+class CandidateKeys {
+public:
+    explicit CandidateKeys(std::uint64_t firstSkipped) : first_(firstSkipped) {}
+    void add(const StreamUnit& unit) {
+        if (unit.endOffset < first_) return;
+        for (const auto& c : unit.commands) {
+            if (isFraming(c.command)) continue;
+            if (touchesUnnamedKeys(c.command)) {
+                unnamed = true;
+            } else {
+                pending_.push_back(c.command.argv);
+                pendingDb_.push_back(c.db);
+            }
+        }
+    }
+    void resolveInto(RedisConnection& server, std::set<DbKey>& into) {
+        std::vector<const std::vector<std::string>*> commands;
+        for (const auto& argv : pending_) commands.push_back(&argv);
+        const auto keys = keysOf(server, commands);
+        for (std::size_t i = 0; i < keys.size(); i++) {
+            for (const auto& key : keys[i]) into.insert({pendingDb_[i], key});
+        }
+        pending_.clear();
+        pendingDb_.clear();
+    }
+    bool unnamed = false;  // a FLUSHALL or the like: every key may differ
+
+private:
+    std::uint64_t first_;
+    std::vector<std::vector<std::string>> pending_;
+    std::vector<int> pendingDb_;
+};
+
+std::vector<std::vector<std::string>> watchCommands(const std::vector<DbKey>& keys) {
+    std::vector<std::vector<std::string>> commands;
+    int db = -1;
+    for (const auto& [keyDb, key] : keys) {
+        if (keyDb != db || commands.back().size() > 1000) {
+            if (keyDb != db) commands.push_back({"SELECT", std::to_string(db = keyDb)});
+            commands.push_back({"WATCH"});
+        }
+        commands.back().push_back(key);
+    }
+    return commands;
+}
+
+}  // namespace
+
+UndoResult undo(const UndoRequest& request, const UndoServers& servers, const std::function<void(const std::string&)>& log) {
+    if (request.skip.empty()) throw std::invalid_argument("undo needs the offset of at least one archived command");
+    const std::uint64_t firstSkipped = *request.skip.begin();
+    if (firstSkipped <= request.base.position.offset) {
+        throw RestoreRefused("offset " + std::to_string(firstSkipped) + " is inside the base backup (offset " + std::to_string(request.base.position.offset) +
+                             "): undo needs a base from before it");
+    }
+    UndoResult result;
+    CandidateKeys candidates(firstSkipped);
+    std::set<std::uint64_t> found;
+    const auto none = [](const ReplayProgress&) {};
+    RestorePlan plan = planRestore(listSegments(request.directory), listGaps(request.directory), request.base, std::nullopt);
+    result.skippedCommands = replay(plan, request.directory, servers.without, request.skip, none, [&](const StreamUnit& unit, bool skipped) {
+                                 candidates.add(unit);
+                                 if (skipped) found.insert(unit.endOffset);
+                             }).skipped;
+    for (const auto offset : request.skip) {
+        if (found.count(offset) == 0) {
+            throw RestoreRefused("offset " + std::to_string(offset) + " is not where an archived command ends after the base (backup.sh log lists them)");
+        }
+    }
+    replay(plan, request.directory, servers.with, {}, none);
+    StreamPosition reached{plan.segments.back().replicationId, plan.stopOffset};
+    log("replayed the archive to offset " + std::to_string(reached.offset) + " with and without " + std::to_string(result.skippedCommands) + " command(s)");
+
+    std::set<DbKey> keys;
+    bool scanned = false;
+    for (result.attempts = 1; result.attempts <= request.attempts; result.attempts++) {
+        const std::uint64_t live = masterOffset(servers.live);
+        const auto deadline = std::chrono::steady_clock::now() + request.catchUpWait;
+        while (reached.offset < live) {
+            try {
+                const RestorePlan more = planRestore(listSegments(request.directory), listGaps(request.directory), BasePoint{reached}, std::nullopt);
+                if (more.window.endOffset >= live) {
+                    replay(more, request.directory, servers.without, {}, none, [&](const StreamUnit& unit, bool) { candidates.add(unit); });
+                    replay(more, request.directory, servers.with, {}, none);
+                    reached = {more.segments.back().replicationId, more.stopOffset};
+                    break;
+                }
+            } catch (const RestoreRefused&) {
+                // Nothing archived after `reached` yet.
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw std::runtime_error("the archive did not reach the live master's offset " + std::to_string(live) + " within " +
+                                         std::to_string(request.catchUpWait.count()) + " ms (it holds up to " + std::to_string(reached.offset) +
+                                         "): is the archiver running? Nothing was changed");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        candidates.resolveInto(servers.without, keys);
+        if (candidates.unnamed && !scanned) {
+            scanKeys(servers.without, keys);
+            scanKeys(servers.with, keys);
+            scanned = true;
+        }
+        const std::vector<DbKey> all(keys.begin(), keys.end());
+        const auto wanted = readKeys(servers.without, all);
+        const auto current = readKeys(servers.with, all);
+        std::vector<DbKey> changed;
+        std::vector<KeyState> target, expected;
+        for (std::size_t i = 0; i < all.size(); i++) {
+            if (same(wanted[i], current[i])) continue;
+            changed.push_back(all[i]);
+            target.push_back(wanted[i]);
+            expected.push_back(current[i]);
+        }
+        result.throughOffset = reached.offset;
+        if (changed.empty()) return result;
+
+        run(servers.live, watchCommands(changed));
+        const auto onLive = readKeys(servers.live, changed);
+        std::size_t moved = 0;
+        for (std::size_t i = 0; i < changed.size(); i++) moved += same(onLive[i], expected[i]) ? 0 : 1;
+        if (moved > 0) {
+            servers.live.command({"UNWATCH"});
+            log(std::to_string(moved) + " of the " + std::to_string(changed.size()) + " keys to change were written after offset " + std::to_string(reached.offset) +
+                "; catching up with the archive");
+            continue;
+        }
+        std::vector<std::vector<std::string>> transaction{{"MULTI"}};
+        int db = -1;
+        result.keysSet = result.keysDeleted = 0;
+        for (std::size_t i = 0; i < changed.size(); i++) {
+            if (changed[i].first != db) transaction.push_back({"SELECT", std::to_string(db = changed[i].first)});
+            if (target[i].exists) {
+                transaction.push_back({"RESTORE", changed[i].second, std::to_string(target[i].ttlMs), target[i].dump, "REPLACE"});
+                result.keysSet++;
+            } else {
+                transaction.push_back({"DEL", changed[i].second});
+                result.keysDeleted++;
+            }
+        }
+        transaction.push_back({"EXEC"});
+        const auto sent = std::chrono::steady_clock::now();
+        const auto replies = run(servers.live, transaction);
+        result.held = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+        const Reply& exec = replies.back();
+        if (exec.isNil()) {
+            log("a key to change was written while the change was sent; trying again");
+            continue;
+        }
+        if (exec.isError()) throw std::runtime_error("the transaction that applies the undo failed: " + exec.str);
+        for (const Reply& r : exec.elements) {
+            if (r.isError()) throw std::runtime_error("a command of the undo transaction failed: " + r.str);
+        }
+        return result;
+    }
+    throw std::runtime_error("the keys to change kept being written on the live master; gave up after " + std::to_string(request.attempts) +
+                             " attempts with nothing changed");
+}
+
+}  // namespace redisdr::archive
