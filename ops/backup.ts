@@ -22,7 +22,7 @@ export function backupIdFrom(output: string): string | undefined {
   return ids?.[ids.length - 1];
 }
 
-export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept"] as const;
+export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept", "log", "undo"] as const;
 export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
 
 /**
@@ -83,6 +83,14 @@ export interface BackupCommandOptions {
   allowSuspect?: boolean;
   /** Restore the state at this time (RFC 3339): a backup before it plus the continuous archive. */
   at?: string;
+  /** (restore --at) archived units to leave out, by the offsets `log` prints. */
+  skip?: string;
+  /** (log) the window and the filter: RFC 3339 times, a command name or a key pattern. */
+  since?: string;
+  until?: string;
+  match?: string;
+  /** (undo) the offsets of the archived units to undo. */
+  offsets?: string[];
   print: (line: string) => void;
 }
 
@@ -105,7 +113,9 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
       return (await runner.run(["verify", id], stream)).code;
     case "restore": {
       if (!id === !opts.at) throw new Error("restore needs latest, a backup id (see: list) or --at TIME, and only one of them");
-      if (opts.at && Number.isNaN(Date.parse(opts.at))) throw new Error(`--at ${opts.at}: not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z)`);
+      if (opts.at && opts.at !== "latest" && Number.isNaN(Date.parse(opts.at))) throw new Error(`--at ${opts.at}: not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z) or latest`);
+      if (opts.skip && !opts.at) throw new Error("--skip needs --at (latest: the newest archived write)");
+      const point = opts.at ? ["--at", opts.at, ...(opts.skip ? ["--skip", skipList(opts.skip)] : [])] : [id!];
       const what = opts.at ? `the state at ${opts.at} (a backup before it and the continuous archive)` : `backup "${id}"`;
       const ok = await confirmed(
         `Restore writes every key of ${what} into the live master of stack ${opts.stack} (${runner.where}), replacing keys of the same name; keys written since are kept.`,
@@ -116,8 +126,28 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
         opts.print("not confirmed; nothing restored (pass --yes to run without a prompt)");
         return 2;
       }
-      const point = opts.at ? ["--at", opts.at] : [id!];
       return (await runner.run(["restore", ...point, ...(opts.allowSuspect ? ["--allow-suspect"] : [])], stream)).code;
+    }
+    case "log": {
+      for (const [name, value] of [["since", opts.since], ["until", opts.until]] as const) {
+        if (value !== undefined && Number.isNaN(Date.parse(value))) throw new Error(`--${name} ${value}: not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z)`);
+      }
+      const filter = [...(opts.since ? ["--since", opts.since] : []), ...(opts.until ? ["--until", opts.until] : []), ...(opts.match ? ["--match", opts.match] : [])];
+      return (await runner.run(["log", ...filter], stream)).code;
+    }
+    case "undo": {
+      const offsets = [id, ...(opts.offsets ?? [])].filter((o): o is string => o !== undefined);
+      if (offsets.length === 0 || offsets.some((o) => !/^\d+$/.test(o))) throw new Error("undo needs the offsets of archived commands (see: log)");
+      const ok = await confirmed(
+        `Undo rewrites, in the live master of stack ${opts.stack} (${runner.where}), every key the archived command(s) at offset ${offsets.join(", ")} changed, as if they had never run; every other write stays.`,
+        opts.stack,
+        opts.yes,
+      );
+      if (!ok) {
+        opts.print("not confirmed; nothing undone (pass --yes to run without a prompt)");
+        return 2;
+      }
+      return (await runner.run(["undo", ...offsets], stream)).code;
     }
     case "accept":
       if (!id) throw new Error("accept needs the id of a suspect backup (see: list)");
@@ -125,8 +155,19 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
   }
 }
 
-/** The options of `ops backup restore` beyond the backup: a suspect one, or a point in time. */
+/** "1,2 3" as backup.sh takes it ("1,2,3"); anything but offsets is refused. */
+export function skipList(value: string): string {
+  const offsets = value.split(/[\s,]+/).filter(Boolean);
+  if (offsets.length === 0 || offsets.some((o) => !/^\d+$/.test(o))) throw new Error(`--skip ${value}: must be offsets of archived commands, comma-separated (see: log)`);
+  return offsets.join(",");
+}
+
+/** The options of `ops backup` beyond the backup: a suspect one, a point in time, and the archive's log. */
 export const RESTORE_OPTIONS = {
   "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" },
-  at: { type: "string", help: "restore the state at this time (RFC 3339): a backup before it plus the continuous archive" },
+  at: { type: "string", help: "restore the state at this time (RFC 3339, or latest): a backup before it plus the continuous archive" },
+  skip: { type: "string", help: "with --at: leave out the archived commands at these offsets (see: log)" },
+  since: { type: "string", help: "log: commands received at or after this time (RFC 3339)" },
+  until: { type: "string", help: "log: commands received at or before this time (RFC 3339)" },
+  match: { type: "string", help: "log: only this command (FLUSHALL, DEL) or commands on keys matching this glob" },
 } as const;

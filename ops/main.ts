@@ -99,17 +99,17 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     },
   }),
   backup: command({
-    summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, or take one now",
-    args: "list | verify ID | restore ID|latest|--at TIME | accept ID | now",
-    positionals: { min: 1, max: 2 },
+    summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, take one now, list the archived commands (log) or undo some (asks first)",
+    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] | accept ID | now | log [--since T] [--until T] [--match X] | undo OFFSET...",
+    positionals: { min: 1, max: 64 },
     options: { ...STACK, ...YES, ...RESTORE_OPTIONS },
-    async run(values, [sub, id]) {
+    async run(values, [sub, id, ...offsets]) {
       if (!(BACKUP_COMMANDS as readonly string[]).includes(sub!)) {
         console.error(`backup needs one of: ${BACKUP_COMMANDS.join(", ")}`);
         return 2;
       }
       if (!kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup)");
-      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, print: (line) => console.log(line) });
+      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, skip: values.skip, since: values.since, until: values.until, match: values.match, offsets, print: (line) => console.log(line) });
     },
   }),
 };

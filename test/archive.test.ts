@@ -128,3 +128,57 @@ describe("restore to a time from a backup and the continuous archive", () => {
     expect(result.output).toMatch(/cannot restore to \S+: the archive covers offsets \d+\.\.\d+, up to \S+/);
   }, 60_000);
 });
+
+describe("finding and undoing a bad write with the archive", () => {
+  it("lists the FLUSHALL in the log and undoes it live, keeping every write before, after and during the undo", async () => {
+    const base = await runBackupScript(job, ["run"]);
+    expect(base.code, base.output).toBe(0);
+    const before = new Map<string, number>();
+    await ackedWrites(await masterOf(), "kept-before:", 150, before);
+    const master = await masterOf();
+    const flushedFrom = Date.now();
+    await redis(master, (c) => c.flushall());
+    await ackedWrites(master, "kept-after:", 50, new Map());
+    // Rewritten after the bad write: undo must leave the new value.
+    await redis(master, (c) => c.set("kept-before:7", "rewritten-after"));
+    await waitShipped(master);
+
+    const log = await runBackupScript(job, ["log", "--match", "FLUSHALL", "--since", new Date(flushedFrom).toISOString()]);
+    expect(log.code, log.output).toBe(0);
+    const flushes = [...log.output.matchAll(/^\S+\t(\d+)\t0\tFLUSHALL\t$/gm)].map((m) => m[1]!);
+    expect(flushes, log.output).toHaveLength(1);
+
+    // A writer keeps going while the undo runs.
+    let writing = true;
+    const during: string[] = [];
+    const writer = redis(master, async (c) => {
+      for (let i = 0; writing; i++) {
+        await c.set(`during:${i}`, "x");
+        await c.call("WAIT", "1", "2000");
+        during.push(`during:${i}`);
+        await pause(20);
+      }
+    });
+    const undone = await runBackupScript(job, ["undo", flushes[0]!]);
+    writing = false;
+    await writer;
+    expect(undone.code, undone.output).toBe(0);
+    expect(undone.output).toMatch(/undone at offset \d+: 1 command\(s\) left out; \d+ key\(s\) set and \d+ deleted in one transaction that held writes for \d+ ms/);
+    const present = new Set(await redis(master, (c) => c.keys("*")));
+    expect([...before.keys()].filter((key) => !present.has(key))).toEqual([]);
+    expect(await redis(master, (c) => c.get("kept-before:3"))).toBe("v3");
+    expect(await redis(master, (c) => c.get("kept-before:7"))).toBe("rewritten-after");
+    expect([...Array(50).keys()].map((i) => `kept-after:${i}`).filter((key) => !present.has(key))).toEqual([]);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.filter((key) => !present.has(key))).toEqual([]);
+  }, 180_000);
+
+  it("refuses an offset where no archived command ends and changes nothing", async () => {
+    const master = await masterOf();
+    const keys = await redis(master, (c) => c.dbsize());
+    const result = await runBackupScript(job, ["undo", "1"]);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/undo: no trusted backup from before offset 1|offset 1 is/);
+    expect(await redis(master, (c) => c.dbsize())).toBe(keys);
+  }, 60_000);
+});

@@ -48,6 +48,28 @@ describe("ops backup", () => {
     expect(runner.calls).toEqual([["restore", "--at", "2026-12-04T21:30:00Z"]]);
   });
 
+  it("undoes only named offsets and only once confirmed; log and --skip pass only what backup.sh can read", async () => {
+    const runner = recording();
+    const lines: string[] = [];
+    const quiet = { stack: "dev", yes: true, print: () => {} };
+    await expect(backupCommand(runner, "undo", undefined, quiet)).rejects.toThrow(/needs the offsets/);
+    await expect(backupCommand(runner, "undo", "12ab", quiet)).rejects.toThrow(/needs the offsets/);
+    await expect(backupCommand(runner, "restore", undefined, { ...quiet, at: "latest", skip: "1,x" })).rejects.toThrow(/must be offsets/);
+    await expect(backupCommand(runner, "restore", "latest", { ...quiet, skip: "1" })).rejects.toThrow(/--skip needs --at/);
+    await expect(backupCommand(runner, "log", undefined, { ...quiet, since: "an hour ago" })).rejects.toThrow(/not a time/);
+    expect(await backupCommand(runner, "undo", "100", { stack: "dev", yes: false, offsets: ["200"], print: (l) => lines.push(l) })).toBe(2);
+    expect(lines.join("\n")).toMatch(/not confirmed; nothing undone/);
+    expect(runner.calls).toEqual([]);
+    expect(await backupCommand(runner, "undo", "100", { ...quiet, offsets: ["200"] })).toBe(0);
+    expect(await backupCommand(runner, "restore", undefined, { ...quiet, at: "latest", skip: "7 9" })).toBe(0);
+    expect(await backupCommand(runner, "log", undefined, { ...quiet, since: "2026-12-04T21:30:00Z", match: "FLUSHALL" })).toBe(0);
+    expect(runner.calls).toEqual([
+      ["undo", "100", "200"],
+      ["restore", "--at", "latest", "--skip", "7,9"],
+      ["log", "--since", "2026-12-04T21:30:00Z", "--match", "FLUSHALL"],
+    ]);
+  });
+
   it("reports a backup taken by `now` only once the run verified it", async () => {
     const lines: string[] = [];
     const failing: BackupRunner = { where: "test", run: async () => ({ code: 1, output: "backup run failed\n" }) };

@@ -79,10 +79,17 @@ export interface SeedChoice {
    * newest trusted backup before it and the continuous archive replayed onto it.
    */
   at?: string;
+  /** With `at`: the archived units to leave out of the replay, by the offsets `backup log` prints (a bad write undone). */
+  skip?: number[];
 }
 
 export function seedVariables(choice: SeedChoice): Record<string, string> {
-  return { RESTORE_BACKUP: choice.backup, ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0", ...(choice.at ? { RESTORE_AT: choice.at } : {}) };
+  return {
+    RESTORE_BACKUP: choice.backup,
+    ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0",
+    ...(choice.at ? { RESTORE_AT: choice.at } : {}),
+    ...(choice.skip?.length ? { RESTORE_SKIP: choice.skip.join(",") } : {}),
+  };
 }
 
 /**

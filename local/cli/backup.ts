@@ -15,27 +15,50 @@ commands:
                       by backupShrinkAlarmPercent or more: latest skips it)
   verify ID           verify a backup again (download, sha256, restore into a scratch server)
   restore ID|latest   write a backup's keys into the live master (after a bad write); asks first
-  restore --at TIME   the same with the state at TIME (RFC 3339): the newest verified backup
-                      before it and the continuous archive replayed to the last write by then
+  restore --at TIME   the same with the state at TIME (RFC 3339, or latest: the newest archived
+                      write): the newest verified backup before it and the continuous archive
+                      replayed to the last write by then; --skip OFFSETS leaves those commands out
   accept ID           trust a suspect backup (the shrink was meant)
+  log                 the archived commands: time received, offset, database, command, keys
+  undo OFFSET...      the live master as if the archived commands at those offsets (see: log)
+                      had never run; every other write, before and after, stays; asks first
 
 options:
   --stack NAME        stack (Pulumi.NAME.yaml); default dev
   --yes               restore without asking
   --allow-suspect     let restore take a suspect backup
   --at TIME           (restore) the point in time to restore
+  --skip OFFSETS      (restore --at) archived commands to leave out, comma-separated
+  --since TIME        (log) commands received at or after TIME
+  --until TIME        (log) and at or before TIME
+  --match X           (log) only command X (FLUSHALL, DEL) or commands on keys matching glob X
   -h, --help          this text`;
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, yes: { type: "boolean", default: false }, "allow-suspect": { type: "boolean", default: false }, at: { type: "string" } }, true);
+  const { values, positionals } = parseCommandLine(
+    USAGE,
+    {
+      stack: { type: "string", default: "dev" },
+      yes: { type: "boolean", default: false },
+      "allow-suspect": { type: "boolean", default: false },
+      at: { type: "string" },
+      skip: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      match: { type: "string" },
+    },
+    true,
+  );
   const [command, id, ...rest] = positionals;
-  if (!command || !(BACKUP_COMMANDS as readonly string[]).includes(command) || rest.length > 0) {
+  if (!command || !(BACKUP_COMMANDS as readonly string[]).includes(command) || (rest.length > 0 && command !== "undo")) {
     process.stderr.write(`${command ? `unknown command: ${command}` : "no command"}\n\n${USAGE}\n`);
     process.exit(2);
   }
   const stack = values.stack!;
   const runner = await localBackupRunner(stackFileConfig(stack), stack);
-  process.exit(await backupCommand(runner, command as BackupCommand, id, { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, at: values.at, print: (line) => console.log(line) }));
+  const { at, skip, since, until, match } = values;
+  const options = { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, at, skip, since, until, match, offsets: rest };
+  process.exit(await backupCommand(runner, command as BackupCommand, id, { ...options, print: (line) => console.log(line) }));
 }
 
 main().catch((error) => {

@@ -17,6 +17,7 @@ import { BackupSchedule } from "../backup/schedule";
 import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "../backup/objectStore";
 import { LocalBackupOptions, processBackupTarget, seedAndStartAll } from "../backup/job";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
+import { skipList } from "../../ops/backup";
 
 const USAGE = `usage: npm start [-- options]
 
@@ -39,6 +40,8 @@ options:
                       backup, the state at TIME (RFC 3339: a backup and the continuous archive),
                       or latest (the newest archived write); as the restore init container
                       does with restoreFrom; with --fresh
+  --skip OFFSETS      with --restore TIME|latest: leave the archived commands at these
+                      offsets out of the replay (npm run backup -- log lists them)
   --allow-suspect     let --restore take a backup marked suspect (it shrank past
                       backupShrinkAlarmPercent); latest skips them otherwise
   -h, --help          this text`;
@@ -60,12 +63,14 @@ async function main(): Promise<void> {
     "app-ports": { type: "string", default: "18080,18081" },
     restore: { type: "string" },
     "allow-suspect": { type: "boolean", default: false },
+    skip: { type: "string" },
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.resolve(values.dir!, stack);
   if (values["allow-suspect"] && values.restore === undefined) throw new Error("--allow-suspect only applies with --restore");
-  const restore = values.restore === undefined ? undefined : { ...restoreChoice(values.restore), allowSuspect: values["allow-suspect"]! };
+  const restore = values.restore === undefined ? undefined : { ...restoreChoice(values.restore, values.skip), allowSuspect: values["allow-suspect"]! };
+  if (values.skip !== undefined && !restore?.at) throw new Error("--skip needs --restore TIME or latest (a backup id alone replays no archive)");
   fs.mkdirSync(baseDir, { recursive: true });
   const release = claimStateDirectory(baseDir, "npm start");
   process.on("exit", release);
@@ -205,10 +210,11 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
  * backup before it and the continuous archive replayed to it), or latest (the newest archived
  * write, or the newest backup when nothing is archived).
  */
-export function restoreChoice(value: string): SeedChoice {
+export function restoreChoice(value: string, skip?: string): SeedChoice {
+  const skipped = skip === undefined ? {} : { skip: skipList(skip).split(",").map(Number) };
   if (/^\d{8}T\d{6}Z$/.test(value)) return { backup: value };
-  if (value === "latest") return { backup: "latest", at: "latest" };
-  if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return { backup: "latest", at: value };
+  if (value === "latest") return { backup: "latest", at: "latest", ...skipped };
+  if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return { backup: "latest", at: value, ...skipped };
   throw new Error(`--restore: "${value}" is neither latest, a backup id such as 20261125T230000Z, nor a time such as 2026-12-04T21:30:00Z`);
 }
 

@@ -50,14 +50,39 @@ archive_fetch() {
   awk -v first="$first" '$0 >= first' <<<"$names" | wc -l
 }
 
+# archive_sync FROM DIR: archive_fetch into DIR.incoming, then each whole, checked segment (and
+# gap) linked into DIR, its manifest last, so a reader of DIR never sees half a segment. The
+# staging copies stay: the next sync downloads only what is new.
+archive_sync() {
+  local from="$1" dir="$2" staging="$2.incoming" file name
+  mkdir -p "$dir"
+  archive_fetch "$from" "$staging" >/dev/null || return 1
+  for file in "$staging"/*.json; do
+    name=$(basename "$file" .json)
+    [[ -e $dir/$name.json ]] && continue
+    if [[ $name != gap-* ]]; then ln -f "$staging/$name.resp" "$staging/$name.sha256" "$dir/" || return 1; fi
+    ln -f "$file" "$dir/" || return 1
+  done
+}
+
+# archive_follow FROM DIR: archive_sync every ARCHIVE_FOLLOW_SECONDS (default 0.3) until killed;
+# run in the background while undo waits for the archive to reach the live master.
+archive_follow() {
+  while sleep "${ARCHIVE_FOLLOW_SECONDS:-0.3}"; do archive_sync "$1" "$2" 2>/dev/null || true; done
+}
+
 # archive_replay DIR REPLID OFFSET UNTIL_MS HOME: replay DIR's segments that continue a base
 # at REPLID/OFFSET onto the scratch server whose socket is in HOME, up to UNTIL_MS (empty: the
-# newest archived command). Exit 3: refused (the time lies outside what the archive covers
-# after this base).
+# newest archived command), leaving out the units ending at ARCHIVE_SKIP (offsets, comma-separated).
+# Exit 3: refused (the time lies outside what the archive covers after this base).
 archive_replay() {
   local dir="$1" replid="$2" offset="$3" until="$4" home="$5" args
   dir=$(cd "$dir" && pwd) || return 1
   args=(replay --dir "$dir" --base-replid "$replid" --base-offset "$offset")
   [[ -n $until ]] && args+=(--until-ms "$until")
+  [[ -n ${ARCHIVE_SKIP:-} ]] && args+=(--skip "$ARCHIVE_SKIP")
   (cd "$home" && REPLAY_TARGET="./$SCRATCH_SOCKET" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}")
 }
+
+# archive_skip_floor: the lowest offset in ARCHIVE_SKIP (empty when none): a base must be older.
+archive_skip_floor() { tr ',' '\n' <<<"${ARCHIVE_SKIP:-}" | grep -E '^[0-9]+$' | sort -n | head -n 1; }

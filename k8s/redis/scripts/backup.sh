@@ -17,9 +17,12 @@
 #                    RESTORE_BACKUP into its volume before Redis starts
 #   restore ID|latest [--allow-suspect]  write every key of a backup into the live master
 #                    (bad-write recovery); keys created since the backup are left alone
-#   restore --at TIME  the same with the state at TIME (RFC 3339): the newest trusted backup
-#                    before it plus the continuous archive replayed to the last write received
-#                    by then (archivestore.sh); refused, naming what is covered, outside it
+#   restore --at TIME [--skip OFFSET,...]  the same with the state at TIME (RFC 3339): the
+#                    newest trusted backup before it plus the continuous archive replayed to the
+#                    last write received by then (archivestore.sh), without the units ending at
+#                    the --skip offsets; refused, naming what is covered, outside it
+#   log [--since T] [--until T] [--match NAME|GLOB]  the archived commands (undo.sh)
+#   undo OFFSET...   the live master without those archived units, every other write kept (undo.sh)
 #
 # Environment (besides lib.sh's and objectstore.sh's):
 #   SCRATCH_DIR            working space for dumps and the scratch server
@@ -48,6 +51,8 @@ source "$SCRIPTS/archivestore.sh"
 source "$SCRIPTS/seed.sh"
 # shellcheck source=k8s/redis/scripts/restore.sh
 source "$SCRIPTS/restore.sh"
+# shellcheck source=k8s/redis/scripts/undo.sh
+source "$SCRIPTS/undo.sh"
 umask 077
 
 SCRATCH_DIR="${SCRATCH_DIR:-/tmp/redis-dr-backup}"
@@ -62,6 +67,7 @@ BACKUP_SHRINK_ALARM_PERCENT="${BACKUP_SHRINK_ALARM_PERCENT:-50}"
 WORK=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
+  undo_cleanup
   scratch_stop
   [[ -n $WORK ]] && rm -rf "$WORK"
   return 0
@@ -347,13 +353,17 @@ case "${1:-}" in
       case $1 in
         --allow-suspect) ALLOW_SUSPECT=1 ;;
         --at) at="${2:?--at needs a time}"; shift ;;
+        --skip) ARCHIVE_SKIP="${2:?--skip needs offsets}"; shift ;;
         *) target=$1 ;;
       esac
       shift
     done
     [[ -z $at || -z $target ]] || { echo "restore takes a backup (ID|latest) or --at TIME, not both" >&2; exit 2; }
+    [[ -z ${ARCHIVE_SKIP:-} || -n $at ]] || { echo "restore --skip needs --at (latest: the newest archived write)" >&2; exit 2; }
     cmd_restore "${target:-at}" "$at"
     ;;
   accept) cmd_accept "${2:-}" ;;
-  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--allow-suspect]|accept ID" >&2; exit 2 ;;
+  log) shift; cmd_log "$@" ;;
+  undo) shift; cmd_undo "$@" ;;
+  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
 esac

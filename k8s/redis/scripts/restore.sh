@@ -9,7 +9,7 @@
 # is passed over for an older one; latest with nothing archived is the newest backup alone.
 # Sets id (the base) and RESTORED_POINT (what the replay reached).
 restore_point_into_scratch() {
-  local at="$1" at_ms="" candidates base replayed rc
+  local at="$1" at_ms="" candidates base replayed rc floor
   if [[ $at != latest ]]; then
     at_ms=$(date -u -d "$at" +%s%3N 2>/dev/null) || { log "restore: '$at' is not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z) or latest"; return 1; }
   fi
@@ -22,11 +22,14 @@ restore_point_into_scratch() {
     return
   fi
   candidates=$(if [[ ${ALLOW_SUSPECT:-0} == 1 ]]; then store_verified; else store_trusted; fi | sort -r)
+  floor=$(archive_skip_floor)
   for id in $candidates; do
     [[ -z $at_ms ]] || (($(id_time "$id") * 1000 <= at_ms)) || continue
     base="$WORK/base-$id"
     mkdir -p "$base"
     fetch "$id" "$base" || return 1
+    # A unit left out (ARCHIVE_SKIP) must come after the base: an older one may do.
+    [[ -z $floor ]] || (($(manifest_field "$base/manifest.json" replicationOffset) < floor)) || continue
     archive_fetch "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" >/dev/null || return 1
     scratch_start "$base" || return 1
     rc=0
@@ -37,7 +40,7 @@ restore_point_into_scratch() {
     scratch_stop
     ((rc == 3)) || return 1
   done
-  log "restore: no verified backup before $at that the archive continues to that time"
+  log "restore: no verified backup before $at${floor:+ and offset $floor} that the archive continues to that time"
   return 1
 }
 

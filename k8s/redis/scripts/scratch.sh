@@ -10,17 +10,18 @@ SCRATCH_HOME=""
 # creates it after changing into --dir; clients connect from there too.
 SCRATCH_SOCKET="scratch.sock"
 
-# scratch_start DIR: load DIR/dump.rdb and wait until the dataset is in memory.
+# scratch_start DIR: load DIR/dump.rdb and wait until the dataset is in memory. The server's
+# output goes to DIR, never to the caller's: an orphan must not hold a reader's pipe open.
 scratch_start() {
   local deadline reply
   SCRATCH_HOME=$(cd "$1" && pwd) || return 1
   redis-server --port 0 --unixsocket "$SCRATCH_SOCKET" --unixsocketperm 700 \
     --dir "$SCRATCH_HOME" --dbfilename dump.rdb --appendonly no --save "" \
-    --loglevel warning --logfile "$SCRATCH_HOME/scratch.log" &
+    --loglevel warning --logfile "$SCRATCH_HOME/scratch.log" </dev/null >"$SCRATCH_HOME/scratch.out" 2>&1 &
   SCRATCH_PID=$!
   deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))
   while ((SECONDS < deadline)); do
-    kill -0 "$SCRATCH_PID" 2>/dev/null || { log "scratch redis-server exited: $(tail -n 3 "$SCRATCH_HOME/scratch.log" 2>/dev/null)"; return 1; }
+    kill -0 "$SCRATCH_PID" 2>/dev/null || { log "scratch redis-server exited: $(cat "$SCRATCH_HOME/scratch.out" "$SCRATCH_HOME/scratch.log" 2>/dev/null | tail -n 3)"; return 1; }
     reply=$(scratch_cmd PING 2>/dev/null || true)
     [[ $reply == PONG ]] && return 0
     sleep 0.2

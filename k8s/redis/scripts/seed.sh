@@ -50,6 +50,9 @@ convert_to_aof() {
 cmd_seed() {
   local wanted="${RESTORE_BACKUP:-}" at="${RESTORE_AT:-}" id keys
   [[ -n $wanted || -n $at ]] || { log "seed: no RESTORE_BACKUP or RESTORE_AT; nothing to do"; return 0; }
+  # RESTORE_SKIP: archived units to leave out of the replay (offsets from backup.sh log).
+  ARCHIVE_SKIP="${RESTORE_SKIP:-}"
+  [[ -z $ARCHIVE_SKIP || -n $at ]] || { log "seed: RESTORE_SKIP needs RESTORE_AT (latest: the newest archived write)"; return 1; }
   [[ $POD_FQDN == "$(first_node)" ]] || { log "seed: only the first pod seeds; the others replicate it"; return 0; }
   if has_local_data; then log "seed: this volume already holds data; never restoring over it"; return 0; fi
   if peers_hold_data; then log "seed: a peer holds data or serves as master; not an empty deployment, nothing restored"; return 0; fi
