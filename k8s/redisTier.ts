@@ -60,10 +60,11 @@ export interface RedisTierArgs {
   seed?: SeedFromBackup;
 }
 
-/** What the restore init container needs: the bucket to read, which backup, and rclone. */
+/** What the restore init container needs: the bucket to read, which point, rclone and the archiver (to replay the archive). */
 export interface SeedFromBackup extends SeedChoice {
   store: BackupStoreRef;
   rcloneImage: string;
+  archiverImage: string;
 }
 
 /** What other workloads that run the pod scripts (the backup job) mount and read. */

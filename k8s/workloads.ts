@@ -10,6 +10,7 @@ import { selectorFor, labelsFor } from "./labels";
 import { BACKUP_COMPONENT, BACKUP_SELECTOR, BackupJob } from "./backup/backupJob";
 import { ArchiveTiming, BackupSettings, STORE_SECRET_KEYS, STORE_SECRET_NAME, StoreLocation } from "./backup/settings";
 import { ARCHIVER_SELECTOR, ArchiverDeployment } from "./archive/archiverDeployment";
+import type { SeedChoice } from "./redis/podEnvironment";
 
 export interface WorkloadsArgs {
   /** Namespace every workload lives in (created here). */
@@ -39,7 +40,7 @@ export interface WorkloadsBackupArgs {
   archiverImage: string;
   pushgateway?: string;
   /** Seed an empty deployment from this bucket's backup (the key must be able to read it). */
-  restoreFrom?: StoreLocation & { backup: string; allowSuspect: boolean };
+  restoreFrom?: StoreLocation & SeedChoice;
   /** The continuous archive into the same bucket: how soon an acknowledged write is stored. */
   archiveTiming: ArchiveTiming;
 }
@@ -109,7 +110,10 @@ export class Workloads extends pulumi.ComponentResource {
                 store: { ...backup.restoreFrom, secretName: storeSecret.metadata.name },
                 backup: backup.restoreFrom.backup,
                 allowSuspect: backup.restoreFrom.allowSuspect,
+                ...(backup.restoreFrom.at ? { at: backup.restoreFrom.at } : {}),
+                ...(backup.restoreFrom.skip ? { skip: backup.restoreFrom.skip } : {}),
                 rcloneImage: backup.rcloneImage,
+                archiverImage: backup.archiverImage,
               },
             }
           : {}),
@@ -126,6 +130,7 @@ export class Workloads extends pulumi.ComponentResource {
         scripts: redis.scripts,
         store: { endpoint: backup.store.endpoint, bucket: backup.store.bucket, region: backup.store.region, secretName: storeSecret.metadata.name },
         rcloneImage: backup.rcloneImage,
+        archiverImage: backup.archiverImage,
         ...(backup.pushgateway ? { pushgateway: backup.pushgateway } : {}),
         redisPods: { selector: redis.connection.podSelector, ports: [redis.connection.redisPort, redis.connection.sentinelPort] },
       },

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ARCHIVER_BINARY_PATH } from "../k8s/archive/archiverDeployment";
+import { ARCHIVER_BINARY_PATH } from "../k8s/backup/tools";
 import { STORE_KEY_VARIABLES, STORE_SECRET_KEYS, STORE_SECRET_NAME } from "../k8s/backup/settings";
 import { podFqdns, REDIS_PORT, roleSecretKeys } from "../k8s/redis/render";
 import { plain } from "./helpers/k8sObjects";

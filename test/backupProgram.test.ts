@@ -16,6 +16,7 @@ const T = {
   netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
 };
 const BUCKET = `redis-dr-dev-backups-${MOCK_BUCKET_SUFFIX}`;
+const ARCHIVER_IMAGE = "ghcr.io/redis-dr/redis-dr-archiver:0.1.0";
 const RESTORE = { bucket: "redis-dr-old-backups-0f0f0f", region: "us-iad", endpoint: "https://us-iad-1.linodeobjects.com", backup: "20261125T230000Z" };
 
 const envOf = (container: { env: Array<{ name: string; value?: unknown; valueFrom?: unknown }> }) => Object.fromEntries(container.env.map((e) => [e.name, e]));
@@ -48,7 +49,7 @@ describe("backups under Pulumi mocks", () => {
     expect(rendered.outputs).toMatchObject({ backupBucket: BUCKET, backupRegion: "us-sea", backupEndpoint: "https://us-sea-1.linodeobjects.com" });
   });
 
-  it("runs backup.sh hourly from a CronJob, one run at a time, with rclone copied in and the key by reference", () => {
+  it("runs backup.sh hourly from a CronJob, one run at a time, with rclone and the archiver copied in and the key by reference", () => {
     const cron = plain(one(rendered, T.cronJob).inputs);
     expect(cron.spec).toMatchObject({ schedule: "0 * * * *", timeZone: "Etc/UTC", concurrencyPolicy: "Forbid" });
     const pod = cron.spec.jobTemplate.spec.template.spec;
@@ -56,6 +57,7 @@ describe("backups under Pulumi mocks", () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
     expect(pod.initContainers.map((c: { name: string; image: string; command: string[] }) => [c.name, c.image, c.command])).toEqual([
       ["tools", "rclone/rclone:1.68.2", ["cp", "/usr/local/bin/rclone", "/etc/ssl/certs/ca-certificates.crt", "/tools/"]],
+      ["archiver-tools", ARCHIVER_IMAGE, ["cp", "/usr/local/bin/redis-dr-archiver", "/tools/"]],
     ]);
     const backup = pod.containers[0];
     expect(backup.image).toBe("redis:7.4.7-bookworm");
@@ -65,7 +67,7 @@ describe("backups under Pulumi mocks", () => {
     expect(env.RCLONE_CONFIG_STORE_ENDPOINT!.value).toBe("https://us-sea-1.linodeobjects.com");
     expect(env.RCLONE_CONFIG_STORE_FORCE_PATH_STYLE!.value).toBe("true");
     // The Redis image has no CA bundle of its own: TLS is verified against the copied one.
-    expect(env).toMatchObject({ RCLONE: { value: "/tools/rclone" }, RCLONE_CA_CERT: { value: "/tools/ca-certificates.crt" } });
+    expect(env).toMatchObject({ RCLONE: { value: "/tools/rclone" }, RCLONE_CA_CERT: { value: "/tools/ca-certificates.crt" }, ARCHIVER: { value: "/tools/redis-dr-archiver" } });
     expect(env.RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY!.valueFrom).toEqual({ secretKeyRef: { name: "redis-backup-store", key: "secret-access-key" } });
     expect(env.REDIS_PASSWORD!.valueFrom).toEqual({ secretKeyRef: { name: "redis-auth", key: "redis-password" } });
     expect(env).toMatchObject({ BACKUP_KEEP_HOURLY: { value: "48" }, BACKUP_KEEP_DAILY: { value: "30" }, BACKUP_MAX_AGE_SECONDS: { value: String(2 * 3600 + 1800) }, BACKUP_RUN_DEADLINE_SECONDS: { value: "1800" }, BACKUP_SHRINK_ALARM_PERCENT: { value: "50" } });
@@ -87,8 +89,8 @@ describe("backups under Pulumi mocks", () => {
   it("with restoreFrom, seeds the first pod from that bucket before Redis starts, with read-only access to it", async () => {
     const restoring = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify(RESTORE), "redis-dr:backupPushgateway": "pushgateway.monitoring.svc:9091" });
     const pod = plain(one(restoring, T.statefulSet).inputs).spec.template.spec;
-    expect(pod.initContainers.map((c: { name: string }) => c.name)).toEqual(["tools", "restore"]);
-    const restore = pod.initContainers[1];
+    expect(pod.initContainers.map((c: { name: string }) => c.name)).toEqual(["tools", "archiver-tools", "restore"]);
+    const restore = pod.initContainers[2];
     expect(restore.command).toEqual(["bash", "/scripts/backup.sh", "seed"]);
     const env = envOf(restore);
     expect(env).toMatchObject({
@@ -98,7 +100,9 @@ describe("backups under Pulumi mocks", () => {
       RCLONE_CONFIG_STORE_ENDPOINT: { value: RESTORE.endpoint },
       RCLONE_CONFIG_STORE_REGION: { value: RESTORE.region },
       DATA_DIR: { value: "/data" },
+      ARCHIVER: { value: "/tools/redis-dr-archiver" },
     });
+    expect(env.RESTORE_AT).toBeUndefined();
     expect(restore.volumeMounts.map((m: { name: string }) => m.name)).toEqual(expect.arrayContaining(["data", "scripts", "tools"]));
     expect(plain(one(restoring, T.key).inputs).bucketAccesses).toEqual([
       { bucketName: BUCKET, region: "us-sea", permissions: "read_write" },
@@ -110,8 +114,15 @@ describe("backups under Pulumi mocks", () => {
 
   it("takes a suspect backup only when restoreFrom.allowSuspect says so", async () => {
     const told = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, allowSuspect: true }), "redis-dr:backupShrinkAlarmPercent": "80" });
-    expect(envOf(plain(one(told, T.statefulSet).inputs).spec.template.spec.initContainers[1]).ALLOW_SUSPECT).toEqual({ name: "ALLOW_SUSPECT", value: "1" });
+    expect(envOf(plain(one(told, T.statefulSet).inputs).spec.template.spec.initContainers[2]).ALLOW_SUSPECT).toEqual({ name: "ALLOW_SUSPECT", value: "1" });
     expect(envOf(plain(one(told, T.cronJob).inputs).spec.jobTemplate.spec.template.spec.containers[0]).BACKUP_SHRINK_ALARM_PERCENT).toEqual({ name: "BACKUP_SHRINK_ALARM_PERCENT", value: "80" });
+  });
+
+  it("with restoreFrom.at and skip, replays the archive to that time leaving those commands out", async () => {
+    const { backup: _backup, ...location } = RESTORE;
+    const atTime = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...location, at: "2026-12-04T21:30:00Z", skip: [1044, 2088] }) });
+    const env = envOf(plain(one(atTime, T.statefulSet).inputs).spec.template.spec.initContainers[2]);
+    expect(env).toMatchObject({ RESTORE_BACKUP: { value: "latest" }, RESTORE_AT: { value: "2026-12-04T21:30:00Z" }, RESTORE_SKIP: { value: "1044,2088" } });
   });
 });
 
@@ -140,6 +151,11 @@ describe("backup config", () => {
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify(noEndpoint) })[0]).toMatch(/^redis-dr:restoreFrom: /);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "yesterday" }) })[0]).toMatch(/must be latest or a backup id/);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify(RESTORE) })).toEqual([]);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", at: "yesterday" }) })[0]).toMatch(/^redis-dr:restoreFrom: at must be latest or an RFC 3339 time/);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, at: "latest" }) })[0]).toMatch(/^redis-dr:restoreFrom: with at, the base is the newest trusted backup before it/);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", skip: [12] }) })[0]).toMatch(/^redis-dr:restoreFrom: skip needs at/);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", at: "latest", skip: [0] }) })[0]).toMatch(/^redis-dr:restoreFrom: skip must list offsets/);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", at: "2026-12-04T21:30:00+01:00", skip: [12] }) })).toEqual([]);
     expect(problems({ "redis-dr:backupShrinkAlarmPercent": "0" })[0]).toMatch(/^redis-dr:backupShrinkAlarmPercent: /);
   });
 });

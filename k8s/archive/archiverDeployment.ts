@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { APP_UID } from "../appTier";
 import { ArchiveTiming, ARCHIVE_PREFIX } from "../backup/settings";
-import { BackupStoreRef, TOOLS_ENV, rcloneToolsContainer, storeEnv, TOOLS_PATH, TOOLS_VOLUME } from "../backup/backupJob";
+import { BackupStoreRef, storeEnv } from "../backup/backupJob";
+import { ARCHIVER_BINARY_PATH, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "../backup/tools";
 import { labelsFor, selectorFor } from "../labels";
 import { dnsEgress, endpointEgress, isolatingPolicy, podEgress } from "../networkPolicy";
 import { POD_NAME_VARIABLE } from "../redis/podEnvironment";
@@ -12,8 +13,6 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from "../security"
 
 export const ARCHIVER_COMPONENT = "redis-archiver";
 export const ARCHIVER_SELECTOR = selectorFor(ARCHIVER_COMPONENT);
-/** Where redis-dr-archiver is in the archiver image (app/Dockerfile, target archiver). */
-export const ARCHIVER_BINARY_PATH = "/usr/local/bin/redis-dr-archiver";
 const SPOOL_PATH = "/spool";
 /**
  * The most the spool may hold: segments the store has not taken yet. Past it the kubelet

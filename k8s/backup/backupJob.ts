@@ -6,21 +6,12 @@ import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, 
 import { POD_PATHS, REDIS_UID, RedisSettings } from "../redis/render";
 import type { RedisPodScripts } from "../redisTier";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+import { ARCHIVER_TOOL_ENV, archiverToolsContainer, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "./tools";
 import { BackupSettings, backupJobVariables, STORE_KEY_VARIABLES, STORE_SECRET_KEYS, storeVariables } from "./settings";
 
 export const BACKUP_COMPONENT = "redis-backup";
 export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
 export const CRONJOB_NAME = "redis-backup";
-/** Where the rclone binary is copied to: the Redis image has no S3 client of its own. */
-export const TOOLS_PATH = "/tools";
-/**
- * The rclone image's CA bundle (Alpine's ca-certificates, which rclone's Dockerfile installs),
- * copied beside rclone: the official redis image installs ca-certificates only to fetch gosu
- * and purges it again with --auto-remove (docker-library/redis Dockerfile), and the app image
- * is debian-slim without it, so neither could verify Object Storage's TLS certificate.
- */
-const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
-const TOOLS_CA_BUNDLE = `${TOOLS_PATH}/ca-certificates.crt`;
 const SCRATCH_PATH = "/scratch";
 
 /** The bucket, as the pods see it: its location, and the Secret that holds its key. */
@@ -40,6 +31,8 @@ export interface BackupJobArgs {
   store: BackupStoreRef;
   /** rclone image the binary is copied from. */
   rcloneImage: string;
+  /** The archiver image redis-dr-archiver is copied from (restore --at, log and undo replay the archive). */
+  archiverImage: string;
   /** host:port of a Pushgateway for the job's metrics. */
   pushgateway?: string;
   /** The Redis pods the job reads from and their Redis and Sentinel ports: all it may reach in the cluster. */
@@ -56,27 +49,6 @@ export function storeEnv(store: BackupStoreRef): pulumi.Input<k8s.types.input.co
     { name: STORE_KEY_VARIABLES.secretAccessKey, valueFrom: { secretKeyRef: { name: store.secretName, key: STORE_SECRET_KEYS.secretAccessKey } } },
   ];
 }
-
-/** The init container that copies rclone's static binary and the CA bundle into a volume the Redis image mounts. */
-export function rcloneToolsContainer(image: string): k8s.types.input.core.v1.Container {
-  return {
-    name: "tools",
-    image,
-    imagePullPolicy: "IfNotPresent",
-    command: ["cp", "/usr/local/bin/rclone", CA_BUNDLE, `${TOOLS_PATH}/`],
-    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-    securityContext: restrictedContainerSecurity(),
-    volumeMounts: [{ name: "tools", mountPath: TOOLS_PATH }],
-  };
-}
-
-export const TOOLS_VOLUME = { name: "tools", emptyDir: { sizeLimit: "128Mi" } };
-/** For a container that mounts the tools: rclone, and the CA bundle rclone and curl verify TLS with. */
-export const TOOLS_ENV = [
-  { name: "RCLONE", value: `${TOOLS_PATH}/rclone` },
-  { name: "RCLONE_CA_CERT", value: TOOLS_CA_BUNDLE },
-  { name: "CURL_CA_BUNDLE", value: TOOLS_CA_BUNDLE },
-];
 
 /**
  * The backup CronJob: every run copies an RDB from a replica, verifies the stored copy by
@@ -116,7 +88,7 @@ export class BackupJob extends pulumi.ComponentResource {
                   automountServiceAccountToken: false,
                   enableServiceLinks: false,
                   securityContext: restrictedPodSecurity(REDIS_UID),
-                  initContainers: [rcloneToolsContainer(args.rcloneImage)],
+                  initContainers: [rcloneToolsContainer(args.rcloneImage), archiverToolsContainer(args.archiverImage)],
                   containers: [
                     {
                       name: "backup",
@@ -132,6 +104,7 @@ export class BackupJob extends pulumi.ComponentResource {
                         ...Object.entries(backupJobVariables(args.settings)).map(([envName, value]) => ({ name: envName, value })),
                         { name: "SCRATCH_DIR", value: SCRATCH_PATH },
                         ...TOOLS_ENV,
+                        ...ARCHIVER_TOOL_ENV,
                         ...(args.pushgateway ? [{ name: "PUSHGATEWAY", value: args.pushgateway }] : []),
                       ],
                       // The scratch redis-server holds the whole dataset while it verifies.

@@ -4,7 +4,8 @@ import { exporterContainers } from "./exporters";
 import { POD_NAME_VARIABLE, podPasswordSecretKey, REDIS_POD_SECRET_VARIABLES, redisPodVariables, seedVariables } from "./podEnvironment";
 import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_UID, RedisSettings, SENTINEL_PORT } from "./render";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "../security";
-import { TOOLS_ENV, rcloneToolsContainer, storeEnv, TOOLS_VOLUME } from "../backup/backupJob";
+import { storeEnv } from "../backup/backupJob";
+import { ARCHIVER_TOOL_ENV, archiverToolsContainer, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "../backup/tools";
 import type { SeedFromBackup } from "../redisTier";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -81,12 +82,13 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
   const seed = args.seed
     ? [
         rcloneToolsContainer(args.seed.rcloneImage),
+        archiverToolsContainer(args.seed.archiverImage),
         scriptContainer(cfg, {
           name: "restore",
           command: scriptCommand("backup.sh", "seed"),
-          env: [...env, ...storeEnv(args.seed.store), ...Object.entries(seedVariables(args.seed)).map(([name, value]) => ({ name, value })), ...TOOLS_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
+          env: [...env, ...storeEnv(args.seed.store), ...Object.entries(seedVariables(args.seed)).map(([name, value]) => ({ name, value })), ...TOOLS_ENV, ...ARCHIVER_TOOL_ENV, { name: "SCRATCH_DIR", value: `${POD_PATHS.data}/seed-scratch` }],
           resources: sized(cfg.redisCpu, cfg.redisMemory),
-          volumeMounts: [...mounts, { name: "tools", mountPath: "/tools", readOnly: true }],
+          volumeMounts: [...mounts, { name: TOOLS_VOLUME.name, mountPath: TOOLS_PATH, readOnly: true }],
         }),
       ]
     : [];
