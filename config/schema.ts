@@ -167,7 +167,7 @@ export const stackConfigShape = {
     })
     .default("0 * * * *")
     .describe("When the backup CronJob runs (5-field cron, UTC). The interval is the worst-case RPO of a region loss."),
-  backupKeepHourly: z.number().int().min(1).max(1000).default(48).describe("Retention: the newest verified backup of each of this many most recent hours is kept."),
+  backupKeepHourly: z.number().int().min(1).max(1000).default(48).describe("Retention: the newest verified backup of each of this many most recent hours is kept (and every one of the last hour)."),
   backupKeepDaily: z.number().int().min(1).max(3650).default(30).describe("Retention: the newest verified backup of each of this many most recent days is kept."),
   backupShrinkAlarmPercent: z
     .number()

@@ -172,6 +172,20 @@ describe("backup.sh run", () => {
     expect([...new Set((await objects()).map((o) => o.split("/")[0]!))]).not.toContain(tampered);
   });
 
+  it("keeps every verified backup of the last hour, not only its hour's newest: the base of an undo of a recent bad write", async () => {
+    // Two of one clock hour, both under an hour old: an hour's slot alone keeps only the newer.
+    const hourStart = new Date(Date.now() - 120_000).setUTCMinutes(0, 0, 0);
+    const recent = [hourStart + 10_000, hourStart + 20_000].map((t) => new Date(t).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z"));
+    const marker = path.join(baseDir, "marker.json");
+    for (const fake of recent) {
+      for (const name of ["manifest.json", "verified.json"]) expect((await rclone("copyto", marker, `store:${store.bucket}/backups/${fake}/${name}`)).status).toBe(0);
+    }
+    const result = await runBackupScript(job, ["prune"], { BACKUP_KEEP_HOURLY: "3", BACKUP_KEEP_DAILY: "2" });
+    expect(result.code, result.output).toBe(0);
+    expect([...new Set((await objects()).map((o) => o.split("/")[0]!))]).toEqual(expect.arrayContaining([...recent, id, "20250103T023000Z"]));
+    for (const fake of recent) expect((await rclone("purge", `store:${store.bucket}/backups/${fake}`)).status).toBe(0);
+  });
+
   it("fails without a healthy replica, and uploads nothing", async () => {
     const master = await masterOf();
     const replicas = topology.pods.filter((p) => p.address !== master);

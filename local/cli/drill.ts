@@ -30,7 +30,7 @@ options:
   --out DIR             report directory; default drill-reports/<time>
   --repeat N            run each scenario N times and add median and max per client
   --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md,
-                        or docs/results/disasters.md for region-loss and bad-write)
+                        or docs/results/disasters.md for region-loss, bad-write, bad-write-undo)
   --backup-every S      seconds between backups in the disaster scenarios; default 10
   --list                list the scenarios and exit
   -h, --help            this text`;
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(out, "disasters.json"), JSON.stringify(recovered.map(({ writers, ...r }) => ({ ...r, writers: writers.map(({ samples, ...w }) => w) })), null, 1));
     console.log(`\n${table}\n\ntimelines: ${out}/*.svg`);
     if (values.results && scenarios.length === 0) {
-      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write)`;
+      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write), or from the bad write to the end of the undo, the time to find it in backup log included (bad-write-undo; "held" is how long the undo's transaction held writes)`;
       writeResults(values.results, "Disaster recovery drill results", "drill", `${setup}.\n\n${table}\n`);
     }
     if (recovered.some((r) => r.violations.length > 0)) process.exitCode = 1;

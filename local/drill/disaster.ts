@@ -18,6 +18,7 @@ import { ARGV_SCAN_MS, argvViolations, topologySecrets, watchArgv } from "./argv
 export const DISASTERS = {
   "region-loss": "the whole topology, its volumes and its archiver are destroyed; a new one is seeded from the newest verified backup and the continuous archive",
   "bad-write": "FLUSHALL on the master mid-run; the newest verified backup is restored into the live master",
+  "bad-write-undo": "FLUSHALL on the master mid-run while writes go on; backup log finds it in the continuous archive and backup undo takes it back in the live master",
 } as const;
 export type DisasterName = keyof typeof DISASTERS;
 
@@ -44,6 +45,8 @@ export interface DisasterResult extends ScenarioResult {
   backupIntervalSeconds: number;
   /** The continuous archive's interval when the recovery replayed it (archiveIntervalMs). */
   archiveIntervalMs?: number;
+  /** The bad write was undone in place: every acknowledged write, before and after it, must stay. */
+  undone?: boolean;
   /** The backup the recovery used, and how old it was when the disaster was declared. */
   backupUsed: string;
   backupAgeMs: number;
@@ -93,7 +96,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     await topology.start();
     stopArgvWatch = watchArgv(topologySecrets(creds, apiToken), ARGV_SCAN_MS);
     await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
-    if (name === "region-loss") {
+    if (name !== "bad-write") {
       archiver = new LocalArchiver({ job: job(), spoolDir: path.join(dir, "archive", "spool"), timing: archiveTiming(cfg) });
       await archiver.start();
       note(`continuous archive running (archiveIntervalMs ${cfg.archiveIntervalMs})`);
@@ -168,6 +171,34 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       await startApps();
       parts.service = Date.now() - syncedAt;
       await backupLoop;
+    } else if (name === "bad-write-undo") {
+      const master = (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
+      await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
+      note("fault: FLUSHALL on the master; the writes go on");
+      const findStart = Date.now();
+      // The operator looks for it once the archive holds it (within archiveIntervalMs).
+      let offset: string | undefined;
+      while (!offset) {
+        if (Date.now() > findStart + 30_000) throw new Error("backup log did not show the FLUSHALL within 30 s");
+        const listedAt = Date.now();
+        const listed = await runBackupScript(job(), ["log", "--match", "FLUSHALL", "--since", new Date(faultAt - 1000).toISOString()]);
+        parts.log = Date.now() - listedAt;
+        if (listed.code !== 0) throw new Error(`backup log failed: ${listed.output}`);
+        offset = /^\S+\t(\d+)\t\d+\tFLUSHALL\t$/m.exec(listed.output)?.[1];
+        if (!offset) await sleep(200);
+      }
+      parts.find = Date.now() - findStart;
+      note(`backup log: the FLUSHALL ends at offset ${offset}`);
+      const undoStart = Date.now();
+      const undone = await runBackupScript(job(), ["undo", offset]);
+      if (undone.code !== 0) throw new Error(`undo failed: ${undone.output}`);
+      parts.undo = Date.now() - undoStart;
+      backupUsed = /undo: base backup (\S+)/.exec(undone.output)?.[1] ?? backupUsed;
+      keysRestored = Number(/(\d+) key\(s\) set/.exec(undone.output)?.[1] ?? 0);
+      parts.held = Number(/held writes for (\d+) ms/.exec(undone.output)?.[1] ?? Number.NaN);
+      note(`undone on base ${backupUsed}: ${keysRestored} keys set, writes held ${parts.held} ms`);
+      backingUp = false;
+      await backupLoop;
     } else {
       const master = (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
       await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
@@ -192,7 +223,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     const lostAt = writer.samples.filter((s) => s.ok && lost.includes(s.seq)).map((s) => s.at);
     const backupTakenAt = idTime(backupUsed);
     const writesRtoMs = rto(writer.samples, faultAt);
-    const rtoMs = name === "region-loss" ? writesRtoMs : parts.restore!;
+    const rtoMs = name === "region-loss" ? writesRtoMs : name === "bad-write-undo" ? parts.find! + parts.undo! : parts.restore!;
     const result: DisasterResult = {
       scenario: name,
       description: DISASTERS[name],
@@ -222,6 +253,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       disaster: name,
       backupIntervalSeconds: opts.backupIntervalSeconds,
       ...(archiver ? { archiveIntervalMs: cfg.archiveIntervalMs } : {}),
+      ...(name === "bad-write-undo" ? { undone: true } : {}),
       backupUsed,
       backupAgeMs: faultAt - backupTakenAt,
       rtoMs,
@@ -271,6 +303,7 @@ export function disasterViolations(r: DisasterResult, backups: VerifiedBackup[])
   const writes = r.writers[0]!;
   const lostBeforeBackup = writes.samples.filter((s) => s.ok && writes.lostSeqs.includes(s.seq) && s.at < idTime(r.backupUsed));
   if (lostBeforeBackup.length > 0) violations.push(`${lostBeforeBackup.length} acknowledged writes older than the backup are missing`);
+  if (r.undone && writes.lost > 0) violations.push(`the undo lost ${writes.lost} acknowledged writes; it must keep every one`);
   const rpoMs = r.archiveIntervalMs ?? r.backupIntervalSeconds * 1000 + Math.max(0, ...backups.map((b) => b.at - b.startedAt));
   if (r.lostWindowMs > rpoMs) {
     const bound = r.archiveIntervalMs ? "archiveIntervalMs" : "the backup interval plus the longest run";

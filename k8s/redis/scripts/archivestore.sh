@@ -28,26 +28,34 @@ json_number() { sed -n "s/.*\"$2\":\\([0-9-]*\\).*/\\1/p" "$1"; }
 json_text() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1"; }
 
 # archive_fetch FROM DIR: every segment from the one holding offset FROM on, and every gap, into
-# DIR, each checked against its sha256. Prints how many segments it fetched.
+# DIR, each checked against its sha256 (and marked .checked: a later fetch into the same DIR
+# downloads and checks only what is new). Prints how many segments DIR holds from FROM on.
 archive_fetch() {
-  local from="$1" dir="$2" names first="" name
+  local from="$1" dir="$2" manifests names wanted first="" name
   mkdir -p "$dir"
-  names=$(archive_segments)
+  manifests=$(archive_manifests)
+  names=$(grep -E "^$SEGMENT_NAME\\.json\$" <<<"$manifests" | sed 's/\.json$//' || true)
   [[ -n $names ]] || { log "the archive in $(archive_path) holds no segment"; return 1; }
   for name in $names; do
     ((10#${name%%-*} <= from)) && first=$name
   done
   # None starts at or before FROM: fetch from the oldest, and the replay names what is missing.
   [[ -n $first ]] || first=$(head -n 1 <<<"$names")
+  wanted=$(awk -v first="$first" '$0 >= first' <<<"$names")
   {
-    awk -v first="$first" '$0 >= first {print $0 ".resp"; print $0 ".sha256"; print $0 ".json"}' <<<"$names"
-    archive_manifests | grep '^gap-' || true
+    for name in $wanted; do [[ -e $dir/$name.checked ]] || printf '%s.resp\n%s.sha256\n%s.json\n' "$name" "$name" "$name"; done
+    for name in $(grep '^gap-' <<<"$manifests" || true); do [[ -e $dir/$name ]] || echo "$name"; done
   } >"$dir/fetch.list"
-  rclone_quiet copy --files-from "$dir/fetch.list" "$(archive_path)" "$dir" || { log "download of the archive failed"; return 1; }
-  while read -r name; do
+  if [[ -s $dir/fetch.list ]]; then
+    # Segments are small and many: more transfers at once than rclone's 4.
+    rclone_quiet copy --no-traverse --transfers 16 --checkers 16 --files-from "$dir/fetch.list" "$(archive_path)" "$dir" || { log "download of the archive failed"; return 1; }
+  fi
+  for name in $wanted; do
+    [[ -e $dir/$name.checked ]] && continue
     [[ $(sha256_of "$dir/$name.resp") == "$(cat "$dir/$name.sha256")" ]] || { log "archive segment $name: sha256 does not match"; return 1; }
-  done < <(awk -v first="$first" '$0 >= first' <<<"$names")
-  awk -v first="$first" '$0 >= first' <<<"$names" | wc -l
+    : >"$dir/$name.checked"
+  done
+  wc -l <<<"$wanted"
 }
 
 # archive_sync FROM DIR: archive_fetch into DIR.incoming, then each whole, checked segment (and

@@ -63,6 +63,7 @@ DUMP_TIMEOUT_SECONDS="${DUMP_TIMEOUT_SECONDS:-1800}"
 MIGRATE_BATCH="${MIGRATE_BATCH:-200}"
 BACKUP_RUN_DEADLINE_SECONDS="${BACKUP_RUN_DEADLINE_SECONDS:-7200}"
 BACKUP_SHRINK_ALARM_PERCENT="${BACKUP_SHRINK_ALARM_PERCENT:-50}"
+BACKUP_KEEP_ALL_SECONDS=3600
 
 WORK=""
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -242,6 +243,9 @@ kept_backups() {
   {
     echo "$slots"
     [[ -z $slots ]] || store_suspect | awk -v oldest="$(head -n 1 <<<"$slots")" '$0 > oldest'
+    # Every trusted backup of the last hour: the base of an undo or a restore --at of a recent
+    # bad write must come from before it, and an hour's slot keeps only its newest backup.
+    awk -v since="$(date -u -d "@$(($(date -u +%s) - BACKUP_KEEP_ALL_SECONDS))" +%Y%m%dT%H%M%SZ)" '$0 >= since' <<<"$trusted"
   } | sed '/^$/d' | sort -u
 }
 

@@ -30,8 +30,9 @@ rclone_quiet() { RCLONE_CONFIG=/dev/null "$RCLONE" --retries 3 --low-level-retri
 # store_put FILE ID NAME: upload FILE as <id>/<name>.
 store_put() { rclone_quiet copyto "$1" "$(store_path)/$2/$3"; }
 
-# store_get ID NAME FILE: download <id>/<name> into FILE.
-store_get() { rclone_quiet copyto "$(store_path)/$1/$2" "$3"; }
+# store_get ID NAME FILE: download <id>/<name> into FILE. On S3, copyto of a missing object
+# lists an empty prefix and exits 0 (no directories there): only a file that arrived counts.
+store_get() { rclone_quiet copyto "$(store_path)/$1/$2" "$3" && [[ -f $3 ]]; }
 
 # store_cat ID NAME: print a small object.
 store_cat() { rclone_quiet cat "$(store_path)/$1/$2"; }

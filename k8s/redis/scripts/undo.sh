@@ -21,10 +21,26 @@ cmd_log() {
     shift
   done
   new_workdir
-  archive_sync 0 "$WORK/archive" || return 1
+  archive_sync "$(log_start_offset "$since")" "$WORK/archive" || return 1
   mkdir -p "$WORK/keys"
   scratch_start "$WORK/keys" || return 1
   (cd "$SCRATCH_HOME" && KEYS_TARGET="./$SCRATCH_SOCKET" KEYS_USER="" KEYS_PASSWORD="" "$ARCHIVER" log --dir "$WORK/archive" "${args[@]}")
+}
+
+# log_start_offset SINCE_MS: where the archive must be read from to list commands received
+# from SINCE_MS on: the offset of the newest trusted backup verified before then, so its RDB was
+# taken before then too (0: all of it).
+log_start_offset() {
+  local since="$1" id verified
+  [[ -n $since ]] || { echo 0; return; }
+  for id in $(store_trusted | sort -r); do
+    (($(id_time "$id") * 1000 < since)) || continue
+    store_get "$id" verified.json "$WORK/log-verified.json" || continue
+    verified=$(date -u -d "$(manifest_field "$WORK/log-verified.json" verifiedAt)" +%s%3N 2>/dev/null) || continue
+    ((verified < since)) || continue
+    store_get "$id" manifest.json "$WORK/log-base.json" && { manifest_field "$WORK/log-base.json" replicationOffset; return; }
+  done
+  echo 0
 }
 
 REFERENCE_PID=""
