@@ -19,6 +19,7 @@
 #include "archive/replayer.hpp"
 #include "archive/restore_plan.hpp"
 #include "archive/undo.hpp"
+#include "scripts/UndoApply.hpp"
 #include "sentinel_group.hpp"
 
 using namespace redisdr;
@@ -265,4 +266,28 @@ TEST_F(ArchiveTest, UndoRefusesAnOffsetWhereNoArchivedCommandEnds) {
     request.skip = {request.base.position.offset + 1};
     EXPECT_THROW(undo(request, UndoServers{*without, *with, *live}, [](const std::string&) {}), RestoreRefused);
     EXPECT_EQ(digestOf(host(0)), before);
+}
+
+TEST_F(ArchiveTest, UndoScriptChangesNothingWhenAKeyWasWrittenSinceTheReplay) {
+    call(host(0), {"SET", "kept", "new"});
+    call(host(0), {"SET", "target", "bad"});
+    const std::string dumpOf = call(host(0), {"DUMP", "target"}).str;
+    const std::string bad = dumpOf.substr(0, dumpOf.size() - 10);
+    call(host(0), {"SET", "source", "good"});
+    const std::string good = call(host(0), {"DUMP", "source"}).str;
+    // "kept" is expected to hold "old" (the replay's view) but holds "new": nothing may change.
+    const std::string keptDump = call(host(0), {"DUMP", "kept"}).str;
+    const Reply refused = call(host(0), {"EVAL", scripts::kUndoApply, "2", "target", "kept", "0", bad, "set", "0", good, "0", "old", "del", "0", ""});
+    ASSERT_EQ(refused.type, Reply::Type::Array) << refused.str;
+    EXPECT_EQ(refused.elements[0].integer, 0);
+    EXPECT_EQ(refused.elements[1].integer, 2);
+    EXPECT_EQ(call(host(0), {"GET", "target"}).str, "bad");
+    EXPECT_EQ(call(host(0), {"GET", "kept"}).str, "new");
+    // With what it holds now, both change: one RESTOREd, one deleted.
+    const Reply applied = call(host(0), {"EVAL", scripts::kUndoApply, "2", "target", "kept", "0", bad, "set", "0", good, "0",
+                                         keptDump.substr(0, keptDump.size() - 10), "del", "0", ""});
+    ASSERT_EQ(applied.type, Reply::Type::Array) << applied.str;
+    EXPECT_EQ(applied.elements[0].integer, 1);
+    EXPECT_EQ(call(host(0), {"GET", "target"}).str, "good");
+    EXPECT_EQ(call(host(0), {"EXISTS", "kept"}).integer, 0);
 }

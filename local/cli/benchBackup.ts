@@ -3,8 +3,6 @@ import * as os from "os";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
 import { backupSettings } from "../../k8s/backup/settings";
-import { REDIS_PORT } from "../../k8s/redis/render";
-import { withConnection } from "../../probe/connection";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "../backup/job";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
@@ -13,6 +11,8 @@ import { podNetwork } from "../process/network";
 import { LocalObjectStore } from "../backup/objectStore";
 import { writeResults } from "../measure/results";
 import { LocalTopology } from "../process/topology";
+import { everyPodHolds, fill, FILL_VALUE_BYTES } from "../measure/dataset";
+import { ArchiveBenchRow, archiveTable, measureArchive } from "../measure/archiveBench";
 
 const USAGE = `usage: npm run bench:backup [-- options]
 
@@ -21,9 +21,15 @@ keys (100-byte values), backed up into the local S3-compatible store (take, then
 restoring the stored copy into a scratch server), and a new, empty topology is seeded from the
 backup and started until every pod holds every key: the RTO of a lost region for that size.
 
+With --archive, the continuous archive instead (docs/archive.md): for each size, the keys are
+backed up, overwritten and flushed with the archiver running; backup log finds the FLUSHALL and
+backup undo takes it back (how long it held writes); then a new, empty topology is seeded from
+the backup and the whole archive: the replay rate and the RTO of a lost region.
+
 options:
   --stack NAME          stack file to read; default dev
   --sizes A,B           key counts; default 10000,100000,1000000
+  --archive             the archive's figures (undo, replay, restore from backup plus archive)
   --loopback            loopback addresses instead of network namespaces
   --results FILE        also write the table, with how it was measured, to FILE (docs/results/backup.md)
   -h, --help            this text`;
@@ -35,43 +41,6 @@ interface Row {
   verifyMs: number;
   seedMs: number;
   startMs: number;
-}
-
-const VALUE_BYTES = 100;
-
-/** n keys of 100-byte values, written by the master itself in batches (no client round trips). */
-async function fill(host: string, password: string, n: number): Promise<void> {
-  await withConnection(
-    host,
-    REDIS_PORT,
-    password,
-    async (c) => {
-      for (let from = 1; from <= n; from += 50_000) {
-        const to = Math.min(n, from + 49_999);
-        // Hex digests, not a repeated byte: values must not compress away in the RDB.
-        await c.eval(
-          "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local h = redis.sha1hex(tostring(i)) redis.call('SET', 'kv:bench-' .. i, string.sub(h .. redis.sha1hex(h) .. redis.sha1hex(h .. i), 1, tonumber(ARGV[3]))) end return 1",
-          0,
-          from,
-          to,
-          VALUE_BYTES,
-        );
-      }
-    },
-    120_000,
-  );
-}
-
-async function dbsizes(t: LocalTopology, password: string): Promise<number[]> {
-  return Promise.all(t.pods.map((p) => withConnection(p.address, REDIS_PORT, password, (c) => c.dbsize(), 5000).catch(() => -1)));
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function measure(n: number, stack: string, loopback: boolean, baseDir: string): Promise<Row> {
@@ -89,8 +58,7 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
     topology.startAll();
     const master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000)).masters[0]!;
     await fill(master, creds.redisPassword, n);
-    const current = topology;
-    await until("the replicas to hold every key", async () => (await dbsizes(current, creds.redisPassword)).every((s) => s === n), 300_000);
+    await everyPodHolds(topology, creds.redisPassword, n);
 
     let started = Date.now();
     const taken = await runBackupScript(job(topology), ["take"]);
@@ -113,9 +81,8 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
     const seedMs = Date.now() - started;
     started = Date.now();
     topology.startAll();
-    const restored = topology;
     await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 300_000);
-    await until("every pod to hold every key", async () => (await dbsizes(restored, creds.redisPassword)).every((s) => s === n), 300_000);
+    await everyPodHolds(topology, creds.redisPassword, n);
     return { keys: n, bytes, takeMs, verifyMs, seedMs, startMs: Date.now() - started };
   } finally {
     await topology.shutdown();
@@ -139,6 +106,7 @@ async function main(): Promise<void> {
     sizes: { type: "string", default: "10000,100000,1000000" },
     loopback: { type: "boolean", default: false },
     results: { type: "string" },
+    archive: { type: "boolean", default: false },
   });
   const sizes = values.sizes!.split(",").map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000_000)) {
@@ -146,16 +114,27 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-backup-bench-"));
-  const rows: Row[] = [];
-  for (const n of sizes) {
-    console.log(`${n} keys...`);
-    rows.push(await measure(n, values.stack!, values.loopback!, baseDir));
+  let result: string;
+  let how: string;
+  if (values.archive) {
+    const rows: ArchiveBenchRow[] = [];
+    for (const n of sizes) {
+      console.log(`${n} keys, archived...`);
+      rows.push(await measureArchive(stackFileConfig(values.stack!), n, values.loopback!, baseDir));
+    }
+    result = archiveTable(rows);
+    how = `Values of ${FILL_VALUE_BYTES} bytes, archiveIntervalMs of the stack; the undo takes back a FLUSHALL of every key (one script; held = its run time on the master); commands replayed = the overwrite of every key, the FLUSHALL and the undo's RESTOREs; restore RTO = seed (download, replay, load) + start.`;
+  } else {
+    const rows: Row[] = [];
+    for (const n of sizes) {
+      console.log(`${n} keys...`);
+      rows.push(await measure(n, values.stack!, values.loopback!, baseDir));
+    }
+    result = table(rows);
+    how = `Values of ${FILL_VALUE_BYTES} bytes; restore RTO = seed + start (a new, empty topology until every pod holds every key).`;
   }
-  const result = table(rows);
   console.log(`\n${result}`);
-  if (values.results) {
-    writeResults(values.results, "Backup and restore by dataset size", "bench:backup", `Values of ${VALUE_BYTES} bytes; restore RTO = seed + start (a new, empty topology until every pod holds every key).\n\n${result}\n`);
-  }
+  if (values.results) writeResults(values.results, values.archive ? "The continuous archive: undo and restore by dataset size" : "Backup and restore by dataset size", "bench:backup", `${how}\n\n${result}\n`);
 }
 
 main().catch((error) => {

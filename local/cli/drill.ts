@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(out, "disasters.json"), JSON.stringify(recovered.map(({ writers, ...r }) => ({ ...r, writers: writers.map(({ samples, ...w }) => w) })), null, 1));
     console.log(`\n${table}\n\ntimelines: ${out}/*.svg`);
     if (values.results && scenarios.length === 0) {
-      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write), or from the bad write to the end of the undo, the time to find it in backup log included (bad-write-undo; "held" is how long the undo's transaction held writes)`;
+      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write), or from the bad write to the end of the undo, the time to find it in backup log included (bad-write-undo; "held" is how long the undo's script ran on the master, holding writes)`;
       writeResults(values.results, "Disaster recovery drill results", "drill", `${setup}.\n\n${table}\n`);
     }
     if (recovered.some((r) => r.violations.length > 0)) process.exitCode = 1;

@@ -191,6 +191,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       note(`backup log: the FLUSHALL ends at offset ${offset}`);
       const undoStart = Date.now();
       const undone = await runBackupScript(job(), ["undo", offset]);
+      fs.writeFileSync(path.join(dir, "undo.log"), undone.output);
       if (undone.code !== 0) throw new Error(`undo failed: ${undone.output}`);
       parts.undo = Date.now() - undoStart;
       backupUsed = /undo: base backup (\S+)/.exec(undone.output)?.[1] ?? backupUsed;

@@ -182,7 +182,7 @@ int undoCommand(int argc, char** argv) {
     auto live = openServer("LIVE");
     const UndoResult done = undo(request, UndoServers{*without, *with, *live}, [](const std::string& line) { std::cout << line << std::endl; });
     std::cout << "undone at offset " << done.throughOffset << ": " << done.skippedCommands << " command(s) left out; " << done.keysSet << " key(s) set and "
-              << done.keysDeleted << " deleted in one transaction that held writes for " << done.held.count() << " ms (attempt " << done.attempts
+              << done.keysDeleted << " deleted in one script that held writes for " << done.held.count() << " ms (sent and answered in " << done.roundTrip.count() << " ms; attempt " << done.attempts
               << "); every other key untouched" << std::endl;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "archive/command_keys.hpp"
 #include "archive/replayer.hpp"
 #include "archive/stream_units.hpp"
+#include "scripts/UndoApply.hpp"
 
 namespace redisdr::archive {
 
@@ -124,22 +125,11 @@ private:
     std::vector<int> pendingDb_;
 };
 
-std::vector<std::vector<std::string>> watchCommands(const std::vector<DbKey>& keys) {
-    std::vector<std::vector<std::string>> commands;
-    int db = -1;
-    for (const auto& [keyDb, key] : keys) {
-        if (keyDb != db || commands.back().size() > 1000) {
-            if (keyDb != db) commands.push_back({"SELECT", std::to_string(db = keyDb)});
-            commands.push_back({"WATCH"});
-        }
-        commands.back().push_back(key);
-    }
-    return commands;
-}
-
 }  // namespace
 
 UndoResult undo(const UndoRequest& request, const UndoServers& servers, const std::function<void(const std::string&)>& log) {
+    const auto began = std::chrono::steady_clock::now();
+    const auto elapsed = [&] { return " (" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began).count()) + " ms in)"; };
     if (request.skip.empty()) throw std::invalid_argument("undo needs the offset of at least one archived command");
     const std::uint64_t firstSkipped = *request.skip.begin();
     if (firstSkipped <= request.base.position.offset) {
@@ -162,7 +152,7 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
     }
     replay(plan, request.directory, servers.with, {}, none);
     StreamPosition reached{plan.segments.back().replicationId, plan.stopOffset};
-    log("replayed the archive to offset " + std::to_string(reached.offset) + " with and without " + std::to_string(result.skippedCommands) + " command(s)");
+    log("replayed the archive to offset " + std::to_string(reached.offset) + " with and without " + std::to_string(result.skippedCommands) + " command(s)" + elapsed());
 
     std::set<DbKey> keys;
     bool scanned = false;
@@ -194,6 +184,7 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
             scanKeys(servers.with, keys);
             scanned = true;
         }
+        log("caught up with the live master at offset " + std::to_string(reached.offset) + "; comparing " + std::to_string(keys.size()) + " candidate key(s)" + elapsed());
         const std::vector<DbKey> all(keys.begin(), keys.end());
         const auto wanted = readKeys(servers.without, all);
         const auto current = readKeys(servers.with, all);
@@ -208,42 +199,30 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
         result.throughOffset = reached.offset;
         if (changed.empty()) return result;
 
-        run(servers.live, watchCommands(changed));
-        const auto onLive = readKeys(servers.live, changed);
-        std::size_t moved = 0;
-        for (std::size_t i = 0; i < changed.size(); i++) moved += same(onLive[i], expected[i]) ? 0 : 1;
-        if (moved > 0) {
-            servers.live.command({"UNWATCH"});
-            log(std::to_string(moved) + " of the " + std::to_string(changed.size()) + " keys to change were written after offset " + std::to_string(reached.offset) +
-                "; catching up with the archive");
-            continue;
-        }
-        std::vector<std::vector<std::string>> transaction{{"MULTI"}};
-        int db = -1;
-        result.keysSet = result.keysDeleted = 0;
+        log(std::to_string(changed.size()) + " key(s) differ; applying them on the live master" + elapsed());
+        std::vector<std::string> apply{"EVAL", scripts::kUndoApply, std::to_string(changed.size())};
+        for (const auto& [db, key] : changed) apply.push_back(key);
         for (std::size_t i = 0; i < changed.size(); i++) {
-            if (changed[i].first != db) transaction.push_back({"SELECT", std::to_string(db = changed[i].first)});
-            if (target[i].exists) {
-                transaction.push_back({"RESTORE", changed[i].second, std::to_string(target[i].ttlMs), target[i].dump, "REPLACE"});
-                result.keysSet++;
-            } else {
-                transaction.push_back({"DEL", changed[i].second});
-                result.keysDeleted++;
-            }
+            apply.push_back(std::to_string(changed[i].first));
+            apply.push_back(expected[i].exists ? expected[i].value : "");
+            apply.push_back(target[i].exists ? "set" : "del");
+            apply.push_back(std::to_string(target[i].ttlMs));
+            apply.push_back(target[i].exists ? target[i].dump : "");
         }
-        transaction.push_back({"EXEC"});
         const auto sent = std::chrono::steady_clock::now();
-        const auto replies = run(servers.live, transaction);
-        result.held = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
-        const Reply& exec = replies.back();
-        if (exec.isNil()) {
-            log("a key to change was written while the change was sent; trying again");
+        const Reply done = servers.live.command(apply);
+        result.roundTrip = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+        if (done.isError()) throw std::runtime_error("the script that applies the undo failed: " + done.str);
+        if (done.type != Reply::Type::Array || done.elements.size() < 2) throw std::runtime_error("the script that applies the undo answered " + done.str);
+        if (done.elements[0].integer == 0) {
+            const auto& moved = changed.at(static_cast<std::size_t>(done.elements[1].integer - 1));
+            log("key " + printable(moved.second) + " (db " + std::to_string(moved.first) + ") was written after offset " + std::to_string(reached.offset) +
+                "; nothing changed, catching up with the archive" + elapsed());
             continue;
         }
-        if (exec.isError()) throw std::runtime_error("the transaction that applies the undo failed: " + exec.str);
-        for (const Reply& r : exec.elements) {
-            if (r.isError()) throw std::runtime_error("a command of the undo transaction failed: " + r.str);
-        }
+        result.keysSet = static_cast<std::size_t>(done.elements[1].integer);
+        result.keysDeleted = done.elements.size() > 2 ? static_cast<std::size_t>(done.elements[2].integer) : 0;
+        result.held = std::chrono::milliseconds(done.elements.size() > 3 ? done.elements[3].integer / 1000 : result.roundTrip.count());
         return result;
     }
     throw std::runtime_error("the keys to change kept being written on the live master; gave up after " + std::to_string(request.attempts) +

@@ -31,19 +31,21 @@ struct UndoResult {
     std::uint64_t skippedCommands = 0;
     std::size_t keysSet = 0;          // RESTOREd to their value without the skipped units
     std::size_t keysDeleted = 0;      // which do not exist without them
-    std::chrono::milliseconds held{0};  // the transaction that applied them: writes wait this long
+    std::chrono::milliseconds held{0};       // the script ran this long on the master: writes waited
+    std::chrono::milliseconds roundTrip{0};  // sending it (every key's payload) and its answer
     int attempts = 0;
 };
 
 // Puts the live master into the state it would have had if the skipped units had never run,
 // keeping every other write, before and after them. Both scratch servers replay the archive
-// up to the live master's offset; the keys that differ between them are the difference. They
-// are WATCHed on the live master, checked to still hold what the full replay says (else a
-// write came after the archived position: catch up and try again), and replaced in one
-// MULTI/EXEC: the live master holds other writes only while that transaction runs (CLIENT
-// PAUSE WRITE would hold our own transaction too: processCommand in redis/redis src/server.c
-// blocks every client but replicas). A write that reads a changed key into an unchanged one
-// (SUNIONSTORE, a script) after the skipped units is not followed: undo sees only keys.
+// up to the live master's offset; the keys that differ between them are the difference. One
+// script (src/scripts/undo_apply.lua) checks that each still holds what the full replay says
+// (else a write came after the archived position: catch up and try again) and only then
+// replaces them all: the live master holds other writes only while that script runs. Not
+// WATCH (quadratic in the keys watched, redis/redis src/multi.c watchForKey), not CLIENT PAUSE
+// WRITE (it would hold our own writes too: processCommand in src/server.c blocks every client
+// but replicas). A write that reads a changed key into an unchanged one (SUNIONSTORE, a
+// script) after the skipped units is not followed: undo sees only keys.
 UndoResult undo(const UndoRequest& request, const UndoServers& servers, const std::function<void(const std::string&)>& log);
 
 }  // namespace redisdr::archive

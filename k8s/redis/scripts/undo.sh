@@ -68,6 +68,7 @@ cmd_undo() {
   (($# > 0)) || { log "undo needs the offset of at least one archived command (backup.sh log lists them)"; return 2; }
   for offset in "$@"; do [[ $offset =~ ^[0-9]+$ ]] || { log "undo: '$offset' is not an offset (backup.sh log lists them)"; return 2; }; done
   offsets=$(tr ' ' ',' <<<"$*")
+  log "undo: looking for the master and a base backup from before offset ${offsets%%,*}"
   floor=$(ARCHIVE_SKIP=$offsets archive_skip_floor)
   answer=$(sentinel_majority_master) || { log "no Sentinel majority names a master; undo needs one"; return 1; }
   master=${answer% *}
@@ -95,5 +96,6 @@ cmd_undo() {
     "$ARCHIVER" undo --dir "$WORK/archive" --base-replid "$(manifest_field "$base/manifest.json" replicationId)" \
     --base-offset "$(manifest_field "$base/manifest.json" replicationOffset)" --skip "$offsets") || rc=$?
   undo_cleanup
+  log "undo: finished (exit $rc)"
   return "$rc"
 }
