@@ -11,7 +11,7 @@ import {
   redisPodVariables,
   scriptEnvironment,
 } from "../k8s/redis/podEnvironment";
-import { SCRIPT_DIR } from "../k8s/redis/render";
+import { SCRIPT_DIR, SCRIPT_FILES } from "../k8s/redis/render";
 import { backupSettings } from "../k8s/backup/settings";
 import { localBackupEnvironment, processBackupTarget } from "../local/backup/job";
 import { podPassword } from "../local/credentials";
@@ -27,7 +27,7 @@ import { REPO_ROOT, stackConfig } from "./helpers/stackConfig";
 const script = (name: string) => fs.readFileSync(path.join(SCRIPT_DIR, name), "utf8");
 const SCRIPTS = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh"));
 /** What a Redis pod's containers run: every script but the backup job's own. */
-const POD_SCRIPTS = SCRIPTS.filter((f) => !["backup.sh", "objectstore.sh", "scratch.sh", "seed.sh", "restore.sh", "archivestore.sh", "archive.sh"].includes(f));
+const POD_SCRIPTS = SCRIPTS.filter((f) => !["backup.sh", "objectstore.sh", "scratch.sh", "seed.sh", "restore.sh", "archivestore.sh", "undo.sh", "archive.sh"].includes(f));
 /** Variables a script refuses to start without (`: "${NAME:?...}"`). */
 const requiredBy = (files: string[]) => [...new Set(files.flatMap((f) => [...script(f).matchAll(/\$\{([A-Z][A-Z0-9_]*):\?[^}]/g)].map((m) => m[1]!)))];
 /** lib.sh reads each role user's variable by the name users.acl gives it (`${!variable}`). */
@@ -99,5 +99,15 @@ describe("the Redis pod environment contract", () => {
     expect(requiredBy(["lib.sh", "objectstore.sh"]).filter((name) => backup[name] === undefined)).toEqual([]);
     for (const [variable, password] of Object.entries(BACKUP_SECRET_VARIABLES)) expect(backup[variable]).toBe(podPassword(TEST_CREDENTIALS, password));
     expect(Object.keys(backup).filter((name) => name.endsWith("_PASSWORDS"))).toEqual([]);
+  });
+});
+
+describe("the scripts ConfigMap", () => {
+  it("carries every pod script and every file a script sources, so none is missing where the pods run", () => {
+    const shipped = new Set<string>(SCRIPT_FILES);
+    expect(SCRIPTS.filter((f) => !shipped.has(f))).toEqual([]);
+    const sourced = SCRIPTS.flatMap((f) => [...script(f).matchAll(/^\s*(?:source|\.) "\$SCRIPTS\/([\w.-]+)"/gm)].map((m) => m[1]!));
+    expect(sourced).toContain("undo.sh");
+    expect(sourced.filter((f) => !shipped.has(f))).toEqual([]);
   });
 });

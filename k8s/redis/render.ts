@@ -70,6 +70,7 @@ export const SCRIPT_FILES = [
   "seed.sh",
   "restore.sh",
   "archivestore.sh",
+  "undo.sh",
   "archive.sh",
   "prestop-sentinel.sh",
 ] as const;

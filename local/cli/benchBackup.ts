@@ -31,7 +31,8 @@ options:
   --sizes A,B           key counts; default 10000,100000,1000000
   --archive             the archive's figures (undo, replay, restore from backup plus archive)
   --loopback            loopback addresses instead of network namespaces
-  --results FILE        also write the table, with how it was measured, to FILE (docs/results/backup.md)
+  --results FILE        also write the table, with how it was measured, to FILE (docs/results/backup.md,
+                        or docs/results/archive.md with --archive)
   -h, --help            this text`;
 
 interface Row {
