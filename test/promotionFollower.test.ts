@@ -71,7 +71,7 @@ describe("promotion follower: a failover", () => {
     // Wait for whatever the follower decided, so a wrong decision fails on its own log line.
     const decided = /following|REPLICAOF/;
     const followerLog = () => topology.log(survivor, "promotion-follower");
-    await waitFor("the follower to act on the promotion", async () => decided.test(followerLog()), 10_000).catch((e: Error) => {
+    await waitFor("the follower to act on the promotion", async () => decided.test(followerLog()), 30_000).catch((e: Error) => {
       throw new Error(`${e.message}; its log:\n${followerLog()}`);
     });
     expect(followerLog()).toContain(

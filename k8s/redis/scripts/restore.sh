@@ -25,11 +25,15 @@ restore_point_into_scratch() {
   floor=$(archive_skip_floor)
   for id in $candidates; do
     [[ -z $at_ms ]] || (($(id_time "$id") * 1000 <= at_ms)) || continue
+    # A unit left out (ARCHIVE_SKIP) must come after the base: an older one may do. The manifest
+    # says so before the dump is downloaded.
+    if [[ -n $floor ]]; then
+      store_get "$id" manifest.json "$WORK/candidate.json" || continue
+      (($(manifest_field "$WORK/candidate.json" replicationOffset) < floor)) || continue
+    fi
     base="$WORK/base-$id"
     mkdir -p "$base"
     fetch "$id" "$base" || return 1
-    # A unit left out (ARCHIVE_SKIP) must come after the base: an older one may do.
-    [[ -z $floor ]] || (($(manifest_field "$base/manifest.json" replicationOffset) < floor)) || continue
     archive_fetch "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" >/dev/null || return 1
     scratch_start "$base" || return 1
     rc=0

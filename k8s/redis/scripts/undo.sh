@@ -68,18 +68,20 @@ cmd_undo() {
   (($# > 0)) || { log "undo needs the offset of at least one archived command (backup.sh log lists them)"; return 2; }
   for offset in "$@"; do [[ $offset =~ ^[0-9]+$ ]] || { log "undo: '$offset' is not an offset (backup.sh log lists them)"; return 2; }; done
   offsets=$(tr ' ' ',' <<<"$*")
-  log "undo: looking for the master and a base backup from before offset ${offsets%%,*}"
   floor=$(ARCHIVE_SKIP=$offsets archive_skip_floor)
+  log "undo: looking for the master and a base backup from before offset $floor"
   answer=$(sentinel_majority_master) || { log "no Sentinel majority names a master; undo needs one"; return 1; }
   master=${answer% *}
   new_workdir
+  base=""
+  # The manifest says where a backup is; only the one chosen is downloaded.
   for id in $(store_trusted | sort -r); do
+    store_get "$id" manifest.json "$WORK/candidate.json" || continue
+    (($(manifest_field "$WORK/candidate.json" replicationOffset) < floor)) || continue
     base="$WORK/base-$id"
     mkdir -p "$base"
     fetch "$id" "$base" || return 1
-    (($(manifest_field "$base/manifest.json" replicationOffset) < floor)) && break
-    rm -rf "$base"
-    base=""
+    break
   done
   [[ -n $base ]] || { log "undo: no trusted backup from before offset $floor; the archive alone cannot rebuild what came before it"; return 1; }
   archive_sync "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" || return 1
