@@ -22,6 +22,25 @@ export function backupIdFrom(output: string): string | undefined {
   return ids?.[ids.length - 1];
 }
 
+/** The offsets `backup.sh log` printed for command NAME (time, offset, database, command, keys a line). */
+export function loggedOffsets(output: string, name: string): string[] {
+  return output
+    .split("\n")
+    .map((line) => line.split("\t"))
+    .filter((fields) => fields.length >= 4 && fields[3] === name && /^\d+$/.test(fields[1]!))
+    .map((fields) => fields[1]!);
+}
+
+/** What a `backup.sh undo` run reported: the base backup, keys set, and how long writes were held. */
+export function undoReport(output: string): { base?: string; keysSet: number; heldMs: number } {
+  const base = /undo: base backup (\S+)/.exec(output)?.[1];
+  return {
+    ...(base ? { base } : {}),
+    keysSet: Number(/(\d+) key\(s\) set/.exec(output)?.[1] ?? 0),
+    heldMs: Number(/held writes for (\d+) ms/.exec(output)?.[1] ?? Number.NaN),
+  };
+}
+
 export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept", "log", "undo"] as const;
 export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
 

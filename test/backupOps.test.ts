@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Job } from "kubernetes-models/batch/v1";
-import { BackupRunner, backupCommand, jobFromCronJob } from "../ops/backup";
+import { BackupRunner, backupCommand, jobFromCronJob, loggedOffsets, undoReport } from "../ops/backup";
 import { plain } from "./helpers/k8sObjects";
 import { one, renderStack } from "./helpers/pulumiMocks";
 
@@ -68,6 +68,14 @@ describe("ops backup", () => {
       ["restore", "--at", "latest", "--skip", "7,9"],
       ["log", "--since", "2026-12-04T21:30:00Z", "--match", "FLUSHALL"],
     ]);
+  });
+
+  it("reads the offsets of one command from backup.sh log, and undo's closing figures", () => {
+    const log = "2026-12-04T21:30:00.120Z\t1044\t0\tSET\tkv:1\n2026-12-04T21:30:00.250Z\t2088\t0\tFLUSHALL\t\n2026-12-04T21:30:01.000Z\t3000\t1\tFLUSHALL\t\n";
+    expect(loggedOffsets(log, "FLUSHALL")).toEqual(["2088", "3000"]);
+    expect(loggedOffsets(log, "DEL")).toEqual([]);
+    const undone = "backup[redis-backup] undo: base backup 20261204T210000Z (offset 12); leaving out 2088\nundone at offset 3100: 1 command(s) left out; 938 key(s) set and 0 deleted in one script that held writes for 10 ms (sent and answered in 41 ms; attempt 1)\n";
+    expect(undoReport(undone)).toEqual({ base: "20261204T210000Z", keysSet: 938, heldMs: 10 });
   });
 
   it("reports a backup taken by `now` only once the run verified it", async () => {

@@ -7,6 +7,7 @@ import { Credentials, withConnection } from "../../probe/connection";
 import { rto, ServiceWriter } from "../../probe/writes";
 import { LocalArchiver } from "../backup/archiver";
 import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backup/job";
+import { loggedOffsets, undoReport } from "../../ops/backup";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
 import { LocalObjectStore } from "../backup/objectStore";
 import { DrillApps, DrillTopology } from "./drillTopology";
@@ -184,7 +185,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
         const listed = await runBackupScript(job(), ["log", "--match", "FLUSHALL", "--since", new Date(faultAt - 1000).toISOString()]);
         parts.log = Date.now() - listedAt;
         if (listed.code !== 0) throw new Error(`backup log failed: ${listed.output}`);
-        offset = /^\S+\t(\d+)\t\d+\tFLUSHALL\t$/m.exec(listed.output)?.[1];
+        offset = loggedOffsets(listed.output, "FLUSHALL")[0];
         if (!offset) await sleep(200);
       }
       parts.find = Date.now() - findStart;
@@ -194,9 +195,10 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       fs.writeFileSync(path.join(dir, "undo.log"), undone.output);
       if (undone.code !== 0) throw new Error(`undo failed: ${undone.output}`);
       parts.undo = Date.now() - undoStart;
-      backupUsed = /undo: base backup (\S+)/.exec(undone.output)?.[1] ?? backupUsed;
-      keysRestored = Number(/(\d+) key\(s\) set/.exec(undone.output)?.[1] ?? 0);
-      parts.held = Number(/held writes for (\d+) ms/.exec(undone.output)?.[1] ?? Number.NaN);
+      const report = undoReport(undone.output);
+      backupUsed = report.base ?? backupUsed;
+      keysRestored = report.keysSet;
+      parts.held = report.heldMs;
       note(`undone on base ${backupUsed}: ${keysRestored} keys set, writes held ${parts.held} ms`);
       backingUp = false;
       await backupLoop;

@@ -5,6 +5,7 @@ import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { withConnection } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
+import { loggedOffsets, undoReport } from "../../ops/backup";
 import { LocalArchiver } from "../backup/archiver";
 import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "../backup/job";
 import { LocalObjectStore } from "../backup/objectStore";
@@ -70,12 +71,11 @@ export async function measureArchive(cfg: StackConfig, n: number, loopback: bool
     await shippedThrough();
 
     const log = await script(["log", "--match", "FLUSHALL", "--since", new Date(flushedFrom - 1000).toISOString()]);
-    const offset = /^\S+\t(\d+)\t\d+\tFLUSHALL\t$/m.exec(log.output)?.[1];
+    const offset = loggedOffsets(log.output, "FLUSHALL")[0];
     if (!offset) throw new Error(`backup log lists no FLUSHALL: ${log.output}`);
     const undo = await script(["undo", offset]);
     console.log(undo.output.trimEnd().replace(/^/gm, "    "));
-    const keysUndone = Number(/(\d+) key\(s\) set/.exec(undo.output)?.[1] ?? 0);
-    const heldMs = Number(/held writes for (\d+) ms/.exec(undo.output)?.[1] ?? Number.NaN);
+    const { keysSet: keysUndone, heldMs } = undoReport(undo.output);
     await everyPodHolds(topology, creds.redisPassword, n);
     await shippedThrough();
     await archiver.stop();

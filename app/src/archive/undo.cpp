@@ -2,6 +2,7 @@
 
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -17,13 +18,14 @@ namespace {
 
 using DbKey = std::pair<int, std::string>;
 
-// What a key holds, as DUMP serializes it, without the RDB version and CRC64 that end every
-// DUMP payload (rdb.c createDumpPayload): servers of two versions agree on equal values.
+// What a key holds, as DUMP serializes it.
 struct KeyState {
     bool exists = false;
-    std::string value;
     std::string dump;
     long long ttlMs = 0;
+    // The payload without the RDB version and CRC64 that end every DUMP (rdb.c
+    // createDumpPayload): servers of two versions agree on equal values.
+    std::string_view value() const { return std::string_view(dump).substr(0, dump.size() - 10); }
 };
 
 std::vector<Reply> run(RedisConnection& server, const std::vector<std::vector<std::string>>& commands) {
@@ -56,7 +58,6 @@ std::vector<KeyState> readKeys(RedisConnection& server, const std::vector<DbKey>
             state.exists = dump.type == Reply::Type::String && dump.str.size() >= 10;
             if (state.exists) {
                 state.dump = dump.str;
-                state.value = dump.str.substr(0, dump.str.size() - 10);
                 state.ttlMs = replies[at + 1].integer > 0 ? replies[at + 1].integer : 0;
             }
             out.push_back(std::move(state));
@@ -65,7 +66,7 @@ std::vector<KeyState> readKeys(RedisConnection& server, const std::vector<DbKey>
     return out;
 }
 
-bool same(const KeyState& a, const KeyState& b) { return a.exists == b.exists && a.value == b.value; }
+bool same(const KeyState& a, const KeyState& b) { return a.exists == b.exists && (!a.exists || a.value() == b.value()); }
 
 void scanKeys(RedisConnection& server, std::set<DbKey>& into) {
     const Reply info = server.command({"INFO", "keyspace"});
@@ -204,7 +205,7 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
         for (const auto& [db, key] : changed) apply.push_back(key);
         for (std::size_t i = 0; i < changed.size(); i++) {
             apply.push_back(std::to_string(changed[i].first));
-            apply.push_back(expected[i].exists ? expected[i].value : "");
+            apply.push_back(expected[i].exists ? std::string(expected[i].value()) : "");
             apply.push_back(target[i].exists ? "set" : "del");
             apply.push_back(std::to_string(target[i].ttlMs));
             apply.push_back(target[i].exists ? target[i].dump : "");

@@ -3,6 +3,12 @@
 # continuous archive to a time. Sourced by backup.sh, never run; uses its fetch, resolve_backup,
 # the scratch server and archivestore.sh.
 
+# backup_precedes ID OFFSET: whether backup ID was taken before replication offset OFFSET, by
+# its manifest alone (the dump is not downloaded).
+backup_precedes() {
+  store_get "$1" manifest.json "$WORK/candidate.json" && (($(manifest_field "$WORK/candidate.json" replicationOffset) < $2))
+}
+
 # restore_point_into_scratch AT: the scratch server holding the state at time AT (RFC 3339, or
 # latest: the newest archived write): the newest trusted backup taken before it, plus the archive
 # replayed up to the last write received by then. A base whose data already holds a later write
@@ -25,12 +31,8 @@ restore_point_into_scratch() {
   floor=$(archive_skip_floor)
   for id in $candidates; do
     [[ -z $at_ms ]] || (($(id_time "$id") * 1000 <= at_ms)) || continue
-    # A unit left out (ARCHIVE_SKIP) must come after the base: an older one may do. The manifest
-    # says so before the dump is downloaded.
-    if [[ -n $floor ]]; then
-      store_get "$id" manifest.json "$WORK/candidate.json" || continue
-      (($(manifest_field "$WORK/candidate.json" replicationOffset) < floor)) || continue
-    fi
+    # A unit left out (ARCHIVE_SKIP) must come after the base: an older one may do.
+    [[ -z $floor ]] || backup_precedes "$id" "$floor" || continue
     base="$WORK/base-$id"
     mkdir -p "$base"
     fetch "$id" "$base" || return 1

@@ -74,10 +74,8 @@ cmd_undo() {
   master=${answer% *}
   new_workdir
   base=""
-  # The manifest says where a backup is; only the one chosen is downloaded.
   for id in $(store_trusted | sort -r); do
-    store_get "$id" manifest.json "$WORK/candidate.json" || continue
-    (($(manifest_field "$WORK/candidate.json" replicationOffset) < floor)) || continue
+    backup_precedes "$id" "$floor" || continue
     base="$WORK/base-$id"
     mkdir -p "$base"
     fetch "$id" "$base" || return 1
