@@ -73,10 +73,28 @@ archive_sync() {
   done
 }
 
-# archive_follow FROM DIR: archive_sync every ARCHIVE_FOLLOW_SECONDS (default 0.3) until killed;
-# run in the background while undo waits for the archive to reach the live master.
+# archive_follow FROM DIR: archive_sync until killed, ARCHIVE_FOLLOW_SECONDS (default 0.3) after
+# a sync that brought a segment, backing off to 2 s while none comes (each sync lists the store);
+# run in the background while undo waits for the archive to reach the live master. A failing
+# sync is logged once, with its last line, until one succeeds again.
 archive_follow() {
-  while sleep "${ARCHIVE_FOLLOW_SECONDS:-0.3}"; do archive_sync "$1" "$2" 2>/dev/null || true; done
+  local from="$1" dir="$2" pause="${ARCHIVE_FOLLOW_SECONDS:-0.3}" idle before failing=""
+  idle=$pause
+  while sleep "$idle"; do
+    before=$(find "$dir" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l)
+    if archive_sync "$from" "$dir" 2>"$dir.errors"; then
+      [[ -n $failing ]] && log "following the archive: syncing again"
+      failing=""
+    elif [[ -z $failing ]]; then
+      log "following the archive: a sync failed ($(tail -n 1 "$dir.errors")); retrying"
+      failing=1
+    fi
+    if (($(find "$dir" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l) > before)); then
+      idle=$pause
+    else
+      idle=$(awk -v s="$idle" 'BEGIN { s *= 2; print (s > 2 ? 2 : s) }')
+    fi
+  done
 }
 
 # archive_replay DIR REPLID OFFSET UNTIL_MS HOME: replay DIR's segments that continue a base

@@ -33,8 +33,11 @@ handle_promotion() {
   [[ $(redis_role "$LOCAL_ADDRESS" 2>/dev/null || true) == slave ]] || return 0
   local following
   following=$(redis_master_of "$LOCAL_ADDRESS") || return 0
-  if [[ $following != "$old_host" ]]; then
-    [[ $following == "$host" ]] || log "not following $host: this replica follows $following, not the failed $old_host"
+  if [[ $following == "$host" ]]; then
+    log "already following $host: Sentinel reconfigured this replica first"
+    return 0
+  elif [[ $following != "$old_host" ]]; then
+    log "not following $host: this replica follows $following, not the failed $old_host"
     return 0
   fi
   local deadline=$((SECONDS + PROMOTION_WAIT_SECONDS))
