@@ -1,4 +1,4 @@
-import { DisasterResult, disasterViolations } from "../local/drill/disaster";
+import { DisasterResult, disasterViolations } from "../local/drill/disasterReport";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -177,5 +177,16 @@ describe("disaster verdicts", () => {
     expect(disasterViolations(result([1, 2], 6000), backups)).toEqual(["1 acknowledged writes older than the backup are missing"]);
     expect(disasterViolations(result([], 0, "20261125T225950Z"), backups)).toEqual(["restored 20261125T225950Z, not the newest verified backup 20261125T230000Z"]);
     expect(disasterViolations(result([2], 14_500), backups)).toEqual(["lost 14.50 s of acknowledged writes, more than the backup interval plus the longest run (14.00 s)"]);
+  });
+
+  it("fails a restore to a time that brought back writes from after it, or lost more than the archive interval before it", () => {
+    const toATime = (writesFromAfter: number, lostWindowMs: number): DisasterResult => ({
+      ...result(lostWindowMs > 0 ? [2] : [], lostWindowMs),
+      archiveIntervalMs: 1000,
+      restoredTo: { atMs: backupAt + 7000, writesFromAfter },
+    });
+    expect(disasterViolations(toATime(0, 800), backups)).toEqual([]);
+    expect(disasterViolations(toATime(4, 0), backups)).toEqual(["4 acknowledged writes from more than 1 s after the chosen time were restored"]);
+    expect(disasterViolations(toATime(0, 1200), backups)).toEqual(["lost 1.20 s of acknowledged writes, more than archiveIntervalMs (1.00 s)"]);
   });
 });

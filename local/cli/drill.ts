@@ -7,7 +7,8 @@ import { SCENARIOS, scenariosNamed } from "../drill/scenarios";
 import { maxReplicaLagSecondsFor } from "../../config/schema";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../measure/results";
-import { DISASTERS, DisasterName, DisasterResult, disasterTable, runDisaster } from "../drill/disaster";
+import { runDisaster } from "../drill/disaster";
+import { DISASTERS, DisasterName, DisasterResult, disasterTable } from "../drill/disasterReport";
 import { drillRuntime, RuntimeKind } from "../drill/runtime";
 
 const USAGE = `usage: npm run drill [-- options]
@@ -30,7 +31,8 @@ options:
   --out DIR             report directory; default drill-reports/<time>
   --repeat N            run each scenario N times and add median and max per client
   --results FILE        also write the table, with how it was measured, to FILE (docs/results/drills.md,
-                        or docs/results/disasters.md for region-loss, bad-write, bad-write-undo)
+                        or docs/results/disasters.md for the disasters: region-loss, bad-write,
+                        bad-write-undo, archive-failover)
   --backup-every S      seconds between backups in the disaster scenarios; default 10
   --list                list the scenarios and exit
   -h, --help            this text`;
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(out, "disasters.json"), JSON.stringify(recovered.map(({ writers, ...r }) => ({ ...r, writers: writers.map(({ samples, ...w }) => w) })), null, 1));
     console.log(`\n${table}\n\ntimelines: ${out}/*.svg`);
     if (values.results && scenarios.length === 0) {
-      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the disaster to the first acknowledged write through the service (region-loss) or to the end of the restore (bad-write), or from the bad write to the end of the undo, the time to find it in backup log included (bad-write-undo; "held" is how long the undo's script ran on the master, holding writes)`;
+      const setup = `backups every ${backupEvery} s into the local S3-compatible store, down-after ${cfg.sentinelDownAfterMs} ms, pods: ${runtime.description}; RTO runs from the region loss to the first acknowledged write through the service (region-loss, archive-failover; the latter restores to a time 3 s after the failover, and counts as lost only writes acknowledged by then) or from the bad write to the end of the restore (bad-write), or from the bad write to the end of the undo, the time to find it in backup log included (bad-write-undo; "held" is how long the undo's script ran on the master, holding writes)`;
       writeResults(values.results, "Disaster recovery drill results", "drill", `${setup}.\n\n${table}\n`);
     }
     if (recovered.some((r) => r.violations.length > 0)) process.exitCode = 1;

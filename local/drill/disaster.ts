@@ -11,17 +11,10 @@ import { loggedOffsets, undoReport } from "../../ops/backup";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
 import { LocalObjectStore } from "../backup/objectStore";
 import { DrillApps, DrillTopology } from "./drillTopology";
+import { DISASTERS, DisasterName, DisasterResult, disasterViolations, idTime, VerifiedBackup } from "./disasterReport";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
 import { ARGV_SCAN_MS, argvViolations, topologySecrets, watchArgv } from "./argvWatch";
-
-/** Disasters no failover survives: recovery comes from the backups in the other region. */
-export const DISASTERS = {
-  "region-loss": "the whole topology, its volumes and its archiver are destroyed; a new one is seeded from the newest verified backup and the continuous archive",
-  "bad-write": "FLUSHALL on the master mid-run; the newest verified backup is restored into the live master",
-  "bad-write-undo": "FLUSHALL on the master mid-run while writes go on; backup log finds it in the continuous archive and backup undo takes it back in the live master",
-} as const;
-export type DisasterName = keyof typeof DISASTERS;
 
 export interface DisasterOptions {
   cfg: StackConfig;
@@ -38,26 +31,6 @@ export interface DisasterOptions {
   backupsBefore: number;
   storePort: number;
   log?: (line: string) => void;
-}
-
-/** Recovery figures of a disaster drill, beside the usual scenario result (writes, events, timeline). */
-export interface DisasterResult extends ScenarioResult {
-  disaster: DisasterName;
-  backupIntervalSeconds: number;
-  /** The continuous archive's interval when the recovery replayed it (archiveIntervalMs). */
-  archiveIntervalMs?: number;
-  /** The bad write was undone in place: every acknowledged write, before and after it, must stay. */
-  undone?: boolean;
-  /** The backup the recovery used, and how old it was when the disaster was declared. */
-  backupUsed: string;
-  backupAgeMs: number;
-  /** Declared -> first acknowledged write after recovery, and its parts. */
-  rtoMs: number;
-  parts: Record<string, number>;
-  /** Acknowledged writes the recovered data lacks, and the span of time they cover. */
-  lostWrites: number;
-  lostWindowMs: number;
-  keysRestored: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -127,18 +100,38 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     // The disaster strikes partway into the next interval, after more acknowledged writes.
     await sleep((opts.backupIntervalSeconds * 1000) / 2);
 
+    if (name === "archive-failover") {
+      // The base predates the failover, so the restore replays the archive across it.
+      backingUp = false;
+      await backupLoop;
+    }
     const faultAt = Date.now();
     const parts: Record<string, number> = {};
     let keysRestored = 0;
     let backupUsed = backups.at(-1)!.id;
-    if (name === "region-loss") {
+    let restoreTo: number | undefined;
+    let regionLostAt: number | undefined;
+    if (name === "archive-failover") {
+      const before = (await waitForConvergence(hosts, cfg.masterName, creds, 30_000)).masters[0]!;
+      await topology.crash(topology.pods.find((p) => p.host === before)!, "redis");
+      note(`fault: the master's redis on ${before} killed while archiving`);
+      const promoted = await waitForNewMaster(hosts, before, cfg.masterName, creds);
+      parts.failover = Date.now() - faultAt;
+      note(`failover: ${promoted} promoted; the writes go on`);
+      await sleep(3000);
+      restoreTo = Date.now();
+      note(`the time to restore to: ${new Date(restoreTo).toISOString()}`);
+      await sleep(2000);
+    }
+    if (name === "region-loss" || name === "archive-failover") {
+      const lostAt = (regionLostAt = Date.now());
       note("fault: region lost (every pod, volume and service instance)");
       backingUp = false;
       // Recovery does not wait for a backup run that was under way: it dies with the region, and
       // so does the archiver with whatever it had not shipped yet.
       await Promise.all([archiver!.stop("SIGKILL"), topology.destroy()]);
       const shipped = archiver!.shipped();
-      note(shipped ? `the store held writes up to ${s(faultAt - shipped.lastAtMs)} s before the loss (last upload pass ${s(shipped.passMs)} s)` : "the archive had stored nothing");
+      note(shipped ? `the store held writes up to ${s(lostAt - shipped.lastAtMs)} s before the loss (last upload pass ${s(shipped.passMs)} s)` : "the archive had stored nothing");
       apps = undefined;
       note("volumes destroyed; a new topology is started from the object store");
 
@@ -147,7 +140,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       const seeded = (await topology.start({
         store: store.access,
         backup: "latest",
-        at: "latest",
+        at: restoreTo === undefined ? "latest" : new Date(restoreTo).toISOString(),
         scratchDir: path.join(dir, "seed-scratch"),
         onOutput: (line) => {
           if (/downloading /.test(line)) marks.download ??= Date.now();
@@ -159,7 +152,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       backupUsed = /from backup (\S+)/.exec(seeded.output)?.[1] ?? backupUsed;
       keysRestored = Number(/restored (\d+) keys/.exec(seeded.output)?.[1] ?? 0);
       note(`seeded from ${backupUsed}: ${keysRestored} keys`);
-      parts.start = (marks.download ?? seedStart) - faultAt;
+      parts.start = (marks.download ?? seedStart) - lostAt;
       // The seed downloads the backup and the archive, replays it in a scratch server, then loads the result.
       parts.download = (marks.replay ?? marks.load ?? seededAt) - (marks.download ?? seedStart);
       if (marks.replay) parts.replay = (marks.load ?? seededAt) - marks.replay;
@@ -222,11 +215,19 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
     const endedAt = Date.now();
     const view = await waitForConvergence(hosts, cfg.masterName, creds, 30_000);
     const masterAfter = view.masters[0]!;
-    const lost = await lostWrites(writer, masterAfter, creds);
-    const lostAt = writer.samples.filter((s) => s.ok && lost.includes(s.seq)).map((s) => s.at);
+    const missing = await lostWrites(writer, masterAfter, creds);
+    const ackedAt = new Map(writer.samples.filter((s) => s.ok).map((s) => [s.seq, s.at]));
+    // Restored to a time: only what was acknowledged by then had to come back, and what the old
+    // region acknowledged more than a second later must not have.
+    const lost = restoreTo === undefined ? missing : missing.filter((seq) => ackedAt.get(seq)! <= restoreTo!);
+    const restoredTo =
+      restoreTo === undefined
+        ? undefined
+        : { atMs: restoreTo, writesFromAfter: [...ackedAt].filter(([seq, at]) => at > restoreTo! + 1000 && at < regionLostAt! && !missing.includes(seq)).length };
+    const lostAt = lost.map((seq) => ackedAt.get(seq)!);
     const backupTakenAt = idTime(backupUsed);
-    const writesRtoMs = rto(writer.samples, faultAt);
-    const rtoMs = name === "region-loss" ? writesRtoMs : name === "bad-write-undo" ? parts.find! + parts.undo! : parts.restore!;
+    const writesRtoMs = rto(writer.samples, regionLostAt ?? faultAt);
+    const rtoMs = regionLostAt !== undefined ? writesRtoMs : name === "bad-write-undo" ? parts.find! + parts.undo! : parts.restore!;
     const result: DisasterResult = {
       scenario: name,
       description: DISASTERS[name],
@@ -257,12 +258,13 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
       backupIntervalSeconds: opts.backupIntervalSeconds,
       ...(archiver ? { archiveIntervalMs: cfg.archiveIntervalMs } : {}),
       ...(name === "bad-write-undo" ? { undone: true } : {}),
+      ...(restoredTo ? { restoredTo } : {}),
       backupUsed,
       backupAgeMs: faultAt - backupTakenAt,
       rtoMs,
       parts,
       lostWrites: lost.length,
-      lostWindowMs: lostAt.length ? faultAt - Math.min(...lostAt) : 0,
+      lostWindowMs: lostAt.length ? (restoreTo ?? faultAt) - Math.min(...lostAt) : 0,
       keysRestored,
     };
     result.violations = [...disasterViolations(result, backups), ...argvViolations(stopArgvWatch())];
@@ -279,44 +281,6 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   }
 }
 
-/** A backup id is its UTC start time: 20261125T230000Z. */
-function idTime(id: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(id);
-  return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : Number.NaN;
-}
-
-/** A backup the drill's schedule took: its id, when its run started and when it was verified. */
-export interface VerifiedBackup {
-  id: string;
-  startedAt: number;
-  at: number;
-}
-
-/**
- * What a disaster drill must show: the newest verified backup was used, only writes newer than
- * it were lost, no more of them than the RPO docs/disaster-recovery.md states (with the
- * continuous archive, archiveIntervalMs; without it one backup interval plus the time a run
- * takes: a backup counts only once it is verified, so the one being taken at the disaster does
- * not count yet), and service came back.
- */
-export function disasterViolations(r: DisasterResult, backups: VerifiedBackup[]): string[] {
-  const violations: string[] = [];
-  const newestVerified = backups.filter((b) => b.at <= r.faultAt).at(-1)?.id;
-  if (r.backupUsed !== newestVerified) violations.push(`restored ${r.backupUsed}, not the newest verified backup ${newestVerified}`);
-  const writes = r.writers[0]!;
-  const lostBeforeBackup = writes.samples.filter((s) => s.ok && writes.lostSeqs.includes(s.seq) && s.at < idTime(r.backupUsed));
-  if (lostBeforeBackup.length > 0) violations.push(`${lostBeforeBackup.length} acknowledged writes older than the backup are missing`);
-  if (r.undone && writes.lost > 0) violations.push(`the undo lost ${writes.lost} acknowledged writes; it must keep every one`);
-  const rpoMs = r.archiveIntervalMs ?? r.backupIntervalSeconds * 1000 + Math.max(0, ...backups.map((b) => b.at - b.startedAt));
-  if (r.lostWindowMs > rpoMs) {
-    const bound = r.archiveIntervalMs ? "archiveIntervalMs" : "the backup interval plus the longest run";
-    violations.push(`lost ${(r.lostWindowMs / 1000).toFixed(2)} s of acknowledged writes, more than ${bound} (${(rpoMs / 1000).toFixed(2)} s)`);
-  }
-  if (Number.isNaN(writes.rtoMs)) violations.push("writes had not recovered by the end");
-  if (r.keysRestored === 0) violations.push("nothing was restored");
-  return violations;
-}
-
 /** Every replica holds the restored keys (a full sync from the seeded first pod). */
 async function waitForReplicasSynced(hosts: string[], creds: Credentials, keys: number): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -330,17 +294,14 @@ async function waitForReplicasSynced(hosts: string[], creds: Credentials, keys: 
   }
 }
 
-/** The recovery table: RTO and its parts, RPO as writes and as time, the backup used and its age. */
-export function disasterTable(results: DisasterResult[]): string {
-  const lines = [
-    "| disaster | backup every s | archive every s | backup age at disaster s | keys restored | RTO s | parts s | acked writes lost | lost window s | verdict |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
-  ];
-  for (const r of results) {
-    const parts = Object.entries(r.parts).map(([k, v]) => `${k} ${s(v)}`).join(", ");
-    lines.push(
-      `| ${r.disaster} | ${r.backupIntervalSeconds} | ${r.archiveIntervalMs ? s(r.archiveIntervalMs) : "-"} | ${s(r.backupAgeMs)} | ${r.keysRestored} | ${s(r.rtoMs)} | ${parts} | ${r.lostWrites} | ${s(r.lostWindowMs)} | ${r.violations.length ? r.violations.join("; ") : "ok"} |`,
-    );
+/** Until the Sentinels agree on a master other than BEFORE (a failover), which it returns. */
+async function waitForNewMaster(hosts: string[], before: string, masterName: string, creds: Credentials): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const view = await waitForConvergence(hosts, masterName, creds, 60_000).catch(() => undefined);
+    const master = view?.masters[0];
+    if (master && master !== before) return master;
+    if (Date.now() > deadline) throw new Error(`no failover from ${before} within 60 s`);
+    await sleep(200);
   }
-  return lines.join("\n");
 }
