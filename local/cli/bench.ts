@@ -1,4 +1,5 @@
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
+import { promisify } from "util";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,6 +14,10 @@ import { LocalTopology } from "../process/topology";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../measure/results";
 import { hostileTable, runHostileClients } from "../measure/hostileClients";
+import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
+import { LocalArchiver } from "../backup/archiver";
+import { processBackupTarget } from "../backup/job";
+import { LocalObjectStore } from "../backup/objectStore";
 
 /**
  * `npm run bench`: the service's PUT /kv throughput and latency next to
@@ -23,7 +28,7 @@ import { hostileTable, runHostileClients } from "../measure/hostileClients";
 const USAGE = `usage: npm run bench [-- options]
 
 The service's PUT /kv throughput and latency next to redis-benchmark SET on the same master in
-the same run; each hostile-client probe (oversized and slow requests, many connections, no
+the same run, and again with the continuous archive following a replica (its cost on PUT); each hostile-client probe (oversized and slow requests, many connections, no
 credentials, garbage) with what the client got, the process's peak RSS and the slowest liveness
 answer meanwhile; then the time from SIGKILL of the master to the first write through the service.
 
@@ -54,9 +59,10 @@ function toMs(value: string): number {
   return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
 }
 
-function runWrk(url: string, apiToken: string, concurrency: number, seconds: number) {
+/** Asynchronous: with the archive on, its object store serves from this process meanwhile. */
+async function runWrk(url: string, apiToken: string, concurrency: number, seconds: number) {
   const script = path.resolve(__dirname, "../../app/bench/put.lua");
-  const out = execFileSync(
+  const { stdout: out } = await promisify(execFile)(
     "wrk",
     ["-t", String(Math.min(2, concurrency)), "-c", String(concurrency), "-d", `${seconds}s`, "--latency", "-s", script, url],
     { encoding: "utf8", env: { PATH: process.env.PATH, API_TOKEN: apiToken } },
@@ -106,6 +112,44 @@ async function measureKillRecovery(topology: LocalTopology, url: string, apiToke
   return { ms: Date.now() - killedAt, failed };
 }
 
+/**
+ * PUT throughput again with redis-dr-archiver following a replica and the shipper uploading to
+ * a local S3-compatible store, against the rows measured without it just before.
+ */
+async function measureArchiveOverhead(
+  topology: LocalTopology,
+  baseDir: string,
+  cfg: ReturnType<typeof stackFileConfig>,
+  without: Row[],
+  put: (concurrency: number) => Promise<{ rps: number; p99: number; errors: number }>,
+): Promise<string> {
+  const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-bench-archive", 19532);
+  await store.start();
+  const job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
+  const archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "archive", "spool"), timing: archiveTiming(cfg) });
+  const lines = [
+    `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in the bench's own process, on the same cores) vs off (above)`,
+    "",
+    "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  try {
+    await archiver.start();
+    for (const off of without) {
+      process.stdout.write(`  concurrency ${off.concurrency}: service with the archive...`);
+      const on = await put(off.concurrency);
+      const shipped = archiver.shipped();
+      console.log(" done");
+      const behind = shipped ? String(Date.now() - shipped.lastAtMs) : "nothing stored";
+      lines.push(`| ${off.concurrency} | ${off.appRps.toFixed(0)} | ${on.rps.toFixed(0)} | ${(((off.appRps - on.rps) / off.appRps) * 100).toFixed(1)}% | ${on.p99.toFixed(2)} | ${on.errors} | ${behind} |`);
+    }
+  } finally {
+    await archiver.stop();
+    await store.stop();
+  }
+  return lines.join("\n");
+}
+
 async function main(): Promise<void> {
   const { values } = parseCommandLine(USAGE, {
     stack: { type: "string", default: "dev" },
@@ -132,7 +176,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const concurrency of levels) {
       process.stdout.write(`  concurrency ${concurrency}: service...`);
-      const service = runWrk(app.url, apiToken, concurrency, seconds);
+      const service = await runWrk(app.url, apiToken, concurrency, seconds);
       process.stdout.write(" redis-benchmark...");
       const redis = runRedisBenchmark(master, creds.redisPassword, concurrency, Math.max(20_000, Math.round(service.rps * seconds)));
       console.log(" done");
@@ -149,6 +193,8 @@ async function main(): Promise<void> {
       ),
     ].join("\n");
     console.log(`\n${throughput}`);
+    const archive = await measureArchiveOverhead(topology, baseDir, cfg, rows, (concurrency) => runWrk(app.url, apiToken, concurrency, seconds));
+    console.log(`\n${archive}`);
     process.stdout.write("\n  hostile clients...");
     const hostile = `Hostile clients against one instance (MAX_VALUE_BYTES ${1024 * 1024}; liveness: GET /healthz on the probe listener every 100 ms, 2 s timeout)\n\n${hostileTable(await runHostileClients(app, apiToken))}`;
     console.log(` done\n\n${hostile}`);
@@ -156,7 +202,7 @@ async function main(): Promise<void> {
     const after = await sentinelGroupView(hosts, cfg.masterName, creds);
     const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
     console.log(`\n${failover}`);
-    if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${hostile}\n\n${failover}.\n`);
+    if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${archive}\n\n${hostile}\n\n${failover}.\n`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
     await app.stop();
   } finally {
