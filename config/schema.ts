@@ -190,7 +190,7 @@ export const stackConfigShape = {
     .string()
     .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, "must be host:port of a Prometheus Pushgateway, e.g. pushgateway.monitoring.svc:9091")
     .optional()
-    .describe("host:port of a Prometheus Pushgateway the backup job pushes its metrics to (the BackupTooOld and BackupFailed alerts need them). Unset: no metrics are pushed. A NAME.NAMESPACE.svc host opens the job's egress to that namespace on the port, any other host to public addresses on it (docs/linode.md, \"What is exposed\")."),
+    .describe("host:port of a Prometheus Pushgateway the backup job and the archiver's shipper push their metrics to (the BackupTooOld, BackupFailed, ArchiveLagging and ArchiveGap alerts need them). Unset: no metrics are pushed. A NAME.NAMESPACE.svc host opens their egress to that namespace on the port, any other host to public addresses on it (docs/linode.md, \"What is exposed\")."),
   restoreFrom: z
     .object({
       bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name"),

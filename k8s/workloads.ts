@@ -148,6 +148,7 @@ export class Workloads extends pulumi.ComponentResource {
         store: { endpoint: backup.store.endpoint, bucket: backup.store.bucket, region: backup.store.region, secretName: storeSecret.metadata.name },
         timing: backup.archiveTiming,
         redisPods: { selector: redis.connection.podSelector },
+        ...(backup.pushgateway ? { pushgateway: backup.pushgateway } : {}),
       },
       { ...child, dependsOn: [redis] },
     );

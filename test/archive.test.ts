@@ -1,11 +1,13 @@
+import { ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveTiming, backupSettings } from "../k8s/backup/settings";
+import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalArchiver } from "../local/backup/archiver";
-import { LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
+import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
 import { LocalObjectStore } from "../local/backup/objectStore";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { LoopbackNetwork } from "../local/process/network";
@@ -15,6 +17,8 @@ import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { CONVERGE_MS } from "./helpers/redisTier";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { storeClient } from "./helpers/storeClient";
+import { startPushgateway } from "./helpers/pushgateway";
 
 // The continuous archive end to end: redis-dr-archiver following a replica of real pods,
 // archive.sh shipping its segments to an S3-compatible server, and backup.sh restoring the
@@ -27,10 +31,21 @@ const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), n
 const hosts = topology.pods.map((p) => p.address);
 let job: LocalBackupOptions;
 let archiver: LocalArchiver;
+let pushgateway: ChildProcess;
+/** The first backup of this file, and when it was verified: the oldest base retention keeps. */
+let firstBackup: { id: string; verifiedAt: number } | undefined;
+const PUSHGATEWAY = "127.0.0.1:19913";
 
 const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
+
+/** One metric pushed to the Pushgateway for this bucket (by the shipper or the backup job), or undefined. */
+async function pushed(name: string): Promise<number | undefined> {
+  const metrics = await (await fetch(`http://${PUSHGATEWAY}/metrics`)).text();
+  const value = new RegExp(`^${name}\\{[^}]*bucket="${store.bucket}"[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
 
 /** Writes key i = "v<i>" one at a time, each acknowledged by WAIT 1, recording when it was acknowledged. */
 async function ackedWrites(master: string, prefix: string, count: number, acked: Map<string, number>) {
@@ -54,7 +69,8 @@ async function waitShipped(master: string) {
 
 beforeAll(async () => {
   await store.start();
-  job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
+  pushgateway = await startPushgateway(PUSHGATEWAY);
+  job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch"), pushgateway: PUSHGATEWAY };
   topology.startAll();
   await masterOf();
   archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "spool"), timing: archiveTiming(cfg) });
@@ -62,17 +78,22 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  pushgateway?.kill();
   await archiver?.stop();
   await topology.shutdown();
   await store.stop();
-});
+}, 60_000);
 
 describe("restore to a time from a backup and the continuous archive", () => {
   it("brings back every write acknowledged before the chosen time, none after it, past the backup", async () => {
     const acked = new Map<string, number>();
     await ackedWrites(await masterOf(), "before-backup:", 200, acked);
+    // Stored a second before the backup starts: what the retention test below prunes.
+    await waitShipped(await masterOf());
+    await pause(1100);
     const backup = await runBackupScript(job, ["run"]);
     expect(backup.code, backup.output).toBe(0);
+    firstBackup = { id: backupIdFrom(backup.output)!, verifiedAt: Date.now() };
     await ackedWrites(await masterOf(), "after-backup:", 300, acked);
     await pause(1100);
     const chosen = Date.now();
@@ -102,6 +123,9 @@ describe("restore to a time from a backup and the continuous archive", () => {
   it("keeps what it could not upload while the store is unreachable and stores all of it, in order, once it is back", async () => {
     const base = await runBackupScript(job, ["run"]);
     expect(base.code, base.output).toBe(0);
+    // The run checked the archive: the first backup replayed to this one's offset is this one.
+    expect(base.output).toMatch(new RegExp(`archive check: ${firstBackup!.id} plus the archive replayed to offset \\d+ matches backup ${backupIdFrom(base.output)} \\(\\d+ keys, digest [0-9a-f]{40}\\)`));
+    expect(await pushed("redis_dr_backup_archive_mismatch")).toBe(0);
     const acked = new Map<string, number>();
     await store.stop();
     await ackedWrites(await masterOf(), "outage:", 200, acked);
@@ -183,4 +207,98 @@ describe("finding and undoing a bad write with the archive", () => {
     expect(result.output).toMatch(/undo: no trusted backup from before offset 1|offset 1 is/);
     expect(await redis(master, (c) => c.dbsize())).toBe(keys);
   }, 60_000);
+});
+
+describe("retention of the archive", () => {
+  const rclone = storeClient(() => job);
+  /** Every object under the archive prefix, with when the store took it. */
+  const archived = async () =>
+    (JSON.parse((await rclone("lsjson", "--files-only", `store:${store.bucket}/archive`)).stdout.toString()) as Array<{ Name: string; ModTime: string }>).map((o) => ({
+      name: o.Name,
+      storedAt: Date.parse(o.ModTime),
+    }));
+  const idTime = (id: string) => Date.parse(id.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+
+  it("deletes what was stored before the oldest kept backup, and still restores from that backup", async () => {
+    // Every backup of this file is of the last hour, so all are kept: the oldest is the first test's.
+    const { id, verifiedAt } = firstBackup!;
+    const before = await archived();
+    const cutoff = idTime(id);
+    // The newest gap record (the archive's start here) and the newest segment always stay: the archiver resumes after them.
+    const newest = (pattern: RegExp) => before.map((o) => o.name).filter((n) => pattern.test(n)).sort().at(-1);
+    const kept = [newest(/^gap-.*\.json$/), newest(/^\d{20}-[0-9a-f]{40}\.json$/)?.replace(/\.json$/, ".")];
+    const older = before.filter((o) => o.storedAt < cutoff && o.name !== kept[0] && !(kept[1] && o.name.startsWith(kept[1])));
+    expect(older.length).toBeGreaterThan(0);
+    const pruned = await runBackupScript(job, ["prune"], { ARCHIVE_PRUNE_MARGIN_SECONDS: "0" });
+    expect(pruned.code, pruned.output).toBe(0);
+    expect(pruned.output).toContain(`retention: deleted ${older.length} archive object(s) stored more than 0s before the oldest kept backup ${id}`);
+    const after = new Set((await archived()).map((o) => o.name));
+    expect(older.filter((o) => after.has(o.name)).map((o) => o.name)).toEqual([]);
+    expect(before.filter((o) => !older.includes(o) && !after.has(o.name)).map((o) => o.name)).toEqual([]);
+    // The base's own segments were stored after it was taken: a restore from it still replays.
+    const restored = await runBackupScript(job, ["restore", "--at", new Date(verifiedAt + 1000).toISOString()]);
+    expect(restored.code, restored.output).toBe(0);
+    expect(restored.output).toMatch(new RegExp(`done, \\d+ keys restored from backup ${id} .*; archive restored to offset \\d+`));
+  }, 180_000);
+});
+
+describe("checking the archive against each new backup", () => {
+  it("flags a replica whose data the archive does not replay to, and the run still succeeds", async () => {
+    const master = await masterOf();
+    const replicas = topology.pods.filter((p) => p.address !== master);
+    // A write on a writable replica reaches neither the master nor that replica's own replicas
+    // (the archiver is one): the next backup, taken from a replica, holds what the archive lacks.
+    const onReplicas = (fn: (c: import("ioredis").default) => Promise<unknown>) =>
+      Promise.all(
+        replicas.map((r) =>
+          redis(r.address, async (c) => {
+            await c.call("CONFIG", "SET", "replica-read-only", "no");
+            await fn(c);
+            await c.call("CONFIG", "SET", "replica-read-only", "yes");
+          }),
+        ),
+      );
+    await onReplicas((c) => c.set("diverged:replica-only", "x"));
+    try {
+      const run = await runBackupScript(job, ["run"]);
+      expect(run.code, run.output).toBe(0);
+      const mismatch = /archive check: MISMATCH: \S+ plus the archive to offset \d+ gives (\d+) keys, digest [0-9a-f]{40}; backup \S+ \(a replica at that offset\) holds (\d+) keys/.exec(run.output);
+      expect(mismatch, run.output).not.toBeNull();
+      expect(Number(mismatch![2])).toBe(Number(mismatch![1]) + 1);
+      expect(await pushed("redis_dr_backup_archive_mismatch")).toBe(1);
+    } finally {
+      await onReplicas((c) => c.del("diverged:replica-only"));
+    }
+  }, 180_000);
+});
+
+describe("the archive's metrics", () => {
+  // Last in this file: the full resync it forces leaves a gap no restore above could cross.
+  it("pushes how far the store reaches and the lag threshold, and after a full resync the gap", async () => {
+    const master = await masterOf();
+    const started = Date.now();
+    await ackedWrites(master, "pushed:", 20, new Map());
+    const offset = Number(/master_repl_offset:(\d+)/.exec(await redis(master, (c) => c.info("replication")))![1]);
+    await waitShipped(master);
+    await waitFor("the shipper to push the stored offset", async () => ((await pushed("redis_dr_archive_stored_offset")) ?? 0) >= offset, 30_000);
+    expect(await pushed("redis_dr_archive_max_lag_seconds")).toBe(archiveTiming(cfg).alertLagSeconds);
+    // The newest stored write reached the archiver after these writes began.
+    expect((await pushed("redis_dr_archive_stored_through_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(started);
+    expect(await pushed("redis_dr_archive_spool_segments")).toBeGreaterThanOrEqual(0);
+    expect(await pushed("redis_dr_archive_last_gap_timestamp_seconds")).toBeUndefined();
+
+    // A position no replica's history holds: the archiver gets a full resync and records a gap.
+    await archiver.stop();
+    const spool = path.join(baseDir, "spool");
+    fs.writeFileSync(path.join(spool, "position.json"), `{"db":0,"offset":1,"replicationId":"${"0".repeat(40)}"}\n`);
+    const beforeGap = Date.now();
+    await archiver.start();
+    await waitFor("the shipper to push the gap", async () => (await pushed("redis_dr_archive_last_gap_timestamp_seconds")) !== undefined, 60_000);
+    expect((await pushed("redis_dr_archive_last_gap_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(beforeGap);
+    expect(fs.readFileSync(path.join(baseDir, "archive-ship.log"), "utf8")).toMatch(/shipped a gap record: gap-\d{20}-[0-9a-f]{40}\.json/);
+    // Every archive metric an alert rule names is one the shipper pushes.
+    const ruled = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis_dr_archive_[a-z_]+\b/g) ?? [])));
+    expect(ruled.size).toBe(3);
+    for (const name of ruled) expect(await pushed(name), name).toBeDefined();
+  }, 180_000);
 });

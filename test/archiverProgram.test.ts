@@ -3,7 +3,7 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ARCHIVER_BINARY_PATH } from "../k8s/backup/tools";
 import { STORE_KEY_VARIABLES, STORE_SECRET_KEYS, STORE_SECRET_NAME } from "../k8s/backup/settings";
-import { podFqdns, REDIS_PORT, roleSecretKeys } from "../k8s/redis/render";
+import { podFqdns, REDIS_PORT, renderRedisConf, REPLICA_PING_PERIOD_SECONDS, roleSecretKeys } from "../k8s/redis/render";
 import { plain } from "./helpers/k8sObjects";
 import { one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 import { REPO_ROOT, stackConfig } from "./helpers/stackConfig";
@@ -57,6 +57,16 @@ describe("the archiver under Pulumi mocks", () => {
       expect(Object.keys(env).filter((n) => n.includes("PASSWORD"))).toEqual([]);
     }
     expect(envOf(container("shipper")).ARCHIVE_SHIP_MS!.value).toBe("80");
+  });
+
+  it("gives the shipper the ArchiveLagging threshold, and the Pushgateway only when one is configured", async () => {
+    // 10 intervals of 0.8 s, the replica ping period the conf sets, one push a second.
+    expect(renderRedisConf(stackConfig("dev"))).toContain(`repl-ping-replica-period ${REPLICA_PING_PERIOD_SECONDS}\n`);
+    expect(envOf(container("shipper")).ARCHIVE_MAX_LAG_SECONDS!.value).toBe(String(8 + REPLICA_PING_PERIOD_SECONDS + 1));
+    expect(envOf(container("shipper")).PUSHGATEWAY).toBeUndefined();
+    const withGateway = await renderStack("dev", { "redis-dr:backupPushgateway": "pushgateway.monitoring.svc:9091" });
+    const shipper = plain(one(withGateway, T.deployment, "redis-archiver").inputs).spec.template.spec.containers.find((c: { name: string }) => c.name === "shipper");
+    expect(envOf(shipper).PUSHGATEWAY).toEqual({ name: "PUSHGATEWAY", value: "pushgateway.monitoring.svc:9091" });
   });
 
   it("bounds the spool on the pod's disk", () => {

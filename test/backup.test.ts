@@ -1,5 +1,3 @@
-import { execFile, spawn } from "child_process";
-import { promisify } from "util";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -8,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, localBackupEnvironment, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backup/job";
+import { LocalBackupOptions, backupIdFrom, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backup/job";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { watchArgv } from "../local/drill/argvWatch";
 import { LocalObjectStore, objectStoreEnvironment } from "../local/backup/objectStore";
@@ -19,6 +17,8 @@ import { waitFor } from "../probe/wait";
 import { CONVERGE_MS } from "./helpers/redisTier";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { storeClient } from "./helpers/storeClient";
+import { startPushgateway } from "./helpers/pushgateway";
 
 // backup.sh, the one script the CronJob, the restore init container and the local topology
 // run, against real redis-server/redis-sentinel pods, rclone and an S3-compatible server.
@@ -33,15 +33,7 @@ let job: LocalBackupOptions;
 const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
 const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
 const objects = async () => (await rclone("lsf", "-R", `store:${store.bucket}/backups`)).stdout.toString().split("\n").filter(Boolean).map((o) => o.replace(/\/$/, ""));
-/** The job's own store settings (rclone's "store" remote) and backup settings. */
-const storeEnv = (): Record<string, string> =>
-  Object.fromEntries(Object.entries(localBackupEnvironment(job)).filter(([k, v]) => v !== undefined && (k.startsWith("RCLONE_CONFIG_STORE_") || k.startsWith("BACKUP_")))) as Record<string, string>;
-// Asynchronous: the S3 server runs in this process, so a synchronous child would deadlock it.
-const rclone = (...args: string[]) =>
-  promisify(execFile)("rclone", ["-q", ...args], { env: { PATH: process.env.PATH, RCLONE_CONFIG: "/dev/null", ...storeEnv() }, encoding: "buffer" }).then(
-    (r) => ({ status: 0, stdout: r.stdout }),
-    (e: { code?: number; stdout?: Buffer }) => ({ status: e.code ?? 1, stdout: e.stdout ?? Buffer.alloc(0) }),
-  );
+const rclone = storeClient(() => job);
 const manifestOf = async (id: string) => JSON.parse((await rclone("cat", `store:${store.bucket}/backups/${id}/manifest.json`)).stdout.toString());
 
 async function writeKeys(master: string, n: number, prefix = "kv:") {
@@ -236,9 +228,8 @@ describe("backup.sh seed", () => {
 
 describe("backup metrics", () => {
   it("pushes size, keys, duration and the newest verified backup's time to a Pushgateway", async () => {
-    const pushgateway = spawn("prometheus-pushgateway", ["--web.listen-address=127.0.0.1:19912"], { stdio: "ignore" });
+    const pushgateway = await startPushgateway("127.0.0.1:19912");
     try {
-      await waitFor("the Pushgateway", async () => fetch("http://127.0.0.1:19912/-/ready").then((r) => r.ok).catch(() => false), 10_000);
       const result = await runBackupScript({ ...job, pushgateway: "127.0.0.1:19912" }, ["run"]);
       expect(result.code, result.output).toBe(0);
       const id = backupIdFrom(result.output)!;
@@ -249,6 +240,9 @@ describe("backup metrics", () => {
       expect(value("redis_dr_backup_last_suspect")).toBe(0);
       expect(value("redis_dr_backup_newest_verified_timestamp_seconds")).toBe((await manifestOf(id)).createdAtEpoch);
       expect(value("redis_dr_backup_max_age_seconds")).toBe(backupSettings(cfg).maxAgeSeconds);
+      // Where the window a restore to a time reaches begins: a kept backup no newer than this one.
+      expect(value("redis_dr_backup_oldest_kept_timestamp_seconds")).toBeGreaterThan(0);
+      expect(value("redis_dr_backup_oldest_kept_timestamp_seconds")).toBeLessThanOrEqual((await manifestOf(id)).createdAtEpoch);
       expect(value("redis_dr_backup_last_success_timestamp_seconds")).toBeGreaterThan(Date.now() / 1000 - 60);
       // Every backup metric an alert rule names is one the job pushes (the failure time below).
       const ruled = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis_dr_backup_[a-z_]+\b/g) ?? [])));

@@ -116,6 +116,10 @@ describe("network policies", () => {
     expect(admits(policies, tcp(backup, prometheus, 9090))).toBe(false);
     expect(admits(policies, tcp(backup, METADATA_SERVICE, 80))).toBe(false);
     expect(admits(policies, tcp(withGateway.app, backup, 8080))).toBe(false);
+    // The archiver's shipper pushes there too, and to nothing else of Prometheus's.
+    expect(admits(policies, tcp(withGateway.archiver, prometheus, 9091))).toBe(true);
+    expect(admits(policies, tcp(withGateway.archiver, prometheus, 9090))).toBe(false);
+    expect(admits(c.policies, tcp(c.archiver, c.prometheus, 9091))).toBe(false);
     expect(admits(c.policies, tcp(c.backup, c.prometheus, 9091))).toBe(false); // no Pushgateway configured
   });
 

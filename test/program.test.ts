@@ -34,7 +34,7 @@ const T = {
 };
 
 /** Every alert the operators were promised (issue #5). */
-const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate", "BackupTooOld", "BackupFailed", "BackupShrank"];
+const ALERTS = ["RedisNoMaster", "RedisFailoverHappened", "RedisSentinelsDisagree", "RedisTooFewReplicas", "RedisReplicationLag", "AppNotReady", "AppHighErrorRate", "BackupTooOld", "BackupFailed", "BackupShrank", "ArchiveLagging", "ArchiveGap", "ArchiveMismatch"];
 
 const REDIS_PASSWORD = "Redis-Secret-Value-0123456789";
 const SENTINEL_PASSWORD = "Sentinel-Secret-Value-0123456789";

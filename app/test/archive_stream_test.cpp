@@ -82,6 +82,27 @@ TEST(RestorePlan, CutsAtTheLastCommandReceivedByTheTimeAcrossAFailover) {
     EXPECT_EQ(newest.stopOffset, 1500u);
 }
 
+TEST(RestorePlan, CutsExactlyAtAnOffsetAcrossAFailoverAndRefusesOneOutsideTheWindow) {
+    const std::vector<SegmentInfo> segments{
+        segment(1000, 1200, "A", {{1100, 10'000}, {1200, 10'400}}),
+        segment(1200, 1500, "B", {{1300, 11'000}, {1500, 12'000}}, "A"),
+        segment(1500, 1600, "B", {{1600, 13'000}}),
+    };
+    const RestorePlan whole = planRestore(segments, {}, BasePoint{{"A", 1100}}, std::nullopt);
+    const RestorePlan cut = cutAtOffset(whole, 1300);
+    EXPECT_EQ(cut.stopOffset, 1300u);
+    EXPECT_EQ(cut.stopAtMs, 11'000);
+    EXPECT_EQ(cut.segments.size(), 2u);
+    EXPECT_EQ(cutAtOffset(whole, 1100).stopOffset, 1100u);
+    EXPECT_THROW(cutAtOffset(whole, 1000), RestoreRefused);
+    try {
+        cutAtOffset(whole, 1700);
+        FAIL() << "an offset past the archive was accepted";
+    } catch (const RestoreRefused& e) {
+        EXPECT_NE(std::string(e.what()).find("offsets 1100..1600"), std::string::npos) << e.what();
+    }
+}
+
 TEST(RestorePlan, RefusesATimePastTheWindowAndNamesIt) {
     const std::vector<SegmentInfo> segments{segment(1000, 1200, "A", {{1200, 10'000}})};
     try {

@@ -5,7 +5,7 @@ import { ArchiveTiming, ARCHIVE_PREFIX } from "../backup/settings";
 import { BackupStoreRef, storeEnv } from "../backup/backupJob";
 import { ARCHIVER_BINARY_PATH, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "../backup/tools";
 import { labelsFor, selectorFor } from "../labels";
-import { dnsEgress, endpointEgress, isolatingPolicy, podEgress } from "../networkPolicy";
+import { dnsEgress, endpointEgress, hostPortEgress, isolatingPolicy, podEgress } from "../networkPolicy";
 import { POD_NAME_VARIABLE } from "../redis/podEnvironment";
 import { podFqdns, POD_PATHS, REDIS_PORT, RedisSettings, roleSecretKeys } from "../redis/render";
 import type { RedisPodScripts } from "../redisTier";
@@ -33,6 +33,8 @@ export interface ArchiverArgs {
   timing: ArchiveTiming;
   /** The Redis pods: all the archiver may reach in the cluster. */
   redisPods: { selector: Record<string, string> };
+  /** host:port of a Pushgateway for the shipper's metrics (the ArchiveLagging and ArchiveGap alerts). */
+  pushgateway?: string;
 }
 
 /**
@@ -51,7 +53,15 @@ export class ArchiverDeployment extends pulumi.ComponentResource {
       { name: POD_NAME_VARIABLE, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "ARCHIVE_SPOOL_DIR", value: SPOOL_PATH },
     ];
-    const shipperEnv = [...spoolEnv, ...storeEnv(args.store), { name: "ARCHIVE_PREFIX", value: ARCHIVE_PREFIX }, { name: "ARCHIVE_SHIP_MS", value: String(timing.shipMs) }, ...TOOLS_ENV];
+    const shipperEnv = [
+      ...spoolEnv,
+      ...storeEnv(args.store),
+      { name: "ARCHIVE_PREFIX", value: ARCHIVE_PREFIX },
+      { name: "ARCHIVE_SHIP_MS", value: String(timing.shipMs) },
+      { name: "ARCHIVE_MAX_LAG_SECONDS", value: String(timing.alertLagSeconds) },
+      ...(args.pushgateway ? [{ name: "PUSHGATEWAY", value: args.pushgateway }] : []),
+      ...TOOLS_ENV,
+    ];
     const script = (name: string, command: string, resources: k8s.types.input.core.v1.ResourceRequirements): k8s.types.input.core.v1.Container => ({
       name,
       image: args.image,
@@ -115,7 +125,7 @@ export class ArchiverDeployment extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // It only connects out: to a replica's Redis port, and the bucket.
+    // It only connects out: to a replica's Redis port, the bucket and the Pushgateway.
     isolatingPolicy(
       ARCHIVER_COMPONENT,
       {
@@ -123,7 +133,12 @@ export class ArchiverDeployment extends pulumi.ComponentResource {
         labels,
         selector: ARCHIVER_SELECTOR,
         ingress: [],
-        egress: [dnsEgress(), podEgress(args.redisPods.selector, [REDIS_PORT]), endpointEgress(args.store.endpoint)],
+        egress: [
+          dnsEgress(),
+          podEgress(args.redisPods.selector, [REDIS_PORT]),
+          endpointEgress(args.store.endpoint),
+          ...(args.pushgateway ? [hostPortEgress(args.pushgateway)] : []),
+        ],
       },
       { parent: this },
     );

@@ -1,4 +1,5 @@
 import { longestCronGapSeconds, StackConfig } from "../../config/schema";
+import { REPLICA_PING_PERIOD_SECONDS } from "../redis/render";
 
 /** What the backup job needs to know, in the cluster and locally alike. */
 export interface BackupSettings {
@@ -42,10 +43,20 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
 export interface ArchiveTiming {
   segmentMs: number;
   shipMs: number;
+  /**
+   * The ArchiveLagging threshold: ten intervals behind, plus the replica ping period (an idle
+   * master's stream moves only then, so the newest stored write ages that long with nothing
+   * wrong) and the shipper's one push a second.
+   */
+  alertLagSeconds: number;
 }
 
 export function archiveTiming(cfg: Pick<StackConfig, "archiveIntervalMs">): ArchiveTiming {
-  return { segmentMs: Math.floor(cfg.archiveIntervalMs / 4), shipMs: Math.max(20, Math.floor(cfg.archiveIntervalMs / 10)) };
+  return {
+    segmentMs: Math.floor(cfg.archiveIntervalMs / 4),
+    shipMs: Math.max(20, Math.floor(cfg.archiveIntervalMs / 10)),
+    alertLagSeconds: Math.ceil((10 * cfg.archiveIntervalMs) / 1000) + REPLICA_PING_PERIOD_SECONDS + 1,
+  };
 }
 
 /** Keys of the Kubernetes Secret that holds the Object Storage key. */

@@ -55,6 +55,12 @@ export const REDIS_UID = 999;
 export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis" } as const;
 
 export const SCRIPT_DIR = path.join(__dirname, "scripts");
+/**
+ * How often a master PINGs its replicas (Redis's default, stated because the archive relies on
+ * it): the PING is in the replication stream, so an idle master's archive still moves this often.
+ */
+export const REPLICA_PING_PERIOD_SECONDS = 10;
+
 export const SCRIPT_FILES = [
   "lib.sh",
   "start-redis.sh",
@@ -72,6 +78,8 @@ export const SCRIPT_FILES = [
   "archivestore.sh",
   "undo.sh",
   "archive.sh",
+  "pushmetrics.sh",
+  "archiveverify.sh",
   "prestop-sentinel.sh",
 ] as const;
 
@@ -117,6 +125,7 @@ replica-serve-stale-data yes
 repl-diskless-sync yes
 repl-backlog-size 64mb
 repl-timeout 60
+repl-ping-replica-period ${REPLICA_PING_PERIOD_SECONDS}
 replica-priority 100
 `;
 }

@@ -42,6 +42,7 @@ export class LocalArchiver {
       ARCHIVE_SPOOL_DIR: this.opts.spoolDir,
       ARCHIVE_SEGMENT_MS: String(this.opts.timing.segmentMs),
       ARCHIVE_SHIP_MS: String(this.opts.timing.shipMs),
+      ARCHIVE_MAX_LAG_SECONDS: String(this.opts.timing.alertLagSeconds),
     };
   }
 

@@ -2,10 +2,11 @@
 //
 //   redis-dr-archiver follow
 //       follow a replica's stream into segments in ARCHIVE_SPOOL_DIR until SIGTERM
-//   redis-dr-archiver replay --dir DIR --base-replid ID --base-offset N [--until-ms MS] [--skip END,...] [--plan-only]
+//   redis-dr-archiver replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--plan-only]
 //       replay the segments in DIR that continue a base onto the server at REPLAY_TARGET
-//       (which already holds the base), up to the last command received at or before MS,
-//       leaving out the units that end at the --skip offsets
+//       (which already holds the base), up to the last command received at or before MS
+//       (or exactly to offset N: where a later backup stands), leaving out the units that
+//       end at the --skip offsets
 //   redis-dr-archiver log --dir DIR [--since-ms MS] [--until-ms MS] [--match NAME|GLOB]
 //       list the archived commands (command_log.hpp); KEYS_TARGET answers COMMAND GETKEYS
 //   redis-dr-archiver undo --dir DIR --base-replid ID --base-offset N --skip END,...
@@ -23,6 +24,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "archive/archiver.hpp"
 #include "archive/command_log.hpp"
@@ -88,7 +90,7 @@ std::map<std::string, std::string> options(int argc, char** argv, int first) {
         out[name] = argv[++i];
     }
     for (const auto& [name, value] : out) {
-        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--since-ms", "--until-ms", "--skip", "--match", "--plan-only"};
+        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--since-ms", "--until-ms", "--until-offset", "--skip", "--match", "--plan-only"};
         if (known.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     }
     return out;
@@ -135,7 +137,9 @@ int replayCommand(int argc, char** argv) {
     const BasePoint base = basePoint(opts);
     std::optional<std::int64_t> until;
     if (opts.count("--until-ms") != 0) until = std::stoll(opts.at("--until-ms"));
-    const RestorePlan plan = planRestore(listSegments(dir), listGaps(dir), base, until);
+    if (until && opts.count("--until-offset") != 0) throw std::invalid_argument("replay takes --until-ms or --until-offset, not both");
+    RestorePlan plan = planRestore(listSegments(dir), listGaps(dir), base, until);
+    if (opts.count("--until-offset") != 0) plan = cutAtOffset(std::move(plan), std::stoull(opts.at("--until-offset")));
     std::cout << "plan: " << plan.segments.size() << " segments from offset " << base.position.offset << " to " << plan.stopOffset;
     if (plan.stopAtMs > 0) std::cout << " (received " << formatMs(plan.stopAtMs) << ")";
     std::cout << "; window: offsets " << plan.window.startOffset << ".." << plan.window.endOffset;
@@ -196,7 +200,7 @@ int main(int argc, char** argv) {
         if (command == "replay") return replayCommand(argc, argv);
         if (command == "log") return logCommand(argc, argv);
         if (command == "undo") return undoCommand(argc, argv);
-        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS] [--skip END,...] [--plan-only]\n"
+        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--plan-only]\n"
                      "       | log --dir DIR [--since-ms MS] [--until-ms MS] [--match NAME|GLOB] | undo --dir DIR --base-replid ID --base-offset N --skip END,...\n";
         return 2;
     } catch (const RestoreRefused& e) {

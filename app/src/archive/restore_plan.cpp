@@ -88,4 +88,21 @@ RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<Gap
     return plan;
 }
 
+RestorePlan cutAtOffset(RestorePlan plan, std::uint64_t offset) {
+    if (offset < plan.base.position.offset) {
+        throw RestoreRefused("offset " + std::to_string(offset) + " lies before the base at " + std::to_string(plan.base.position.offset));
+    }
+    if (offset > plan.window.endOffset) throw RestoreRefused("cannot replay to offset " + std::to_string(offset) + ": " + describe(plan.window));
+    plan.stopOffset = offset;
+    plan.stopAtMs = 0;
+    for (const auto& segment : plan.segments) {
+        for (const auto& mark : segment.marks) {
+            if (mark.offset > offset) break;
+            plan.stopAtMs = mark.atMs;
+        }
+    }
+    while (plan.segments.size() > 1 && plan.segments.back().startOffset >= offset) plan.segments.pop_back();
+    return plan;
+}
+
 }  // namespace redisdr::archive

@@ -44,6 +44,11 @@ public:
 RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<GapInfo>& gaps, const BasePoint& base,
                         std::optional<std::int64_t> untilMs);
 
+// The same chain cut exactly at replication offset `offset` (a command boundary: a backup's
+// repl-offset), to replay a base up to where a later backup stands. Refuses an offset before
+// the base or past what the archive covers.
+RestorePlan cutAtOffset(RestorePlan plan, std::uint64_t offset);
+
 std::string formatMs(std::int64_t epochMs);  // RFC 3339, UTC, with milliseconds
 
 }  // namespace redisdr::archive

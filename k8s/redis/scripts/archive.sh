@@ -10,19 +10,26 @@
 # Environment (besides objectstore.sh's and archivestore.sh's):
 #   ARCHIVE_SPOOL_DIR   the spool redis-dr-archiver writes
 #   ARCHIVE_SHIP_MS     how often the spool is looked at (default 100)
+#   ARCHIVE_MAX_LAG_SECONDS  the ArchiveLagging threshold, pushed beside the figures (default 21)
+#   PUSHGATEWAY         host:port of a Prometheus Pushgateway for the figures below (optional)
 #
 # After each pass that stored something, $ARCHIVE_SPOOL_DIR/shipped.json says how far the store
 # reaches: {"endOffset":N,"lastAtMs":MS,"passMs":MS}; every ten seconds the log says it too.
+# At most once a second the same goes to the Pushgateway (job redis_dr_archive), with the newest
+# gap stored and the last failed pass: the ArchiveLagging and ArchiveGap alerts read them.
 LOG_TAG=archive
 SCRIPTS="$(dirname "$0")"
 # shellcheck source=k8s/redis/scripts/objectstore.sh
 source "$SCRIPTS/objectstore.sh"
 # shellcheck source=k8s/redis/scripts/archivestore.sh
 source "$SCRIPTS/archivestore.sh"
+# shellcheck source=k8s/redis/scripts/pushmetrics.sh
+source "$SCRIPTS/pushmetrics.sh"
 umask 077
 
 : "${ARCHIVE_SPOOL_DIR:?ARCHIVE_SPOOL_DIR must be set}"
 ARCHIVE_SHIP_MS="${ARCHIVE_SHIP_MS:-100}"
+ARCHIVE_MAX_LAG_SECONDS="${ARCHIVE_MAX_LAG_SECONDS:-21}"
 
 log() { printf '%s %s[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_TAG" "${POD_NAME:-archiver}" "$*" >&2; }
 
@@ -100,8 +107,35 @@ ship_once() {
   newest=$(tail -n 1 <<<"$names")
   [[ -z $newest ]] || record_shipped "$ARCHIVE_SPOOL_DIR/$newest.json" "$started"
   for name in $names; do rm -f "$ARCHIVE_SPOOL_DIR/$name".{resp,sha256,json}; done
-  for name in $gaps; do rm -f "${ARCHIVE_SPOOL_DIR:?}/$name"; done
+  for name in $gaps; do
+    # The archive's very first full sync has nothing before it: its start, not a gap.
+    [[ -z $(json_text "$ARCHIVE_SPOOL_DIR/$name" fromReplicationId) ]] || newest_gap_ms=$(json_number "$ARCHIVE_SPOOL_DIR/$name" atMs)
+    rm -f "${ARCHIVE_SPOOL_DIR:?}/$name"
+  done
   [[ -z $gaps ]] || log "shipped a gap record: $gaps"
+}
+
+# seconds_of MS: milliseconds since the epoch as seconds, for Prometheus.
+seconds_of() { printf '%d.%03d' "$(($1 / 1000))" "$(($1 % 1000))"; }
+
+spool_segments() { find "$ARCHIVE_SPOOL_DIR" -maxdepth 1 -name '*.resp' | wc -l; }
+
+# push_progress [failed]: the store's reach, the spool and the newest gap; at most once a second
+# unless a pass failed.
+push_progress() {
+  local shipped="$ARCHIVE_SPOOL_DIR/shipped.json" lines=()
+  [[ -n ${PUSHGATEWAY:-} ]] || return 0
+  [[ -n ${1:-} ]] || ((SECONDS >= next_push)) || return 0
+  next_push=$((SECONDS + 1))
+  lines+=("redis_dr_archive_spool_segments $(spool_segments)" "redis_dr_archive_max_lag_seconds $ARCHIVE_MAX_LAG_SECONDS")
+  [[ -n ${1:-} ]] && lines+=("redis_dr_archive_last_failure_timestamp_seconds $(date +%s)")
+  if [[ -e $shipped ]]; then
+    lines+=("redis_dr_archive_stored_through_timestamp_seconds $(seconds_of "$(json_number "$shipped" lastAtMs)")"
+      "redis_dr_archive_stored_offset $(json_number "$shipped" endOffset)"
+      "redis_dr_archive_last_pass_seconds $(seconds_of "$(json_number "$shipped" passMs)")")
+  fi
+  [[ -z $newest_gap_ms ]] || lines+=("redis_dr_archive_last_gap_timestamp_seconds $(seconds_of "$newest_gap_ms")")
+  push_metrics redis_dr_archive "$(printf '%s\n' "${lines[@]}")"
 }
 
 # record_shipped MANIFEST STARTED: the newest stored segment and how long its pass took.
@@ -123,13 +157,13 @@ report_progress() {
   next_report=$((SECONDS + 10))
   [[ -e $ARCHIVE_SPOOL_DIR/shipped.json ]] || return 0
   last_at=$(json_number "$ARCHIVE_SPOOL_DIR/shipped.json" lastAtMs)
-  log "stored through offset $(json_number "$ARCHIVE_SPOOL_DIR/shipped.json" endOffset); newest stored write $(ms_since "${last_at:0:-3}.${last_at: -3}") ms ago; slowest pass ${slowest_pass_ms} ms; $(find "$ARCHIVE_SPOOL_DIR" -maxdepth 1 -name '*.resp' | wc -l) segment(s) in the spool"
+  log "stored through offset $(json_number "$ARCHIVE_SPOOL_DIR/shipped.json" endOffset); newest stored write $(ms_since "$(seconds_of "$last_at")") ms ago; slowest pass ${slowest_pass_ms} ms; $(spool_segments) segment(s) in the spool"
   slowest_pass_ms=0
 }
 
 cmd_ship() {
-  local stopping=0 failing_since=0 waiting
-  slowest_pass_ms=0 next_report=$((SECONDS + 10))
+  local stopping=0 failing_since=0
+  slowest_pass_ms=0 next_report=$((SECONDS + 10)) next_push=0 newest_gap_ms=""
   trap 'stopping=1' TERM INT
   mkdir -p "$ARCHIVE_SPOOL_DIR"
   log "shipping $ARCHIVE_SPOOL_DIR to $(archive_path) every ${ARCHIVE_SHIP_MS}ms"
@@ -138,10 +172,11 @@ cmd_ship() {
       ((failing_since == 0)) || log "upload works again after $((SECONDS - failing_since))s"
       failing_since=0
       report_progress
+      push_progress
     else
-      waiting=$(find "$ARCHIVE_SPOOL_DIR" -maxdepth 1 -name '*.resp' | wc -l)
       ((failing_since > 0)) || failing_since=$SECONDS
-      log "upload failed; $waiting segment(s) wait in the spool (failing for $((SECONDS - failing_since))s)"
+      log "upload failed; $(spool_segments) segment(s) wait in the spool (failing for $((SECONDS - failing_since))s)"
+      push_progress failed
       sleep 1
     fi
     # A last pass after SIGTERM ships what the archiver closed as it stopped.

@@ -97,9 +97,34 @@ archive_follow() {
   done
 }
 
+# archive_prune BEFORE: delete the archive's objects stored before epoch second BEFORE (each
+# segment's data, checksum and manifest, and gap records), but never the newest segment or gap:
+# the archiver's resume continues after them. Manifests go first, so no reader ever finds a
+# manifest whose data is gone. Prints how many objects it deleted.
+archive_prune() {
+  local cutoff listing names newest_segment newest_gap doomed list
+  cutoff=$(date -u -d "@$1" '+%Y-%m-%d %H:%M:%S')
+  # lsf prints "modtime;name", the time in the process's zone: UTC, so it compares as text.
+  listing=$(TZ=UTC rclone_quiet lsf --files-only --format tp "$(archive_path)") || return 1
+  names=$(cut -d ';' -f 2 <<<"$listing")
+  newest_segment=$(grep -E "^$SEGMENT_NAME\.json\$" <<<"$names" | sort | tail -n 1 | sed 's/\.json$//' || true)
+  newest_gap=$(grep '^gap-' <<<"$names" | sort | tail -n 1 || true)
+  doomed=$(awk -F ';' -v cutoff="$cutoff" -v segment="${newest_segment:-none}" -v gap="${newest_gap:-none}" \
+    '$1 < cutoff && $2 != gap && index($2, segment ".") != 1 { print $2 }' <<<"$listing")
+  [[ -n $doomed ]] || { echo 0; return 0; }
+  list=$(mktemp)
+  grep '\.json$' <<<"$doomed" >"$list" || true
+  if [[ -s $list ]]; then rclone_quiet delete --files-from "$list" "$(archive_path)" || { rm -f "$list"; return 1; }; fi
+  grep -v '\.json$' <<<"$doomed" >"$list" || true
+  if [[ -s $list ]]; then rclone_quiet delete --files-from "$list" "$(archive_path)" || { rm -f "$list"; return 1; }; fi
+  rm -f "$list"
+  wc -l <<<"$doomed"
+}
+
 # archive_replay DIR REPLID OFFSET UNTIL_MS HOME: replay DIR's segments that continue a base
 # at REPLID/OFFSET onto the scratch server whose socket is in HOME, up to UNTIL_MS (empty: the
-# newest archived command), leaving out the units ending at ARCHIVE_SKIP (offsets, comma-separated).
+# newest archived command) or to exactly ARCHIVE_UNTIL_OFFSET, leaving out the units ending at
+# ARCHIVE_SKIP (offsets, comma-separated); ARCHIVE_PLAN_ONLY=1 only plans (HOME unused).
 # Exit 3: refused (the time lies outside what the archive covers after this base).
 archive_replay() {
   local dir="$1" replid="$2" offset="$3" until="$4" home="$5" args
@@ -107,6 +132,8 @@ archive_replay() {
   args=(replay --dir "$dir" --base-replid "$replid" --base-offset "$offset")
   [[ -n $until ]] && args+=(--until-ms "$until")
   [[ -n ${ARCHIVE_SKIP:-} ]] && args+=(--skip "$ARCHIVE_SKIP")
+  [[ -n ${ARCHIVE_UNTIL_OFFSET:-} ]] && args+=(--until-offset "$ARCHIVE_UNTIL_OFFSET")
+  [[ -n ${ARCHIVE_PLAN_ONLY:-} ]] && args+=(--plan-only)
   (cd "$home" && REPLAY_TARGET="./$SCRATCH_SOCKET" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}")
 }
 

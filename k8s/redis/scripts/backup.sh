@@ -37,6 +37,8 @@
 #   BACKUP_SHRINK_ALARM_PERCENT  a drop of keys or bytes by this many percent from the newest
 #                          trusted backup marks a new one suspect (default 50)
 #   ALLOW_SUSPECT          1 lets latest and an id take a suspect backup
+#   ARCHIVE_PRUNE_MARGIN_SECONDS  retention deletes archive objects stored this long before the
+#                          oldest kept backup (default 600)
 LOG_TAG=backup
 SCRIPTS="$(dirname "$0")"
 # shellcheck source=k8s/redis/scripts/lib.sh
@@ -49,6 +51,10 @@ source "$SCRIPTS/scratch.sh"
 source "$SCRIPTS/archivestore.sh"
 # shellcheck source=k8s/redis/scripts/seed.sh
 source "$SCRIPTS/seed.sh"
+# shellcheck source=k8s/redis/scripts/pushmetrics.sh
+source "$SCRIPTS/pushmetrics.sh"
+# shellcheck source=k8s/redis/scripts/archiveverify.sh
+source "$SCRIPTS/archiveverify.sh"
 # shellcheck source=k8s/redis/scripts/restore.sh
 source "$SCRIPTS/restore.sh"
 # shellcheck source=k8s/redis/scripts/undo.sh
@@ -64,6 +70,7 @@ MIGRATE_BATCH="${MIGRATE_BATCH:-200}"
 BACKUP_RUN_DEADLINE_SECONDS="${BACKUP_RUN_DEADLINE_SECONDS:-7200}"
 BACKUP_SHRINK_ALARM_PERCENT="${BACKUP_SHRINK_ALARM_PERCENT:-50}"
 BACKUP_KEEP_ALL_SECONDS=3600
+ARCHIVE_PRUNE_MARGIN_SECONDS="${ARCHIVE_PRUNE_MARGIN_SECONDS:-600}"
 
 WORK=""
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -257,7 +264,7 @@ age_of() {
 }
 
 cmd_prune() {
-  local keep verified folder removed=0
+  local keep verified folder removed=0 oldest pruned
   keep=$(kept_backups)
   verified=$(store_verified)
   [[ -n $keep ]] || { log "retention: no verified backup yet; deleting nothing"; return 0; }
@@ -270,22 +277,12 @@ cmd_prune() {
     removed=$((removed + 1))
   done
   log "retention: kept $(wc -l <<<"$keep") verified backup(s), deleted $removed"
-}
-
-push_metrics() {
-  [[ -n ${PUSHGATEWAY:-} ]] || return 0
-  # The text format ends every sample with a newline; $(...) stripped the last one.
-  local body="$1"$'\n' host="${PUSHGATEWAY%:*}" port="${PUSHGATEWAY##*:}" status
-  # POST replaces only the metrics it names, so a failure push keeps the last success's figures.
-  if ! exec 3<>"/dev/tcp/$host/$port"; then
-    log "warning: Pushgateway $PUSHGATEWAY unreachable; metrics not pushed"
-    return 0
-  fi
-  printf 'POST /metrics/job/redis_dr_backup/bucket/%s HTTP/1.0\r\nHost: %s\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %s\r\n\r\n%s' \
-    "$BACKUP_BUCKET" "$PUSHGATEWAY" "$(LC_ALL=C; echo "${#body}")" "$body" >&3
-  status=$(timeout 5 head -n 1 <&3 | tr -d '\r' || true)
-  exec 3<&-
-  [[ $status =~ ^HTTP/[0-9.]+\ 2 ]] || log "warning: Pushgateway answered '$status'"
+  # The archive is replayed only from a kept base on: what was stored well before the oldest is
+  # dead weight. The margin covers a base taken from a replica that lagged.
+  oldest=$(head -n 1 <<<"$keep")
+  OLDEST_KEPT=$oldest
+  pruned=$(archive_prune $(($(id_time "$oldest") - ARCHIVE_PRUNE_MARGIN_SECONDS))) || { log "retention: could not prune the archive"; return 1; }
+  log "retention: deleted $pruned archive object(s) stored more than ${ARCHIVE_PRUNE_MARGIN_SECONDS}s before the oldest kept backup $oldest"
 }
 
 newest_verified_epoch() {
@@ -297,14 +294,14 @@ newest_verified_epoch() {
 
 cmd_run() {
   local started=$SECONDS id manifest
-  if ! id=$(cmd_take) || ! cmd_verify "$id" || ! cmd_prune; then
-    push_metrics "$(printf 'redis_dr_backup_last_failure_timestamp_seconds %s\nredis_dr_backup_newest_verified_timestamp_seconds %s\n' "$(date +%s)" "$(newest_verified_epoch)")"
+  if ! id=$(cmd_take) || ! cmd_verify "$id" || ! run_archive_check "$id" || ! cmd_prune; then
+    push_metrics redis_dr_backup "$(printf 'redis_dr_backup_last_failure_timestamp_seconds %s\nredis_dr_backup_newest_verified_timestamp_seconds %s\n' "$(date +%s)" "$(newest_verified_epoch)")"
     log "backup run failed"
     return 1
   fi
   # cmd_verify left the manifest it checked against in its working directory.
   manifest="$WORK/manifest.json"
-  push_metrics "$(printf '%s\n' \
+  push_metrics redis_dr_backup "$(printf '%s\n' \
     "redis_dr_backup_last_success_timestamp_seconds $(date +%s)" \
     "redis_dr_backup_last_duration_seconds $((SECONDS - started))" \
     "redis_dr_backup_last_size_bytes $(manifest_field "$manifest" bytes)" \
@@ -312,8 +309,19 @@ cmd_run() {
     "redis_dr_backup_last_suspect $(store_suspect | grep -cx "$id" || true)" \
     "redis_dr_backup_newest_verified_timestamp_seconds $(newest_verified_epoch)" \
     "redis_dr_backup_verified_backups $(store_verified | wc -l)" \
+    "redis_dr_backup_oldest_kept_timestamp_seconds $(id_time "$OLDEST_KEPT")" \
+    "redis_dr_backup_archive_mismatch $([[ $ARCHIVE_CHECK == mismatched ]] && echo 1 || echo 0)" \
+    ${ARCHIVE_CHECKED_AT:+"redis_dr_backup_archive_verified_timestamp_seconds $ARCHIVE_CHECKED_AT"} \
     "redis_dr_backup_max_age_seconds ${BACKUP_MAX_AGE_SECONDS:-7200}")"
   echo "$id"
+}
+
+# run_archive_check ID: archive_verify, whose verdict goes to the metrics and the log, never to
+# the run's outcome: the new backup is good either way, and it is the next check's base.
+run_archive_check() {
+  ARCHIVE_CHECKED_AT=""
+  archive_verify "$1" && ARCHIVE_CHECKED_AT=$(date +%s)
+  return 0
 }
 
 # resolve_backup latest|ID: the id a restore uses; only verified ones unless ALLOW_UNVERIFIED,

@@ -35,8 +35,20 @@ restore_point_into_scratch() {
     [[ -z $floor ]] || backup_precedes "$id" "$floor" || continue
     base="$WORK/base-$id"
     mkdir -p "$base"
-    fetch "$id" "$base" || return 1
+    store_get "$id" manifest.json "$base/manifest.json" || { log "backup $id has no manifest in $(store_path)"; return 1; }
     archive_fetch "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" >/dev/null || return 1
+    # Plan from the manifest first; only a base the archive continues to AT costs a download.
+    # A time past the newest archived write is past it for every older base too.
+    rc=0
+    replayed=$(ARCHIVE_PLAN_ONLY=1 archive_replay "$WORK/archive" "$(manifest_field "$base/manifest.json" replicationId)" \
+      "$(manifest_field "$base/manifest.json" replicationOffset)" "$at_ms" "$WORK" 2>&1) || rc=$?
+    if ((rc != 0)); then
+      while IFS= read -r line; do log "restore: $line"; done <<<"$replayed"
+      ((rc == 3)) || return 1
+      grep -q '^refused: cannot restore to ' <<<"$replayed" && return 1
+      continue
+    fi
+    fetch "$id" "$base" || return 1
     scratch_start "$base" || return 1
     rc=0
     replayed=$(archive_replay "$WORK/archive" "$(manifest_field "$base/manifest.json" replicationId)" \

@@ -16,7 +16,7 @@ scratch_start() {
   local deadline reply
   SCRATCH_HOME=$(cd "$1" && pwd) || return 1
   redis-server --port 0 --unixsocket "$SCRATCH_SOCKET" --unixsocketperm 700 \
-    --dir "$SCRATCH_HOME" --dbfilename dump.rdb --appendonly no --save "" \
+    --dir "$SCRATCH_HOME" --dbfilename dump.rdb --appendonly no --save "" --enable-debug-command local \
     --loglevel warning --logfile "$SCRATCH_HOME/scratch.log" </dev/null >"$SCRATCH_HOME/scratch.out" 2>&1 &
   SCRATCH_PID=$!
   deadline=$((SECONDS + SCRATCH_LOAD_TIMEOUT_SECONDS))
