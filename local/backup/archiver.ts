@@ -66,6 +66,21 @@ export class LocalArchiver {
   }
 
   /**
+   * CPU seconds used so far by the archiver and by the shipper with every child it has reaped
+   * (its sha256sum and curl runs), from /proc (clock ticks of 1/100 s on Linux).
+   */
+  cpuSeconds(): { archiver: number; shipper: number } {
+    const of = (child: ChildProcess | undefined, withChildren: boolean) => {
+      if (!child?.pid) return 0;
+      // Fields after the ")" that ends the command name: utime is the 12th, then stime, cutime, cstime.
+      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      const ticks = fields.slice(11, withChildren ? 15 : 13).reduce((sum, f) => sum + Number(f), 0);
+      return ticks / 100;
+    };
+    return { archiver: of(this.follower, false), shipper: of(this.shipper, true) };
+  }
+
+  /**
    * Whether everything up to the replication offset OFFSET is in the store: the archiver's
    * position is past it and no segment that starts before it waits in the spool (newer ones,
    * a PING's, may: segments keep coming).

@@ -130,18 +130,22 @@ async function measureArchiveOverhead(
   const lines = [
     `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in the bench's own process, on the same cores) vs off (above)`,
     "",
-    "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms | CPU % of a core: archiver, shipper, store |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   try {
     await archiver.start();
     for (const off of without) {
       process.stdout.write(`  concurrency ${off.concurrency}: service with the archive...`);
+      const [cpuBefore, storeBefore, startedAt] = [archiver.cpuSeconds(), process.cpuUsage(), Date.now()];
       const on = await put(off.concurrency);
+      const [cpuAfter, storeCpu, seconds] = [archiver.cpuSeconds(), process.cpuUsage(storeBefore), (Date.now() - startedAt) / 1000];
+      const percent = (cpu: number) => `${((cpu / seconds) * 100).toFixed(0)}%`;
+      const cpu = [percent(cpuAfter.archiver - cpuBefore.archiver), percent(cpuAfter.shipper - cpuBefore.shipper), percent((storeCpu.user + storeCpu.system) / 1e6)].join(", ");
       const shipped = archiver.shipped();
       console.log(" done");
       const behind = shipped ? String(Date.now() - shipped.lastAtMs) : "nothing stored";
-      lines.push(`| ${off.concurrency} | ${off.appRps.toFixed(0)} | ${on.rps.toFixed(0)} | ${(((off.appRps - on.rps) / off.appRps) * 100).toFixed(1)}% | ${on.p99.toFixed(2)} | ${on.errors} | ${behind} |`);
+      lines.push(`| ${off.concurrency} | ${off.appRps.toFixed(0)} | ${on.rps.toFixed(0)} | ${(((off.appRps - on.rps) / off.appRps) * 100).toFixed(1)}% | ${on.p99.toFixed(2)} | ${on.errors} | ${behind} | ${cpu} |`);
     }
   } finally {
     await archiver.stop();
