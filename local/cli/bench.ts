@@ -133,14 +133,21 @@ async function measureArchiveOverhead(
     "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms | CPU % of a core: archiver, shipper, store |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
+  const percentOfACore = (cpuSeconds: number, seconds: number) => `${((cpuSeconds / seconds) * 100).toFixed(0)}%`;
+  let idle = "";
   try {
     await archiver.start();
+    // With no writes: what the archive costs by just running (the master's PINGs, ten passes a second).
+    const idleBefore = archiver.cpuSeconds();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleAfter = archiver.cpuSeconds();
+    idle = `With no writes for 5 s the archiver took ${percentOfACore(idleAfter.archiver - idleBefore.archiver, 5)} of a core and the shipper ${percentOfACore(idleAfter.shipper - idleBefore.shipper, 5)}.`;
     for (const off of without) {
       process.stdout.write(`  concurrency ${off.concurrency}: service with the archive...`);
       const [cpuBefore, storeBefore, startedAt] = [archiver.cpuSeconds(), process.cpuUsage(), Date.now()];
       const on = await put(off.concurrency);
       const [cpuAfter, storeCpu, seconds] = [archiver.cpuSeconds(), process.cpuUsage(storeBefore), (Date.now() - startedAt) / 1000];
-      const percent = (cpu: number) => `${((cpu / seconds) * 100).toFixed(0)}%`;
+      const percent = (cpu: number) => percentOfACore(cpu, seconds);
       const cpu = [percent(cpuAfter.archiver - cpuBefore.archiver), percent(cpuAfter.shipper - cpuBefore.shipper), percent((storeCpu.user + storeCpu.system) / 1e6)].join(", ");
       const shipped = archiver.shipped();
       console.log(" done");
@@ -151,7 +158,7 @@ async function measureArchiveOverhead(
     await archiver.stop();
     await store.stop();
   }
-  return lines.join("\n");
+  return [...lines, "", idle].join("\n");
 }
 
 async function main(): Promise<void> {
