@@ -2,17 +2,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
-import { backupSettings } from "../../k8s/backup/settings";
 import { parseCommandLine } from "../../scripts/commandLine";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "../backup/job";
+import { backupIdFrom, runBackupScript, seedAndStartAll } from "../backup/job";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
-import { localCredentials } from "../credentials";
-import { podNetwork } from "../process/network";
-import { LocalObjectStore } from "../backup/objectStore";
 import { writeResults } from "../measure/results";
-import { LocalTopology } from "../process/topology";
 import { everyPodHolds, fill, FILL_VALUE_BYTES } from "../measure/dataset";
 import { ArchiveBenchRow, archiveTable, measureArchive } from "../measure/archiveBench";
+import { benchRegion } from "../measure/benchRegion";
 
 const USAGE = `usage: npm run bench:backup [-- options]
 
@@ -46,13 +42,9 @@ interface Row {
 
 async function measure(n: number, stack: string, loopback: boolean, baseDir: string): Promise<Row> {
   const cfg = stackFileConfig(stack);
-  const dir = path.join(baseDir, String(n));
-  fs.mkdirSync(dir, { recursive: true });
-  const creds = localCredentials(dir);
-  const network = podNetwork(cfg.redisReplicas, "drill", loopback);
-  const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-bench-backups", 19530, network.hostAddress);
-  let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
-  const job = (t: LocalTopology): LocalBackupOptions => ({ target: processBackupTarget(t), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
+  const region = benchRegion(cfg, path.join(baseDir, String(n)), loopback, "redis-dr-bench-backups", 19530);
+  const { dir, creds, store, job } = region;
+  let topology = region.topology("before");
   try {
     topology.prepare();
     await store.start();
@@ -74,7 +66,7 @@ async function measure(n: number, stack: string, loopback: boolean, baseDir: str
     await topology.shutdown();
 
     // The region is gone: a new, empty topology seeded from the store.
-    topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
+    topology = region.topology("after");
     topology.prepare();
     started = Date.now();
     const [seeded] = await seedAndStartAll(topology, store.access, { backup: "latest" }, path.join(dir, "seed-scratch"));

@@ -1,17 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
-import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
+import { archiveTiming } from "../../k8s/backup/settings";
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { withConnection } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
 import { loggedOffsets, undoReport } from "../../ops/backup";
 import { LocalArchiver } from "../backup/archiver";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript, seedAndStartAll } from "../backup/job";
-import { LocalObjectStore } from "../backup/objectStore";
-import { localCredentials } from "../credentials";
-import { podNetwork } from "../process/network";
-import { LocalTopology } from "../process/topology";
+import { backupIdFrom, runBackupScript, seedAndStartAll } from "../backup/job";
+import { benchRegion } from "./benchRegion";
 import { everyPodHolds, fill } from "./dataset";
 import { waitForConvergence } from "./sentinelGroupWatch";
 
@@ -37,13 +34,9 @@ export interface ArchiveBenchRow {
  * empty topology is seeded from the base and the whole archive (restore latest).
  */
 export async function measureArchive(cfg: StackConfig, n: number, loopback: boolean, baseDir: string): Promise<ArchiveBenchRow> {
-  const dir = path.join(baseDir, `archive-${n}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const creds = localCredentials(dir);
-  const network = podNetwork(cfg.redisReplicas, "drill", loopback);
-  const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-bench-archive", 19531, network.hostAddress);
-  let topology = new LocalTopology({ cfg, baseDir: path.join(dir, "before"), network, ...creds });
-  const job = (t: LocalTopology): LocalBackupOptions => ({ target: processBackupTarget(t), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });
+  const region = benchRegion(cfg, path.join(baseDir, `archive-${n}`), loopback, "redis-dr-bench-archive", 19531);
+  const { dir, creds, store, job } = region;
+  let topology = region.topology("before");
   const archiver = new LocalArchiver({ job: job(topology), spoolDir: path.join(dir, "archive", "spool"), timing: archiveTiming(cfg) });
   const script = async (args: string[]) => {
     const started = Date.now();
@@ -82,7 +75,7 @@ export async function measureArchive(cfg: StackConfig, n: number, loopback: bool
     await topology.shutdown();
 
     // The region is lost: a new, empty topology from the base and the whole archive.
-    topology = new LocalTopology({ cfg, baseDir: path.join(dir, "after"), network, ...creds });
+    topology = region.topology("after");
     const marks: Record<string, number> = {};
     const seedStart = Date.now();
     const [seeded] = await seedAndStartAll(topology, store.access, { backup: "latest", at: "latest" }, path.join(dir, "seed-scratch"), (line) => {

@@ -19,14 +19,26 @@ export async function fill(host: string, password: string, n: number, generation
       for (let from = 1; from <= n; from += 50_000) {
         const to = Math.min(n, from + 49_999);
         // Hex digests, not a repeated byte: values must not compress away in the RDB.
-        await c.eval(
-          "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local h = redis.sha1hex(ARGV[4] .. ':' .. i) redis.call('SET', 'kv:bench-' .. i, string.sub(h .. redis.sha1hex(h) .. redis.sha1hex(h .. i), 1, tonumber(ARGV[3]))) end return 1",
-          0,
-          from,
-          to,
-          FILL_VALUE_BYTES,
-          generation,
-        );
+        const batch = () =>
+          c.eval(
+            "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local h = redis.sha1hex(ARGV[4] .. ':' .. i) redis.call('SET', 'kv:bench-' .. i, string.sub(h .. redis.sha1hex(h) .. redis.sha1hex(h .. i), 1, tonumber(ARGV[3]))) end return 1",
+            0,
+            from,
+            to,
+            FILL_VALUE_BYTES,
+            generation,
+          );
+        // Faster than the replicas apply it, the master refuses writes (min-replicas-max-lag)
+        // until they catch up: wait as any client must, then write the same batch again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await batch();
+            break;
+          } catch (error) {
+            if (!/^NOREPLICAS/.test((error as Error).message) || attempt >= 120) throw error;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
       }
     },
     300_000,
