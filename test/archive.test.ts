@@ -197,7 +197,7 @@ describe("finding and undoing a bad write with the archive", () => {
     expect([...Array(50).keys()].map((i) => `kept-after:${i}`).filter((key) => !present.has(key))).toEqual([]);
     expect(during.length).toBeGreaterThan(0);
     expect(during.filter((key) => !present.has(key))).toEqual([]);
-  }, 360_000);
+  }, 600_000);
 
   it("refuses an offset where no archived command ends and changes nothing", async () => {
     const master = await masterOf();
