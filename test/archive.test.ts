@@ -5,6 +5,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveTiming, backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
+import { idTime } from "../local/drill/disasterReport";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalArchiver } from "../local/backup/archiver";
 import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
@@ -217,7 +218,6 @@ describe("retention of the archive", () => {
       name: o.Name,
       storedAt: Date.parse(o.ModTime),
     }));
-  const idTime = (id: string) => Date.parse(id.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
 
   it("deletes what was stored before the oldest kept backup, and still restores from that backup", async () => {
     // Every backup of this file is of the last hour, so all are kept: the oldest is the first test's.
