@@ -19,7 +19,8 @@ scratch_digest() {
 
 # archive_verify ID: replay the newest trusted backup before ID plus the archive, exactly to
 # ID's replication offset, and compare the result with ID itself, which is a replica's data at
-# that offset and was just verified (its dump is in WORK). On a match ID/archive-verified.json
+# that offset and was just verified (cmd_verify left its manifest in WORK and its digest in
+# VERIFIED_DIGEST). On a match ID/archive-verified.json
 # records the stretch of archive that replayed true. Exit 0: it matched; 3: nothing to compare
 # (no earlier base, or the archive does not continue it to that offset: a gap); 1: a mismatch
 # or a failure. Sets ARCHIVE_CHECK to matched, mismatched or unchecked.
@@ -30,9 +31,7 @@ archive_verify() {
   [[ -n $base ]] || { log "archive check: no trusted backup before $id to replay from"; return 3; }
   [[ -n $(archive_segments) ]] || { log "archive check: the archive is empty"; return 3; }
   offset=$(manifest_field "$WORK/manifest.json" replicationOffset)
-  scratch_start "$WORK" || return 1
-  want=$(scratch_digest)
-  scratch_stop
+  want=$VERIFIED_DIGEST
   dir="$WORK/archive-check"
   mkdir -p "$dir/base"
   fetch "$base" "$dir/base" || return 1
