@@ -9,9 +9,9 @@ STAGES=(
   "typecheck:npm run --silent typecheck"
   "shellcheck:npm run --silent lint:sh"
   "app build:npm run --silent app:build"
-  "app tests:ctest --test-dir app/build --output-on-failure"
+  "app tests:bash scripts/app-test.sh app/build"
   "app build (ASan/UBSan):npm run --silent app:build-asan"
-  "app tests (ASan/UBSan):ctest --test-dir app/build-asan --output-on-failure"
+  "app tests (ASan/UBSan):bash scripts/app-test.sh app/build-asan"
   "program and process tests:npx vitest run"
 )
 

@@ -1,4 +1,4 @@
-// The archiver against real redis-server processes on 127.0.13.x: a master and two replicas,
+// The archiver against real redis-server processes on 127.0.13.x (in slot 0): a master and two replicas,
 // a scratch server for replays. Each restore is checked against the live master by DEBUG
 // DIGEST (a hash of the whole dataset), so "replayed" means "the same data".
 #include <gtest/gtest.h>
@@ -31,9 +31,11 @@ using redisdr::testing::waitUntil;
 namespace {
 
 constexpr const char* kPassword = "archive-test-pass";
-const std::string kScratch = "127.0.13.9";
+// "127.0.13." in slot 0 (test_slot.hpp).
+const std::string kSubnet = redisdr::testing::slotSubnet(13);
+const std::string kScratch = kSubnet + "9";
 
-std::string host(int i) { return "127.0.13." + std::to_string(i + 1); }
+std::string host(int i) { return kSubnet + std::to_string(i + 1); }
 
 Reply call(const std::string& at, const std::vector<std::string>& argv) {
     auto connection = RedisConnection::open(Endpoint{at, 6379}, Timeouts{500ms, 5000ms}, kPassword, false);
@@ -213,7 +215,7 @@ TEST_F(ArchiveTest, RestoresToATimeWithEveryEarlierWriteAndNoLaterOne) {
 // the bad FLUSHALL only to the master; afterwards the master must hold exactly the reference's
 // data (a counter incremented after the flush included), found by its line in the log.
 TEST_F(ArchiveTest, UndoLeavesOutTheBadCommandAndKeepsEveryWriteBeforeAndAfterIt) {
-    const std::string reference = "127.0.13.11", withAddress = "127.0.13.10";
+    const std::string reference = kSubnet + "11", withAddress = kSubnet + "10";
     Process referenceServer = startServer(reference, "");
     startArchiver();
     ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
@@ -255,9 +257,9 @@ TEST_F(ArchiveTest, UndoRefusesAnOffsetWhereNoArchivedCommandEnds) {
     writeMix(host(0), "a:", 50);
     waitArchived(host(0));
     Process scratch = startServer(kScratch, "");
-    Process withServer = startServer("127.0.13.10", "");
+    Process withServer = startServer(kSubnet + "10", "");
     auto without = RedisConnection::open(Endpoint{kScratch, 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
-    auto with = RedisConnection::open(Endpoint{"127.0.13.10", 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
+    auto with = RedisConnection::open(Endpoint{kSubnet + "10", 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
     auto live = RedisConnection::open(Endpoint{host(0), 6379}, Timeouts{500ms, 10000ms}, kPassword, false);
     const std::string before = digestOf(host(0));
     UndoRequest request;

@@ -37,7 +37,7 @@ int indexOfMaster(const SentinelGroup& group) { return group.indexOf(group.maste
 TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
     Service service(group_);
     ASSERT_TRUE(waitUntil([&] { return service.probe("/readyz").status == 200; }, 10s)) << service.log();
-    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"127.0.2.1:6379\""), std::string::npos);
+    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"" + SentinelGroup::host(0) + ":6379\""), std::string::npos);
 
     auto put = service.put("greeting", "hello");
     EXPECT_EQ(put.status, 200) << put.body;
@@ -49,7 +49,7 @@ TEST_F(ServiceAgainstCluster, FindsTheMasterAndServesKeysAndCounters) {
     EXPECT_NE(service.request("POST", "/counter/visits/incr").body.find("\"value\":2"), std::string::npos);
 
     auto metrics = service.probe("/metrics").body;
-    EXPECT_NE(metrics.find("redisdr_master{address=\"127.0.2.1:6379\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("redisdr_master{address=\"" + SentinelGroup::host(0) + ":6379\"} 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("redisdr_http_requests_total{route=\"/kv/{key}\",method=\"PUT\",status=\"200\"} 1"), std::string::npos);
     EXPECT_NE(metrics.find("redisdr_ready 1"), std::string::npos);
 }
@@ -247,7 +247,7 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
         {{{"REDIS_PASSWORD", "wrong-password"}}, "redis_auth", "refused authentication"},
         {{{"SENTINEL_PASSWORD", "wrong-password"}}, "sentinel_auth", "refused authentication"},
         {{{"REDIS_MASTER_NAME", "othermaster"}}, "master_unknown", "do not know master"},
-        {{{"SENTINEL_HOST", "127.0.2.200,127.0.2.201"}}, "no_sentinel_reachable", "no Sentinel reachable"},
+        {{{"SENTINEL_HOST", SentinelGroup::subnet() + "200," + SentinelGroup::subnet() + "201"}}, "no_sentinel_reachable", "no Sentinel reachable"},
     };
     for (const auto& c : cases) {
         auto env = c.env;
@@ -261,7 +261,7 @@ TEST_F(ServiceAgainstCluster, ExplainsEachKindOfConnectionFailure) {
         EXPECT_EQ(reply.retryAfter, credentials ? "" : "1") << c.kind;
         EXPECT_NE(reply.body.find("\"kind\":\"" + c.kind + "\""), std::string::npos) << reply.body;
         // The detail (which Sentinel, which address) is for the log, never for the client.
-        EXPECT_EQ(reply.body.find("127.0.2."), std::string::npos) << reply.body;
+        EXPECT_EQ(reply.body.find(SentinelGroup::subnet()), std::string::npos) << reply.body;
         EXPECT_NE(service.log().find(c.words), std::string::npos) << c.kind;
         const auto metrics = service.probe("/metrics").body;
         EXPECT_NE(metrics.find("redisdr_redis_errors_total{kind=\"" + c.kind + "\"}"), std::string::npos);
@@ -330,7 +330,7 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
     // failover completed would be lost, so the service must not use it at all.
     const std::string ghost = "ghostmaster";
     for (int i = 0; i < 3; ++i) {
-        ASSERT_EQ(group_.sentinel(i, {"SENTINEL", "MONITOR", ghost, "127.0.2.250", "6379", "2"}).str, "OK");
+        ASSERT_EQ(group_.sentinel(i, {"SENTINEL", "MONITOR", ghost, SentinelGroup::subnet() + "250", "6379", "2"}).str, "OK");
         ASSERT_EQ(group_.sentinel(i, {"SENTINEL", "SET", ghost, "down-after-milliseconds", "2000"}).str, "OK");
     }
     const auto flaggedEverywhere = [&] {
@@ -353,8 +353,8 @@ TEST_F(ServiceAgainstCluster, NeverWritesToAMasterTheSentinelsFlagDown) {
     for (int i = 0; i < 3; ++i) group_.sentinel(i, {"SENTINEL", "REMOVE", ghost});
     EXPECT_EQ(reply.status, 503);
     EXPECT_NE(reply.body.find("\"kind\":\"master_down\""), std::string::npos) << reply.body;
-    EXPECT_EQ(reply.body.find("127.0.2.250"), std::string::npos) << reply.body;
-    EXPECT_NE(service.log().find("3 of 3 Sentinels report master 127.0.2.250:6379 down"), std::string::npos);
+    EXPECT_EQ(reply.body.find(SentinelGroup::subnet() + "250"), std::string::npos) << reply.body;
+    EXPECT_NE(service.log().find("3 of 3 Sentinels report master " + SentinelGroup::subnet() + "250:6379 down"), std::string::npos);
 }
 
 TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
@@ -373,7 +373,7 @@ TEST_F(ServiceAgainstCluster, RejectsBadRequestsAndStaysUp) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(service.port()));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    inet_pton(AF_INET, serviceHost().c_str(), &addr.sin_addr);
     ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     const char garbage[] = "NOT HTTP AT ALL\r\n\r\n";
     ASSERT_GT(write(fd, garbage, sizeof garbage - 1), 0);
@@ -456,7 +456,7 @@ TEST_F(ServiceAgainstCluster, ServesProbesAndMetricsOnlyOnTheProbeListener) {
     const auto publicReady = service.get("/readyz");
     EXPECT_EQ(publicReady.status, 200);
     EXPECT_EQ(publicReady.body, "{\"ready\":true}");
-    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"127.0.2."), std::string::npos);
+    EXPECT_NE(service.probe("/readyz").body.find("\"master\":\"" + SentinelGroup::subnet()), std::string::npos);
     EXPECT_NE(service.probe("/metrics").body.find("redisdr_ready 1"), std::string::npos);
     EXPECT_EQ(service.probe("/kv/x").status, 404);  // no API on the probe listener
 }
@@ -512,9 +512,9 @@ long long connectionsReceived(const SentinelGroup& group) {
 TEST_F(ServiceAgainstCluster, DiscoversOnceForAllRequestsWaitingOnIt) {
     // A hanging fourth Sentinel makes every discovery take SENTINEL_TIMEOUT_MS, so requests that
     // need the master arrive while one discovery is under way.
-    SilentListener hanging("127.0.2.99", SentinelGroup::kSentinelPort);
+    SilentListener hanging(SentinelGroup::subnet() + "99", SentinelGroup::kSentinelPort);
     ASSERT_TRUE(hanging.ok());
-    Service service(group_, {{"SENTINEL_HOST", SentinelGroup::sentinelHosts() + ",127.0.2.99"}, {"SENTINEL_TIMEOUT_MS", "300"},
+    Service service(group_, {{"SENTINEL_HOST", SentinelGroup::sentinelHosts() + "," + SentinelGroup::subnet() + "99"}, {"SENTINEL_TIMEOUT_MS", "300"},
                                {"READY_CHECK_INTERVAL_MS", "60000"}});
     const long long before = connectionsReceived(group_);
     constexpr int kRequests = 24;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "redisdr/redis_connection.hpp"
+#include "test_slot.hpp"
 
 namespace redisdr::testing {
 
@@ -47,7 +48,8 @@ pid_t childOf(pid_t pid);
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every = std::chrono::milliseconds(100));
 
-// Three redis-server and three redis-sentinel processes on 127.0.2.1-3, pod 0 master at start.
+// Three redis-server and three redis-sentinel processes on 127.0.2.1-3 (in slot 0; test_slot.hpp),
+// pod 0 master at start.
 class SentinelGroup {
 public:
     static constexpr int kRedisPort = 6379;
@@ -61,7 +63,9 @@ public:
 
     // Starts everything and waits until every Sentinel sees the master, both replicas and both peers.
     void start();
-    static std::string host(int i) { return "127.0.2." + std::to_string(i + 1); }
+    // The group's /24, "127.0.2." in slot 0: addresses past .3 are free for a test's own listeners.
+    static std::string subnet() { return slotSubnet(2); }
+    static std::string host(int i) { return subnet() + std::to_string(i + 1); }
     static std::string sentinelHosts() { return host(0) + "," + host(1) + "," + host(2); }
     int indexOf(const std::string& host) const;
 

@@ -22,6 +22,9 @@ namespace redisdr::testing {
 using namespace std::chrono_literals;
 
 inline std::atomic<int> nextPort{18080};
+// Where the services of this test listen: an address of the group's /24, so that tests in
+// other slots (test_slot.hpp) use the same ports without meeting.
+inline std::string serviceHost() { return SentinelGroup::subnet() + "100"; }
 inline const std::string kToken = "integration-api-token-0123456789abcdef";
 inline const std::string kNextToken = "integration-api-token-next-0123456789abcdef";
 
@@ -37,7 +40,7 @@ public:
             {"REDIS_MASTER_NAME", SentinelGroup::kMasterName},
             {"REDIS_PASSWORD", SentinelGroup::kPassword},
             {"SENTINEL_PASSWORD", SentinelGroup::kSentinelPassword},
-            {"HTTP_BIND", "127.0.0.1"},
+            {"HTTP_BIND", serviceHost()},
             {"HTTP_PORT", std::to_string(port_)},
             {"PROBE_PORT", std::to_string(probePort_)},
             {"API_TOKENS", kToken + "," + kNextToken},
@@ -67,7 +70,7 @@ public:
 
     Result requestOn(int port, const std::string& method, const std::string& path, const std::string& body = "",
                      const std::string& token = kToken, const httplib::Headers& headers = {}) {
-        httplib::Client client("127.0.0.1", port);
+        httplib::Client client(serviceHost(), port);
         if (!token.empty()) client.set_bearer_token_auth(token.c_str());
         client.set_connection_timeout(1);
         client.set_read_timeout(10);
@@ -127,13 +130,13 @@ inline std::string authHead(const std::string& requestLine, const std::string& h
     return requestLine + "\r\nHost: t\r\nAuthorization: Bearer " + kToken + "\r\n" + headers + "\r\n";
 }
 
-// A TCP connection to PORT on 127.0.0.1, or -1.
+// A TCP connection to PORT on serviceHost(), or -1.
 inline int connectTo(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    inet_pton(AF_INET, serviceHost().c_str(), &addr.sin_addr);
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         close(fd);
         return -1;
