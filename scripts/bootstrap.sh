@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   redis-server redis-sentinel redis-tools # the real Redis processes the tests and local topology run
   g++ make cmake pkg-config               # builds app/
   libhiredis-dev libboost-dev nlohmann-json3-dev # the service: hiredis, Boost.Beast/Asio, JSON
+  libssl-dev                              # the archiver's segment checksums (libcrypto, linked in statically)
   libgtest-dev libcpp-httplib-dev                # its tests (cpp-httplib as the HTTP client)
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology

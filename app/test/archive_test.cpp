@@ -18,6 +18,7 @@
 #include "archive/command_log.hpp"
 #include "archive/replayer.hpp"
 #include "archive/restore_plan.hpp"
+#include "archive/sha256.hpp"
 #include "archive/undo.hpp"
 #include "scripts/UndoApply.hpp"
 #include "sentinel_group.hpp"
@@ -77,13 +78,15 @@ protected:
         return server;
     }
 
-    void startArchiver() {
+    // An idle segment (only the master's pings, every second here) closes after IDLE.
+    void startArchiver(std::chrono::milliseconds idle = 1s) {
         ArchiverSettings settings;
         settings.nodes = {{host(0), 6379}, {host(1), 6379}, {host(2), 6379}};
         settings.user = "default";
         settings.password = kPassword;
         settings.spoolDirectory = spool_;
         settings.interval = 200ms;
+        settings.idleInterval = idle;
         ArchiverEvents events;
         events.log = [this](const std::string& m) { std::ofstream(dir_ + "/archiver.log", std::ios::app) << m << "\n"; };
         stop_ = false;
@@ -160,6 +163,28 @@ TEST_F(ArchiveTest, ReplayRebuildsTheMasterExactly) {
     waitArchived(host(0));
     EXPECT_EQ(replayedDigest(), digestOf(host(0)));
     EXPECT_GT(lastScratchKeys_, 400);
+}
+
+TEST_F(ArchiveTest, KeepsASegmentOfPingsAndPublishesOpenUntilAWriteAndChecksumsIt) {
+    startArchiver(60s);
+    ASSERT_TRUE(waitUntil([&] { return !listGaps(spool_).empty(); }, 10s));
+    // Two seconds of what an idle master streams besides its pings: Sentinel's hellos.
+    for (int i = 0; i < 20; i++) {
+        call(host(0), {"PUBLISH", "__sentinel__:hello", "hello " + std::to_string(i)});
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(listSegments(spool_).empty()) << "a segment without a write closed before its idle interval";
+    call(host(0), {"SET", "idle:written", "x"});
+    waitArchived(host(0));
+    const auto segments = listSegments(spool_);
+    ASSERT_EQ(segments.size(), 1u) << "the hellos and the write belong in one segment, closed by the write";
+    EXPECT_GE(segments[0].commands, 21u);
+    // The manifest's checksum is the data's, and the sidecar the shipper signs its uploads with
+    // is one sha256sum itself accepts.
+    std::ifstream data(spool_ + "/" + segments[0].name + ".resp", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(data)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(segments[0].sha256, sha256Hex(bytes));
+    EXPECT_EQ(std::system(("cd " + spool_ + " && sha256sum --quiet -c " + segments[0].name + ".sha256").c_str()), 0);
 }
 
 TEST_F(ArchiveTest, ResumesAfterARestartWithNoGapAndNoDuplicate) {

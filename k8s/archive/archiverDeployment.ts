@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { APP_UID } from "../appTier";
-import { ArchiveTiming, ARCHIVE_PREFIX } from "../backup/settings";
+import { ArchiveTiming, ARCHIVE_PREFIX, archiverTimingEnvironment } from "../backup/settings";
 import { BackupStoreRef, storeEnv } from "../backup/backupJob";
 import { ARCHIVER_BINARY_PATH, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "../backup/tools";
 import { labelsFor, selectorFor } from "../labels";
@@ -104,7 +104,7 @@ export class ArchiverDeployment extends pulumi.ComponentResource {
                     { name: "REDIS_NODES", value: podFqdns(args.redis).map((fqdn) => `${fqdn}:${REDIS_PORT}`).join(",") },
                     { name: "ARCHIVER_USER", value: "archiver" },
                     { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: scripts.secretName, key: roleSecretKeys("archiver").current } } },
-                    { name: "ARCHIVE_SEGMENT_MS", value: String(timing.segmentMs) },
+                    ...Object.entries(archiverTimingEnvironment(timing)).map(([name, value]) => ({ name, value })),
                   ],
                   // The stream is read 64 KiB at a time and a segment is on disk, not in memory.
                   resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "128Mi" } },

@@ -41,7 +41,15 @@ export function backupSettings(cfg: Pick<StackConfig, "backupSchedule" | "backup
  * loaded node here; docs/archive.md).
  */
 export interface ArchiveTiming {
+  /** A segment closes this long after its first write. */
   segmentMs: number;
+  /**
+   * ...and this long after its first command when it holds no write: an idle master's stream
+   * carries only Sentinel's hellos and the replica pings, and one object every segmentMs for
+   * those would be most of the store's objects and the shipper's work. The ping period, which
+   * the lag threshold below already allows for.
+   */
+  idleSegmentMs: number;
   shipMs: number;
   /**
    * The ArchiveLagging threshold: ten intervals behind, plus the replica ping period (an idle
@@ -54,9 +62,15 @@ export interface ArchiveTiming {
 export function archiveTiming(cfg: Pick<StackConfig, "archiveIntervalMs">): ArchiveTiming {
   return {
     segmentMs: Math.floor(cfg.archiveIntervalMs / 4),
+    idleSegmentMs: REPLICA_PING_PERIOD_SECONDS * 1000,
     shipMs: Math.max(20, Math.floor(cfg.archiveIntervalMs / 10)),
     alertLagSeconds: Math.ceil((10 * cfg.archiveIntervalMs) / 1000) + REPLICA_PING_PERIOD_SECONDS + 1,
   };
+}
+
+/** redis-dr-archiver's environment for these timings (the Deployment's and the local archiver's). */
+export function archiverTimingEnvironment(timing: ArchiveTiming): Record<string, string> {
+  return { ARCHIVE_SEGMENT_MS: String(timing.segmentMs), ARCHIVE_IDLE_SEGMENT_MS: String(timing.idleSegmentMs) };
 }
 
 /** Keys of the Kubernetes Secret that holds the Object Storage key. */

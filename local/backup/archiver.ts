@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ArchiveTiming } from "../../k8s/backup/settings";
+import { ArchiveTiming, archiverTimingEnvironment } from "../../k8s/backup/settings";
 import { SCRIPT_DIR } from "../../k8s/redis/render";
 import { ADMIN_USER } from "../../probe/connection";
 import { ARCHIVER_BINARY, LocalBackupOptions, localBackupEnvironment } from "./job";
@@ -40,7 +40,7 @@ export class LocalArchiver {
       REDIS_NODES: this.opts.job.target.nodes.join(","),
       ARCHIVER_USER: ADMIN_USER,
       ARCHIVE_SPOOL_DIR: this.opts.spoolDir,
-      ARCHIVE_SEGMENT_MS: String(this.opts.timing.segmentMs),
+      ...archiverTimingEnvironment(this.opts.timing),
       ARCHIVE_SHIP_MS: String(this.opts.timing.shipMs),
       ARCHIVE_MAX_LAG_SECONDS: String(this.opts.timing.alertLagSeconds),
     };

@@ -123,9 +123,12 @@ void Archiver::followOnce(const Endpoint& upstream, const std::atomic<bool>& sto
             } else if (now - lastData > kSilence) {
                 throw RedisError(ErrorKind::Io, "replication link to " + upstream.str() + " silent for 30s");
             }
-            if (spool_.hasOpenSegment() &&
-                (nowMs - spool_.openSinceMs() >= settings_.interval.count() || spool_.openBytes() >= settings_.maxSegmentBytes)) {
-                closeSegment();
+            if (spool_.hasOpenSegment()) {
+                const auto write = spool_.firstWriteAtMs();
+                if ((write && nowMs - *write >= settings_.interval.count()) || nowMs - spool_.openSinceMs() >= settings_.idleInterval.count() ||
+                    spool_.openBytes() >= settings_.maxSegmentBytes) {
+                    closeSegment();
+                }
             }
             if (now - lastAck >= 1s) {
                 link->ack(spool_.position()->offset);

@@ -19,7 +19,10 @@ struct ArchiverSettings {
     std::string user;             // an ACL user allowed PSYNC, REPLCONF and PING
     std::string password;
     std::string spoolDirectory;
-    std::chrono::milliseconds interval{1000};  // a segment closes this long after its first command
+    std::chrono::milliseconds interval{1000};  // a segment closes this long after its first write
+    // and this long after its first command when it holds no write (the idle stream's hellos and
+    // pings: closing those at `interval` would store an object every few hundred ms for nothing)
+    std::chrono::milliseconds idleInterval{10000};
     std::size_t maxSegmentBytes = 64 * 1024 * 1024;
     std::chrono::milliseconds timeout{2000};    // connect, handshake and silence on the link
     std::chrono::milliseconds rdbTimeout{600000};

@@ -14,7 +14,7 @@
 //       REFERENCE_TARGET hold the base; UNDO_CATCH_UP_MS bounds the wait for the archive
 //
 // Environment: REDIS_NODES (host[:port],...), ARCHIVER_USER, REDIS_PASSWORD, ARCHIVE_SPOOL_DIR,
-// ARCHIVE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; each server named X_TARGET (host:port or a
+// ARCHIVE_SEGMENT_MS, ARCHIVE_IDLE_SEGMENT_MS, ARCHIVE_SEGMENT_MAX_BYTES; each server named X_TARGET (host:port or a
 // Unix socket's path) with X_USER and X_PASSWORD. Passwords come only from the environment,
 // never from argv.
 #include <atomic>
@@ -58,6 +58,7 @@ int follow() {
     settings.password = env.text("REDIS_PASSWORD", "", true);
     settings.spoolDirectory = env.text("ARCHIVE_SPOOL_DIR", "", true);
     settings.interval = env.millis("ARCHIVE_SEGMENT_MS", 500, 50, 600000);
+    settings.idleInterval = env.millis("ARCHIVE_IDLE_SEGMENT_MS", 10000, 50, 600000);
     settings.maxSegmentBytes = env.size("ARCHIVE_SEGMENT_MAX_BYTES", 64 * 1024 * 1024, 1024, 1024LL * 1024 * 1024);
     env.check();
     std::signal(SIGTERM, onSignal);

@@ -1,4 +1,5 @@
 #include "archive/segment_spool.hpp"
+#include "archive/stream_units.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -58,6 +59,7 @@ json toJson(const SegmentInfo& s) {
             {"dbAtStart", s.dbAtStart},
             {"dbAtEnd", s.dbAtEnd},
             {"bytes", s.endOffset - s.startOffset},
+            {"sha256", s.sha256},
             {"marks", marks}};
 }
 
@@ -97,6 +99,7 @@ SegmentInfo readSegmentInfo(const std::string& jsonPath) {
     s.commands = j.at("commands");
     s.dbAtStart = j.at("dbAtStart");
     s.dbAtEnd = j.at("dbAtEnd");
+    s.sha256 = j.at("sha256");
     for (const auto& m : j.at("marks")) s.marks.push_back({m.at(0).get<std::uint64_t>(), m.at(1).get<std::int64_t>()});
     return s;
 }
@@ -179,13 +182,16 @@ void SegmentSpool::append(const std::vector<StreamCommand>& unit, std::int64_t r
         if (file_ == nullptr) fail("open " + path);
         open_ = s;
         openSinceMs_ = receivedAtMs;
+        firstWriteAtMs_.reset();
         openBytes_ = 0;
     }
     for (const auto& command : unit) {
         const std::string bytes = encodeCommand(command.argv);
         if (bytes.size() != command.bytes) throw std::runtime_error("replication stream: a command's bytes differ from its canonical encoding");
         if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) fail("write " + open_->name);
+        hash_.update(bytes.data(), bytes.size());
         openBytes_ += bytes.size();
+        if (!firstWriteAtMs_ && changesData(command)) firstWriteAtMs_ = receivedAtMs;
         open_->commands++;
         if (strcasecmp(command.argv[0].c_str(), "SELECT") == 0 && command.argv.size() == 2) db_ = std::stoi(command.argv[1]);
     }
@@ -204,8 +210,13 @@ std::optional<SegmentInfo> SegmentSpool::close() {
     if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail("flush " + part);
     std::fclose(file_);
     file_ = nullptr;
-    if (::rename(part.c_str(), (directory_ + "/" + open_->name + ".resp").c_str()) != 0) fail("rename " + part);
-    writeDurably(directory_, open_->name + ".json", toJson(*open_).dump() + "\n");
+    const std::string data = directory_ + "/" + open_->name + ".resp";
+    if (::rename(part.c_str(), data.c_str()) != 0) fail("rename " + part);
+    open_->sha256 = hash_.hexDigest();
+    const std::string manifest = toJson(*open_).dump() + "\n";
+    // sha256sum's format ("SUM  FILE"): the shipper signs each upload with these.
+    writeDurably(directory_, open_->name + ".sha256", open_->sha256 + "  " + open_->name + ".resp\n" + sha256Hex(manifest) + "  " + open_->name + ".json\n");
+    writeDurably(directory_, open_->name + ".json", manifest);
     writePosition();
     SegmentInfo closed = std::move(*open_);
     open_.reset();

@@ -9,6 +9,7 @@
 
 #include "archive/command_stream.hpp"
 #include "archive/replication_link.hpp"
+#include "archive/sha256.hpp"
 
 namespace redisdr::archive {
 
@@ -32,6 +33,7 @@ struct SegmentInfo {
     int dbAtStart = 0;                  // the database SELECTed where the segment starts
     int dbAtEnd = 0;                    // and where it ends (a resume from the store starts there)
     std::vector<TimeMark> marks;        // ascending, at most one per millisecond
+    std::string sha256;                 // of the .resp, checked by every download
 };
 
 // A gap: the stream between `from` and `to` is not in the archive (a full resync).
@@ -47,7 +49,9 @@ std::string segmentName(std::uint64_t startOffset, const std::string& replicatio
 // <name>.resp + <name>.json every interval (or at a size), and the position after the last
 // closed segment kept in position.json. Each file is written to a temporary name, fsynced and
 // renamed, so after a crash the spool holds closed segments and a position that agree, and
-// the bytes of an unclosed segment are simply streamed again.
+// the bytes of an unclosed segment are simply streamed again. Before the manifest, <name>.sha256
+// gives both files' checksums as sha256sum prints them, for the shipper's signed uploads; it
+// stays in the spool (the manifest carries the data's).
 class SegmentSpool {
 public:
     explicit SegmentSpool(std::string directory);
@@ -68,6 +72,9 @@ public:
     std::optional<SegmentInfo> close();
     bool hasOpenSegment() const { return open_.has_value(); }
     std::int64_t openSinceMs() const { return openSinceMs_; }
+    // When the open segment's first write arrived: a command that changes data, not the framing
+    // or a PUBLISH (Sentinel's hellos run through an idle master's stream); none if it has none.
+    std::optional<std::int64_t> firstWriteAtMs() const { return firstWriteAtMs_; }
     std::size_t openBytes() const { return openBytes_; }
 
 private:
@@ -80,7 +87,9 @@ private:
     std::optional<SegmentInfo> open_;
     std::FILE* file_ = nullptr;
     std::int64_t openSinceMs_ = 0;
+    std::optional<std::int64_t> firstWriteAtMs_;
     std::size_t openBytes_ = 0;
+    Sha256 hash_;
 };
 
 // Reading back what a spool (or a download of the archive) holds.

@@ -13,6 +13,10 @@ bool isFraming(const StreamCommand& command) {
     return isCommand(command, "SELECT") || isCommand(command, "MULTI") || isCommand(command, "EXEC") || isLinkCommand(command.argv);
 }
 
+bool changesData(const StreamCommand& command) {
+    return !isFraming(command) && !isCommand(command, "PUBLISH") && !isCommand(command, "SPUBLISH");
+}
+
 bool touchesUnnamedKeys(const StreamCommand& command) {
     return isCommand(command, "FLUSHALL") || isCommand(command, "FLUSHDB") || isCommand(command, "SWAPDB");
 }

@@ -35,6 +35,9 @@ bool isCommand(const StreamCommand& command, const char* name);
 // SELECT, MULTI, EXEC and the link's own commands: the frame around data, never data.
 bool isFraming(const StreamCommand& command);
 
+// Neither framing nor a PUBLISH or SPUBLISH: a command that changes the data.
+bool changesData(const StreamCommand& command);
+
 // A command that changes keys it does not name (FLUSHALL, FLUSHDB, SWAPDB).
 bool touchesUnnamedKeys(const StreamCommand& command);
 

@@ -1,5 +1,7 @@
 #include "archive/undo.hpp"
 
+#include <sys/stat.h>
+
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -126,6 +128,17 @@ private:
     std::vector<int> pendingDb_;
 };
 
+std::optional<timespec> modifiedAt(const std::string& directory) {
+    struct stat status {};
+    if (::stat(directory.c_str(), &status) != 0) return std::nullopt;
+    return status.st_mtim;
+}
+
+std::runtime_error notCaughtUp(std::uint64_t live, std::chrono::milliseconds waited, std::uint64_t reached) {
+    return std::runtime_error("the archive did not reach the live master's offset " + std::to_string(live) + " within " + std::to_string(waited.count()) +
+                              " ms (it holds up to " + std::to_string(reached) + "): is the archiver running? Nothing was changed");
+}
+
 }  // namespace
 
 UndoResult undo(const UndoRequest& request, const UndoServers& servers, const std::function<void(const std::string&)>& log) {
@@ -160,7 +173,21 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
     for (result.attempts = 1; result.attempts <= request.attempts; result.attempts++) {
         const std::uint64_t live = masterOffset(servers.live);
         const auto deadline = std::chrono::steady_clock::now() + request.catchUpWait;
+        std::optional<timespec> seen;
+        auto lookedAt = std::chrono::steady_clock::now();
         while (reached.offset < live) {
+            // Reading every manifest again is the cost of a look: only when a sync linked new
+            // files in, which changes the directory's modification time, or after a second (a
+            // link within the same clock tick as the last look leaves the time as it was).
+            const auto changed = modifiedAt(request.directory);
+            const auto now = std::chrono::steady_clock::now();
+            if (seen && changed && seen->tv_sec == changed->tv_sec && seen->tv_nsec == changed->tv_nsec && now - lookedAt < std::chrono::seconds(1)) {
+                if (now > deadline) throw notCaughtUp(live, request.catchUpWait, reached.offset);
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                continue;
+            }
+            seen = changed;
+            lookedAt = now;
             try {
                 const RestorePlan more = planRestore(listSegments(request.directory), listGaps(request.directory), BasePoint{reached}, std::nullopt);
                 if (more.window.endOffset >= live) {
@@ -172,11 +199,7 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
             } catch (const RestoreRefused&) {
                 // Nothing archived after `reached` yet.
             }
-            if (std::chrono::steady_clock::now() > deadline) {
-                throw std::runtime_error("the archive did not reach the live master's offset " + std::to_string(live) + " within " +
-                                         std::to_string(request.catchUpWait.count()) + " ms (it holds up to " + std::to_string(reached.offset) +
-                                         "): is the archiver running? Nothing was changed");
-            }
+            if (std::chrono::steady_clock::now() > deadline) throw notCaughtUp(live, request.catchUpWait, reached.offset);
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         candidates.resolveInto(servers.without, keys);

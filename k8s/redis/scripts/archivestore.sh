@@ -4,8 +4,8 @@
 #
 # Layout, under ARCHIVE_PREFIX (default archive), named by redis-dr-archiver (sortable by offset):
 #   <offset>-<id>.resp     the replication stream's bytes, uploaded first
-#   <offset>-<id>.sha256   their checksum
-#   <offset>-<id>.json     the segment's manifest, uploaded last: a segment exists once it does
+#   <offset>-<id>.json     the segment's manifest, with the data's sha256, uploaded last: a
+#                          segment exists once it does
 #   gap-<offset>-<id>.json a full resync: the archive holds nothing between the segment before
 #                          and this offset
 #
@@ -28,7 +28,7 @@ json_number() { sed -n "s/.*\"$2\":\\([0-9-]*\\).*/\\1/p" "$1"; }
 json_text() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1"; }
 
 # archive_fetch FROM DIR: every segment from the one holding offset FROM on, and every gap, into
-# DIR, each checked against its sha256 (and marked .checked: a later fetch into the same DIR
+# DIR, each checked against the sha256 its manifest gives (and marked .checked: a later fetch into the same DIR
 # downloads and checks only what is new). Prints how many segments DIR holds from FROM on.
 archive_fetch() {
   local from="$1" dir="$2" manifests names wanted first="" name
@@ -43,7 +43,7 @@ archive_fetch() {
   [[ -n $first ]] || first=$(head -n 1 <<<"$names")
   wanted=$(awk -v first="$first" '$0 >= first' <<<"$names")
   {
-    for name in $wanted; do [[ -e $dir/$name.checked ]] || printf '%s.resp\n%s.sha256\n%s.json\n' "$name" "$name" "$name"; done
+    for name in $wanted; do [[ -e $dir/$name.checked ]] || printf '%s.resp\n%s.json\n' "$name" "$name"; done
     for name in $(grep '^gap-' <<<"$manifests" || true); do [[ -e $dir/$name ]] || echo "$name"; done
   } >"$dir/fetch.list"
   if [[ -s $dir/fetch.list ]]; then
@@ -52,7 +52,7 @@ archive_fetch() {
   fi
   for name in $wanted; do
     [[ -e $dir/$name.checked ]] && continue
-    [[ $(sha256_of "$dir/$name.resp") == "$(cat "$dir/$name.sha256")" ]] || { log "archive segment $name: sha256 does not match"; return 1; }
+    [[ $(sha256_of "$dir/$name.resp") == "$(json_text "$dir/$name.json" sha256)" ]] || { log "archive segment $name: sha256 does not match its manifest's"; return 1; }
     : >"$dir/$name.checked"
   done
   wc -l <<<"$wanted"
@@ -68,7 +68,7 @@ archive_sync() {
   for file in "$staging"/*.json; do
     name=$(basename "$file" .json)
     [[ -e $dir/$name.json ]] && continue
-    if [[ $name != gap-* ]]; then ln -f "$staging/$name.resp" "$staging/$name.sha256" "$dir/" || return 1; fi
+    if [[ $name != gap-* ]]; then ln -f "$staging/$name.resp" "$dir/" || return 1; fi
     ln -f "$file" "$dir/" || return 1
   done
 }
