@@ -73,12 +73,12 @@ archive_sync() {
   done
 }
 
-# archive_follow FROM DIR: archive_sync until killed, ARCHIVE_FOLLOW_SECONDS (default 0.3) after
+# archive_follow FROM DIR: archive_sync until killed, ARCHIVE_FOLLOW_SECONDS (default 1) after
 # a sync that brought a segment, backing off to 2 s while none comes (each sync lists the store);
 # run in the background while undo waits for the archive to reach the live master. A failing
 # sync is logged once, with its last line, until one succeeds again.
 archive_follow() {
-  local from="$1" dir="$2" pause="${ARCHIVE_FOLLOW_SECONDS:-0.3}" idle before failing=""
+  local from="$1" dir="$2" pause="${ARCHIVE_FOLLOW_SECONDS:-1}" idle before failing=""
   idle=$pause
   while sleep "$idle"; do
     before=$(find "$dir" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l)
