@@ -277,7 +277,7 @@ describe("checking the archive against each new backup", () => {
 
 describe("the archive's metrics", () => {
   // Last in this file: the full resync it forces leaves a gap no restore above could cross.
-  it("pushes how far the store reaches and the lag threshold, and after a full resync the gap", async () => {
+  it("pushes how far the store reaches and the lag threshold, and after a full resync the gap and a new base", async () => {
     const master = await masterOf();
     const started = Date.now();
     await ackedWrites(master, "pushed:", 20, new Map());
@@ -290,6 +290,11 @@ describe("the archive's metrics", () => {
     expect(await pushed("redis_dr_archive_spool_segments")).toBeGreaterThanOrEqual(0);
     expect(await pushed("redis_dr_archive_last_gap_timestamp_seconds")).toBeUndefined();
 
+    const quiet = await runBackupScript(job, ["run", "--after-gap"]);
+    expect(quiet.code, quiet.output).toBe(0);
+    expect(quiet.output).toContain("after-gap: the archive has recorded no gap; nothing to do");
+    expect(backupIdFrom(quiet.output)).toBeUndefined();
+
     // A position no replica's history holds: the archiver gets a full resync and records a gap.
     await archiver.stop();
     const spool = path.join(baseDir, "spool");
@@ -298,7 +303,16 @@ describe("the archive's metrics", () => {
     await archiver.start();
     await waitFor("the shipper to push the gap", async () => (await pushed("redis_dr_archive_last_gap_timestamp_seconds")) !== undefined, 60_000);
     expect((await pushed("redis_dr_archive_last_gap_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(beforeGap);
-    expect(fs.readFileSync(path.join(baseDir, "archive-ship.log"), "utf8")).toMatch(/shipped a gap record: gap-\d{20}-[0-9a-f]{40}\.json/);
+    await waitFor("the shipper to store the gap record", async () => /shipped a gap record: gap-\d{20}-[0-9a-f]{40}\.json/.test(fs.readFileSync(path.join(baseDir, "archive-ship.log"), "utf8")), 30_000);
+    // No restore crosses the gap: the after-gap run takes a new base at once, and only once.
+    const afterGap = await runBackupScript(job, ["run", "--after-gap"]);
+    expect(afterGap.code, afterGap.output).toBe(0);
+    expect(afterGap.output).toMatch(/after-gap: the archive has a gap at \S+ \(offset \d+\) and no backup since \(newest \d{8}T\d{6}Z\): taking a new base now/);
+    const base = backupIdFrom(afterGap.output)!;
+    expect(idTime(base)).toBeGreaterThanOrEqual(Math.floor(beforeGap / 1000) * 1000);
+    const again = await runBackupScript(job, ["run", "--after-gap"]);
+    expect(again.output).toContain(`after-gap: backup ${base} was taken after the newest gap`);
+    expect(backupIdFrom(again.output)).toBeUndefined();
     // Every archive metric an alert rule names is one the shipper pushes.
     const ruled = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis_dr_archive_[a-z_]+\b/g) ?? [])));
     expect(ruled.size).toBe(3);

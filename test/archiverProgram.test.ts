@@ -35,6 +35,8 @@ describe("the archiver under Pulumi mocks", () => {
     expect(env.REDIS_NODES!.value).toBe(podFqdns(cfg).map((f) => `${f}:${REDIS_PORT}`).join(","));
     expect(env.ARCHIVER_USER!.value).toBe("archiver");
     expect(env.ARCHIVE_SEGMENT_MS!.value).toBe("200");
+    // A segment of pings and hellos only waits the replica ping period the redis.conf sets.
+    expect(env.ARCHIVE_IDLE_SEGMENT_MS!.value).toBe(String(REPLICA_PING_PERIOD_SECONDS * 1000));
     expect(env.REDIS_PASSWORD!.value).toBeUndefined();
     expect(env.REDIS_PASSWORD!.valueFrom!.secretKeyRef).toEqual({ name: "redis-auth", key: roleSecretKeys("archiver").current });
   });

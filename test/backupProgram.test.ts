@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../config/load";
-import { BACKUP_SELECTOR } from "../k8s/backup/backupJob";
+import { AFTER_GAP_CRONJOB_NAME, BACKUP_SELECTOR, CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { isSecretWrapper, plain } from "./helpers/k8sObjects";
 import { MOCK_BUCKET_SUFFIX, MOCK_OBJECT_KEY, one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 import { rawStackConfig } from "./helpers/stackConfig";
@@ -50,7 +50,7 @@ describe("backups under Pulumi mocks", () => {
   });
 
   it("runs backup.sh hourly from a CronJob, one run at a time, with rclone and the archiver copied in and the key by reference", () => {
-    const cron = plain(one(rendered, T.cronJob).inputs);
+    const cron = plain(one(rendered, T.cronJob, CRONJOB_NAME).inputs);
     expect(cron.spec).toMatchObject({ schedule: "0 * * * *", timeZone: "Etc/UTC", concurrencyPolicy: "Forbid" });
     const pod = cron.spec.jobTemplate.spec.template.spec;
     expect(pod.restartPolicy).toBe("Never");
@@ -74,6 +74,19 @@ describe("backups under Pulumi mocks", () => {
     // A run that hangs is stopped at the deadline retention also waits for.
     expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(1800);
     expect(env.PUSHGATEWAY).toBeUndefined();
+  });
+
+  it("takes a new base within a minute of an archive gap: the same pod, every minute, backup.sh run --after-gap", () => {
+    const scheduled = plain(one(rendered, T.cronJob, CRONJOB_NAME).inputs);
+    const afterGap = plain(one(rendered, T.cronJob, AFTER_GAP_CRONJOB_NAME).inputs);
+    expect(afterGap.spec).toMatchObject({ schedule: "* * * * *", concurrencyPolicy: "Forbid" });
+    const container = afterGap.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["bash", "/scripts/backup.sh", "run", "--after-gap"]);
+    // Everything else is the scheduled run's: image, environment, Secrets, tools, labels (the network policy's selector).
+    const { command: _a, ...rest } = container;
+    const { command: _b, ...scheduledRest } = scheduled.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(rest).toEqual(scheduledRest);
+    expect(afterGap.spec.jobTemplate.spec.template.metadata.labels).toEqual(scheduled.spec.jobTemplate.spec.template.metadata.labels);
   });
 
   it("lets the backup job's pods reach Redis and Sentinel", () => {
@@ -108,14 +121,14 @@ describe("backups under Pulumi mocks", () => {
       { bucketName: BUCKET, region: "us-sea", permissions: "read_write" },
       { bucketName: RESTORE.bucket, region: RESTORE.region, permissions: "read_only" },
     ]);
-    const job = plain(one(restoring, T.cronJob).inputs).spec.jobTemplate.spec.template.spec.containers[0];
+    const job = plain(one(restoring, T.cronJob, CRONJOB_NAME).inputs).spec.jobTemplate.spec.template.spec.containers[0];
     expect(envOf(job).PUSHGATEWAY).toEqual({ name: "PUSHGATEWAY", value: "pushgateway.monitoring.svc:9091" });
   });
 
   it("takes a suspect backup only when restoreFrom.allowSuspect says so", async () => {
     const told = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, allowSuspect: true }), "redis-dr:backupShrinkAlarmPercent": "80" });
     expect(envOf(plain(one(told, T.statefulSet).inputs).spec.template.spec.initContainers[2]).ALLOW_SUSPECT).toEqual({ name: "ALLOW_SUSPECT", value: "1" });
-    expect(envOf(plain(one(told, T.cronJob).inputs).spec.jobTemplate.spec.template.spec.containers[0]).BACKUP_SHRINK_ALARM_PERCENT).toEqual({ name: "BACKUP_SHRINK_ALARM_PERCENT", value: "80" });
+    expect(envOf(plain(one(told, T.cronJob, CRONJOB_NAME).inputs).spec.jobTemplate.spec.template.spec.containers[0]).BACKUP_SHRINK_ALARM_PERCENT).toEqual({ name: "BACKUP_SHRINK_ALARM_PERCENT", value: "80" });
   });
 
   it("with restoreFrom.at and skip, replays the archive to that time leaving those commands out", async () => {

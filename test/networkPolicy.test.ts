@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { APP_COMPONENT, APP_PORT_NAMES } from "../k8s/appTier";
 import { endpointPort, hostPortEgress } from "../k8s/networkPolicy";
 import { EXPORTER_PORTS } from "../k8s/redis/exporters";
@@ -41,7 +42,7 @@ function cluster(rendered: RenderedStack): Cluster {
     policies,
     redis: pod(plain(one(rendered, T.statefulSet).inputs).spec.template.metadata.labels, "10.2.0.11"),
     app: pod(plain(one(rendered, T.deployment).inputs).spec.template.metadata.labels, "10.2.1.20"),
-    backup: pod(plain(one(rendered, T.cronJob).inputs).spec.jobTemplate.spec.template.metadata.labels, "10.2.2.30"),
+    backup: pod(plain(one(rendered, T.cronJob, CRONJOB_NAME).inputs).spec.jobTemplate.spec.template.metadata.labels, "10.2.2.30"),
     archiver: pod(plain(one(rendered, T.deployment, "redis-archiver").inputs).spec.template.metadata.labels, "10.2.2.31"),
     dns: { namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.2.0.2" },
     prometheus: { namespace: "monitoring", labels: { app: "prometheus" }, ip: "10.2.3.40" },

@@ -12,6 +12,28 @@ import { BackupSettings, backupJobVariables, STORE_KEY_VARIABLES, STORE_SECRET_K
 export const BACKUP_COMPONENT = "redis-backup";
 export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
 export const CRONJOB_NAME = "redis-backup";
+/**
+ * A new base as soon as the archive records a gap (a full resync): no restore crosses one, so
+ * until a backup exists after it, nothing archived since is in reach. Every minute it reads one
+ * object (the newest gap) and the backup list, and runs only when a gap is newer than every
+ * verified backup.
+ */
+export const AFTER_GAP_CRONJOB_NAME = "redis-backup-after-gap";
+
+/** A CronJob of backup.sh: its name, schedule (UTC) and arguments. */
+export interface BackupCronPlan {
+  name: string;
+  schedule: string;
+  args: string[];
+}
+
+/** The scheduled run and the after-gap one: the CronJobs here and the local schedule (local/backup/schedule.ts). */
+export function backupCronPlans(settings: Pick<BackupSettings, "schedule">): BackupCronPlan[] {
+  return [
+    { name: CRONJOB_NAME, schedule: settings.schedule, args: ["run"] },
+    { name: AFTER_GAP_CRONJOB_NAME, schedule: "* * * * *", args: ["run", "--after-gap"] },
+  ];
+}
 const SCRATCH_PATH = "/scratch";
 
 /** The bucket, as the pods see it: its location, and the Secret that holds its key. */
@@ -57,6 +79,7 @@ export function storeEnv(store: BackupStoreRef): pulumi.Input<k8s.types.input.co
  */
 export class BackupJob extends pulumi.ComponentResource {
   readonly cronJob: k8s.batch.v1.CronJob;
+  readonly afterGapCronJob: k8s.batch.v1.CronJob;
 
   constructor(name: string, args: BackupJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:BackupJob", name, {}, opts);
@@ -64,12 +87,12 @@ export class BackupJob extends pulumi.ComponentResource {
     const labels = labelsFor(BACKUP_COMPONENT);
     const secretEnv = (envName: string, key: string) => ({ name: envName, valueFrom: { secretKeyRef: { name: scripts.secretName, key } } });
 
-    this.cronJob = new k8s.batch.v1.CronJob(
-      CRONJOB_NAME,
+    const cronJob = ({ name: cronJobName, schedule, args: runArgs }: BackupCronPlan) => new k8s.batch.v1.CronJob(
+      cronJobName,
       {
-        metadata: { name: CRONJOB_NAME, namespace, labels },
+        metadata: { name: cronJobName, namespace, labels },
         spec: {
-          schedule: args.settings.schedule,
+          schedule,
           timeZone: "Etc/UTC",
           concurrencyPolicy: "Forbid",
           // A run missed by more than this (controller down, cluster busy) is skipped, not bunched up.
@@ -94,7 +117,7 @@ export class BackupJob extends pulumi.ComponentResource {
                       name: "backup",
                       image: redis.redisImage,
                       imagePullPolicy: "IfNotPresent",
-                      command: ["bash", `${POD_PATHS.scripts}/backup.sh`, "run"],
+                      command: ["bash", `${POD_PATHS.scripts}/backup.sh`, ...runArgs],
                       env: [
                         { name: POD_NAME_VARIABLE, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                         ...Object.entries(scriptEnvironment(redis)).map(([envName, value]) => ({ name: envName, value })),
@@ -131,8 +154,9 @@ export class BackupJob extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    [this.cronJob, this.afterGapCronJob] = backupCronPlans(args.settings).map(cronJob) as [k8s.batch.v1.CronJob, k8s.batch.v1.CronJob];
 
-    // The job only connects out: to Sentinel and a replica, the bucket and the Pushgateway.
+    // The jobs only connect out: to Sentinel and a replica, the bucket and the Pushgateway.
     isolatingPolicy(
       CRONJOB_NAME,
       {

@@ -96,7 +96,7 @@ LC_COLLATE=C
 # One pass: what the archiver has closed (its manifest is renamed in last), data first and
 # manifests last, so that no manifest is ever in the store before its data.
 ship_once() {
-  local names=() gaps=() path name started=$EPOCHREALTIME data=() manifests=() shipped=() sum line
+  local names=() gaps=() path name started=$EPOCHREALTIME data=() manifests=() records=() shipped=() sum line
   for path in "$ARCHIVE_SPOOL_DIR"/*.json; do
     name=${path##*/}
     if [[ $name =~ ^$SEGMENT_NAME\.json$ ]]; then
@@ -111,15 +111,18 @@ ship_once() {
       <"$ARCHIVE_SPOOL_DIR/$name.sha256" || { log "segment $name has no checksums beside its manifest"; return 1; }
     shipped+=("$ARCHIVE_SPOOL_DIR/$name.sha256" "$ARCHIVE_SPOOL_DIR/$name.resp" "$ARCHIVE_SPOOL_DIR/$name.json")
   done
-  for name in "${gaps[@]}"; do shipped+=("$ARCHIVE_SPOOL_DIR/$name"); done
-  data+=("${manifests[@]}")
-  { ((${#data[@]} == 0)) || printf '%s\n' "${data[@]}"; ((${#gaps[@]} == 0)) || sha256sum -- "${gaps[@]/#/$ARCHIVE_SPOOL_DIR/}"; } | archive_upload || return 1
-  ((${#names[@]} == 0)) || record_shipped "$ARCHIVE_SPOOL_DIR/${names[-1]}.json" "$started"
   for name in "${gaps[@]}"; do
+    records+=("$ARCHIVE_SPOOL_DIR/$name")
     read -r line <"$ARCHIVE_SPOOL_DIR/$name"
-    # The archive's very first full sync has nothing before it: its start, not a gap.
-    [[ $line == *'"fromReplicationId":""'* ]] || { json_field "$line" atMs && newest_gap_ms=$JSON_FIELD; }
+    # The archive's very first full sync has nothing before it: its start, not a gap. A real
+    # one is also stored under a fixed name, which the after-gap backup run reads with one GET.
+    [[ $line == *'"fromReplicationId":""'* ]] || { json_field "$line" atMs && newest_gap_ms=$JSON_FIELD && cp "$ARCHIVE_SPOOL_DIR/$name" "$ARCHIVE_SPOOL_DIR/$NEWEST_GAP"; }
   done
+  [[ ! -e $ARCHIVE_SPOOL_DIR/$NEWEST_GAP ]] || records+=("$ARCHIVE_SPOOL_DIR/$NEWEST_GAP")
+  data+=("${manifests[@]}")
+  { ((${#data[@]} == 0)) || printf '%s\n' "${data[@]}"; ((${#records[@]} == 0)) || sha256sum -- "${records[@]}"; } | archive_upload || return 1
+  shipped+=("${records[@]}")
+  ((${#names[@]} == 0)) || record_shipped "$ARCHIVE_SPOOL_DIR/${names[-1]}.json" "$started"
   rm -f "${shipped[@]}"
   ((${#gaps[@]} == 0)) || log "shipped a gap record: ${gaps[*]}"
 }

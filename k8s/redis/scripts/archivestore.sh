@@ -8,6 +8,8 @@
 #                          segment exists once it does
 #   gap-<offset>-<id>.json a full resync: the archive holds nothing between the segment before
 #                          and this offset
+#   newest-gap.json        a copy of the newest gap record after the archive's start: what the
+#                          after-gap backup run (backup.sh run --after-gap) reads
 #
 #   ARCHIVER   the redis-dr-archiver binary (default: on PATH)
 
@@ -15,7 +17,20 @@ ARCHIVE_PREFIX="${ARCHIVE_PREFIX:-archive}"
 ARCHIVER="${ARCHIVER:-redis-dr-archiver}"
 SEGMENT_NAME='[0-9]{20}-[0-9a-f]{40}'
 
+NEWEST_GAP=newest-gap.json
+
 archive_path() { printf 'store:%s/%s' "$BACKUP_BUCKET" "$ARCHIVE_PREFIX"; }
+
+# archive_newest_gap: "OFFSET MS" of the newest gap after the archive's start (where the archive
+# continues, and when it was recorded), from one read of newest-gap.json; nothing when none.
+archive_newest_gap() {
+  local record
+  record=$(rclone_quiet cat "$(archive_path)/$NEWEST_GAP" 2>/dev/null) || return 0
+  [[ $record =~ \"toOffset\":([0-9]+) ]] || return 0
+  printf '%s ' "${BASH_REMATCH[1]}"
+  [[ $record =~ \"atMs\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+  return 0
+}
 
 # Every manifest in the store (segments and gaps), sorted.
 archive_manifests() { rclone_quiet lsf --files-only --include '*.json' "$(archive_path)" 2>/dev/null | sort; }

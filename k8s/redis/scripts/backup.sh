@@ -4,6 +4,7 @@
 # all run this one file.
 #
 #   run              take, verify from the store, apply retention, push metrics (the CronJob)
+#   run --after-gap  the same, only when the archive recorded a gap since the newest backup
 #   take             copy an RDB from the most up-to-date healthy replica (never the master),
 #                    check it, sample it, upload it and its manifest; prints the id
 #   verify ID        download ID from the store, check its sha256, load it into a scratch
@@ -318,6 +319,26 @@ cmd_run() {
   echo "$id"
 }
 
+# cmd_run_after_gap: cmd_run, only when the archive recorded a gap after the newest verified
+# backup's offset: no restore crosses a gap, so until a base exists after it nothing archived
+# since is in reach (the after-gap CronJob, every minute; a suspect base counts, or a shrink
+# would bring a run every minute).
+cmd_run_after_gap() {
+  local gap offset when newest
+  gap=$(archive_newest_gap)
+  [[ -n $gap ]] || { log "after-gap: the archive has recorded no gap; nothing to do"; return 0; }
+  offset=${gap% *}
+  when=$(date -u -d "@$((${gap#* } / 1000))" +%Y-%m-%dT%H:%M:%SZ)
+  newest=$(store_verified | tail -n 1)
+  new_workdir
+  if [[ -n $newest ]] && store_get "$newest" manifest.json "$WORK/newest.json" && (($(manifest_field "$WORK/newest.json" replicationOffset) >= offset)); then
+    log "after-gap: backup $newest was taken after the newest gap (at $when, offset $offset); nothing to do"
+    return 0
+  fi
+  log "after-gap: the archive has a gap at $when (offset $offset) and no backup since${newest:+ (newest $newest)}: taking a new base now"
+  cmd_run
+}
+
 # run_archive_check ID: archive_verify, whose verdict goes to the metrics and the log, never to
 # the run's outcome: the new backup is good either way, and it is the next check's base.
 run_archive_check() {
@@ -354,7 +375,7 @@ resolve_backup() {
 }
 
 case "${1:-}" in
-  run) cmd_run ;;
+  run) if [[ ${2:-} == --after-gap ]]; then cmd_run_after_gap; else cmd_run; fi ;;
   take) cmd_take ;;
   verify) cmd_verify "${2:-}" ;;
   list) cmd_list ;;
@@ -379,5 +400,5 @@ case "${1:-}" in
   accept) cmd_accept "${2:-}" ;;
   log) shift; cmd_log "$@" ;;
   undo) shift; cmd_undo "$@" ;;
-  *) echo "usage: backup.sh run|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
+  *) echo "usage: backup.sh run [--after-gap]|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
 esac
