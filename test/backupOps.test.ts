@@ -1,3 +1,4 @@
+import { CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { describe, expect, it } from "vitest";
 import { Job } from "kubernetes-models/batch/v1";
 import { BackupRunner, backupCommand, jobFromCronJob, loggedOffsets, undoReport } from "../ops/backup";
@@ -8,7 +9,7 @@ import { one, renderStack } from "./helpers/pulumiMocks";
 describe("ops backup", () => {
   it("runs backup.sh in a one-off Job that is the CronJob's own pod with another command", async () => {
     const rendered = await renderStack("dev");
-    const cron = plain(one(rendered, "kubernetes:batch/v1:CronJob").inputs);
+    const cron = plain(one(rendered, "kubernetes:batch/v1:CronJob", CRONJOB_NAME).inputs);
     const job = jobFromCronJob(cron, ["restore", "latest"], "redis-backup-restore-x") as any;
     expect(() => new Job(job).validate()).not.toThrow();
     expect(job.metadata).toMatchObject({ name: "redis-backup-restore-x", namespace: "redis-dr" });

@@ -5,6 +5,7 @@ import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
 import { NODE_FIREWALL_DEFAULT_RULES } from "../infra/nodeFirewall";
 import { APP_COMPONENT, NODEBALANCER_DETECTION_SECONDS, SHUTDOWN_DRAIN_SECONDS } from "../k8s/appTier";
 import { AlertRuleGroup, alertRuleGroups } from "../k8s/monitoring";
+import { AFTER_GAP_CRONJOB_NAME, CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { roleSecretKeys, SCRIPT_DIR, SECRET_KEYS } from "../k8s/redis/render";
 import { ACL_USERS, renderAclUsers, ROLE_USERS } from "../k8s/redis/acl";
 import { ROLE_PASSWORD_KEYS } from "../config/load";
@@ -117,6 +118,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
         "networking.k8s.io/v1:NetworkPolicy redis-dr-app <- app",
         "core/v1:Secret redis-backup-store <- workloads",
         "batch/v1:CronJob redis-backup <- backup",
+        "batch/v1:CronJob redis-backup-after-gap <- backup",
         "networking.k8s.io/v1:NetworkPolicy redis-backup <- backup",
         "apps/v1:Deployment redis-archiver <- archiver",
         "networking.k8s.io/v1:NetworkPolicy redis-archiver <- archiver",
@@ -126,7 +128,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
 
   it("renders every Kubernetes object valid against the Kubernetes OpenAPI schema", () => {
     const objects = rendered.resources.filter(isKubernetesObject);
-    expect(objects.length).toBe(20);
+    expect(objects.length).toBe(21);
     for (const object of objects) expect(() => validateAgainstSchema(object), object.name).not.toThrow();
   });
 
@@ -370,7 +372,9 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
 
   it("hands the Sentinels' own password to no workload but the Redis pods' redis and sentinel containers", () => {
     expect(JSON.stringify(plain(one(rendered, T.deployment).inputs))).not.toContain(SECRET_KEYS.sentinelPassword);
-    expect(JSON.stringify(plain(one(rendered, "kubernetes:batch/v1:CronJob").inputs))).not.toContain(SECRET_KEYS.sentinelPassword);
+    const cronJobs = byType(rendered, "kubernetes:batch/v1:CronJob");
+    expect(cronJobs.map((c) => c.name).sort()).toEqual([CRONJOB_NAME, AFTER_GAP_CRONJOB_NAME].sort());
+    for (const cronJob of cronJobs) expect(JSON.stringify(plain(cronJob.inputs)), cronJob.name).not.toContain(SECRET_KEYS.sentinelPassword);
     for (const name of ["redis-exporter", "sentinel-exporter"]) expect(JSON.stringify(container(rendered, T.statefulSet, name))).not.toContain(SECRET_KEYS.sentinelPassword);
   });
 

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACL_USERS } from "../k8s/redis/acl";
 import {
@@ -77,7 +78,7 @@ describe("the Redis pod environment contract", () => {
   });
 
   it("gives the backup CronJob what lib.sh and the store require, its passwords by secretKeyRef", () => {
-    const job = plain(one(rendered, "kubernetes:batch/v1:CronJob").inputs).spec.jobTemplate.spec.template.spec.containers[0];
+    const job = plain(one(rendered, "kubernetes:batch/v1:CronJob", CRONJOB_NAME).inputs).spec.jobTemplate.spec.template.spec.containers[0];
     const env = envOf(job);
     expect(requiredBy(["lib.sh", "objectstore.sh"]).filter((name) => !(name in env))).toEqual([]);
     for (const [variable, value] of Object.entries(scriptEnvironment(prodCfg))) expect(env[variable]!.value).toBe(value);
