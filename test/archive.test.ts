@@ -135,6 +135,10 @@ describe("restore to a time from a backup and the continuous archive", () => {
     await ackedWrites(await masterOf(), "outage:", 200, acked);
     const shipLog = path.join(baseDir, "archive-ship.log");
     await waitFor("the shipper to report the failed upload", async () => /upload failed; [1-9]\d* segment\(s\) wait in the spool/.test(fs.readFileSync(shipLog, "utf8")), 30_000);
+    // A store it cannot read is a failed after-gap run, not "no gap".
+    const unreadable = await runBackupScript(job, ["run", "--after-gap"]);
+    expect(unreadable.code).not.toBe(0);
+    expect(unreadable.output).toContain("after-gap: the store cannot be read; no run");
     await store.start();
     // A time inside the window: the archive covers up to its newest command, so one more write follows it.
     await pause(1100);

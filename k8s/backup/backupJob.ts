@@ -15,8 +15,8 @@ export const CRONJOB_NAME = "redis-backup";
 /**
  * A new base as soon as the archive records a gap (a full resync): no restore crosses one, so
  * until a backup exists after it, nothing archived since is in reach. Every minute it reads one
- * object (the newest gap) and the backup list, and runs only when a gap is newer than every
- * verified backup.
+ * object (the newest gap), the backup list and the newest verified backup's manifest, and runs
+ * only when the gap is past that backup's offset.
  */
 export const AFTER_GAP_CRONJOB_NAME = "redis-backup-after-gap";
 

@@ -23,9 +23,12 @@ archive_path() { printf 'store:%s/%s' "$BACKUP_BUCKET" "$ARCHIVE_PREFIX"; }
 
 # archive_newest_gap: "OFFSET MS" of the newest gap after the archive's start (where the archive
 # continues, and when it was recorded), from one read of newest-gap.json; nothing when none.
+# Exit 1 when the store cannot be read.
 archive_newest_gap() {
-  local record
-  record=$(rclone_quiet cat "$(archive_path)/$NEWEST_GAP" 2>/dev/null) || return 0
+  local record rc=0
+  record=$(rclone_quiet cat "$(archive_path)/$NEWEST_GAP" 2>/dev/null) || rc=$?
+  # rclone's 3 and 4 are "directory not found" and "file not found": no gap stored yet.
+  ((rc == 0 || rc == 3 || rc == 4)) || { log "cannot read $NEWEST_GAP in $(archive_path) (rclone exit $rc)"; return 1; }
   [[ $record =~ \"toOffset\":([0-9]+) ]] || return 0
   printf '%s ' "${BASH_REMATCH[1]}"
   [[ $record =~ \"atMs\":([0-9]+) ]] && echo "${BASH_REMATCH[1]}"

@@ -325,7 +325,7 @@ cmd_run() {
 # would bring a run every minute).
 cmd_run_after_gap() {
   local gap offset when newest
-  gap=$(archive_newest_gap)
+  gap=$(archive_newest_gap) || { log "after-gap: the store cannot be read; no run"; return 1; }
   [[ -n $gap ]] || { log "after-gap: the archive has recorded no gap; nothing to do"; return 0; }
   offset=${gap% *}
   when=$(date -u -d "@$((${gap#* } / 1000))" +%Y-%m-%dT%H:%M:%SZ)
