@@ -1,5 +1,7 @@
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import S3rver from "s3rver";
+import * as path from "path";
+import { pathToFileURL } from "url";
 import { STORE_KEY_VARIABLES, storeVariables } from "../../k8s/backup/settings";
 
 /** How a backup script reaches an S3-compatible store: rclone's remote "store", from the environment. */
@@ -29,7 +31,7 @@ const LOCAL_KEY = "S3RVER";
  * on loopback whose state lives in a directory of its own, kept across `npm start --fresh`.
  */
 export class LocalObjectStore {
-  private server: S3rver | undefined;
+  private server: ChildProcess | undefined;
 
   constructor(
     readonly directory: string,
@@ -42,18 +44,37 @@ export class LocalObjectStore {
     return { endpoint: `http://${this.address}:${this.port}`, bucket: this.bucket, accessKeyId: LOCAL_KEY, secretAccessKey: LOCAL_KEY, region: "local" };
   }
 
+  /** Starts s3rver in a process of its own (objectStoreServer.ts says why) and waits until it serves. */
   async start(): Promise<ObjectStoreAccess> {
     fs.mkdirSync(this.directory, { recursive: true });
-    this.server = new S3rver({ address: this.address, port: this.port, directory: this.directory, silent: true, configureBuckets: [{ name: this.bucket, configs: [] }] });
-    await this.server.run();
+    const options = JSON.stringify({ directory: this.directory, address: this.address, port: this.port, bucket: this.bucket });
+    const child = spawn(process.execPath, ["--import", TSX_LOADER, path.join(__dirname, "objectStoreServer.ts"), options], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`the local object store on ${this.address}:${this.port} did not start (exit ${code}): ${stderr.trim()}`));
+      child.once("exit", exited);
+      child.stdout!.once("data", () => {
+        child.off("exit", exited);
+        resolve();
+      });
+    });
+    this.server = child;
     return this.access;
   }
 
   async stop(): Promise<void> {
-    await this.server?.close();
+    const child = this.server;
     this.server = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
   }
 }
+
+/** tsx's loader, so the server's own process runs its TypeScript as this one does. */
+const TSX_LOADER = pathToFileURL(require.resolve("tsx")).href;
 
 /** Where `npm start` keeps a stack's "other region": .local/<stack>/objects, which --fresh keeps. */
 export const LOCAL_STORE_DIR = "objects";

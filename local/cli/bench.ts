@@ -128,7 +128,7 @@ async function measureArchiveOverhead(
   const job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
   const archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "archive", "spool"), timing: archiveTiming(cfg) });
   const lines = [
-    `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in the bench's own process, on the same cores) vs off (above)`,
+    `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in a process of its own, on the same cores) vs off (above)`,
     "",
     "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms | CPU % of a core: archiver, shipper, store |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
