@@ -25,8 +25,8 @@ import { startPushgateway } from "./helpers/pushgateway";
 // archive.sh shipping its segments to an S3-compatible server, and backup.sh restoring the
 // state at a time from a verified backup plus the archive.
 // Segments of a second, not a quarter: this file checks what the archive holds and replays, not
-// how soon (the drills measure that), and a quarter of the objects keeps the in-process S3
-// stand-in, which walks its whole directory on every listing, responsive beside the suite.
+// how soon (the drills measure that), and a quarter of the objects keeps the S3 stand-in, which
+// walks its whole directory on every listing, responsive beside the suite.
 const cfg = { ...FAST_FAILOVER_CFG, archiveIntervalMs: 4000 };
 const creds = TEST_CREDENTIALS;
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-archive-test-"));
@@ -160,6 +160,33 @@ describe("restore to a time from a backup and the continuous archive", () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(/cannot restore to \S+: the archive covers offsets \d+\.\.\d+, up to \S+/);
   }, 60_000);
+});
+
+describe("the archive's checksums", () => {
+  it("refuses a restore when a stored segment's data does not match its manifest's sha256", async () => {
+    expect((await runBackupScript(job, ["run"])).code).toBe(0);
+    const master = await masterOf();
+    await ackedWrites(master, "checksum:", 20, new Map());
+    await waitShipped(master);
+    const dir = path.join(store.directory, store.bucket, "archive");
+    const stored = fs.readdirSync(dir).filter((f) => /^\d{20}-[0-9a-f]{40}\.resp\._S3rver_object$/.test(f)).sort();
+    const data = path.join(dir, stored.at(-1)!);
+    const original = fs.readFileSync(data);
+    // One bit flipped in what the store holds, its own MD5 (the ETag rclone checks) recomputed:
+    // a store that serves intact what it holds, but not what was shipped.
+    const altered = Buffer.from(original);
+    altered[altered.length - 1]! ^= 1;
+    fs.writeFileSync(data, altered);
+    fs.rmSync(`${data}.md5`, { force: true });
+    try {
+      const result = await runBackupScript(job, ["restore", "--at", "latest"]);
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain(`archive segment ${path.basename(data).split(".")[0]}: sha256 does not match its manifest's`);
+    } finally {
+      fs.writeFileSync(data, original);
+      fs.rmSync(`${data}.md5`, { force: true });
+    }
+  }, 120_000);
 });
 
 describe("finding and undoing a bad write with the archive", () => {

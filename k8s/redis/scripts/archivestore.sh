@@ -46,10 +46,11 @@ json_number() { sed -n "s/.*\"$2\":\\([0-9-]*\\).*/\\1/p" "$1"; }
 json_text() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" "$1"; }
 
 # archive_fetch FROM DIR: every segment from the one holding offset FROM on, and every gap, into
-# DIR, each checked against the sha256 its manifest gives (and marked .checked: a later fetch into the same DIR
-# downloads and checks only what is new). Prints how many segments DIR holds from FROM on.
+# DIR, each checked against the sha256 its manifest gives (and marked .checked: a later fetch
+# into the same DIR downloads and checks only what is new). Prints how many segments DIR holds
+# from FROM on.
 archive_fetch() {
-  local from="$1" dir="$2" manifests names wanted first="" name
+  local from="$1" dir="$2" manifests names wanted first="" name fresh=()
   mkdir -p "$dir"
   manifests=$(archive_manifests)
   names=$(grep -E "^$SEGMENT_NAME\\.json\$" <<<"$manifests" | sed 's/\.json$//' || true)
@@ -60,35 +61,50 @@ archive_fetch() {
   # None starts at or before FROM: fetch from the oldest, and the replay names what is missing.
   [[ -n $first ]] || first=$(head -n 1 <<<"$names")
   wanted=$(awk -v first="$first" '$0 >= first' <<<"$names")
+  for name in $wanted; do [[ -e $dir/$name.checked ]] || fresh+=("$name"); done
   {
-    for name in $wanted; do [[ -e $dir/$name.checked ]] || printf '%s.resp\n%s.json\n' "$name" "$name"; done
+    for name in "${fresh[@]}"; do printf '%s.resp\n%s.json\n' "$name" "$name"; done
     for name in $(grep '^gap-' <<<"$manifests" || true); do [[ -e $dir/$name ]] || echo "$name"; done
   } >"$dir/fetch.list"
   if [[ -s $dir/fetch.list ]]; then
     # Segments are small and many: more transfers at once than rclone's 4.
     rclone_quiet copy --no-traverse --transfers 16 --checkers 16 --files-from "$dir/fetch.list" "$(archive_path)" "$dir" || { log "download of the archive failed"; return 1; }
   fi
-  for name in $wanted; do
-    [[ -e $dir/$name.checked ]] && continue
-    [[ $(sha256_of "$dir/$name.resp") == "$(json_text "$dir/$name.json" sha256)" ]] || { log "archive segment $name: sha256 does not match its manifest's"; return 1; }
-    : >"$dir/$name.checked"
-  done
+  ((${#fresh[@]} == 0)) || archive_check_sums "$dir" "${fresh[@]}" || return 1
   wc -l <<<"$wanted"
 }
 
+# archive_check_sums DIR NAME...: each segment's data against the sha256 in its manifest, in a
+# few processes (a fork per segment was most of a large fetch), then marked .checked.
+archive_check_sums() {
+  local dir="$1" expected actual bad
+  shift
+  # "NAME SHA256" from each side; a manifest without a sum matches nothing.
+  # shellcheck disable=SC2016 # awk, not shell
+  expected=$(cd "$dir" && printf '%s.json\n' "$@" | xargs awk 'match($0, /"sha256":"[0-9a-f]+"/) { print substr(FILENAME, 1, length(FILENAME) - 5), substr($0, RSTART + 10, RLENGTH - 11) }' | sort)
+  actual=$(cd "$dir" && printf '%s.resp\n' "$@" | xargs sha256sum | awk '{ print substr($2, 1, length($2) - 5), $1 }' | sort)
+  bad=$(comm -13 <(echo "$expected") <(echo "$actual") | head -n 1)
+  [[ -z $bad ]] || { log "archive segment ${bad% *}: sha256 does not match its manifest's"; return 1; }
+  (cd "$dir" && printf '%s.checked\n' "$@" | xargs touch)
+}
+
 # archive_sync FROM DIR: archive_fetch into DIR.incoming, then each whole, checked segment (and
-# gap) linked into DIR, its manifest last, so a reader of DIR never sees half a segment. The
-# staging copies stay: the next sync downloads only what is new.
+# gap) linked into DIR, every segment's data before any manifest, so a reader of DIR never sees
+# half a segment. The staging copies stay: the next sync downloads only what is new.
 archive_sync() {
-  local from="$1" dir="$2" staging="$2.incoming" file name
+  local from="$1" dir="$2" staging="$2.incoming" file name data=() manifests=()
   mkdir -p "$dir"
   archive_fetch "$from" "$staging" >/dev/null || return 1
   for file in "$staging"/*.json; do
-    name=$(basename "$file" .json)
+    name=${file##*/}
+    name=${name%.json}
     [[ -e $dir/$name.json ]] && continue
-    if [[ $name != gap-* ]]; then ln -f "$staging/$name.resp" "$dir/" || return 1; fi
-    ln -f "$file" "$dir/" || return 1
+    [[ $name == gap-* ]] || data+=("$staging/$name.resp")
+    manifests+=("$file")
   done
+  ((${#manifests[@]} > 0)) || return 0
+  if ((${#data[@]} > 0)); then printf '%s\n' "${data[@]}" | xargs ln -f -t "$dir" || return 1; fi
+  printf '%s\n' "${manifests[@]}" | xargs ln -f -t "$dir"
 }
 
 # archive_follow FROM DIR: archive_sync until killed, ARCHIVE_FOLLOW_SECONDS (default 1) after
