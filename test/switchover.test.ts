@@ -28,9 +28,10 @@ afterEach(async () => {
   topology = undefined;
 });
 
-async function converged() {
+async function converged(syncWaitSeconds = 1) {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-switchover-"));
-  topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.switchover), ...creds, extraEnv: { SYNC_WAIT_SECONDS: "1", PRIORITY_WAIT_SECONDS: "15" } });
+  const extraEnv = { SYNC_WAIT_SECONDS: String(syncWaitSeconds), PRIORITY_WAIT_SECONDS: "15" };
+  topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.switchover), ...creds, extraEnv });
   topology.startAll();
   const hosts = topology.pods.map((p) => p.address);
   const view = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
@@ -39,6 +40,23 @@ async function converged() {
 
 const priorities = (hosts: string[]) =>
   Promise.all(hosts.map((h) => withConnection(h, REDIS_PORT, creds.redisPassword, (c) => c.call("CONFIG", "GET", "replica-priority")).then((r) => (r as string[])[1])));
+
+/** A replica is promotable only once its first sync is done and Sentinel's INFO has seen that (start-redis.sh). */
+const promotable = (master: string, target: string) =>
+  waitFor("Sentinel to see the target promotable", async () => {
+    const replicas = (await withConnection(master, 26379, creds.sentinelPassword, (c) => c.call("SENTINEL", "REPLICAS", cfg.masterName))) as string[][];
+    const fields = replicas.map((r) => Object.fromEntries(r.flatMap((v, i) => (i % 2 ? [] : [[v, r[i + 1]]]))));
+    return fields.some((f) => f.ip === target && Number(f["slave-priority"]) > 0);
+  }, 15_000);
+
+/** Writes a stopped replica cannot have; one good replica remains, so min-replicas-to-write is met once its acknowledgement is fresh. */
+const writesTheTargetCannotHave = (master: string) =>
+  waitFor("the master to take writes the stopped target cannot have", () =>
+    withConnection(master, REDIS_PORT, creds.redisPassword, async (c) => {
+      for (let i = 0; i < 20; i++) await c.set(`behind-${i}`, "x");
+      return true;
+    }).catch(() => false),
+  10_000);
 
 describe("switchover", () => {
   it("moves the master to the chosen replica with no acknowledged write lost and a short write pause", async () => {
@@ -76,22 +94,11 @@ describe("switchover", () => {
 
     // A target that falls behind: stopped, while the master takes more writes.
     const target = t.pods.find((p) => p !== master)!;
-    // A replica is promotable only once its first sync is done and Sentinel's INFO has seen that (start-redis.sh);
-    // this case is about a target that falls behind, so let Sentinel see it promotable first.
-    await waitFor("Sentinel to see the target promotable", async () => {
-      const replicas = (await withConnection(master.address, 26379, creds.sentinelPassword, (c) => c.call("SENTINEL", "REPLICAS", cfg.masterName))) as string[][];
-      const fields = replicas.map((r) => Object.fromEntries(r.flatMap((v, i) => (i % 2 ? [] : [[v, r[i + 1]]]))));
-      return fields.some((f) => f.ip === target.address && Number(f["slave-priority"]) > 0);
-    }, 15_000);
+    // This case is about a target that falls behind, so let Sentinel see it promotable first.
+    await promotable(master.address, target.address);
     t.signal(target, "redis", "SIGSTOP");
     try {
-      // One good replica remains, so min-replicas-to-write is met once its acknowledgement is fresh.
-      await waitFor("the master to take writes the stopped target cannot have", () =>
-        withConnection(master.address, REDIS_PORT, creds.redisPassword, async (c) => {
-          for (let i = 0; i < 20; i++) await c.set(`behind-${i}`, "x");
-          return true;
-        }).catch(() => false),
-      10_000);
+      await writesTheTargetCannotHave(master.address);
       const result = await switchover(runner, target.name);
       expect(result.code, result.output).toBe(3);
       expect(result.output).toMatch(/refused: .* not in sync with offset \d+ after 1s/);
@@ -106,6 +113,33 @@ describe("switchover", () => {
     await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
     expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
   });
+
+  it("lets a lagging replica catch up before it pauses writes, so no Sentinel counts the master down", async () => {
+    // Sentinel's hello PUBLISH waits out a WRITE pause and its PINGs queue behind it (switchover.sh):
+    // a pause longer than down-after while a candidate catches up reads as a dead master. No
+    // target: every online replica is a candidate and no priority is steered, so the switchover
+    // reaches its pause while one of them is still stopped.
+    const { t, master } = await converged(15);
+    const lagging = t.pods.find((p) => p !== master)!;
+    await promotable(master.address, lagging.address);
+    const sentinelLogs = () => t.pods.map((p) => t.log(p, "sentinel"));
+    const before = sentinelLogs().map((log) => log.length);
+    t.signal(lagging, "redis", "SIGSTOP");
+    let resume: NodeJS.Timeout | undefined;
+    try {
+      await writesTheTargetCannotHave(master.address);
+      resume = setTimeout(() => t.signal(lagging, "redis", "SIGCONT"), 5 * cfg.sentinelDownAfterMs);
+      const result = await switchover(topologyPods(t));
+      expect(result.code, result.output).toBe(0);
+      expect(result.output).toMatch(/handover complete: \S+ is master/);
+    } finally {
+      clearTimeout(resume);
+      t.signal(lagging, "redis", "SIGCONT");
+    }
+    const downs = sentinelLogs().flatMap((log, i) => log.slice(before[i]).split("\n").filter((line) => line.includes(`+sdown master ${cfg.masterName} ${master.address} `)));
+    expect(downs).toEqual([]);
+  });
+
 });
 
 describe("switchover against a cluster", () => {

@@ -9,8 +9,10 @@
 #     sees those priorities (it reads them from INFO, every 10 s). Either way, wait until that
 #     Sentinel sees a candidate it may promote (a replica restarted moments ago is not one until
 #     its first sync). No write is paused yet.
-#  2. Pause writes (CLIENT PAUSE WRITE) and wait until the target (or every candidate) holds
-#     every byte. If not within SYNC_WAIT_SECONDS: refuse, changing nothing.
+#  2. Wait, unpaused, until the target (or every candidate) has caught up; then pause writes
+#     (CLIENT PAUSE WRITE), check it holds every byte and request the failover within half of
+#     Sentinel's down-after (below). When that does not fit, release writes and try again; if
+#     nothing fits within SYNC_WAIT_SECONDS: refuse, changing nothing.
 #  3. SENTINEL FAILOVER. The moment the promoted replica reports ROLE master, this pod follows
 #     it (REPLICAOF), so there is never a moment with two writable masters, and the pause is
 #     released: blocked clients get READONLY and follow the new master.
@@ -122,41 +124,78 @@ until promotable_candidate; do
   sleep 0.2
 done
 
-remaining=$((deadline - SECONDS))
-((remaining > 0)) || { log "refused: no time left within ${SWITCHOVER_TIMEOUT_SECONDS}s"; exit 3; }
-pause_ms=$(( (remaining < PAUSE_LIMIT_SECONDS ? remaining : PAUSE_LIMIT_SECONDS) * 1000 ))
-redis_cmd "$LOCAL_ADDRESS" CLIENT PAUSE "$pause_ms" WRITE >/dev/null
-paused=1
-log "writes paused for at most ${pause_ms}ms"
+# The pause must end before Sentinel reads it as a dead master. Its hello PUBLISH waits out a
+# WRITE pause (PUBLISH may replicate: processCommand in src/server.c, redis/redis), the PINGs it
+# sends after it queue on the same link, and once one is down-after-milliseconds old the master
+# is down (sentinelCheckSubjectivelyDown in src/sentinel.c): the Sentinels start a failover of
+# their own beside this one. Seen in CI: a 5 s check under a 2 s down-after, two promotions, and
+# no single master for the handover to follow. So the paused steps up to the failover request
+# get half of down-after; when that is not enough, writes are released and the catch-up runs
+# again, unpaused, until SYNC_WAIT_SECONDS.
+down_after_ms=$(sentinel_cmd "$sentinel" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' | awk 'key == "down-after-milliseconds" { print; exit } { key = $0 }')
+[[ $down_after_ms =~ ^[0-9]+$ ]] || { log "refused: Sentinel at $sentinel does not report down-after-milliseconds for $MASTER_NAME"; exit 3; }
+paused_budget_ms=$((down_after_ms / 2))
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
-# Every byte on the target (or on every candidate). Asked of each replica itself: the offsets
-# a master lists come from acknowledgements sent once a second, a replica's own is current.
+# Offsets are asked of each replica itself: the ones a master lists come from acknowledgements
+# sent once a second, a replica's own is current.
 replica_offset() { info_field master_repl_offset "$(redis_cmd "$1" INFO replication 2>/dev/null | tr -d '\r')"; }
-master_offset=$(info_field master_repl_offset "$(redis_cmd "$LOCAL_ADDRESS" INFO replication | tr -d '\r')")
-sync_deadline=$((SECONDS + SYNC_WAIT_SECONDS))
-while :; do
-  lagging=""
+local_offset() { info_field master_repl_offset "$(redis_cmd "$LOCAL_ADDRESS" INFO replication | tr -d '\r')"; }
+# lagging_behind OFFSET: the candidates (the target, or every online replica) below OFFSET.
+lagging_behind() {
+  local replica offset lagging=""
   while read -r replica; do
     [[ -n $TARGET && $replica != "$TARGET" ]] && continue
     offset=$(replica_offset "$replica")
-    ((${offset:-0} >= master_offset)) || lagging+="$replica "
+    ((${offset:-0} >= $1)) || lagging+="$replica "
   done <<<"$replicas"
-  [[ -z $lagging ]] && break
-  ((SECONDS < sync_deadline)) || { log "refused: ${lagging% } not in sync with offset $master_offset after ${SYNC_WAIT_SECONDS}s"; exit 3; }
-  sleep 0.05
-done
-log "${TARGET:-every online replica} holds offset $master_offset"
+  echo "${lagging% }"
+}
 
-# NOGOODSLAVE can be a moment's view: Sentinel skips a replica whose last PING reply is over
-# five ping periods old (sentinelSelectSlave, redis/redis src/sentinel.c), and on loaded nodes
-# a reply can be late. It pings every second, so ask again for a few seconds, still paused.
-failover_deadline=$((SECONDS + 3))
-until answer=$(sentinel_cmd "$sentinel" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) && [[ $answer == OK ]]; do
-  if [[ $answer != *NOGOODSLAVE* ]] || ((SECONDS >= failover_deadline)); then
-    log "refused: Sentinel at $sentinel did not accept SENTINEL FAILOVER: ${answer:-no answer}"
-    exit 3
-  fi
-  sleep 0.2
+# paused_handover: pause writes, check that the candidates hold every byte, ask Sentinel to fail
+# over, all within the budget. 0: the failover was requested (writes stay paused); 1: the budget
+# ran out (writes released again); exits 3 when Sentinel refuses.
+paused_handover() {
+  local remaining paused_at answer
+  remaining=$((deadline - SECONDS))
+  ((remaining > 0)) || { log "refused: no time left within ${SWITCHOVER_TIMEOUT_SECONDS}s"; exit 3; }
+  pause_ms=$(((remaining < PAUSE_LIMIT_SECONDS ? remaining : PAUSE_LIMIT_SECONDS) * 1000))
+  redis_cmd "$LOCAL_ADDRESS" CLIENT PAUSE "$pause_ms" WRITE >/dev/null
+  paused=1
+  paused_at=$(now_ms)
+  master_offset=$(local_offset)
+  while [[ -n $(lagging_behind "$master_offset") ]]; do
+    (($(now_ms) - paused_at < paused_budget_ms)) || { release_writes; return 1; }
+    sleep 0.05
+  done
+  log "writes paused; ${TARGET:-every online replica} holds offset $master_offset ($(($(now_ms) - paused_at)) ms in)"
+  # NOGOODSLAVE can be a moment's view: Sentinel skips a replica whose last PING reply is over
+  # five ping periods old (sentinelSelectSlave in src/sentinel.c), and on loaded nodes a reply can
+  # be late. It pings every second: ask again while the budget lasts.
+  until answer=$(sentinel_cmd "$sentinel" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) && [[ $answer == OK ]]; do
+    if [[ $answer != *NOGOODSLAVE* ]]; then
+      log "refused: Sentinel at $sentinel did not accept SENTINEL FAILOVER: ${answer:-no answer}"
+      exit 3
+    fi
+    (($(now_ms) - paused_at < paused_budget_ms)) || { release_writes; return 1; }
+    sleep 0.2
+  done
+}
+release_writes() { redis_cmd "$LOCAL_ADDRESS" CLIENT UNPAUSE >/dev/null && paused=0; }
+
+sync_deadline=$((SECONDS + SYNC_WAIT_SECONDS))
+attempts=0
+while :; do
+  # Unpaused first: catch up with where the master is now, so the paused check is short.
+  caught_up_to=$(local_offset)
+  until lagging=$(lagging_behind "$caught_up_to") && [[ -z $lagging ]]; do
+    ((SECONDS < sync_deadline)) || { log "refused: $lagging not in sync with offset $caught_up_to after ${SYNC_WAIT_SECONDS}s"; exit 3; }
+    sleep 0.05
+  done
+  attempts=$((attempts + 1))
+  paused_handover && break
+  ((SECONDS < sync_deadline)) || { log "refused: no attempt fitted its ${paused_budget_ms} ms of paused writes (half of down-after) within ${SYNC_WAIT_SECONDS}s; $attempts tried"; exit 3; }
+  log "attempt $attempts did not fit ${paused_budget_ms} ms of paused writes; writes released, trying again"
 done
 log "failover requested through Sentinel at $sentinel"
 
