@@ -139,7 +139,6 @@ describe("switchover", () => {
     const downs = sentinelLogs().flatMap((log, i) => log.slice(before[i]).split("\n").filter((line) => line.includes(`+sdown master ${cfg.masterName} ${master.address} `)));
     expect(downs).toEqual([]);
   });
-
 });
 
 describe("switchover against a cluster", () => {

@@ -205,7 +205,7 @@ promote_deadline=$((SECONDS + pause_ms / 1000))
 while ((SECONDS < promote_deadline)); do
   if promoted=$(peer_master) && [[ -z $TARGET || $promoted == "$TARGET" ]]; then
     redis_cmd "$LOCAL_ADDRESS" REPLICAOF "$promoted" "$REDIS_PORT" >/dev/null
-    redis_cmd "$LOCAL_ADDRESS" CLIENT UNPAUSE >/dev/null && paused=0
+    release_writes
     log "$promoted was promoted; now its replica, writes released"
     break
   fi
