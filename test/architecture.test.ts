@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./helpers/stackConfig";
+import { LONGEST_FIRST } from "./helpers/suiteOrder";
 
 // docs/architecture.md against the tree: every suite, every doc, and what ops/ imports from local/.
 const architecture = fs.readFileSync(path.join(REPO_ROOT, "docs/architecture.md"), "utf8");
@@ -27,5 +28,11 @@ describe("docs/architecture.md", () => {
     const opsLine = architecture.split("\n").find((line) => line.startsWith("ops/ "))!;
     const named = new Set(opsLine.match(/local\/[\w/]+\.ts/g) ?? []);
     expect([...named].sort()).toEqual([...imported].sort());
+  });
+});
+
+describe("vitest's order", () => {
+  it("starts suites that exist: a renamed one would silently lose its early start", () => {
+    expect(LONGEST_FIRST.filter((suite) => !fs.existsSync(path.join(REPO_ROOT, "test", suite)))).toEqual([]);
   });
 });
