@@ -41,7 +41,12 @@ export function undoReport(output: string): { base?: string; keysSet: number; he
   };
 }
 
-export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept", "log", "undo"] as const;
+/** The line `backup.sh window` printed: the times a restore to a time can reach (everything after "restorable: "). */
+export function windowFrom(output: string): string | undefined {
+  return /^restorable: (.+)$/m.exec(output)?.[1];
+}
+
+export const BACKUP_COMMANDS = ["now", "list", "verify", "restore", "accept", "window", "log", "undo"] as const;
 export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
 
 /**
@@ -171,6 +176,8 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
     case "accept":
       if (!id) throw new Error("accept needs the id of a suspect backup (see: list)");
       return (await runner.run(["accept", id], stream)).code;
+    case "window":
+      return (await runner.run(["window"], stream)).code;
   }
 }
 

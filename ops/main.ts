@@ -42,12 +42,19 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     },
   }),
   status: command({
-    summary: "LKE nodes, the app Service's load balancer (kubectl: pending, or why the CCM failed), NodeBalancer backends and, with --sentinel, the Redis master, replicas and lag",
+    summary: "LKE nodes, the app Service's load balancer (kubectl: pending, or why the CCM failed), NodeBalancer backends, with --sentinel the Redis master, replicas and lag, and with --archive the times a restore can reach",
     positionals: { min: 0, max: 0 },
-    options: { ...STACK, ...JSON_OUTPUT, ...SENTINEL },
+    options: {
+      ...STACK,
+      ...JSON_OUTPUT,
+      ...SENTINEL,
+      archive: { type: "boolean", default: false, help: "the times restore --at can reach: from the oldest trusted backup to the newest archived write, less any gap (a backup Job, kubectl)" },
+    },
     async run(values) {
       useLinodeApi();
-      const report = await gatherStatus(values.stack, stackFileConfig(values.stack), values.sentinel ?? [], progressFor(values.json));
+      const cfg = stackFileConfig(values.stack);
+      if (values.archive && !kubectlAvailable()) throw new Error("status --archive needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup -- window)");
+      const report = await gatherStatus(values.stack, cfg, values.sentinel ?? [], progressFor(values.json), values.archive ? kubectlBackupRunner(cfg) : undefined);
       console.log(values.json ? JSON.stringify(report, null, 2) : statusLines(report).join("\n"));
       return statusExitCode(report);
     },
@@ -99,8 +106,8 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
     },
   }),
   backup: command({
-    summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, take one now, list the archived commands (log) or undo some (asks first)",
-    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] | accept ID | now | log [--since T] [--until T] [--match X] | undo OFFSET...",
+    summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, take one now, the times a restore to a time can reach (window), list the archived commands (log) or undo some (asks first)",
+    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] | accept ID | now | window | log [--since T] [--until T] [--match X] | undo OFFSET...",
     positionals: { min: 1, max: 64 },
     options: { ...STACK, ...YES, ...RESTORE_OPTIONS },
     async run(values, [sub, id, ...offsets]) {

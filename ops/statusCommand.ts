@@ -1,6 +1,7 @@
 import { StackConfig } from "../config/schema";
 import { APP_SERVICE_NAME } from "../k8s/appTier";
 import { diagnoseLoadBalancer, LoadBalancerDiagnosis } from "../k8s/loadBalancerDiagnosis";
+import { BackupRunner, windowFrom } from "./backup";
 import { describeError } from "./linodeApi";
 import { kubectlLoadBalancerView } from "./serviceView";
 import { ClusterStatus, clusterStatus, NodeBalancerStatus, nodeBalancerStatus, RedisStatus, redisStatus } from "./status";
@@ -12,9 +13,23 @@ export interface StatusReport {
   service: LoadBalancerDiagnosis | { error: string };
   nodeBalancer: NodeBalancerStatus | { error: string };
   redis?: RedisStatus;
+  /** With --archive: the times a restore to a time can reach, as `backup.sh window` reports them. */
+  archive?: { window: string } | { error: string };
 }
 
-export async function gatherStatus(stack: string, cfg: StackConfig, sentinels: string[], progress: (line: string) => void): Promise<StatusReport> {
+/** The covered window, from one `backup.sh window` run; a failed run is reported, not thrown. */
+export async function archiveWindow(backups: BackupRunner): Promise<NonNullable<StatusReport["archive"]>> {
+  try {
+    const result = await backups.run(["window"]);
+    const window = windowFrom(result.output);
+    if (result.code === 0 && window) return { window };
+    return { error: `backup.sh window on ${backups.where} failed: ${result.output.trim().split("\n").pop() || `exit ${result.code}`}` };
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+}
+
+export async function gatherStatus(stack: string, cfg: StackConfig, sentinels: string[], progress: (line: string) => void, backups?: BackupRunner): Promise<StatusReport> {
   progress("LKE cluster...");
   const cluster = await clusterStatus(stack);
   progress("app Service (kubectl)...");
@@ -27,15 +42,22 @@ export async function gatherStatus(stack: string, cfg: StackConfig, sentinels: s
   }
   progress("NodeBalancer...");
   const nodeBalancer = await nodeBalancerStatus(stack).catch((error: unknown) => ({ error: describeError(error) }));
-  if (sentinels.length === 0) return { stack, cluster, service, nodeBalancer };
-  progress("Sentinels...");
-  const passwords = { sentinel: process.env.SENTINEL_PASSWORD ?? "", ...(process.env.REDIS_PASSWORD ? { redis: process.env.REDIS_PASSWORD } : {}) };
-  return { stack, cluster, service, nodeBalancer, redis: await redisStatus(sentinels, cfg.masterName, passwords) };
+  const report: StatusReport = { stack, cluster, service, nodeBalancer };
+  if (sentinels.length > 0) {
+    progress("Sentinels...");
+    const passwords = { sentinel: process.env.SENTINEL_PASSWORD ?? "", ...(process.env.REDIS_PASSWORD ? { redis: process.env.REDIS_PASSWORD } : {}) };
+    report.redis = await redisStatus(sentinels, cfg.masterName, passwords);
+  }
+  if (backups) {
+    progress(`archive window (backup.sh window on ${backups.where})...`);
+    report.archive = await archiveWindow(backups);
+  }
+  return report;
 }
 
 /** The report as `ops status` prints it, one line per fact. */
 export function statusLines(report: StatusReport): string[] {
-  const { cluster, service, nodeBalancer, redis } = report;
+  const { cluster, service, nodeBalancer, redis, archive } = report;
   const lines = [`cluster ${cluster.label} (${cluster.id}): ${cluster.status}, Kubernetes ${cluster.k8sVersion}`];
   for (const pool of cluster.pools) for (const n of pool.nodes) lines.push(`  node ${n.id} (linode ${n.instanceId ?? "-"}, ${pool.type}): ${n.status}`);
   if ("error" in service) lines.push(`app Service: ${service.error}`);
@@ -53,6 +75,7 @@ export function statusLines(report: StatusReport): string[] {
     for (const r of redis.replicas) lines.push(`  replica ${r.address}: link ${r.linkStatus}, ${r.lagBytes} bytes behind${r.flags !== "slave" ? ` [${r.flags}]` : ""}`);
     for (const s of redis.sentinels.filter((v) => v.error)) lines.push(`  Sentinel ${s.sentinel}: ${s.error}`);
   }
+  if (archive) lines.push("error" in archive ? `archive: ${archive.error}` : `archive restorable: ${archive.window}`);
   return lines;
 }
 

@@ -9,6 +9,7 @@ import { idTime } from "../local/drill/disasterReport";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalArchiver } from "../local/backup/archiver";
 import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
+import { windowFrom } from "../ops/backup";
 import { LocalObjectStore } from "../local/backup/objectStore";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { LoopbackNetwork } from "../local/process/network";
@@ -49,6 +50,13 @@ async function pushed(name: string): Promise<number | undefined> {
   const metrics = await (await fetch(`http://${PUSHGATEWAY}/metrics`)).text();
   const value = new RegExp(`^${name}\\{[^}]*bucket="${store.bucket}"[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1];
   return value === undefined ? undefined : Number(value);
+}
+
+/** What `backup.sh window` reports restore --at can reach now. */
+async function windowNow(): Promise<string> {
+  const result = await runBackupScript(job, ["window"]);
+  expect(result.code, result.output).toBe(0);
+  return windowFrom(result.output) ?? result.output;
 }
 
 /** Writes key i = "v<i>" one at a time, each acknowledged by WAIT 1, recording when it was acknowledged. */
@@ -139,6 +147,9 @@ describe("restore to a time from a backup and the continuous archive", () => {
     const unreadable = await runBackupScript(job, ["run", "--after-gap"]);
     expect(unreadable.code).not.toBe(0);
     expect(unreadable.output).toContain("after-gap: the store cannot be read; no run");
+    const noWindow = await runBackupScript(job, ["window"]);
+    expect(noWindow.code).not.toBe(0);
+    expect(noWindow.output).toContain("window: cannot list");
     await store.start();
     // A time inside the window: the archive covers up to its newest command, so one more write follows it.
     await pause(1100);
@@ -320,6 +331,14 @@ describe("the archive's metrics", () => {
     expect((await pushed("redis_dr_archive_stored_through_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(started);
     expect(await pushed("redis_dr_archive_spool_segments")).toBeGreaterThanOrEqual(0);
     expect(await pushed("redis_dr_archive_last_gap_timestamp_seconds")).toBeUndefined();
+    // The window restore --at reaches: from the oldest trusted backup to the newest stored write.
+    const whole = await windowNow();
+    const reach = /^(\S+) \(backup (\d{8}T\d{6}Z)\) to (\S+) \(the newest archived write, offset (\d+), \d+ s ago\)$/.exec(whole);
+    expect(reach, whole).not.toBeNull();
+    expect((await runBackupScript(job, ["list"])).output).toContain(reach![2]);
+    expect(Date.parse(reach![1]!)).toBe(idTime(reach![2]!));
+    expect(Date.parse(reach![3]!)).toBeGreaterThanOrEqual(started);
+    expect(Number(reach![4])).toBeGreaterThanOrEqual(offset);
 
     const quiet = await runBackupScript(job, ["run", "--after-gap"]);
     expect(quiet.code, quiet.output).toBe(0);
@@ -335,6 +354,7 @@ describe("the archive's metrics", () => {
     await waitFor("the shipper to push the gap", async () => (await pushed("redis_dr_archive_last_gap_timestamp_seconds")) !== undefined, 60_000);
     expect((await pushed("redis_dr_archive_last_gap_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(beforeGap);
     await waitFor("the shipper to store the gap record", async () => /shipped a gap record: gap-\d{20}-[0-9a-f]{40}\.json/.test(fs.readFileSync(path.join(baseDir, "archive-ship.log"), "utf8")), 30_000);
+    expect(await windowNow()).toMatch(/; not from \S+ \(a gap: full resync, the archive continues at offset \d+\) on: no trusted backup after it yet$/);
     // No restore crosses the gap: the after-gap run takes a new base at once, and only once.
     const afterGap = await runBackupScript(job, ["run", "--after-gap"]);
     expect(afterGap.code, afterGap.output).toBe(0);
@@ -344,6 +364,7 @@ describe("the archive's metrics", () => {
     const again = await runBackupScript(job, ["run", "--after-gap"]);
     expect(again.output).toContain(`after-gap: backup ${base} was taken after the newest gap`);
     expect(backupIdFrom(again.output)).toBeUndefined();
+    expect(await windowNow()).toMatch(new RegExp(`; not from \\S+ \\(a gap: full resync, the archive continues at offset \\d+\\) to \\S+ \\(backup ${base}, the first base after it\\)$`));
     // Every archive metric an alert rule names is one the shipper pushes.
     const ruled = new Set(alertRuleGroups().flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bredis_dr_archive_[a-z_]+\b/g) ?? [])));
     expect(ruled.size).toBe(3);

@@ -2,6 +2,7 @@ import { CRONJOB_NAME } from "../k8s/backup/backupJob";
 import { describe, expect, it } from "vitest";
 import { Job } from "kubernetes-models/batch/v1";
 import { BackupRunner, backupCommand, jobFromCronJob, loggedOffsets, undoReport } from "../ops/backup";
+import { archiveWindow, StatusReport, statusLines } from "../ops/statusCommand";
 import { plain } from "./helpers/k8sObjects";
 import { one, renderStack } from "./helpers/pulumiMocks";
 
@@ -89,4 +90,17 @@ describe("ops backup", () => {
     expect(runner.calls).toEqual([["run"]]);
     expect(lines.at(-1)).toBe("verified backup: 20261125T230000Z");
   });
+
+  it("puts the window backup.sh window printed in ops status --archive, and a run that failed as the reason", async () => {
+    const window = "2026-12-07T10:00:00Z (backup 20261207T100000Z) to 2026-12-07T11:23:45.120Z (the newest archived write, offset 9120, 2 s ago)";
+    const printed: BackupRunner = { where: "test", run: async (args) => ({ code: args[0] === "window" ? 0 : 2, output: `backup[x] listing\nrestorable: ${window}\n` }) };
+    const failed: BackupRunner = { where: "namespace redis-dr", run: async () => ({ code: 1, output: "backup[redis-backup] window: cannot list store:b/backups\n" }) };
+    const base: StatusReport = { stack: "dev", cluster: { id: 1, label: "c", status: "ready", k8sVersion: "1.33", pools: [] }, service: { error: "x" }, nodeBalancer: { error: "y" } };
+    expect(statusLines({ ...base, archive: await archiveWindow(printed) }).at(-1)).toBe(`archive restorable: ${window}`);
+    expect(statusLines({ ...base, archive: await archiveWindow(failed) }).at(-1)).toBe(
+      "archive: backup.sh window on namespace redis-dr failed: backup[redis-backup] window: cannot list store:b/backups",
+    );
+    expect(statusLines(base).some((line) => line.startsWith("archive"))).toBe(false);
+  });
 });
+

@@ -19,6 +19,8 @@ commands:
                       write): the newest verified backup before it and the continuous archive
                       replayed to the last write by then; --skip OFFSETS leaves those commands out
   accept ID           trust a suspect backup (the shrink was meant)
+  window              the times restore --at can reach: the oldest trusted backup the archive
+                      continues to the newest archived write, less any gap until the next backup
   log                 the archived commands: time received, offset, database, command, keys
   undo OFFSET...      the live master as if the archived commands at those offsets (see: log)
                       had never run; every other write, before and after, stays; asks first

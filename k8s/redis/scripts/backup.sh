@@ -22,6 +22,7 @@
 #                    newest trusted backup before it plus the continuous archive replayed to the
 #                    last write received by then (archivestore.sh), without the units ending at
 #                    the --skip offsets; refused, naming what is covered, outside it
+#   window           the times restore --at can reach (restore.sh)
 #   log [--since T] [--until T] [--match NAME|GLOB]  the archived commands (undo.sh)
 #   undo OFFSET...   the live master without those archived units, every other write kept (undo.sh)
 #
@@ -398,7 +399,8 @@ case "${1:-}" in
     cmd_restore "${target:-at}" "$at"
     ;;
   accept) cmd_accept "${2:-}" ;;
+  window) cmd_window ;;
   log) shift; cmd_log "$@" ;;
   undo) shift; cmd_undo "$@" ;;
-  *) echo "usage: backup.sh run [--after-gap]|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
+  *) echo "usage: backup.sh run [--after-gap]|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|window|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
 esac

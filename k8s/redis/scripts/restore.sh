@@ -98,3 +98,54 @@ cmd_restore() {
   log "restore: done, $done keys restored from backup $id (taken $created)${RESTORED_POINT:+; archive $RESTORED_POINT}"
 }
 
+
+# ms_time MS: epoch milliseconds as RFC 3339 with milliseconds, UTC.
+ms_time() { date -u -d "@$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+
+# first_base_after OFFSET SINCE_ID: the oldest trusted backup from SINCE_ID on (an id, or empty)
+# taken at or after replication offset OFFSET, by their manifests; nothing when none is.
+first_base_after() {
+  local offset="$1" since="$2" id
+  for id in $(store_trusted | awk -v since="$since" '$0 >= since'); do
+    store_get "$id" manifest.json "$WORK/window-base.json" || continue
+    (($(manifest_field "$WORK/window-base.json" replicationOffset) >= offset)) && { echo "$id"; return 0; }
+  done
+  return 0
+}
+
+# cmd_window: the times restore --at can reach, one line: from the oldest trusted backup to the
+# newest archived write, less each stretch from a gap to the first trusted backup after it (no
+# restore crosses a gap; restore_point_into_scratch). Exit 1 when the store cannot be listed.
+cmd_window() {
+  local trusted oldest="" manifests segments newest gap gap_offset gap_ms next line why="no segment"
+  rclone_quiet lsf --max-depth 1 "$(store_path)" >/dev/null || { log "window: cannot list $(store_path)"; return 1; }
+  new_workdir
+  trusted=$(store_trusted)
+  [[ -n $trusted ]] || { echo "restorable: nothing (no trusted backup in $(store_path))"; return 0; }
+  manifests=$(archive_manifests)
+  segments=$(grep -E "^$SEGMENT_NAME\\.json\$" <<<"$manifests" || true)
+  # A base the archive continues from: taken at or after the oldest stored segment's start.
+  if [[ -n $segments ]]; then
+    oldest=$(first_base_after "$((10#$(head -n 1 <<<"$segments" | cut -d - -f 1)))" "")
+    why="no trusted backup since its oldest segment"
+  fi
+  if [[ -z $oldest ]]; then
+    echo "restorable: the backups alone, $(id_time "$(head -n 1 <<<"$trusted")" %Y-%m-%dT%H:%M:%SZ) to $(id_time "$(tail -n 1 <<<"$trusted")" %Y-%m-%dT%H:%M:%SZ); no time between (the archive in $(archive_path) has $why)"
+    return 0
+  fi
+  newest=$(tail -n 1 <<<"$segments")
+  rclone_quiet copyto "$(archive_path)/$newest" "$WORK/newest-segment.json" || { log "window: cannot read $newest"; return 1; }
+  line="restorable: $(id_time "$oldest" %Y-%m-%dT%H:%M:%SZ) (backup $oldest) to $(ms_time "$(json_number "$WORK/newest-segment.json" lastAtMs)")"
+  line+=" (the newest archived write, offset $(json_number "$WORK/newest-segment.json" endOffset), $((EPOCHSECONDS - $(json_number "$WORK/newest-segment.json" lastAtMs) / 1000)) s ago)"
+  for gap in $(grep '^gap-' <<<"$manifests" || true); do
+    rclone_quiet copyto "$(archive_path)/$gap" "$WORK/gap.json" || { log "window: cannot read $gap"; return 1; }
+    gap_offset=$(json_number "$WORK/gap.json" toOffset)
+    gap_ms=$(json_number "$WORK/gap.json" atMs)
+    # A gap before the window's first base is behind it already.
+    ((gap_ms / 1000 >= $(id_time "$oldest"))) || continue
+    next=$(first_base_after "$gap_offset" "$(date -u -d "@$((gap_ms / 1000 - 1))" +%Y%m%dT%H%M%SZ)")
+    line+="; not from $(ms_time "$gap_ms") (a gap: full resync, the archive continues at offset $gap_offset)"
+    if [[ -n $next ]]; then line+=" to $(id_time "$next" %Y-%m-%dT%H:%M:%SZ) (backup $next, the first base after it)"; else line+=" on: no trusted backup after it yet"; fi
+  done
+  echo "$line"
+}
