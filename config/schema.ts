@@ -203,14 +203,16 @@ export const stackConfigShape = {
         .refine((at) => at === "latest" || (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) && !Number.isNaN(Date.parse(at))), "at must be latest or an RFC 3339 time such as 2026-12-04T21:30:00Z")
         .optional(),
       skip: z.array(z.number().int().positive("skip must list offsets of archived commands (backup log prints them)")).min(1).max(64).optional(),
+      allowGap: z.boolean().default(false),
     })
     .strict()
     .superRefine((r, ctx) => {
       if (r.at !== undefined && r.backup !== "latest") ctx.addIssue({ code: "custom", path: ["at"], message: "with at, the base is the newest trusted backup before it: leave backup unset or latest" });
       if (r.skip !== undefined && r.at === undefined) ctx.addIssue({ code: "custom", path: ["skip"], message: "skip needs at (at: latest replays to the newest archived write)" });
+      if (r.allowGap && r.at === undefined) ctx.addIssue({ code: "custom", path: ["allowGap"], message: "allowGap needs at (a backup alone replays no archive)" });
     })
     .optional()
-    .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id, allowSuspect: take a backup marked suspect (default false: latest skips them and a suspect id is refused), at: latest or an RFC 3339 time, to replay the continuous archive onto the newest trusted backup before it (latest: to the newest archived write), skip: offsets of archived commands to leave out of that replay (backup log lists them)}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
+    .describe("Seed a new, empty deployment from a backup: {bucket, region, endpoint, backup: latest or an id, allowSuspect: take a backup marked suspect (default false: latest skips them and a suspect id is refused), at: latest or an RFC 3339 time, to replay the continuous archive onto the newest trusted backup before it (latest: to the newest archived write), skip: offsets of archived commands to leave out of that replay (backup log lists them), allowGap: replay across gaps the archiver recorded (full resyncs; default false: the window ends at a gap), whose writes are then missing}, from the old stack's backupBucket, backupRegion and backupEndpoint outputs. The first Redis pod loads it before it serves; nothing is restored over existing data (see docs/disaster-recovery.md)."),
 
   // --- k8s/: monitoring ---
   redisExporterImage: pinnedImage("redis_exporter")

@@ -112,6 +112,7 @@ export class Workloads extends pulumi.ComponentResource {
                 allowSuspect: backup.restoreFrom.allowSuspect,
                 ...(backup.restoreFrom.at ? { at: backup.restoreFrom.at } : {}),
                 ...(backup.restoreFrom.skip ? { skip: backup.restoreFrom.skip } : {}),
+                ...(backup.restoreFrom.allowGap ? { allowGap: true } : {}),
                 rcloneImage: backup.rcloneImage,
                 archiverImage: backup.archiverImage,
               },

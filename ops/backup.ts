@@ -109,6 +109,8 @@ export interface BackupCommandOptions {
   at?: string;
   /** (restore --at) archived units to leave out, by the offsets `log` prints. */
   skip?: string;
+  /** (restore --at) replay across gaps the archiver recorded; what each leaves out is printed. */
+  allowGap?: boolean;
   /** (log) the window and the filter: RFC 3339 times, a command name or a key pattern. */
   since?: string;
   until?: string;
@@ -139,7 +141,8 @@ export async function backupCommand(runner: BackupRunner, command: BackupCommand
       if (!id === !opts.at) throw new Error("restore needs latest, a backup id (see: list) or --at TIME, and only one of them");
       if (opts.at && opts.at !== "latest" && Number.isNaN(Date.parse(opts.at))) throw new Error(`--at ${opts.at}: not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z) or latest`);
       if (opts.skip && !opts.at) throw new Error("--skip needs --at (latest: the newest archived write)");
-      const point = opts.at ? ["--at", opts.at, ...(opts.skip ? ["--skip", skipList(opts.skip)] : [])] : [id!];
+      if (opts.allowGap && !opts.at) throw new Error("--allow-gap needs --at (a backup alone replays no archive)");
+      const point = opts.at ? ["--at", opts.at, ...(opts.skip ? ["--skip", skipList(opts.skip)] : []), ...(opts.allowGap ? ["--allow-gap"] : [])] : [id!];
       const what = opts.at ? `the state at ${opts.at} (a backup before it and the continuous archive)` : `backup "${id}"`;
       const ok = await confirmed(
         `Restore writes every key of ${what} into the live master of stack ${opts.stack} (${runner.where}), replacing keys of the same name; keys written since are kept.`,
@@ -193,6 +196,7 @@ export const RESTORE_OPTIONS = {
   "allow-suspect": { type: "boolean", default: false, help: "let a restore take a backup marked suspect" },
   at: { type: "string", help: "restore the state at this time (RFC 3339, or latest): a backup before it plus the continuous archive" },
   skip: { type: "string", help: "with --at: leave out the archived commands at these offsets (see: log)" },
+  "allow-gap": { type: "boolean", default: false, help: "with --at: replay across gaps the archiver recorded (full resyncs), printing what each leaves out" },
   since: { type: "string", help: "log: commands received at or after this time (RFC 3339)" },
   until: { type: "string", help: "log: commands received at or before this time (RFC 3339)" },
   match: { type: "string", help: "log: only this command (FLUSHALL, DEL) or commands on keys matching this glob" },

@@ -107,7 +107,7 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
   }),
   backup: command({
     summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, take one now, the times a restore to a time can reach (window), list the archived commands (log) or undo some (asks first)",
-    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] | accept ID | now | window | log [--since T] [--until T] [--match X] | undo OFFSET...",
+    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] [--allow-gap] | accept ID | now | window | log [--since T] [--until T] [--match X] | undo OFFSET...",
     positionals: { min: 1, max: 64 },
     options: { ...STACK, ...YES, ...RESTORE_OPTIONS },
     async run(values, [sub, id, ...offsets]) {
@@ -116,7 +116,7 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
         return 2;
       }
       if (!kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup)");
-      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, skip: values.skip, since: values.since, until: values.until, match: values.match, offsets, print: (line) => console.log(line) });
+      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, skip: values.skip, allowGap: values["allow-gap"], since: values.since, until: values.until, match: values.match, offsets, print: (line) => console.log(line) });
     },
   }),
 };

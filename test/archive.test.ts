@@ -319,7 +319,7 @@ describe("checking the archive against each new backup", () => {
 
 describe("the archive's metrics", () => {
   // Last in this file: the full resync it forces leaves a gap no restore above could cross.
-  it("pushes how far the store reaches and the lag threshold, and after a full resync the gap and a new base", async () => {
+  it("pushes how far the store reaches and the lag threshold, and after a full resync the gap, a restore across it only when told, and a new base", async () => {
     const master = await masterOf();
     const started = Date.now();
     await ackedWrites(master, "pushed:", 20, new Map());
@@ -345,16 +345,48 @@ describe("the archive's metrics", () => {
     expect(quiet.output).toContain("after-gap: the archive has recorded no gap; nothing to do");
     expect(backupIdFrom(quiet.output)).toBeUndefined();
 
-    // A position no replica's history holds: the archiver gets a full resync and records a gap.
+    // The archiver away for longer than the backlog reaches: its resume gets a full resync, and
+    // it records a gap over what was written meanwhile (Redis' smallest backlog, 16 KiB; 7.0
+    // trims to a new size as writes come, and a PSYNC from before it gets +FULLRESYNC: 7.4 the same).
     await archiver.stop();
-    const spool = path.join(baseDir, "spool");
-    fs.writeFileSync(path.join(spool, "position.json"), `{"db":0,"offset":1,"replicationId":"${"0".repeat(40)}"}\n`);
+    const backlogs = await Promise.all(hosts.map((host) => redis(host, (c) => c.config("GET", "repl-backlog-size") as Promise<string[]>)));
+    await Promise.all(hosts.map((host) => redis(host, (c) => c.config("SET", "repl-backlog-size", "16384"))));
     const beforeGap = Date.now();
+    const duringGap = Array.from({ length: 64 }, (_, i) => `during-gap:${i}`);
+    await redis(master, async (c) => {
+      for (const key of duringGap) await c.set(key, "x".repeat(1024));
+      await c.call("WAIT", "2", "2000");
+    });
     await archiver.start();
     await waitFor("the shipper to push the gap", async () => (await pushed("redis_dr_archive_last_gap_timestamp_seconds")) !== undefined, 60_000);
     expect((await pushed("redis_dr_archive_last_gap_timestamp_seconds"))! * 1000).toBeGreaterThanOrEqual(beforeGap);
     await waitFor("the shipper to store the gap record", async () => /shipped a gap record: gap-\d{20}-[0-9a-f]{40}\.json/.test(fs.readFileSync(path.join(baseDir, "archive-ship.log"), "utf8")), 30_000);
     expect(await windowNow()).toMatch(/; not from \S+ \(a gap: full resync, the archive continues at offset \d+\) on: no trusted backup after it yet$/);
+    await Promise.all(hosts.map((host, i) => redis(host, (c) => c.config("SET", "repl-backlog-size", backlogs[i]![1]!))));
+
+    // Past the gap with no base after it: refused unless told, and then without what it left out.
+    const afterGapWrites = new Map<string, number>();
+    await ackedWrites(master, "past-gap:", 20, afterGapWrites);
+    await waitShipped(master);
+    await pause(1100);
+    const pastGap = new Date().toISOString();
+    // One write after the chosen time, so the archive reaches past it (and it must not come back).
+    await pause(1100);
+    await ackedWrites(master, "after-chosen:", 1, new Map());
+    await waitShipped(master);
+    const refused = await runBackupScript(job, ["restore", "--at", pastGap]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toMatch(/cannot restore to \S+: the archive covers offsets \d+\.\.\d+, up to \S+ \(a gap: full resync at \S+\); --allow-gap replays across it/);
+    await redis(master, (c) => c.flushall());
+    const crossed = await runBackupScript(job, ["restore", "--at", pastGap, "--allow-gap"]);
+    expect(crossed.code, crossed.output).toBe(0);
+    expect(crossed.output).toMatch(/warning: crossed a gap \(a full resync recorded at \S+\): nothing is archived from offset \d+ .* to offset \d+ /);
+    expect(crossed.output).toMatch(/restore: done, .*; across 1 recorded gap\(s\), whose writes are missing/);
+    const restored = new Set(await redis(master, (c) => c.keys("*")));
+    expect([...afterGapWrites.keys()].filter((key) => !restored.has(key))).toEqual([]);
+    expect(restored.has("pushed:0")).toBe(true);
+    expect(duringGap.filter((key) => restored.has(key))).toEqual([]);
+    expect(restored.has("after-chosen:0")).toBe(false);
     // No restore crosses the gap: the after-gap run takes a new base at once, and only once.
     const afterGap = await runBackupScript(job, ["run", "--after-gap"]);
     expect(afterGap.code, afterGap.output).toBe(0);

@@ -64,10 +64,13 @@ describe("ops backup", () => {
     expect(runner.calls).toEqual([]);
     expect(await backupCommand(runner, "undo", "100", { ...quiet, offsets: ["200"] })).toBe(0);
     expect(await backupCommand(runner, "restore", undefined, { ...quiet, at: "latest", skip: "7 9" })).toBe(0);
+    await expect(backupCommand(runner, "restore", "latest", { ...quiet, allowGap: true })).rejects.toThrow(/--allow-gap needs --at/);
+    expect(await backupCommand(runner, "restore", undefined, { ...quiet, at: "latest", allowGap: true })).toBe(0);
     expect(await backupCommand(runner, "log", undefined, { ...quiet, since: "2026-12-04T21:30:00Z", match: "FLUSHALL" })).toBe(0);
     expect(runner.calls).toEqual([
       ["undo", "100", "200"],
       ["restore", "--at", "latest", "--skip", "7,9"],
+      ["restore", "--at", "latest", "--allow-gap"],
       ["log", "--since", "2026-12-04T21:30:00Z", "--match", "FLUSHALL"],
     ]);
   });

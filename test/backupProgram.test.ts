@@ -136,6 +136,9 @@ describe("backups under Pulumi mocks", () => {
     const atTime = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...location, at: "2026-12-04T21:30:00Z", skip: [1044, 2088] }) });
     const env = envOf(plain(one(atTime, T.statefulSet).inputs).spec.template.spec.initContainers[2]);
     expect(env).toMatchObject({ RESTORE_BACKUP: { value: "latest" }, RESTORE_AT: { value: "2026-12-04T21:30:00Z" }, RESTORE_SKIP: { value: "1044,2088" } });
+    expect(env.RESTORE_ALLOW_GAP).toBeUndefined();
+    const acrossGaps = await renderStack("dev", { "redis-dr:restoreFrom": JSON.stringify({ ...location, at: "latest", allowGap: true }) });
+    expect(envOf(plain(one(acrossGaps, T.statefulSet).inputs).spec.template.spec.initContainers[2]).RESTORE_ALLOW_GAP).toEqual({ name: "RESTORE_ALLOW_GAP", value: "1" });
   });
 });
 
@@ -169,6 +172,7 @@ describe("backup config", () => {
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", skip: [12] }) })[0]).toMatch(/^redis-dr:restoreFrom: skip needs at/);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", at: "latest", skip: [0] }) })[0]).toMatch(/^redis-dr:restoreFrom: skip must list offsets/);
     expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, backup: "latest", at: "2026-12-04T21:30:00+01:00", skip: [12] }) })).toEqual([]);
+    expect(problems({ "redis-dr:restoreFrom": JSON.stringify({ ...RESTORE, allowGap: true }) })[0]).toMatch(/^redis-dr:restoreFrom: allowGap needs at/);
     expect(problems({ "redis-dr:backupShrinkAlarmPercent": "0" })[0]).toMatch(/^redis-dr:backupShrinkAlarmPercent: /);
   });
 });

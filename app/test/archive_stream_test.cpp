@@ -127,6 +127,31 @@ TEST(RestorePlan, EndsTheWindowAtAGapAndRefusesAnotherHistory) {
     EXPECT_THROW(planRestore(segments, gaps, BasePoint{{"A", 900}}, std::nullopt), RestoreRefused);
 }
 
+TEST(RestorePlan, CrossesARecordedGapOnlyWhenToldAndNamesWhatIsMissing) {
+    const std::vector<SegmentInfo> segments{
+        segment(1000, 1200, "A", {{1200, 10'000}}),
+        segment(5000, 5100, "C", {{5100, 30'000}}),
+    };
+    const std::vector<GapInfo> gaps{{{"A", 1200}, {"C", 5000}, 20'000}};
+    EXPECT_THROW(planRestore(segments, gaps, BasePoint{{"A", 1000}}, 30'000), RestoreRefused);
+    const RestorePlan crossed = planRestore(segments, gaps, BasePoint{{"A", 1000}}, 30'000, GapPolicy::Cross);
+    EXPECT_EQ(crossed.stopOffset, 5100u);
+    EXPECT_EQ(crossed.segments.size(), 2u);
+    ASSERT_EQ(crossed.crossedGaps.size(), 1u);
+    EXPECT_EQ(crossed.crossedGaps[0].lastOffset, 1200u);
+    EXPECT_EQ(crossed.crossedGaps[0].resumeOffset, 5000u);
+    const std::string told = describeCrossedGap(crossed.crossedGaps[0]);
+    EXPECT_NE(told.find("from offset 1200 (the last command before it, received at 1970-01-01T00:00:10.000Z) to offset 5000"), std::string::npos) << told;
+    // A time before anything after the gap arrived stops before it: no gap crossed.
+    const RestorePlan before = planRestore(segments, gaps, BasePoint{{"A", 1000}}, 25'000, GapPolicy::Cross);
+    EXPECT_EQ(before.stopOffset, 1200u);
+    EXPECT_TRUE(before.crossedGaps.empty());
+    // Segments missing with no gap recorded are never crossed.
+    const RestorePlan unrecorded = planRestore(segments, {}, BasePoint{{"A", 1000}}, std::nullopt, GapPolicy::Cross);
+    EXPECT_EQ(unrecorded.stopOffset, 1200u);
+    EXPECT_NE(unrecorded.window.endsBecause.find("does not follow"), std::string::npos) << unrecorded.window.endsBecause;
+}
+
 TEST(RestorePlan, RefusesABaseThatAlreadyHoldsCommandsFromAfterTheTime) {
     const std::vector<SegmentInfo> segments{segment(1000, 1400, "A", {{1100, 10'000}, {1200, 12'000}, {1400, 13'000}})};
     EXPECT_THROW(planRestore(segments, {}, BasePoint{{"A", 1200}}, 11'000), RestoreRefused);

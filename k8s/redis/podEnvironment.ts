@@ -81,6 +81,8 @@ export interface SeedChoice {
   at?: string;
   /** With `at`: the archived units to leave out of the replay, by the offsets `backup log` prints (a bad write undone). */
   skip?: number[];
+  /** With `at`: replay across gaps the archiver recorded (full resyncs), whose writes are then missing. */
+  allowGap?: boolean;
 }
 
 export function seedVariables(choice: SeedChoice): Record<string, string> {
@@ -89,6 +91,7 @@ export function seedVariables(choice: SeedChoice): Record<string, string> {
     ALLOW_SUSPECT: choice.allowSuspect ? "1" : "0",
     ...(choice.at ? { RESTORE_AT: choice.at } : {}),
     ...(choice.skip?.length ? { RESTORE_SKIP: choice.skip.join(",") } : {}),
+    ...(choice.allowGap ? { RESTORE_ALLOW_GAP: "1" } : {}),
   };
 }
 

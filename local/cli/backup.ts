@@ -17,7 +17,8 @@ commands:
   restore ID|latest   write a backup's keys into the live master (after a bad write); asks first
   restore --at TIME   the same with the state at TIME (RFC 3339, or latest: the newest archived
                       write): the newest verified backup before it and the continuous archive
-                      replayed to the last write by then; --skip OFFSETS leaves those commands out
+                      replayed to the last write by then; --skip OFFSETS leaves those commands out;
+                      the window ends at a gap (see: window) unless --allow-gap
   accept ID           trust a suspect backup (the shrink was meant)
   window              the times restore --at can reach: the oldest trusted backup the archive
                       continues to the newest archived write, less any gap until the next backup
@@ -31,6 +32,8 @@ options:
   --allow-suspect     let restore take a suspect backup
   --at TIME           (restore) the point in time to restore
   --skip OFFSETS      (restore --at) archived commands to leave out, comma-separated
+  --allow-gap         (restore --at) replay across gaps the archiver recorded (full resyncs),
+                      printing what each leaves out
   --since TIME        (log) commands received at or after TIME
   --until TIME        (log) and at or before TIME
   --match X           (log) only command X (FLUSHALL, DEL) or commands on keys matching glob X
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       "allow-suspect": { type: "boolean", default: false },
       at: { type: "string" },
       skip: { type: "string" },
+      "allow-gap": { type: "boolean", default: false },
       since: { type: "string" },
       until: { type: "string" },
       match: { type: "string" },
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
   const stack = values.stack!;
   const runner = await localBackupRunner(stackFileConfig(stack), stack);
   const { at, skip, since, until, match } = values;
-  const options = { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, at, skip, since, until, match, offsets: rest };
+  const options = { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, allowGap: values["allow-gap"]!, at, skip, since, until, match, offsets: rest };
   process.exit(await backupCommand(runner, command as BackupCommand, id, { ...options, print: (line) => console.log(line) }));
 }
 

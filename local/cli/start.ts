@@ -42,6 +42,8 @@ options:
                       does with restoreFrom; with --fresh
   --skip OFFSETS      with --restore TIME|latest: leave the archived commands at these
                       offsets out of the replay (npm run backup -- log lists them)
+  --allow-gap         with --restore TIME|latest: replay across gaps the archiver recorded
+                      (full resyncs), printing what each leaves out
   --allow-suspect     let --restore take a backup marked suspect (it shrank past
                       backupShrinkAlarmPercent); latest skips them otherwise
   -h, --help          this text`;
@@ -64,13 +66,16 @@ async function main(): Promise<void> {
     restore: { type: "string" },
     "allow-suspect": { type: "boolean", default: false },
     skip: { type: "string" },
+    "allow-gap": { type: "boolean", default: false },
   });
   const stack = values.stack!;
   const cfg = stackFileConfig(stack);
   const baseDir = path.resolve(values.dir!, stack);
   if (values["allow-suspect"] && values.restore === undefined) throw new Error("--allow-suspect only applies with --restore");
-  const restore = values.restore === undefined ? undefined : { ...restoreChoice(values.restore, values.skip), allowSuspect: values["allow-suspect"]! };
+  const restore =
+    values.restore === undefined ? undefined : { ...restoreChoice(values.restore, values.skip), allowSuspect: values["allow-suspect"]!, ...(values["allow-gap"] ? { allowGap: true } : {}) };
   if (values.skip !== undefined && !restore?.at) throw new Error("--skip needs --restore TIME or latest (a backup id alone replays no archive)");
+  if (values["allow-gap"] && !restore?.at) throw new Error("--allow-gap needs --restore TIME or latest (a backup id alone replays no archive)");
   fs.mkdirSync(baseDir, { recursive: true });
   const release = claimStateDirectory(baseDir, "npm start");
   process.on("exit", release);

@@ -2,7 +2,7 @@
 //
 //   redis-dr-archiver follow
 //       follow a replica's stream into segments in ARCHIVE_SPOOL_DIR until SIGTERM
-//   redis-dr-archiver replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--plan-only]
+//   redis-dr-archiver replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--allow-gap] [--plan-only]
 //       replay the segments in DIR that continue a base onto the server at REPLAY_TARGET
 //       (which already holds the base), up to the last command received at or before MS
 //       (or exactly to offset N: where a later backup stands), leaving out the units that
@@ -83,7 +83,7 @@ std::map<std::string, std::string> options(int argc, char** argv, int first) {
     for (int i = first; i < argc; i++) {
         std::string name = argv[i];
         if (name.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument " + name);
-        if (name == "--plan-only") {
+        if (name == "--plan-only" || name == "--allow-gap") {
             out[name] = "1";
             continue;
         }
@@ -91,7 +91,7 @@ std::map<std::string, std::string> options(int argc, char** argv, int first) {
         out[name] = argv[++i];
     }
     for (const auto& [name, value] : out) {
-        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--since-ms", "--until-ms", "--until-offset", "--skip", "--match", "--plan-only"};
+        static const std::set<std::string> known{"--dir", "--base-replid", "--base-offset", "--since-ms", "--until-ms", "--until-offset", "--skip", "--match", "--plan-only", "--allow-gap"};
         if (known.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     }
     return out;
@@ -139,13 +139,15 @@ int replayCommand(int argc, char** argv) {
     std::optional<std::int64_t> until;
     if (opts.count("--until-ms") != 0) until = std::stoll(opts.at("--until-ms"));
     if (until && opts.count("--until-offset") != 0) throw std::invalid_argument("replay takes --until-ms or --until-offset, not both");
-    RestorePlan plan = planRestore(listSegments(dir), listGaps(dir), base, until);
+    const GapPolicy gaps = opts.count("--allow-gap") != 0 ? GapPolicy::Cross : GapPolicy::End;
+    RestorePlan plan = planRestore(listSegments(dir), listGaps(dir), base, until, gaps);
     if (opts.count("--until-offset") != 0) plan = cutAtOffset(std::move(plan), std::stoull(opts.at("--until-offset")));
     std::cout << "plan: " << plan.segments.size() << " segments from offset " << base.position.offset << " to " << plan.stopOffset;
     if (plan.stopAtMs > 0) std::cout << " (received " << formatMs(plan.stopAtMs) << ")";
     std::cout << "; window: offsets " << plan.window.startOffset << ".." << plan.window.endOffset;
     if (plan.window.endAtMs > 0) std::cout << " up to " << formatMs(plan.window.endAtMs);
     std::cout << ", ends at " << plan.window.endsBecause << std::endl;
+    for (const auto& gap : plan.crossedGaps) std::cout << "warning: " << describeCrossedGap(gap) << std::endl;
     if (opts.count("--plan-only") != 0) return 0;
 
     auto connection = openServer("REPLAY");
@@ -155,7 +157,9 @@ int replayCommand(int argc, char** argv) {
     });
     std::cout << "restored to offset " << done.offset;
     if (plan.stopAtMs > 0) std::cout << ", the last command received at " << formatMs(plan.stopAtMs);
-    std::cout << ": " << done.commands << " commands replayed, " << done.skipped << " skipped, from " << done.segments << " segments" << std::endl;
+    std::cout << ": " << done.commands << " commands replayed, " << done.skipped << " skipped, from " << done.segments << " segments";
+    if (!plan.crossedGaps.empty()) std::cout << "; across " << plan.crossedGaps.size() << " recorded gap(s), whose writes are missing";
+    std::cout << std::endl;
     return 0;
 }
 
@@ -201,7 +205,7 @@ int main(int argc, char** argv) {
         if (command == "replay") return replayCommand(argc, argv);
         if (command == "log") return logCommand(argc, argv);
         if (command == "undo") return undoCommand(argc, argv);
-        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--plan-only]\n"
+        std::cerr << "usage: redis-dr-archiver follow | replay --dir DIR --base-replid ID --base-offset N [--until-ms MS | --until-offset N] [--skip END,...] [--allow-gap] [--plan-only]\n"
                      "       | log --dir DIR [--since-ms MS] [--until-ms MS] [--match NAME|GLOB] | undo --dir DIR --base-replid ID --base-offset N --skip END,...\n";
         return 2;
     } catch (const RestoreRefused& e) {

@@ -26,8 +26,15 @@ std::string describe(const CoveredWindow& w) {
 
 }  // namespace
 
+std::string describeCrossedGap(const CrossedGap& gap) {
+    return "crossed a gap (a full resync recorded at " + formatMs(gap.recordedAtMs) + "): nothing is archived from offset " +
+           std::to_string(gap.lastOffset) + " (the last command before it, received at " + formatMs(gap.lastAtMs) + ") to offset " +
+           std::to_string(gap.resumeOffset) + " (the next, at " + formatMs(gap.resumeAtMs) +
+           "): writes received between are missing, and later commands on their keys were replayed without them";
+}
+
 RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<GapInfo>& gaps, const BasePoint& base,
-                        std::optional<std::int64_t> untilMs) {
+                        std::optional<std::int64_t> untilMs, GapPolicy gapPolicy) {
     std::sort(segments.begin(), segments.end(), [](const auto& a, const auto& b) { return a.startOffset < b.startOffset; });
     RestorePlan plan;
     plan.base = base;
@@ -44,6 +51,7 @@ RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<Gap
                              ", not the base's " + base.position.replicationId);
     }
     plan.window = {from, from, 0, "the newest segment"};
+    std::vector<CrossedGap> crossed;
     for (; it != segments.end(); ++it) {
         if (!plan.segments.empty()) {
             const SegmentInfo& last = plan.segments.back();
@@ -51,9 +59,16 @@ RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<Gap
                                  (it->replicationId == last.replicationId || it->previousReplicationId == last.replicationId);
             if (!follows) {
                 const auto gap = std::find_if(gaps.begin(), gaps.end(), [&](const GapInfo& g) { return g.from.offset >= last.endOffset; });
-                plan.window.endsBecause = gap != gaps.end() ? "a gap: full resync at " + formatMs(gap->atMs)
-                                                            : "segment " + it->name + " does not follow " + last.name;
-                break;
+                // Where the archiver continued after this gap: the segment it began there.
+                const bool resumesHere = gap != gaps.end() && gap->to.offset == it->startOffset && gap->to.replicationId == it->replicationId &&
+                                         it->startOffset > last.endOffset;
+                if (gapPolicy == GapPolicy::Cross && resumesHere) {
+                    crossed.push_back({last.endOffset, last.lastAtMs, it->startOffset, it->firstAtMs, gap->atMs});
+                } else {
+                    plan.window.endsBecause = gap != gaps.end() ? "a gap: full resync at " + formatMs(gap->atMs)
+                                                                : "segment " + it->name + " does not follow " + last.name;
+                    break;
+                }
             }
         }
         plan.segments.push_back(*it);
@@ -82,9 +97,14 @@ RestorePlan planRestore(std::vector<SegmentInfo> segments, const std::vector<Gap
         }
     }
     if (untilMs && *untilMs > plan.window.endAtMs) {
-        throw RestoreRefused("cannot restore to " + formatMs(*untilMs) + ": " + describe(plan.window));
+        const bool atGap = plan.window.endsBecause.rfind("a gap", 0) == 0;
+        throw RestoreRefused("cannot restore to " + formatMs(*untilMs) + ": " + describe(plan.window) +
+                             (atGap ? "; --allow-gap replays across it, without what it left out" : ""));
     }
     while (!plan.segments.empty() && plan.segments.back().startOffset >= plan.stopOffset && plan.segments.size() > 1) plan.segments.pop_back();
+    for (const auto& gap : crossed) {
+        if (gap.resumeOffset < plan.stopOffset) plan.crossedGaps.push_back(gap);
+    }
     return plan;
 }
 

@@ -158,7 +158,8 @@ archive_prune() {
 # archive_replay DIR REPLID OFFSET UNTIL_MS HOME: replay DIR's segments that continue a base
 # at REPLID/OFFSET onto the scratch server whose socket is in HOME, up to UNTIL_MS (empty: the
 # newest archived command) or to exactly ARCHIVE_UNTIL_OFFSET, leaving out the units ending at
-# ARCHIVE_SKIP (offsets, comma-separated); ARCHIVE_PLAN_ONLY=1 only plans (HOME unused).
+# ARCHIVE_SKIP (offsets, comma-separated), across recorded gaps with ARCHIVE_ALLOW_GAP=1 (it
+# prints what each leaves out); ARCHIVE_PLAN_ONLY=1 only plans (HOME unused).
 # Exit 3: refused (the time lies outside what the archive covers after this base).
 archive_replay() {
   local dir="$1" replid="$2" offset="$3" until="$4" home="$5" args
@@ -167,6 +168,7 @@ archive_replay() {
   [[ -n $until ]] && args+=(--until-ms "$until")
   [[ -n ${ARCHIVE_SKIP:-} ]] && args+=(--skip "$ARCHIVE_SKIP")
   [[ -n ${ARCHIVE_UNTIL_OFFSET:-} ]] && args+=(--until-offset "$ARCHIVE_UNTIL_OFFSET")
+  [[ ${ARCHIVE_ALLOW_GAP:-0} == 1 ]] && args+=(--allow-gap)
   [[ -n ${ARCHIVE_PLAN_ONLY:-} ]] && args+=(--plan-only)
   (cd "$home" && REPLAY_TARGET="./$SCRATCH_SOCKET" REPLAY_USER="" REPLAY_PASSWORD="" "$ARCHIVER" "${args[@]}")
 }

@@ -18,10 +18,11 @@
 #                    RESTORE_BACKUP into its volume before Redis starts
 #   restore ID|latest [--allow-suspect]  write every key of a backup into the live master
 #                    (bad-write recovery); keys created since the backup are left alone
-#   restore --at TIME [--skip OFFSET,...]  the same with the state at TIME (RFC 3339): the
-#                    newest trusted backup before it plus the continuous archive replayed to the
-#                    last write received by then (archivestore.sh), without the units ending at
-#                    the --skip offsets; refused, naming what is covered, outside it
+#   restore --at TIME [--skip OFFSET,...] [--allow-gap]  the same with the state at TIME (RFC
+#                    3339): the newest trusted backup before it plus the continuous archive
+#                    replayed to the last write received by then (archivestore.sh), without the
+#                    units ending at the --skip offsets; refused, naming what is covered, outside
+#                    it; --allow-gap crosses recorded gaps, printing what each leaves out
 #   window           the times restore --at can reach (restore.sh)
 #   log [--since T] [--until T] [--match NAME|GLOB]  the archived commands (undo.sh)
 #   undo OFFSET...   the live master without those archived units, every other write kept (undo.sh)
@@ -390,17 +391,18 @@ case "${1:-}" in
         --allow-suspect) ALLOW_SUSPECT=1 ;;
         --at) at="${2:?--at needs a time}"; shift ;;
         --skip) ARCHIVE_SKIP="${2:?--skip needs offsets}"; shift ;;
+        --allow-gap) ARCHIVE_ALLOW_GAP=1 ;;
         *) target=$1 ;;
       esac
       shift
     done
     [[ -z $at || -z $target ]] || { echo "restore takes a backup (ID|latest) or --at TIME, not both" >&2; exit 2; }
-    [[ -z ${ARCHIVE_SKIP:-} || -n $at ]] || { echo "restore --skip needs --at (latest: the newest archived write)" >&2; exit 2; }
+    [[ -z ${ARCHIVE_SKIP:-} && ${ARCHIVE_ALLOW_GAP:-0} != 1 || -n $at ]] || { echo "restore --skip and --allow-gap need --at (latest: the newest archived write)" >&2; exit 2; }
     cmd_restore "${target:-at}" "$at"
     ;;
   accept) cmd_accept "${2:-}" ;;
   window) cmd_window ;;
   log) shift; cmd_log "$@" ;;
   undo) shift; cmd_undo "$@" ;;
-  *) echo "usage: backup.sh run [--after-gap]|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-suspect]|accept ID|window|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
+  *) echo "usage: backup.sh run [--after-gap]|take|verify ID|list|prune|seed|restore ID|latest|--at TIME [--skip OFFSET,...] [--allow-gap] [--allow-suspect]|accept ID|window|log [--since T] [--until T] [--match X]|undo OFFSET..." >&2; exit 2 ;;
 esac

@@ -53,6 +53,9 @@ cmd_seed() {
   # RESTORE_SKIP: archived units to leave out of the replay (offsets from backup.sh log).
   ARCHIVE_SKIP="${RESTORE_SKIP:-}"
   [[ -z $ARCHIVE_SKIP || -n $at ]] || { log "seed: RESTORE_SKIP needs RESTORE_AT (latest: the newest archived write)"; return 1; }
+  # RESTORE_ALLOW_GAP=1: replay across recorded gaps (full resyncs), printing what each leaves out.
+  ARCHIVE_ALLOW_GAP="${RESTORE_ALLOW_GAP:-0}"
+  [[ $ARCHIVE_ALLOW_GAP != 1 || -n $at ]] || { log "seed: RESTORE_ALLOW_GAP needs RESTORE_AT (latest: the newest archived write)"; return 1; }
   [[ $POD_FQDN == "$(first_node)" ]] || { log "seed: only the first pod seeds; the others replicate it"; return 0; }
   if has_local_data; then log "seed: this volume already holds data; never restoring over it"; return 0; fi
   if peers_hold_data; then log "seed: a peer holds data or serves as master; not an empty deployment, nothing restored"; return 0; fi
