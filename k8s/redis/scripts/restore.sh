@@ -98,7 +98,6 @@ cmd_restore() {
   log "restore: done, $done keys restored from backup $id (taken $created)${RESTORED_POINT:+; archive $RESTORED_POINT}"
 }
 
-
 # ms_time MS: epoch milliseconds as RFC 3339 with milliseconds, UTC.
 ms_time() { date -u -d "@$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
@@ -114,8 +113,8 @@ first_base_after() {
 }
 
 # cmd_window: the times restore --at can reach, one line: from the oldest trusted backup to the
-# newest archived write, less each stretch from a gap to the first trusted backup after it (no
-# restore crosses a gap; restore_point_into_scratch). Exit 1 when the store cannot be listed.
+# newest archived write, less each stretch from a gap to the first trusted backup after it (a
+# restore crosses a gap only with --allow-gap). Exit 1 when the store cannot be listed.
 cmd_window() {
   local trusted oldest="" manifests segments newest gap gap_offset gap_ms next line why="no segment"
   rclone_quiet lsf --max-depth 1 "$(store_path)" >/dev/null || { log "window: cannot list $(store_path)"; return 1; }
