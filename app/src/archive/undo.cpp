@@ -247,6 +247,24 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
         result.keysSet = static_cast<std::size_t>(done.elements[1].integer);
         result.keysDeleted = done.elements.size() > 2 ? static_cast<std::size_t>(done.elements[2].integer) : 0;
         result.held = std::chrono::milliseconds(done.elements.size() > 3 ? done.elements[3].integer / 1000 : result.roundTrip.count());
+        // A script that runs longer than Sentinel's down-after goes unanswered: PINGs wait, then
+        // get -BUSY, and only PONG, LOADING and MASTERDOWN count as the instance being available
+        // (sentinelPingReplyCallback, sentinel.c). The Sentinels may then fail over to a replica
+        // that never got these writes; only a replica's acknowledgement makes them safe.
+        std::string unconfirmed;
+        try {
+            const Reply acked = servers.live.command({"WAIT", "1", std::to_string(request.replicatedWait.count())});
+            result.replicasConfirmed = acked.type == Reply::Type::Integer ? acked.integer : 0;
+            if (result.replicasConfirmed < 1) unconfirmed = "no replica confirmed them within " + std::to_string(request.replicatedWait.count()) + " ms";
+        } catch (const std::exception& e) {
+            // A master demoted by a failover drops the clients it blocks (WAIT among them).
+            unconfirmed = std::string("the master dropped the connection waiting for a replica (") + e.what() + ")";
+        }
+        if (!unconfirmed.empty()) {
+            throw std::runtime_error("the undo's " + std::to_string(result.keysSet + result.keysDeleted) + " key(s) were written on the master in a script that held it " +
+                                     std::to_string(result.held.count()) + " ms, but " + unconfirmed +
+                                     ": a failover meanwhile (a script longer than Sentinel's down-after reads as a dead master) loses them; check the keys on the current master and run the undo again if they are gone");
+        }
         return result;
     }
     throw std::runtime_error("the keys to change kept being written on the live master; gave up after " + std::to_string(request.attempts) +

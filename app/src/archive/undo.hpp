@@ -16,6 +16,7 @@ struct UndoRequest {
     BasePoint base;                        // a verified backup from before the first command undone
     std::set<std::uint64_t> skip;          // the units to undo, by end offset (printCommandLog)
     std::chrono::milliseconds catchUpWait{30000};  // for the archive to reach the live master's offset
+    std::chrono::milliseconds replicatedWait{30000};  // for a replica to confirm the undo's writes (WAIT 1)
     int attempts = 20;
 };
 
@@ -34,6 +35,7 @@ struct UndoResult {
     std::chrono::milliseconds held{0};       // the script ran this long on the master: writes waited
     std::chrono::milliseconds roundTrip{0};  // sending it (every key's payload) and its answer
     int attempts = 0;
+    long long replicasConfirmed = 0;  // replicas that acknowledged the undo's writes (WAIT)
 };
 
 // Puts the live master into the state it would have had if the skipped units had never run,
