@@ -179,6 +179,13 @@ describe("disaster verdicts", () => {
     expect(disasterViolations(result([2], 14_500), backups)).toEqual(["lost 14.50 s of acknowledged writes, more than the backup interval plus the longest run (14.00 s)"]);
   });
 
+  it("accepts a backup whose run began before the disaster and verified after it, never one begun after", () => {
+    const verifiedLate = [...backups, { id: "20261125T230007Z", startedAt: backupAt + 7000, at: backupAt + 9500 }];
+    expect(disasterViolations(result([], 0, "20261125T230007Z"), verifiedLate)).toEqual([]);
+    const begunAfter = [...backups, { id: "20261125T230009Z", startedAt: backupAt + 9000, at: backupAt + 12_000 }];
+    expect(disasterViolations(result([], 0, "20261125T230009Z"), begunAfter)).toEqual(["restored 20261125T230009Z, not the newest verified backup 20261125T230000Z"]);
+  });
+
   it("fails a restore to a time that brought back writes from after it, or lost more than the archive interval before it", () => {
     const toATime = (writesFromAfter: number, lostWindowMs: number): DisasterResult => ({
       ...result(lostWindowMs > 0 ? [2] : [], lostWindowMs),
