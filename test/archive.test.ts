@@ -387,7 +387,7 @@ describe("the archive's metrics", () => {
     expect(restored.has("pushed:0")).toBe(true);
     expect(duringGap.filter((key) => restored.has(key))).toEqual([]);
     expect(restored.has("after-chosen:0")).toBe(false);
-    // No restore crosses the gap: the after-gap run takes a new base at once, and only once.
+    // Whole again only from a base after the gap: the after-gap run takes one at once, and only once.
     const afterGap = await runBackupScript(job, ["run", "--after-gap"]);
     expect(afterGap.code, afterGap.output).toBe(0);
     expect(afterGap.output).toMatch(/after-gap: the archive has a gap at \S+ \(offset \d+\) and no backup since \(newest \d{8}T\d{6}Z\): taking a new base now/);

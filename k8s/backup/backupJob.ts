@@ -13,8 +13,9 @@ export const BACKUP_COMPONENT = "redis-backup";
 export const BACKUP_SELECTOR = selectorFor(BACKUP_COMPONENT);
 export const CRONJOB_NAME = "redis-backup";
 /**
- * A new base as soon as the archive records a gap (a full resync): no restore crosses one, so
- * until a backup exists after it, nothing archived since is in reach. Every minute it reads one
+ * A new base as soon as the archive records a gap (a full resync): no restore crosses one unless
+ * told to (--allow-gap, without what it left out), so until a backup exists after it, nothing
+ * archived since is in reach whole. Every minute it reads one
  * object (the newest gap), the backup list and the newest verified backup's manifest, and runs
  * only when the gap is past that backup's offset.
  */

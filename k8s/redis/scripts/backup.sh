@@ -322,8 +322,8 @@ cmd_run() {
 }
 
 # cmd_run_after_gap: cmd_run, only when the archive recorded a gap after the newest verified
-# backup's offset: no restore crosses a gap, so until a base exists after it nothing archived
-# since is in reach (the after-gap CronJob, every minute; a suspect base counts, or a shrink
+# backup's offset: no restore crosses a gap unless told (--allow-gap), so until a base exists
+# after it nothing archived since is in reach whole (the after-gap CronJob, every minute; a suspect base counts, or a shrink
 # would bring a run every minute).
 cmd_run_after_gap() {
   local gap offset when newest
