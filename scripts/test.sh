@@ -12,7 +12,7 @@ STAGES=(
   "app tests:bash scripts/app-test.sh app/build"
   "app build (ASan/UBSan):npm run --silent app:build-asan"
   "app tests (ASan/UBSan):bash scripts/app-test.sh app/build-asan"
-  "program and process tests:npx vitest run"
+  "program and process tests:bash scripts/rootless.sh npx vitest run"
 )
 
 summary=()

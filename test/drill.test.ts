@@ -3,41 +3,39 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { APP_BINARY } from "../local/process/appProcess";
+import { APP_BINARY } from "../local/cluster/images";
+import { PodBridge } from "../local/cluster/bridge";
+import { localSecretConfig, renderClusterObjects } from "../local/cluster/render";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
-import { podNetwork } from "../local/process/network";
 import { localApiToken, localCredentials } from "../local/credentials";
-import { ProcessDrillTopology } from "../local/drill/drillTopology";
+import { DrillTopology } from "../local/drill/drillTopology";
 import { reportTable, timelineSvg } from "../local/drill/report";
 import { RunOptions, runScenario } from "../local/drill/runner";
 import { rto } from "../probe/writes";
 import { Scenario, scenariosNamed } from "../local/drill/scenarios";
 import { stackConfig } from "./helpers/stackConfig";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
-// The drill harness against real processes: scenarios whose outcome is known
-// beforehand, so a harness that miscounts or misses a failover fails here.
-const cfg = stackConfig("dev", {
+// The drill harness against the rendered pods on the local kubelet: scenarios whose outcome
+// is known beforehand, so a harness that miscounts or misses a failover fails here.
+const FAST = {
   "redis-dr:sentinelDownAfterMs": "2000",
   "redis-dr:minReplicasMaxLagSeconds": "2",
   "redis-dr:sentinelFailoverTimeoutMs": "8000",
-});
+};
+const cfg = stackConfig("dev", FAST);
 let options: RunOptions;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!fs.existsSync(APP_BINARY)) throw new Error(`${APP_BINARY} is missing: npm test builds it (npm run app:build)`);
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-drill-test-"));
-  const network = podNetwork(cfg.redisReplicas, "drill");
-  options = {
-    cfg,
-    baseDir,
-    appPorts: [18590, 18591],
-    withPeers: false,
-    creds: localCredentials(baseDir),
-    apiToken: localApiToken(baseDir),
-    topology: (dir) => new ProcessDrillTopology(cfg, dir, network, localCredentials(baseDir)),
-  };
+  const creds = localCredentials(baseDir);
+  const apiToken = localApiToken(baseDir);
+  const objects = await renderClusterObjects("dev", FAST, localSecretConfig(creds, apiToken));
+  const { prefix, subnet } = SUITE_BRIDGES.drill;
+  options = { cfg, baseDir, appPorts: [18590, 18591], withPeers: false, creds, apiToken, topology: (dir) => new DrillTopology(cfg, objects, dir, new PodBridge(prefix, subnet), {}) };
 });
 
 const [baseline, loseTwoSentinels, rescheduleMaster] = scenariosNamed(["baseline", "lose-two-sentinels", "reschedule-master"]);
@@ -97,13 +95,6 @@ describe("drill harness", () => {
     const result = await runScenario(deleteTwoAcknowledgedWrites, options);
     expect(result.writers[0]!.lostSeqs).toEqual([3, 7]);
     expect(result.violations).toEqual(["2 acknowledged writes lost in a planned scenario"]);
-  });
-
-  it("reports a scenario that needs the cluster runtime as skipped on host processes, never as passed", async () => {
-    const result = await runScenario(rescheduleMaster!, options);
-    expect(result.skipped).toMatch(/needs the cluster runtime/);
-    expect(result.writers).toEqual([]);
-    expect(reportTable([result])).toMatch(/\| reschedule-master \| .*skipped: needs the cluster runtime/);
   });
 
   it("sees no failover when two of three Sentinels are gone, and says so", async () => {

@@ -4,11 +4,10 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PodBridge, processesIn } from "../local/cluster/bridge";
-import { claimStateDirectory, stopLeftoverContainers } from "../local/cluster/leftovers";
-import { NamespaceNetwork } from "../local/process/network";
+import { claimStateDirectory, leftoversInSite, leftoversInUserNamespace, stopLeftoverContainers } from "../local/cluster/leftovers";
+import { namespacesAvailable } from "../local/cluster/bridge";
 import { waitFor } from "../probe/wait";
-import { CLUSTER_BRIDGE } from "../local/drill/runtime";
-import { SITES } from "../local/process/network";
+import { LOCAL_SITES } from "../local/cluster/sites";
 import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // What a run killed with SIGKILL leaves: containers still running in their namespaces,
@@ -29,7 +28,7 @@ afterAll(() => {
   for (const name of ["pod-a", "pod-b"]) spawnSync("ip", ["netns", "delete", `${PREFIX}-${name}`]);
 });
 
-describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left behind", () => {
+describe.skipIf(!namespacesAvailable())("containers an earlier run left behind", () => {
   it("are stopped with SIGTERM first, so Redis exits cleanly, and SIGKILL for what ignores it", async () => {
     ip("netns", "add", `${PREFIX}-pod-a`);
     ip("-n", `${PREFIX}-pod-a`, "link", "set", "lo", "up");
@@ -39,7 +38,7 @@ describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left b
     await waitFor("redis-server to be ready", async () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("Ready to accept connections"), 10_000);
     expect(processesIn(`${PREFIX}-pod-a`).length).toBeGreaterThanOrEqual(2);
 
-    const stopped = await stopLeftoverContainers(PREFIX, 2000);
+    const stopped = await stopLeftoverContainers(leftoversInSite(PREFIX), 2000);
     expect(stopped.some((line) => line.startsWith("redis-server"))).toBe(true);
     expect(alive(redis)).toBe(false);
     expect(alive(stubborn)).toBe(false);
@@ -47,6 +46,18 @@ describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left b
     // SIGTERM, not SIGKILL: Redis ran its shutdown (AOF flushed).
     expect(fs.readFileSync(log, "utf8")).toMatch(/Received SIGTERM scheduling shutdown/);
     expect(fs.readFileSync(log, "utf8")).toMatch(/ready to exit, bye bye/);
+  });
+
+  it("of a rootless run are found by its user namespace, which outlives the run's harness", async () => {
+    // What scripts/rootless.sh makes, without the harness: a process alone in a user namespace of its own.
+    const orphan = spawn("unshare", ["-U", "sleep", "600"], { detached: true, stdio: "ignore" });
+    orphan.unref();
+    await waitFor("the process to be in its user namespace", async () => fs.readlinkSync(`/proc/${orphan.pid}/ns/user`) !== fs.readlinkSync("/proc/self/ns/user"), 5000);
+    const userNamespace = fs.readlinkSync(`/proc/${orphan.pid}/ns/user`);
+    expect(leftoversInUserNamespace(userNamespace).pids()).toEqual([orphan.pid]);
+    const stopped = await stopLeftoverContainers(leftoversInUserNamespace(userNamespace), 2000);
+    expect(stopped).toEqual(["sleep 600"]);
+    expect(alive(orphan.pid!)).toBe(false);
   });
 
   it("never outlive the namespaces a bridge removes when it is set up again", async () => {
@@ -66,11 +77,10 @@ describe.skipIf(!NamespaceNetwork.available())("containers an earlier run left b
 
 describe("the pod networks of the runtimes and the suites", () => {
   it("never share a subnet, and no site's namespaces fall under another's prefix", () => {
-    const sites = [...Object.values(SITES), CLUSTER_BRIDGE, ...Object.values(SUITE_BRIDGES)];
+    const sites = [...Object.values(LOCAL_SITES), ...Object.values(SUITE_BRIDGES)];
     const clashes = sites.flatMap((a, i) => sites.slice(i + 1).filter((b) => a.prefix === b.prefix || a.prefix.startsWith(`${b.prefix}-`) || b.prefix.startsWith(`${a.prefix}-`)).map((b) => `${a.prefix}/${b.prefix}`));
     expect(clashes).toEqual([]);
-    // The drills' two runtimes take turns on one subnet; nothing else shares one.
-    const subnets = sites.filter((s) => s !== CLUSTER_BRIDGE).map((s) => s.subnet);
+    const subnets = sites.map((s) => s.subnet);
     expect(new Set(subnets).size).toBe(subnets.length);
   });
 });

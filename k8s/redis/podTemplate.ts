@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { exporterContainers } from "./exporters";
 import { POD_NAME_VARIABLE, podPasswordSecretKey, REDIS_POD_SECRET_VARIABLES, redisPodVariables, seedVariables } from "./podEnvironment";
-import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_UID, RedisSettings, SENTINEL_PORT } from "./render";
+import { HEADLESS_SERVICE_NAME, POD_PATHS, REDIS_PORT, REDIS_SCRIPT_CONTAINERS, REDIS_UID, RedisSettings, SENTINEL_PORT } from "./render";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "../security";
 import { storeEnv } from "../backup/backupJob";
 import { ARCHIVER_TOOL_ENV, archiverToolsContainer, rcloneToolsContainer, TOOLS_ENV, TOOLS_PATH, TOOLS_VOLUME } from "../backup/tools";
@@ -108,7 +108,7 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
       ...(seed.length > 0 ? { initContainers: seed } : {}),
       containers: [
         scriptContainer(cfg, {
-          name: "redis",
+          name: REDIS_SCRIPT_CONTAINERS.redis,
           command: scriptCommand("start-redis.sh"),
           env,
           ports: [{ name: "redis", containerPort: REDIS_PORT }],
@@ -120,7 +120,7 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
           volumeMounts: [...mounts, { name: "runtime", mountPath: POD_PATHS.runtime }],
         }),
         scriptContainer(cfg, {
-          name: "sentinel",
+          name: REDIS_SCRIPT_CONTAINERS.sentinel,
           command: scriptCommand("start-sentinel.sh"),
           env,
           ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
@@ -134,7 +134,7 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
         // Moves this pod's replica to the replica Sentinel promotes as soon as the leader
         // announces it (follow-promotion.sh says why); no port, no probes.
         scriptContainer(cfg, {
-          name: "promotion-follower",
+          name: REDIS_SCRIPT_CONTAINERS.follower,
           command: scriptCommand("follow-promotion.sh"),
           env,
           resources: PROMOTION_FOLLOWER_RESOURCES,

@@ -44,6 +44,9 @@ export const STATEFULSET_NAME = "redis";
 export const HEADLESS_SERVICE_NAME = "redis-headless";
 export const SENTINEL_SERVICE_NAME = "redis-sentinel";
 export const SECRET_NAME = "redis-auth";
+/** The Redis pod's containers that run its scripts, by their names in the pod template (the exporters are the rest). */
+export const REDIS_SCRIPT_CONTAINERS = { redis: "redis", sentinel: "sentinel", follower: "promotion-follower" } as const;
+export type RedisScriptContainer = (typeof REDIS_SCRIPT_CONTAINERS)[keyof typeof REDIS_SCRIPT_CONTAINERS];
 export const SECRET_KEYS = { redisPassword: "redis-password", sentinelPassword: "sentinel-password" } as const;
 /** Keys of a Redis role user's passwords in that Secret: the list Redis accepts, and the one clients use. */
 export function roleSecretKeys(user: string): { accepted: string; current: string } {

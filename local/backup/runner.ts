@@ -4,8 +4,7 @@ import { StackConfig } from "../../config/schema";
 import { backupSettings } from "../../k8s/backup/settings";
 import { BackupRunner } from "../../ops/backup";
 import { clusterBackupTarget, readClusterState } from "../cluster/localState";
-import { runningLocalTopology } from "../podRunner";
-import { LocalBackupOptions, processBackupTarget, runBackupScript } from "./job";
+import { LocalBackupOptions, runBackupScript } from "./job";
 import { localObjectStore } from "./objectStore";
 
 /** The local topology's backup job (the store is the one `npm start` runs). */
@@ -14,11 +13,11 @@ export async function localBackupRunner(cfg: StackConfig, stack: string, stateDi
   const startIt = `start the topology with: npm start${stack === "dev" ? "" : ` -- --stack ${stack}`}`;
   if (!fs.existsSync(path.join(baseDir, "redis-password"))) throw new Error(`no local topology for stack ${stack} in ${baseDir}; ${startIt}`);
   const cluster = readClusterState(baseDir);
-  const topology = cluster ? undefined : runningLocalTopology(cfg, stack, stateDir);
-  const store = localObjectStore(baseDir, stack, cluster?.hostAddress ?? topology!.network.hostAddress);
+  if (!cluster) throw new Error(`the local topology of stack ${stack} is not running; ${startIt}`);
+  const store = localObjectStore(baseDir, stack, cluster.hostAddress);
   const reachable = await fetch(`${store.access.endpoint}/`).then(() => true, () => false);
   if (!reachable) throw new Error(`the local object store (${store.access.endpoint}) is not running; ${startIt}`);
-  const target = cluster ? clusterBackupTarget(cluster, cfg) : processBackupTarget(topology!);
+  const target = clusterBackupTarget(cluster, cfg);
   const job: LocalBackupOptions = { target, store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") };
   return { where: `the local topology of stack ${stack}`, run: (args, onOutput) => runBackupScript(job, args, {}, onOutput) };
 }

@@ -2,6 +2,8 @@ import { stackFileConfig } from "../../config/stackFile";
 import { BACKUP_COMMANDS, BackupCommand, backupCommand } from "../../ops/backup";
 import { localBackupRunner } from "../backup/runner";
 import { parseCommandLine } from "../../scripts/commandLine";
+import * as path from "path";
+import { joinRootlessRun } from "../cluster/rootless";
 
 const USAGE = `usage: npm run backup -- COMMAND [ID] [options]
 
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const stack = values.stack!;
+  await joinRootlessRun(path.resolve(".local", stack));
   const runner = await localBackupRunner(stackFileConfig(stack), stack);
   const { at, skip, since, until, match } = values;
   const options = { stack, yes: values.yes!, allowSuspect: values["allow-suspect"]!, allowGap: values["allow-gap"]!, at, skip, since, until, match, offsets: rest };

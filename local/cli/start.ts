@@ -1,41 +1,35 @@
 import * as fs from "fs";
 import * as path from "path";
-import { AppProcess, startApp, waitUntilReady } from "../process/appProcess";
 import { StackConfig } from "../../config/schema";
-import { Credentials } from "../../probe/connection";
-import { waitForConvergenceShowingRoles } from "../measure/sentinelGroupWatch";
-import { NamespaceNetwork, podNetwork, SITES } from "../process/network";
-import { claimStateDirectory, RUN_CLAIM_FILE, stopLeftoverContainers } from "../cluster/leftovers";
+import { claimStateDirectory, leftoversInSite, leftoversInUserNamespace, refuseIfClaimed, RUN_CLAIM_FILE, stopLeftoverContainers } from "../cluster/leftovers";
 import { ClusterRun, ClusterStartOptions } from "../cluster/start";
-import { LocalTopology } from "../process/topology";
+import { isRootless, readRootlessRun, recordRootlessRun, rerunRootlessUnlessRoot, rootlessPrefix } from "../cluster/rootless";
+import { LOCAL_SITES } from "../cluster/sites";
 import { stackFileConfig } from "../../config/stackFile";
 import { API_TOKEN_FILE, localApiToken, localCredentials } from "../credentials";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
 import { LocalArchiver } from "../backup/archiver";
 import { BackupSchedule } from "../backup/schedule";
-import { LOCAL_STORE_DIR, LocalObjectStore, localObjectStore } from "../backup/objectStore";
-import { LocalBackupOptions, processBackupTarget, seedAndStartAll } from "../backup/job";
+import { LOCAL_STORE_DIR, localObjectStore } from "../backup/objectStore";
+import { LocalBackupOptions } from "../backup/job";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { skipList } from "../../ops/backup";
 
 const USAGE = `usage: npm start [-- options]
 
-Runs the production topology on this machine from a stack's config: the Redis StatefulSet
-(redis, sentinel, promotion follower and exporters per pod) and the service's Deployment, an
-S3-compatible object store standing in for the backup region (.local/<stack>/objects, kept by
---fresh) and the backup job on the stack's schedule. Ctrl-C stops it.
+Runs the production topology on this machine from a stack's config: the program rendered for
+the stack, its Redis StatefulSet (redis, sentinel, promotion follower and exporters per pod)
+and the service's Deployment as pods on a local kubelet, each in its own network namespace,
+with cluster DNS; an S3-compatible object store standing in for the backup region
+(.local/<stack>/objects, kept by --fresh) and the backup job on the stack's schedule. Without
+root it runs in a user namespace of its own (scripts/rootless.sh). Ctrl-C stops it.
 
 options:
   --stack NAME        stack file to read (Pulumi.NAME.yaml); default dev
   --dir DIR           where state and logs live (DIR/<stack>); default .local
   --fresh             start from empty volumes
-  --runtime KIND      cluster: the pods the program renders, on a local kubelet, each in its own
-                      network namespace, with cluster DNS (the default as root); processes: the
-                      pods' scripts and the service as host processes (the default otherwise)
-  --public-port P     cluster: where the LoadBalancer Service's stand-in listens; default 18080
-  --loopback          processes on loopback addresses instead of network namespaces
-  --app-ports P,P     processes: ports of the service instances (probes and metrics on each + 10000); default 18080,18081
+  --public-port P     where the LoadBalancer Service's stand-in listens (127.0.0.1); default 18080
   --restore ID|TIME|latest  seed an empty topology from the local object store: a verified
                       backup, the state at TIME (RFC 3339: a backup and the continuous archive),
                       or latest (the newest archived write); as the restore init container
@@ -48,21 +42,13 @@ options:
                       backupShrinkAlarmPercent); latest skips them otherwise
   -h, --help          this text`;
 
-/**
- * `npm start`: the production topology on this machine, from a stack's config
- * (dev by default): three pods running the StatefulSet's own scripts, each in its
- * own network namespace where allowed, and two instances of the C++ service.
- * Ctrl-C stops everything.
- */
+/** `npm start`: the stack's rendered pods on the local kubelet until Ctrl-C. */
 async function main(): Promise<void> {
   const { values } = parseCommandLine(USAGE, {
     stack: { type: "string", default: "dev" },
     dir: { type: "string", default: path.resolve(".local") },
     fresh: { type: "boolean", default: false },
-    loopback: { type: "boolean", default: false },
-    runtime: { type: "string" },
     "public-port": { type: "string", default: "18080" },
-    "app-ports": { type: "string", default: "18080,18081" },
     restore: { type: "string" },
     "allow-suspect": { type: "boolean", default: false },
     skip: { type: "string" },
@@ -76,77 +62,32 @@ async function main(): Promise<void> {
     values.restore === undefined ? undefined : { ...restoreChoice(values.restore, values.skip), allowSuspect: values["allow-suspect"]!, ...(values["allow-gap"] ? { allowGap: true } : {}) };
   if (values.skip !== undefined && !restore?.at) throw new Error("--skip needs --restore TIME or latest (a backup id alone replays no archive)");
   if (values["allow-gap"] && !restore?.at) throw new Error("--allow-gap needs --restore TIME or latest (a backup id alone replays no archive)");
+  const publicPort = Number(values["public-port"]);
+  if (!Number.isInteger(publicPort) || publicPort < 1024 || publicPort > 65535) throw new Error(`--public-port: "${values["public-port"]}" is not a port between 1024 and 65535`);
+  const grace = cfg.redisTerminationGraceSeconds * 1000;
+  // A run killed hard left its containers running: stop them before anything touches their volumes.
+  // A rootless run's are seen only from here, outside any user namespace (ptrace access rules).
+  if (process.getuid?.() !== 0 && fs.existsSync(baseDir)) {
+    refuseIfClaimed(baseDir, "npm start");
+    const earlier = readRootlessRun(baseDir);
+    if (earlier) reportLeftovers(await stopLeftoverContainers(leftoversInUserNamespace(earlier.userNamespace), grace));
+  }
+  // Everything checked: from here on this may be the rootless re-run, with the public port passed in.
+  await rerunRootlessUnlessRoot([{ host: "127.0.0.1", port: publicPort }]);
   fs.mkdirSync(baseDir, { recursive: true });
   const release = claimStateDirectory(baseDir, "npm start");
   process.on("exit", release);
-  const namespaces = !values.loopback && NamespaceNetwork.available();
-  if (namespaces) {
-    // A run killed hard left its containers running: stop them before anything touches their volumes.
-    const stopped = await stopLeftoverContainers(SITES.local.prefix, cfg.redisTerminationGraceSeconds * 1000);
-    if (stopped.length > 0) console.log(`stopped ${stopped.length} processes an earlier run left in its pods (${[...new Set(stopped.map((c) => c.split(" ")[0]))].join(", ")})`);
-  }
+  if (!isRootless()) reportLeftovers(await stopLeftoverContainers(leftoversInSite(LOCAL_SITES.start.prefix), grace));
   // --fresh empties the volumes, not the object store: it stands for another region.
   if (values.fresh) {
     for (const entry of fs.readdirSync(baseDir).filter((e) => e !== LOCAL_STORE_DIR && e !== RUN_CLAIM_FILE)) fs.rmSync(path.join(baseDir, entry), { recursive: true, force: true });
   }
-  const creds = localCredentials(baseDir);
-  const port = (option: string, p: string) => {
-    const number = Number(p);
-    if (!Number.isInteger(number) || number < 1024 || number > 65535) throw new Error(`--${option}: "${p}" is not a port between 1024 and 65535`);
-    return number;
-  };
-  const appPorts = values["app-ports"]!.split(",").map((p) => port("app-ports", p));
-  const publicPort = port("public-port", values["public-port"]!);
-  if (values.runtime !== undefined && values.runtime !== "cluster" && values.runtime !== "processes") throw new Error(`--runtime: "${values.runtime}" is neither cluster nor processes`);
-  if (values.runtime === "cluster" && !namespaces) throw new Error("--runtime cluster needs network namespaces: run as root with iproute2, without --loopback");
-  if ((values.runtime ?? (namespaces ? "cluster" : "processes")) === "cluster") {
-    await runCluster({ stack, cfg, baseDir, creds, apiToken: localApiToken(baseDir), publicPort, ...(restore ? { restore } : {}) });
-    return;
-  }
-  const network = podNetwork(cfg.redisReplicas, "local", values.loopback);
-  const topology = new LocalTopology({ cfg, baseDir, network, ...creds });
-  const apps: AppProcess[] = [];
-  let archiver: LocalArchiver | undefined;
-  const store = localObjectStore(baseDir, stack, network.hostAddress);
-  const backups = new BackupSchedule(
-    { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") },
-    path.join(baseDir, "backup.log"),
-    (line) => console.log(`[${new Date().toISOString()}] ${line}`),
-  );
+  if (isRootless()) process.on("exit", recordRootlessRun(baseDir));
+  await runCluster({ stack, cfg, baseDir, creds: localCredentials(baseDir), apiToken: localApiToken(baseDir), publicPort, ...(restore ? { restore } : {}) });
+}
 
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nstopping: SIGTERM to the service instances, every redis and sentinel...");
-    await backups.stop();
-    await archiver?.stop();
-    for (const app of apps) await app.stop();
-    await topology.shutdown();
-    await store.stop();
-    console.log("stopped; nothing left running. Data stays in", baseDir, "(--fresh to start empty)");
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void stop(0));
-  process.on("SIGTERM", () => void stop(0));
-
-  console.log(`redis-dr local topology, stack "${stack}" (down-after ${cfg.sentinelDownAfterMs} ms, quorum ${cfg.sentinelQuorum})`);
-  console.log(`state and logs: ${baseDir}`);
-  console.log(network.kind === "namespaces" ? "pods: one network namespace each (ip netns)" : "pods: loopback addresses (no network namespaces here: run as root for them)");
-  try {
-    topology.prepare(); // the bridge carries the host address the store listens on
-    await store.start();
-    console.log(`object store (stands in for the backup region): ${store.access.endpoint}/${store.bucket}, state ${store.directory}`);
-    if (restore) await seedFromBackup(topology, store, restore, baseDir);
-    await bringUp(topology, apps, appPorts, cfg, creds, baseDir);
-    backups.start();
-    archiver = await startArchiver({ target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "backup-scratch") }, cfg, baseDir);
-    console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
-    console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
-  } catch (error) {
-    console.error(`\nerror: ${(error as Error).message}`);
-    await stop(1);
-  }
+function reportLeftovers(stopped: string[]): void {
+  if (stopped.length > 0) console.log(`stopped ${stopped.length} processes an earlier run left in its pods (${[...new Set(stopped.map((c) => c.split(" ")[0]))].join(", ")})`);
 }
 
 /** The continuous archive beside the local pods, as the archiver's pod runs it, into the local store. */
@@ -165,6 +106,7 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
   console.log(`redis-dr local cluster, stack "${stack}" (down-after ${cfg.sentinelDownAfterMs} ms, quorum ${cfg.sentinelQuorum})`);
   console.log(`state and logs: ${baseDir}`);
   console.log("pods: the program's StatefulSet and Deployment on a local kubelet, one network namespace each, cluster DNS");
+  if (isRootless()) console.log(`not root: in a user namespace of its own (pid ${process.pid}); a shell on this machine gets in with: ${rootlessPrefix().trim()}`);
   let run: ClusterRun | undefined;
   let backups: BackupSchedule | undefined;
   let archiver: LocalArchiver | undefined;
@@ -199,7 +141,7 @@ async function runCluster(opts: Omit<ClusterStartOptions, "makeStore" | "log">):
     console.log(`  TOKEN=$(cat ${tokenFile})`);
     console.log(`  curl -H "Authorization: Bearer $TOKEN" -X PUT --data hello ${run.loadBalancer.url}/kv/greeting`);
     console.log(`  curl -H "Authorization: Bearer $TOKEN" ${run.loadBalancer.url}/kv/greeting`);
-    console.log(`\nin a pod: ip netns exec ${cluster.namespaceOf("redis-0")} redis-cli -h redis-sentinel.${cfg.namespace}.svc.cluster.local -p 26379 --askpass SENTINEL get-master-addr-by-name ${cfg.masterName}`);
+    console.log(`\nin a pod: ${rootlessPrefix()}ip netns exec ${cluster.namespaceOf("redis-0")} redis-cli -h redis-sentinel.${cfg.namespace}.svc.cluster.local -p 26379 --askpass SENTINEL get-master-addr-by-name ${cfg.masterName}`);
     console.log(`  (the Sentinel password is in ${path.join(baseDir, "sentinel-password")})`);
     console.log(`\nbackups: on schedule "${cfg.backupSchedule}" (UTC), next at ${backups.nextRun().toISOString()}; log ${path.join(baseDir, "backup.log")}`);
     console.log(`take one now: npm run backup -- now${stack === "dev" ? "" : ` --stack ${stack}`}`);
@@ -221,49 +163,6 @@ export function restoreChoice(value: string, skip?: string): SeedChoice {
   if (value === "latest") return { backup: "latest", at: "latest", ...skipped };
   if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return { backup: "latest", at: value, ...skipped };
   throw new Error(`--restore: "${value}" is neither latest, a backup id such as 20261125T230000Z, nor a time such as 2026-12-04T21:30:00Z`);
-}
-
-/** The restore init container's work, in every pod before it starts: only the first pod of an empty topology seeds. */
-async function seedFromBackup(topology: LocalTopology, store: LocalObjectStore, choice: SeedChoice, baseDir: string): Promise<void> {
-  const backup = choice.backup;
-  console.log(`restoring: seeding the topology from backup "${backup}"...`);
-  const results = await seedAndStartAll(topology, store.access, choice, path.join(baseDir, "seed-scratch"));
-  for (const [i, result] of results.entries()) {
-    const pod = topology.pods[i]!;
-    for (const line of result.output.trim().split("\n").filter(Boolean)) console.log(`  ${pod.name}: ${line.replace(/^\S+ backup\[[^\]]*\] /, "")}`);
-    if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${backup}" failed (exit ${result.code})`);
-  }
-}
-
-async function bringUp(
-  topology: LocalTopology,
-  apps: AppProcess[],
-  appPorts: number[],
-  cfg: StackConfig,
-  creds: Credentials,
-  baseDir: string,
-): Promise<void> {
-  const hosts = topology.pods.map((p) => p.address);
-  topology.startAll();
-  const view = await waitForConvergenceShowingRoles(hosts, cfg.masterName, creds, 120_000);
-  console.log("\nconverged:");
-  for (const pod of topology.pods) {
-    const role = view.roles[pod.address]?.role === "master" ? "master " : "replica";
-    console.log(`  ${pod.name}  ${role}  redis ${pod.address}:6379  sentinel ${pod.address}:26379  logs ${pod.dir}`);
-  }
-  for (const [i, port] of appPorts.entries()) {
-    apps.push(await startApp({ cfg, sentinels: hosts, creds, apiToken: localApiToken(baseDir), port, logFile: path.join(baseDir, `app-${i}.log`) }));
-  }
-  await waitUntilReady(apps);
-  console.log("\nservice (what the NodeBalancer spreads over):");
-  for (const app of apps) console.log(`  ${app.url}  probes and metrics ${app.probeUrl}  logs ${app.logFile}`);
-  const tokenFile = path.join(baseDir, API_TOKEN_FILE);
-  console.log(`\nthe API wants a bearer token, kept in ${tokenFile}:`);
-  console.log(`  TOKEN=$(cat ${tokenFile})`);
-  console.log(`  curl -H "Authorization: Bearer $TOKEN" -X PUT --data hello ${apps[0]!.url}/kv/greeting`);
-  console.log(`  curl -H "Authorization: Bearer $TOKEN" ${apps[1]!.url}/kv/greeting`);
-  console.log(`\nask a Sentinel: REDISCLI_AUTH=$(cat ${path.join(baseDir, "sentinel-password")}) redis-cli -h ${hosts[1]} -p 26379 SENTINEL get-master-addr-by-name ${cfg.masterName}`);
-  console.log("Ctrl-C stops everything.");
 }
 
 main().catch((error) => {

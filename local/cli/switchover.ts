@@ -1,7 +1,8 @@
-import { stackFileConfig } from "../../config/stackFile";
 import { switchover, SWITCHOVER_TARGET, switchoverLine } from "../../ops/switchover";
 import { parseCommandLine } from "../../scripts/commandLine";
+import * as path from "path";
 import { localPods } from "../podRunner";
+import { joinRootlessRun } from "../cluster/rootless";
 
 const USAGE = `usage: npm run switchover -- [options]
 
@@ -17,7 +18,8 @@ options:
 async function main(): Promise<number> {
   const { values } = parseCommandLine(USAGE, { stack: { type: "string", default: "dev" }, to: { type: "string" }, json: { type: "boolean", default: false } });
   const stack = values.stack!;
-  const result = await switchover(localPods(stackFileConfig(stack), stack), values.to);
+  await joinRootlessRun(path.resolve(".local", stack));
+  const result = await switchover(localPods(stack), values.to);
   console.log(values.json ? JSON.stringify(result, null, 2) : switchoverLine(result));
   return result.code;
 }

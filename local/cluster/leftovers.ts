@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { namespacesOf, processesIn } from "./bridge";
+import { processesInUserNamespace } from "./rootless";
 
 /**
  * What an earlier run killed hard (SIGKILL, a closed terminal) leaves behind: its containers
@@ -18,14 +19,26 @@ const signal = (pids: number[], sig: NodeJS.Signals) => {
   }
 };
 
+/** Where an earlier run's containers may still run, and how to list them now. */
+export interface Leftovers {
+  where: string;
+  pids(): number[];
+}
+
+/** A site's pod namespaces (`<prefix>-*`), as root. */
+export const leftoversInSite = (prefix: string): Leftovers => ({ where: `the ${prefix}-* namespaces`, pids: () => namespacesOf(prefix).flatMap(processesIn) });
+
+/** A rootless run's user namespace: its pods' namespaces are gone from view with it, its processes are not. */
+export const leftoversInUserNamespace = (userNamespace: string): Leftovers => ({ where: `the user namespace ${userNamespace}`, pids: () => processesInUserNamespace(userNamespace) });
+
 /**
- * Stop every process left in the site's namespaces as the kubelet stops a container: SIGTERM
- * (Redis writes its AOF and exits), then SIGKILL to what still runs after GRACE_MS. A script
- * may fork while it is stopped, so each round signals whatever is in the namespaces now.
- * Returns the command line of each process it stopped.
+ * Stop every process left as the kubelet stops a container: SIGTERM (Redis writes its AOF and
+ * exits), then SIGKILL to what still runs after GRACE_MS. A script may fork while it is
+ * stopped, so each round signals whatever is left now. Returns the command line of each
+ * process it stopped.
  */
-export async function stopLeftoverContainers(prefix: string, graceMs: number): Promise<string[]> {
-  const running = () => namespacesOf(prefix).flatMap(processesIn).filter(alive);
+export async function stopLeftoverContainers(leftovers: Leftovers, graceMs: number): Promise<string[]> {
+  const running = () => leftovers.pids().filter(alive);
   const seen = new Map<number, string>();
   const round = (sig: NodeJS.Signals) => {
     const pids = running().filter((pid) => sig === "SIGKILL" || !seen.has(pid));
@@ -39,7 +52,7 @@ export async function stopLeftoverContainers(prefix: string, graceMs: number): P
     await pause(20);
   }
   const left = running();
-  if (left.length > 0) throw new Error(`processes ${left.join(", ")} in the ${prefix}-* namespaces survived SIGKILL`);
+  if (left.length > 0) throw new Error(`processes ${left.join(", ")} in ${leftovers.where} survived SIGKILL`);
   return [...seen.values()];
 }
 
@@ -69,6 +82,16 @@ function commandLine(pid: number): string | undefined {
  */
 export const RUN_CLAIM_FILE = "run.pid";
 export function claimStateDirectory(baseDir: string, what: string): () => void {
+  refuseIfClaimed(baseDir, what);
+  const file = path.join(baseDir, RUN_CLAIM_FILE);
+  fs.writeFileSync(file, `${process.pid}\n`);
+  return () => {
+    if (fs.existsSync(file) && Number(fs.readFileSync(file, "utf8").trim()) === process.pid) fs.rmSync(file);
+  };
+}
+
+/** The claim's check alone: throws when another live run holds the directory. */
+export function refuseIfClaimed(baseDir: string, what: string): void {
   const file = path.join(baseDir, RUN_CLAIM_FILE);
   const holder = fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8").trim()) : NaN;
   // The same entry point, so that a pid reused by another program does not block a start.
@@ -76,8 +99,4 @@ export function claimStateDirectory(baseDir: string, what: string): () => void {
   if (Number.isInteger(holder) && holder !== process.pid && ours(holder)) {
     throw new Error(`${what} is already running for ${baseDir} (pid ${holder}, ${commandLine(holder)?.slice(0, 120) ?? "?"}): stop it first`);
   }
-  fs.writeFileSync(file, `${process.pid}\n`);
-  return () => {
-    if (fs.existsSync(file) && Number(fs.readFileSync(file, "utf8").trim()) === process.pid) fs.rmSync(file);
-  };
 }

@@ -1,4 +1,5 @@
 import * as net from "net";
+import { inheritedListener } from "./rootless";
 
 /**
  * The LoadBalancer Service's stand-in: a TCP listener on the host that spreads connections
@@ -26,7 +27,9 @@ export class LocalLoadBalancer {
     this.server = net.createServer((client) => this.forward(client));
     return new Promise((resolve, reject) => {
       this.server!.once("error", reject);
-      this.server!.listen(this.port, this.bind, () => resolve());
+      // A rootless run listens on the socket the host side opened for it (local/cluster/rootless.ts).
+      const fd = inheritedListener(this.bind, this.port);
+      this.server!.listen(fd !== undefined ? { fd } : { port: this.port, host: this.bind }, () => resolve());
     });
   }
 

@@ -4,7 +4,7 @@ import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { Credentials } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
-import { APP_BINARY } from "../process/appProcess";
+import { localImages } from "./images";
 import { BackupTarget } from "../backup/job";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { PodBridge } from "./bridge";
@@ -16,7 +16,7 @@ import { LocalLoadBalancer } from "./loadBalancer";
 import { workloadNamed } from "./objects";
 import { localSecretConfig, renderClusterObjects } from "./render";
 import { waitForConvergenceShowingRoles } from "../measure/sentinelGroupWatch";
-import { SITES } from "../process/network";
+import { LOCAL_SITES, PodNetworkSite } from "./sites";
 import { LocalObjectStore } from "../backup/objectStore";
 import { seedBeforeStart } from "./seed";
 
@@ -29,16 +29,11 @@ export interface ClusterStartOptions {
   /** Where the LoadBalancer Service's stand-in listens (127.0.0.1). */
   publicPort: number;
   /** The pod network's link prefix and /24 (npm start's own unless given: tests use another). */
-  site?: { prefix: string; subnet: string };
+  site?: PodNetworkSite;
   /** Seed the empty pods from this backup first (the restore init container's work). */
   restore?: SeedChoice;
   makeStore(hostAddress: string): LocalObjectStore;
   log(line: string): void;
-}
-
-/** Images with an entrypoint on this machine: the service binary, and Debian's redis exporter. */
-function localImages(cfg: StackConfig): Record<string, string[]> {
-  return { [cfg.appImage]: [APP_BINARY], [cfg.redisExporterImage]: ["prometheus-redis-exporter"] };
 }
 
 /**
@@ -69,7 +64,7 @@ export class ClusterRun {
     const cluster = new LocalCluster({
       objects,
       baseDir: opts.baseDir,
-      bridge: new PodBridge(opts.site?.prefix ?? SITES.local.prefix, opts.site?.subnet ?? SITES.local.subnet),
+      bridge: new PodBridge(opts.site?.prefix ?? LOCAL_SITES.start.prefix, opts.site?.subnet ?? LOCAL_SITES.start.subnet),
       images: localImages(cfg),
       onEvent: (e: KubeletEvent) => {
         if (/exited|back-off|probe failed/.test(e.event)) log(`kubelet: ${e.pod}/${e.container ?? ""} ${e.event}`);

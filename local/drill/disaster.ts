@@ -53,7 +53,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, topology.hostAddress);
   let apps: DrillApps | undefined;
   const startApps = async () => {
-    apps = await topology.startApps(cfg, creds, apiToken, opts.appPorts, dir);
+    apps = await topology.startApps(opts.appPorts);
     return apps.urls;
   };
   const job = (): LocalBackupOptions => ({ target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(dir, "scratch") });

@@ -1,24 +1,21 @@
 import { APP_COMPONENT } from "../../k8s/appTier";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
-import { SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
+import { REDIS_SCRIPT_CONTAINERS, RedisScriptContainer, SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
 import { Credentials } from "../../probe/connection";
 import { resolveClusterNames } from "../cluster/harnessResolver";
-import { AppProcess, APP_BINARY, startApp, waitUntilReady } from "../process/appProcess";
+import { localImages } from "../cluster/images";
 import { PodBridge } from "../cluster/bridge";
 import { ClusterDns } from "../cluster/dns";
 import { KubeletEvent } from "../cluster/kubelet";
 import { LocalCluster } from "../cluster/localCluster";
 import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
-import { PodNetwork } from "../process/network";
 import { ScriptResult } from "../scriptProcess";
-import { BackupTarget, backupTarget, processBackupTarget, seedAndStartAll } from "../backup/job";
+import { BackupTarget, backupTarget } from "../backup/job";
 import { ObjectStoreAccess } from "../backup/objectStore";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { seedBeforeStart } from "../cluster/seed";
 import { LocalLoadBalancer } from "../cluster/loadBalancer";
-import * as fs from "fs";
-import { COMPONENTS, LocalPod, LocalTopology } from "../process/topology";
 import { waitFor } from "../../probe/wait";
 
 /** A restore's seed: the object store, the backup (or point in time) to load, and where the first pod's output goes. */
@@ -31,11 +28,13 @@ export interface SeedOptions extends SeedChoice {
 /** A Redis pod as a drill sees it. */
 export interface DrillPod {
   name: string;
-  /** The name Sentinel, the peers and the harness know it by: its FQDN in the cluster runtime, its address otherwise. */
+  /** The name Sentinel, the peers and the harness know it by: its FQDN. */
   host: string;
 }
 
-export type RedisContainer = (typeof COMPONENTS)[number];
+export type RedisContainer = RedisScriptContainer;
+/** The containers a drill's Redis pods run: the exporters are left out (no scenario reads them). */
+const DRILL_CONTAINERS: string[] = Object.values(REDIS_SCRIPT_CONTAINERS);
 
 /** The service instances a drill writes through. */
 export interface DrillApps {
@@ -44,193 +43,11 @@ export interface DrillApps {
 }
 
 /**
- * What a drill scenario does to the Redis tier, in either runtime: the rendered manifests on
- * the local kubelet with cluster DNS ("cluster"), or the pods' scripts as plain processes
- * ("processes": no namespaces here, so no kubelet, no DNS, no partitions).
- */
-export interface DrillTopology {
-  readonly kind: "cluster" | "processes";
-  readonly pods: DrillPod[];
-  /** Whether a pod's link can be cut (each pod in its own network namespace). */
-  readonly canPartition: boolean;
-  /** Cluster DNS, where the runtime has it (for DNS faults). */
-  readonly dns?: ClusterDns;
-  /** The Sentinel Service's name, which the app is given, where the runtime has cluster DNS. */
-  readonly sentinelService?: string;
-  /** How a client process that is not a pod runs with the cluster's names (identity without cluster DNS). */
-  clientCommand(command: string, args: string[]): { command: string; args: string[] };
-  /** The pod network, before anything runs (the object store listens on its host address). */
-  prepare(): void;
-  /** Where the pods reach a service on the host: the local object store. */
-  readonly hostAddress: string;
-  /** Start the Redis pods; with SEED, each pod runs `backup.sh seed` first (the restore init container). */
-  start(seed?: SeedOptions): Promise<ScriptResult | undefined>;
-  /** The service instances, at URLs that stay the same across destroy() (host ports). */
-  startApps(cfg: StackConfig, creds: Credentials, apiToken: string, ports: number[], logDir: string): Promise<DrillApps>;
-  /** Where the backup job runs and what it reaches. */
-  backupTarget(): BackupTarget;
-  /** The region is lost: every pod, service instance and volume, at once. The network stays for the next one. */
-  destroy(): Promise<void>;
-  /** SIGKILL a container; it comes back as the kubelet brings it back. */
-  crash(pod: DrillPod, container: RedisContainer): Promise<void>;
-  /** Keep a container down (killed, not restarted) until released. */
-  hold(pod: DrillPod, container: RedisContainer): Promise<void>;
-  release(pod: DrillPod, container: RedisContainer): Promise<void>;
-  signal(pod: DrillPod, container: RedisContainer, signal: NodeJS.Signals): void;
-  /** The pod's node dies: every container killed at once, no hook. */
-  losePod(pod: DrillPod): Promise<void>;
-  /** The lost pod's node is back: the pod starts again where it was. */
-  recoverPod(pod: DrillPod): Promise<void>;
-  /** The pod is recreated elsewhere under its name and volume, with a new address (cluster only). */
-  reschedule(pod: DrillPod): Promise<void>;
-  /** Planned restart: preStop, SIGTERM within the grace period, then the pod is back. */
-  restartPod(pod: DrillPod): Promise<void>;
-  partition(pod: DrillPod): void;
-  heal(pod: DrillPod): void;
-  addressOf(pod: DrillPod): string;
-  /** Run one of the pod's scripts in it (kubectl exec). */
-  exec(pod: DrillPod, script: string, args?: string[]): Promise<ScriptResult>;
-  shutdown(): Promise<void>;
-}
-
-const KUBELET_RESTART_MS = 1000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** The pods' scripts as host processes (LocalTopology): the fallback without namespaces. */
-export class ProcessDrillTopology implements DrillTopology {
-  readonly kind = "processes";
-  readonly pods: DrillPod[];
-  private topology: LocalTopology;
-  private apps: AppProcess[] = [];
-  readonly canPartition: boolean;
-
-  constructor(
-    private readonly cfg: StackConfig,
-    private readonly baseDir: string,
-    private readonly network: PodNetwork,
-    private readonly creds: Credentials,
-  ) {
-    this.topology = new LocalTopology({ cfg, baseDir, network, ...creds });
-    this.canPartition = network.kind === "namespaces";
-    this.pods = this.topology.pods.map((p) => ({ name: p.name, host: p.address }));
-  }
-
-  get hostAddress(): string {
-    return this.network.hostAddress;
-  }
-
-  prepare(): void {
-    this.topology.prepare();
-  }
-
-  backupTarget(): BackupTarget {
-    return processBackupTarget(this.topology);
-  }
-
-  async destroy(): Promise<void> {
-    const apps = this.apps.splice(0);
-    for (const app of apps) app.child.kill("SIGKILL");
-    await Promise.all([...apps.map((a) => a.stop()), ...this.topology.pods.map((p) => this.topology.stopPod(p, "SIGKILL"))]);
-    fs.rmSync(this.baseDir, { recursive: true, force: true });
-    this.topology = new LocalTopology({ cfg: this.cfg, baseDir: this.baseDir, network: this.network, ...this.creds });
-  }
-
-  private local(pod: DrillPod): LocalPod {
-    return this.topology.pods.find((p) => p.name === pod.name)!;
-  }
-
-  // Only the first pod of an empty topology seeds, once the others run; they replicate it (backup.sh seed decides).
-  async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
-    this.topology.prepare();
-    const seeded = seed ? (await seedAndStartAll(this.topology, seed.store, seed, seed.scratchDir, seed.onOutput))[0] : undefined;
-    if (seeded && seeded.code !== 0) throw new Error(`seeding failed: ${seeded.output}`);
-    this.topology.startAll();
-    return seeded;
-  }
-
-  clientCommand(command: string, args: string[]) {
-    return { command, args };
-  }
-
-  async startApps(cfg: StackConfig, creds: Credentials, apiToken: string, ports: number[], logDir: string): Promise<DrillApps> {
-    const sentinels = this.pods.map((p) => p.host);
-    for (const [i, port] of ports.entries()) this.apps.push(await startApp({ cfg, sentinels, creds, apiToken, port, logFile: path.join(logDir, `app-${i}.log`) }));
-    await waitUntilReady(this.apps);
-    return { urls: this.apps.map((a) => a.url), stop: () => this.stopApps() };
-  }
-
-  private async stopApps(): Promise<void> {
-    for (const app of this.apps.splice(0)) await app.stop();
-  }
-
-  // Nothing restarts a host process on its own: the harness does, a second later, as the kubelet would.
-  async crash(pod: DrillPod, container: RedisContainer): Promise<void> {
-    this.topology.signal(this.local(pod), container, "SIGKILL");
-    await sleep(KUBELET_RESTART_MS);
-    this.topology.start(this.local(pod), container);
-  }
-
-  async hold(pod: DrillPod, container: RedisContainer): Promise<void> {
-    await this.topology.stop(this.local(pod), container, "SIGKILL");
-  }
-
-  async release(pod: DrillPod, container: RedisContainer): Promise<void> {
-    if (!this.topology.isRunning(this.local(pod), container)) this.topology.start(this.local(pod), container);
-  }
-
-  signal(pod: DrillPod, container: RedisContainer, signal: NodeJS.Signals): void {
-    this.topology.signal(this.local(pod), container, signal);
-  }
-
-  async losePod(pod: DrillPod): Promise<void> {
-    await this.topology.stopPod(this.local(pod), "SIGKILL");
-  }
-
-  async recoverPod(pod: DrillPod): Promise<void> {
-    this.topology.startPod(this.local(pod));
-  }
-
-  async reschedule(): Promise<void> {
-    throw new Error("rescheduling a pod onto a new address needs the cluster runtime (network namespaces)");
-  }
-
-  async restartPod(pod: DrillPod): Promise<void> {
-    const local = this.local(pod);
-    await Promise.all([this.topology.runScript(local, "prestop-redis.sh"), this.topology.runScript(local, "prestop-sentinel.sh")]);
-    await this.topology.stopPod(local);
-    this.topology.startPod(local);
-  }
-
-  partition(pod: DrillPod): void {
-    this.topology.network.partition(this.topology.pods.indexOf(this.local(pod)));
-  }
-
-  heal(pod: DrillPod): void {
-    this.topology.network.heal(this.topology.pods.indexOf(this.local(pod)));
-  }
-
-  addressOf(pod: DrillPod): string {
-    return this.local(pod).address;
-  }
-
-  exec(pod: DrillPod, script: string, args: string[] = []): Promise<ScriptResult> {
-    return this.topology.runScript(this.local(pod), script, args);
-  }
-
-  async shutdown(): Promise<void> {
-    await this.stopApps();
-    await this.topology.shutdown();
-  }
-}
-
-/**
  * The rendered StatefulSet and Deployment on the local kubelet, one network namespace per pod,
  * with cluster DNS: peers know each other by FQDN, the app finds Sentinel through the Service
  * name, the kubelet restarts and probes, and a rescheduled pod gets a new address.
  */
-export class ClusterDrillTopology implements DrillTopology {
-  readonly kind = "cluster";
-  readonly canPartition = true;
+export class DrillTopology {
   readonly pods: DrillPod[];
   private readonly cluster: LocalCluster;
   private readonly redis: Workload;
@@ -248,7 +65,7 @@ export class ClusterDrillTopology implements DrillTopology {
       objects,
       baseDir,
       bridge,
-      images: { [settings.appImage]: [APP_BINARY] },
+      images: localImages(settings),
       ...(opts.dnsPropagationMs !== undefined ? { dnsPropagationMs: opts.dnsPropagationMs } : {}),
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     });
@@ -292,7 +109,7 @@ export class ClusterDrillTopology implements DrillTopology {
     const first = this.pods[0]!.name;
     await this.cluster.createAll(
       this.redis,
-      [...COMPONENTS],
+      DRILL_CONTAINERS,
       seed
         ? async (pod) => {
             const result = await seedBeforeStart(pod, seed, pod.name === first ? seed.onOutput : undefined);
@@ -325,7 +142,7 @@ export class ClusterDrillTopology implements DrillTopology {
    * Service per port: each spreads over the app pods ready at the time, so the URLs outlive
    * the pods (a region's recovery brings new ones up behind the same URLs).
    */
-  async startApps(_cfg: StackConfig, _creds: Credentials, _apiToken: string, ports: number[]): Promise<DrillApps> {
+  async startApps(ports: number[]): Promise<DrillApps> {
     const app = this.appWorkload;
     if (!app) throw new Error("the rendered program has no Deployment for the app");
     const names = LocalCluster.replicaNames(app);
@@ -382,7 +199,7 @@ export class ClusterDrillTopology implements DrillTopology {
   // A StatefulSet's rolling restart deletes the pod (the kubelet runs preStop) and recreates it.
   async restartPod(pod: DrillPod): Promise<void> {
     await this.cluster.deletePod(pod.name);
-    await this.cluster.createPod(this.redis, pod.name, [...COMPONENTS]);
+    await this.cluster.createPod(this.redis, pod.name, DRILL_CONTAINERS);
   }
 
   partition(pod: DrillPod): void {

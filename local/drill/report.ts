@@ -7,10 +7,6 @@ export function reportTable(results: ScenarioResult[]): string {
     "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |",
   ];
   for (const r of results) {
-    if (r.skipped) {
-      lines.push(`| ${r.scenario} | | | | | | | | | skipped: ${r.skipped} |`);
-      continue;
-    }
     for (const [i, w] of r.writers.entries()) {
       const first = i === 0;
       lines.push(
@@ -38,9 +34,9 @@ export function repeatTable(results: ScenarioResult[]): string {
     "| scenario | client | runs | RTO s median | RTO s max | failed median | failed max | lost median | lost max | runs ok |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  const scenarios = [...new Set(results.filter((r) => !r.skipped).map((r) => r.scenario))];
+  const scenarios = [...new Set(results.map((r) => r.scenario))];
   for (const scenario of scenarios) {
-    const runs = results.filter((r) => r.scenario === scenario && !r.skipped);
+    const runs = results.filter((r) => r.scenario === scenario);
     const clients = [...new Set(runs.flatMap((r) => r.writers.map((w) => w.writer)))];
     for (const [i, client] of clients.entries()) {
       const ws = runs.flatMap((r) => r.writers.filter((w) => w.writer === client));

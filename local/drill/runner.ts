@@ -36,8 +36,6 @@ export interface ScenarioResult {
   /** Samples in which two masters each had enough replicas to accept writes. */
   twoWritableMasterSamples: number;
   converged: boolean;
-  /** Why the scenario did not run, if it did not. */
-  skipped?: string;
   writers: WriterResult[];
   events: Array<{ at: number; event: string }>;
   violations: string[];
@@ -81,12 +79,6 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
   fs.mkdirSync(dir, { recursive: true });
   const { cfg, creds, apiToken } = opts;
   const topology = opts.topology(dir);
-  const missing = scenario.needsCluster && topology.kind !== "cluster" ? "the cluster runtime" : undefined;
-  if (missing || (scenario.needsNamespaces && !topology.canPartition)) {
-    const reason = `needs ${missing ?? "network namespaces"} (root and iproute2)`;
-    log(`    skipped: ${reason}`);
-    return skippedResult(scenario, reason);
-  }
   const hosts = topology.pods.map((p) => p.host);
   const events: ScenarioResult["events"] = [];
   const note = (event: string) => {
@@ -101,7 +93,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     await topology.start();
     const initial = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
     const masterBefore = initial.masters[0]!;
-    const service = await topology.startApps(cfg, creds, apiToken, opts.appPorts, dir);
+    const service = await topology.startApps(opts.appPorts);
     apps.push(service);
     writers.push(new ServiceWriter(service.urls, apiToken));
     if (opts.withPeers && scenario.peers) {
@@ -186,26 +178,4 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     if (active?.topology === topology) active = undefined;
     await release({ writers, apps, topology });
   }
-}
-
-function skippedResult(scenario: Scenario, reason: string): ScenarioResult {
-  const now = Date.now();
-  return {
-    scenario: scenario.name,
-    description: scenario.description,
-    startedAt: now,
-    faultAt: now,
-    endedAt: now,
-    masterBefore: "",
-    masterAfter: "",
-    failover: false,
-    expectFailover: scenario.expectFailover,
-    twoMasterSamples: 0,
-    twoWritableMasterSamples: 0,
-    converged: false,
-    skipped: reason,
-    writers: [],
-    events: [],
-    violations: [],
-  };
 }

@@ -37,10 +37,6 @@ export interface Scenario {
   lossless?: boolean;
   /** Also drive the peer clients (ioredis, redis-py). */
   peers: boolean;
-  /** Needs one network namespace per pod (a link to cut). */
-  needsNamespaces?: boolean;
-  /** Needs the cluster runtime: the rendered pods on the local kubelet, with cluster DNS and rescheduling. */
-  needsCluster?: boolean;
   /**
    * Why a second master that cannot take writes is expected for a while. Two masters
    * that could both take writes always fail a scenario.
@@ -80,7 +76,7 @@ async function waitForNewMaster(ctx: DrillContext, timeoutMs: number): Promise<v
 
 /** The master's node is lost and its pod comes back on another node, with a new address; DNS may lag (FAULT) meanwhile. */
 async function rescheduleMaster(ctx: DrillContext, fault?: "stale" | "nxdomain"): Promise<void> {
-  const dns = ctx.topology.dns!;
+  const dns = ctx.topology.dns;
   const oldAddress = ctx.topology.addressOf(ctx.master);
   await ctx.topology.losePod(ctx.master);
   if (fault) {
@@ -153,7 +149,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: true,
     planned: false,
     peers: false,
-    needsNamespaces: true,
     secondMasterExpected: STALE_MASTER,
     async run(ctx) {
       ctx.topology.partition(ctx.master);
@@ -270,7 +265,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: true,
     planned: false,
     peers: false,
-    needsCluster: true,
     run: (ctx) => rescheduleMaster(ctx),
   },
   {
@@ -279,7 +273,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: true,
     planned: false,
     peers: false,
-    needsCluster: true,
     run: (ctx) => rescheduleMaster(ctx, "stale"),
   },
   {
@@ -288,7 +281,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: true,
     planned: false,
     peers: false,
-    needsCluster: true,
     run: (ctx) => rescheduleMaster(ctx, "nxdomain"),
   },
   {
@@ -297,10 +289,9 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: true,
     planned: false,
     peers: false,
-    needsCluster: true,
     async run(ctx) {
-      const service = ctx.topology.sentinelService!;
-      const dns = ctx.topology.dns!;
+      const service = ctx.topology.sentinelService;
+      const dns = ctx.topology.dns;
       let fewest = Infinity;
       const sampler = setInterval(() => (fewest = Math.min(fewest, dns.resolve(service).length)), 100);
       try {
@@ -322,7 +313,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: "either",
     planned: false,
     peers: false,
-    needsCluster: true,
     secondMasterExpected: "a pod that comes back before Sentinel has agreed may report master for a moment with no replica, so no write is accepted",
     async run(ctx) {
       await Promise.all(ctx.topology.pods.map((p) => ctx.topology.losePod(p)));
@@ -344,7 +334,6 @@ export const SCENARIOS: Scenario[] = [
     planned: false,
     lossless: true,
     peers: false,
-    needsCluster: true,
     async run(ctx) {
       for (const container of ["redis", "sentinel"] as const) ctx.topology.signal(ctx.master, container, "SIGSTOP");
       ctx.note(`${ctx.master.name} hung`);
@@ -362,7 +351,6 @@ export const SCENARIOS: Scenario[] = [
     expectFailover: "either",
     planned: false,
     peers: false,
-    needsCluster: true,
     secondMasterExpected: STALE_MASTER,
     async run(ctx) {
       const lost = [ctx.master, replicas(ctx)[0]!];

@@ -20,11 +20,11 @@ export const SUITE_LOOPBACK = {
 /**
  * The pod network (link prefix and /24) of each suite that runs pods in network namespaces.
  * A bridge removes every namespace under `<prefix>-` when it is set up, so no prefix may start
- * with another's `<prefix>-`; the runtimes' own are in local/process/network.ts (SITES) and the
- * drills' cluster bridge (local/drill/runtime.ts).
+ * with another's `<prefix>-`; the runtime's own are in local/cluster/sites.ts (LOCAL_SITES).
  */
 export const SUITE_BRIDGES = {
   localCluster: { prefix: "rdrt", subnet: "10.231.9" },
   clusterRun: { prefix: "rdrc", subnet: "10.231.8" },
   leftovers: { prefix: "rdrl", subnet: "10.231.14" },
+  drill: { prefix: "rdrh", subnet: "10.231.15" },
 } as const;
