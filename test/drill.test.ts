@@ -10,7 +10,7 @@ import { REDIS_PORT } from "../k8s/redis/render";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { localApiToken, localCredentials } from "../local/credentials";
-import { DrillTopology } from "../local/drill/drillTopology";
+import { ClusterTopology } from "../local/cluster/topology";
 import { reportTable, timelineSvg } from "../local/drill/report";
 import { RunOptions, runScenario } from "../local/drill/runner";
 import { rto } from "../probe/writes";
@@ -35,7 +35,7 @@ beforeAll(async () => {
   const apiToken = localApiToken(baseDir);
   const objects = await renderClusterObjects("dev", FAST, localSecretConfig(creds, apiToken));
   const { prefix, subnet } = SUITE_BRIDGES.drill;
-  options = { cfg, baseDir, appPorts: [18590, 18591], withPeers: false, creds, apiToken, topology: (dir) => new DrillTopology(cfg, objects, dir, new PodBridge(prefix, subnet), {}) };
+  options = { cfg, baseDir, appPorts: [18590, 18591], withPeers: false, creds, apiToken, topology: (dir) => new ClusterTopology(cfg, objects, dir, new PodBridge(prefix, subnet), {}) };
 });
 
 const [baseline, loseTwoSentinels, rescheduleMaster] = scenariosNamed(["baseline", "lose-two-sentinels", "reschedule-master"]);

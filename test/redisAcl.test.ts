@@ -8,16 +8,14 @@ import { REDIS_PORT, SCRIPT_DIR, SENTINEL_PORT } from "../k8s/redis/render";
 import { ARCHIVER_BINARY } from "../local/backup/job";
 import { rolePassword } from "../local/credentials";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
-import { LoopbackNetwork } from "../local/process/network";
-import { LocalTopology } from "../local/process/topology";
 import { Credentials, withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { CONVERGE_MS } from "./helpers/redisTier";
-import { FAST_FAILOVER_CFG } from "./helpers/fastFailover";
-import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { suiteTopology, SuiteTopology } from "./helpers/clusterTopology";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
-// Each Redis user of k8s/redis/acl.ts, against the real redis-server that start-redis.sh configures.
-const cfg = FAST_FAILOVER_CFG;
+// Each Redis user of k8s/redis/acl.ts, against the real redis-server that start-redis.sh
+// configures, in the rendered pods on the local kubelet.
 const IDEMPOTENT_INCR_SCRIPT = fs.readFileSync(path.join(__dirname, "../app/src/scripts/idempotent_incr.lua"), "utf8");
 const creds: Credentials = { redisPassword: "redis-acl-test-admin-0123456789", sentinelPassword: "redis-acl-test-sentinel-0123456789" };
 
@@ -28,31 +26,33 @@ async function as(host: string, user: string, password: string, ...command: stri
   );
 }
 
-/** What redis-cli prints for PING with ARGS (address and credentials): PONG, or the error. */
-function cli(args: string[]): string {
-  const run = spawnSync("redis-cli", ["--no-auth-warning", ...args, "PING"], { encoding: "utf8", timeout: 5000 });
+/** What redis-cli prints for PING with ARGS (address and credentials): PONG, or the error; inside the cluster when WRAP is given. */
+function cli(args: string[], wrap = (command: string, argv: string[]) => ({ command, args: argv })): string {
+  const { command, args: argv } = wrap("redis-cli", ["--no-auth-warning", ...args, "PING"]);
+  const run = spawnSync(command, argv, { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "pipe"] });
   return (run.stdout + run.stderr).trim();
 }
 
 describe("Redis users: least privilege", () => {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-acl-test-"));
-  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, SUITE_LOOPBACK.redisAcl), ...creds });
+  let suite: SuiteTopology;
   let master = "";
   const app = (...command: string[]) => as(master, "app", rolePassword(creds, "app"), ...command);
   const monitor = (...command: string[]) => as(master, "monitor", rolePassword(creds, "monitor"), ...command);
+  const inCluster = (command: string, args: string[]) => suite.topology.clientCommand(command, args);
 
   beforeAll(async () => {
-    topology.startAll();
-    master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
+    suite = await suiteTopology(SUITE_BRIDGES.redisAcl, { creds });
+    await suite.topology.start();
+    master = (await waitForConvergence(suite.hosts, suite.cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
   });
   afterAll(async () => {
-    await topology.shutdown();
+    await suite?.topology.shutdown();
   });
 
   it("turns the default user off", async () => {
-    expect(cli(["-h", master, "-p", String(REDIS_PORT)])).toMatch(/^NOAUTH/);
-    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--pass", creds.redisPassword])).toMatch(/WRONGPASS/);
-    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--user", "admin", "--pass", creds.redisPassword])).toBe("PONG");
+    expect(cli(["-h", master, "-p", String(REDIS_PORT)], inCluster)).toMatch(/^NOAUTH/);
+    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--pass", creds.redisPassword], inCluster)).toMatch(/WRONGPASS/);
+    expect(cli(["-h", master, "-p", String(REDIS_PORT), "--user", "admin", "--pass", creds.redisPassword], inCluster)).toBe("PONG");
   });
 
   it("lets the app touch only kv:*, counter:* and idempotency:* with the commands it sends", async () => {
@@ -96,7 +96,8 @@ describe("Redis users: least privilege", () => {
   });
 
   it("gives each Sentinel client its own user: lookups and events, never reconfiguring a Sentinel", async () => {
-    const sentinel = topology.pods[0]!.address;
+    const cfg = suite.cfg;
+    const sentinel = suite.hosts[0]!;
     // Each client's Sentinel password is the one it already holds for Redis (SENTINEL_ACL_USERS).
     const passwords = { app: rolePassword(creds, "app"), monitor: rolePassword(creds, "monitor"), backup: creds.redisPassword };
     const on = (user: keyof typeof SENTINEL_ACL_USERS, ...command: string[]) =>
@@ -134,9 +135,10 @@ describe("Redis users: least privilege", () => {
     for (const refused of [["GET", "kv:acl"], ["SET", "kv:acl", "x"], ["KEYS", "*"], ["FLUSHALL"], ["CONFIG", "GET", "masterauth"], ["SUBSCRIBE", "x"]]) {
       expect(await as(master, "archiver", rolePassword(creds, "archiver"), ...refused), refused.join(" ")).toBe("NOPERM");
     }
-    const spool = path.join(baseDir, "archive-spool");
-    const follower = spawn(ARCHIVER_BINARY, ["follow"], {
-      env: { REDIS_NODES: topology.pods.map((p) => p.address).join(","), ARCHIVER_USER: "archiver", REDIS_PASSWORD: rolePassword(creds, "archiver"), ARCHIVE_SPOOL_DIR: spool, ARCHIVE_SEGMENT_MS: "100" },
+    const spool = path.join(suite.baseDir, "archive-spool");
+    const followCommand = inCluster(ARCHIVER_BINARY, ["follow"]);
+    const follower = spawn(followCommand.command, followCommand.args, {
+      env: { PATH: process.env.PATH, REDIS_NODES: suite.hosts.join(","), ARCHIVER_USER: "archiver", REDIS_PASSWORD: rolePassword(creds, "archiver"), ARCHIVE_SPOOL_DIR: spool, ARCHIVE_SEGMENT_MS: "100" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -149,7 +151,8 @@ describe("Redis users: least privilege", () => {
       follower.kill("SIGTERM");
     }
     // A replica, never the master.
-    expect(output).toMatch(new RegExp(`following (?!${master.replace(/\./g, "\\.")}:)127\\.0\\.8\\.1[0-2]:6379`));
+    const replicas = suite.hosts.filter((h) => h !== master);
+    expect(output).toMatch(new RegExp(`following (${replicas.map((h) => h.replace(/\./g, "\\.")).join("|")}):6379`));
   });
 
   it("links replicas as `replication` and lets Sentinel fail over as `sentinel`, neither able to touch data", async () => {
@@ -161,11 +164,12 @@ describe("Redis users: least privilege", () => {
     const replication = String(await as(master, "admin", creds.redisPassword, "INFO", "replication"));
     expect(replication.match(/state=online/g)).toHaveLength(2);
     // A failover runs on the sentinel user's rights alone (SLAVEOF, CONFIG REWRITE, CLIENT KILL, ...).
-    await withConnection(topology.pods[0]!.address, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", cfg.masterName));
+    const cfg = suite.cfg;
+    await withConnection(suite.hosts[0]!, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("SENTINEL", "FAILOVER", cfg.masterName));
     const moved = await waitFor(
       "a new master with both replicas online",
       async () => {
-        const view = await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 5_000).catch(() => undefined);
+        const view = await waitForConvergence(suite.hosts, cfg.masterName, creds, 5_000).catch(() => undefined);
         return view && view.masters[0] !== master ? view.masters[0] : undefined;
       },
       60_000,

@@ -14,14 +14,16 @@ import {
 } from "../k8s/redis/podEnvironment";
 import { SCRIPT_DIR, SCRIPT_FILES } from "../k8s/redis/render";
 import { backupSettings } from "../k8s/backup/settings";
-import { localBackupEnvironment, processBackupTarget } from "../local/backup/job";
+import { backupTarget, localBackupEnvironment } from "../local/backup/job";
 import { podPassword } from "../local/credentials";
-import { LoopbackNetwork } from "../local/process/network";
-import { LocalTopology } from "../local/process/topology";
-import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { clusterObjects, workloadNamed } from "../local/cluster/objects";
+import { podSpec } from "../local/cluster/podSpec";
+import { localSecretConfig } from "../local/cluster/render";
+import { FAST_FAILOVER_CFG, TEST_API_TOKEN, TEST_CREDENTIALS } from "./helpers/fastFailover";
 import { plain } from "./helpers/k8sObjects";
 import { one, RenderedStack, renderStack } from "./helpers/pulumiMocks";
 import { REPO_ROOT, stackConfig } from "./helpers/stackConfig";
+import * as os from "os";
 
 // The Redis pod scripts' environment contract against the scripts and against everything that
 // runs them: the StatefulSet, the backup CronJob, the local pods and the local backup job.
@@ -87,16 +89,21 @@ describe("the Redis pod environment contract", () => {
     expect(Object.keys(env).filter((name) => name.endsWith("_PASSWORDS"))).toEqual([]);
   });
 
-  it("is what a local pod and the local backup job run with, passwords from the topology's credentials", () => {
-    const topology = new LocalTopology({ cfg, baseDir: "/nonexistent/redis-dr-env-test", network: new LoopbackNetwork(3, "127.0.250"), ...TEST_CREDENTIALS });
-    const pod = topology.pods[1]!;
-    const hostOnly = hostProcessVariables(pod.address);
-    expect(Object.keys(pod.env).sort()).toEqual(["PATH", ...podDeclared, ...Object.keys(hostOnly)].sort());
-    expect(pod.env).toMatchObject({ ...hostOnly, [POD_NAME_VARIABLE]: pod.address, REDIS_NODES: topology.pods.map((p) => p.address).join(" "), DATA_DIR: pod.dataDir });
-    for (const [variable, password] of Object.entries(REDIS_POD_SECRET_VARIABLES)) expect(pod.env[variable]).toBe(podPassword(TEST_CREDENTIALS, password));
+  it("is what a local pod and the local backup job run with, passwords from the rendered Secret", async () => {
+    const objects = clusterObjects((await renderStack("dev", {}, localSecretConfig(TEST_CREDENTIALS, TEST_API_TOKEN))).resources);
+    const statefulSet = workloadNamed(objects, "StatefulSet", "redis");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-env-test-"));
+    const pod = podSpec(statefulSet, { name: "redis-1", ip: "10.0.0.11", dir, claimsDir: path.join(dir, "claims"), images: {} }, objects);
+    const fqdn = (name: string) => `${name}.redis-headless.redis-dr.svc.cluster.local`;
+    for (const container of pod.containers) {
+      expect(Object.keys(container.env).sort(), container.name).toEqual(["POD_NAME", ...podDeclared].sort());
+      expect(container.env).toMatchObject({ POD_NAME: "redis-1", [POD_NAME_VARIABLE]: fqdn("redis-1"), REDIS_NODES: [0, 1, 2].map((i) => fqdn(`redis-${i}`)).join(" "), DATA_DIR: path.join(dir, "claims/data-redis-1") });
+      for (const [variable, password] of Object.entries(REDIS_POD_SECRET_VARIABLES)) expect(container.env[variable], variable).toBe(podPassword(TEST_CREDENTIALS, password));
+    }
 
     const store = { endpoint: "http://127.0.0.1:1", bucket: "b", region: "r", accessKeyId: "a", secretAccessKey: "s" };
-    const backup = localBackupEnvironment({ target: processBackupTarget(topology), store, settings: backupSettings(cfg), scratchDir: "/tmp/x" });
+    const target = backupTarget(cfg, [0, 1, 2].map((i) => fqdn(`redis-${i}`)), pod.containers[0]!.env);
+    const backup = localBackupEnvironment({ target, store, settings: backupSettings(cfg), scratchDir: "/tmp/x" });
     expect(requiredBy(["lib.sh", "objectstore.sh"]).filter((name) => backup[name] === undefined)).toEqual([]);
     for (const [variable, password] of Object.entries(BACKUP_SECRET_VARIABLES)) expect(backup[variable]).toBe(podPassword(TEST_CREDENTIALS, password));
     expect(Object.keys(backup).filter((name) => name.endsWith("_PASSWORDS"))).toEqual([]);

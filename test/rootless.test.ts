@@ -48,7 +48,7 @@ describe.skipIf(!asRoot)("the runtime's way in without root", () => {
     await waitFor(
       `the rootless run to answer on 127.0.0.1:${port} (${output})`,
       async () => {
-        answer = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json(), () => undefined);
+        answer = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json() as Promise<typeof answer>, () => undefined);
         return answer !== undefined;
       },
       30_000,

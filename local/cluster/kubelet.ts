@@ -112,11 +112,14 @@ export class KubeletPod extends EventEmitter {
     signalGroup(this.state(container).child, signal);
   }
 
-  /** Keep a container down: kill it and do not restart it until released (a fault a drill holds). */
-  async hold(container: string): Promise<void> {
+  /**
+   * Keep a container down and do not restart it until released (a fault a drill holds): killed,
+   * or with GRACEFUL stopped as at a node's shutdown (SIGTERM, SIGKILL when the grace period ends, no hook).
+   */
+  async hold(container: string, graceful = false): Promise<void> {
     const state = this.state(container);
     state.held = true;
-    await this.stopContainer(state, 0, false);
+    await this.stopContainer(state, graceful ? this.spec.graceMs : 0, false);
   }
 
   release(container: string): void {

@@ -10,7 +10,7 @@ import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../backup/job
 import { loggedOffsets, undoReport } from "../../ops/backup";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
 import { LocalObjectStore } from "../backup/objectStore";
-import { DrillApps, DrillTopology } from "./drillTopology";
+import { TopologyApps, ClusterTopology } from "../cluster/topology";
 import { DISASTERS, DisasterName, DisasterResult, disasterViolations, idTime, VerifiedBackup } from "./disasterReport";
 import { ScenarioResult } from "./runner";
 import { lostWrites } from "./writers";
@@ -23,7 +23,7 @@ export interface DisasterOptions {
   creds: Credentials;
   apiToken: string;
   /** A fresh topology living in DIR (as for the failover scenarios). */
-  topology: (dir: string) => DrillTopology;
+  topology: (dir: string) => ClusterTopology;
   appPorts: [number, number];
   /** Seconds between backup runs (the local stand-in for backupSchedule). */
   backupIntervalSeconds: number;
@@ -51,7 +51,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
   const hosts = topology.pods.map((p) => p.host);
   topology.prepare();
   const store = new LocalObjectStore(path.join(dir, "objects"), "redis-dr-drill-backups", opts.storePort, topology.hostAddress);
-  let apps: DrillApps | undefined;
+  let apps: TopologyApps | undefined;
   const startApps = async () => {
     apps = await topology.startApps(opts.appPorts);
     return apps.urls;

@@ -3,7 +3,7 @@ import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { sentinelGroupView, isConverged, waitForConvergence, watchMasters } from "../measure/sentinelGroupWatch";
 import { Credentials } from "../../probe/connection";
-import { DrillApps, DrillTopology } from "./drillTopology";
+import { TopologyApps, ClusterTopology } from "../cluster/topology";
 import { Scenario } from "./scenarios";
 import { rto, ServiceWriter, WriteSample, Writer } from "../../probe/writes";
 import { IoredisWriter, lostWrites, RedisPyWriter } from "./writers";
@@ -50,14 +50,14 @@ export interface RunOptions {
   creds: Credentials;
   apiToken: string;
   /** A fresh topology for one scenario, living in DIR. */
-  topology: (dir: string) => DrillTopology;
+  topology: (dir: string) => ClusterTopology;
   log?: (line: string) => void;
 }
 
 const MASTERS_EVENT = "masters: ";
 
 /** What a running scenario holds, so an interrupted drill can stop it. */
-let active: { writers: Writer[]; apps: DrillApps[]; topology: DrillTopology } | undefined;
+let active: { writers: Writer[]; apps: TopologyApps[]; topology: ClusterTopology } | undefined;
 
 async function release(parts: NonNullable<typeof active>): Promise<void> {
   for (const w of parts.writers) await w.stop().catch(() => undefined);
@@ -85,7 +85,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     events.push({ at: Date.now(), event });
     log(`    ${event}`);
   };
-  const apps: DrillApps[] = [];
+  const apps: TopologyApps[] = [];
   const writers: Writer[] = [];
   active = { writers, apps, topology };
   let stopArgvWatch = () => [] as string[];

@@ -5,14 +5,14 @@ import { PodBridge } from "../cluster/bridge";
 import { localSecretConfig, renderClusterObjects } from "../cluster/render";
 import { LOCAL_SITES } from "../cluster/sites";
 import { localApiToken, localCredentials } from "../credentials";
-import { DrillTopology } from "./drillTopology";
+import { ClusterTopology } from "../cluster/topology";
 
 export interface DrillRuntime {
   /** One line on where the pods run, for the report. */
   description: string;
   creds: Credentials;
   apiToken: string;
-  topology(dir: string): DrillTopology;
+  topology(dir: string): ClusterTopology;
 }
 
 /**
@@ -29,6 +29,6 @@ export async function drillRuntime(opts: { stack: string; overrides: Record<stri
     description: `the rendered manifests on the local kubelet, one network namespace per pod, cluster DNS (propagation ${opts.dnsPropagationMs} ms)`,
     creds,
     apiToken,
-    topology: (dir) => new DrillTopology(opts.cfg, objects, dir, new PodBridge(LOCAL_SITES.drill.prefix, LOCAL_SITES.drill.subnet), { dnsPropagationMs: opts.dnsPropagationMs }),
+    topology: (dir) => new ClusterTopology(opts.cfg, objects, dir, new PodBridge(LOCAL_SITES.drill.prefix, LOCAL_SITES.drill.subnet), { dnsPropagationMs: opts.dnsPropagationMs }),
   };
 }

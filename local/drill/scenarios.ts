@@ -5,16 +5,16 @@ import { Credentials, withConnection } from "../../probe/connection";
 import { sentinelMaster } from "../../probe/roles";
 import { waitFor } from "../../probe/wait";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
-import { DrillPod, DrillTopology } from "./drillTopology";
+import { TopologyPod, ClusterTopology } from "../cluster/topology";
 
 export interface DrillContext {
   cfg: StackConfig;
-  topology: DrillTopology;
+  topology: ClusterTopology;
   creds: Credentials;
   /** Every Redis pod's stable name (FQDN in the cluster runtime). */
   hosts: string[];
   /** The pod that is master when the fault is injected. */
-  master: DrillPod;
+  master: TopologyPod;
   note(event: string): void;
   /**
    * Marks the end of the fault: whether a failover happened is judged between the

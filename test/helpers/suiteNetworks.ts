@@ -27,4 +27,6 @@ export const SUITE_BRIDGES = {
   clusterRun: { prefix: "rdrc", subnet: "10.231.8" },
   leftovers: { prefix: "rdrl", subnet: "10.231.14" },
   drill: { prefix: "rdrh", subnet: "10.231.15" },
+  redisAcl: { prefix: "rdra", subnet: "10.231.16" },
+  monitoring: { prefix: "rdrm", subnet: "10.231.17" },
 } as const;

@@ -1,21 +1,22 @@
-import { APP_COMPONENT } from "../../k8s/appTier";
+import { APP_COMPONENT, APP_PORT_NAMES } from "../../k8s/appTier";
+import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { REDIS_SCRIPT_CONTAINERS, RedisScriptContainer, SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
 import { Credentials } from "../../probe/connection";
-import { resolveClusterNames } from "../cluster/harnessResolver";
-import { localImages } from "../cluster/images";
-import { PodBridge } from "../cluster/bridge";
-import { ClusterDns } from "../cluster/dns";
-import { KubeletEvent } from "../cluster/kubelet";
-import { LocalCluster } from "../cluster/localCluster";
-import { ClusterObjects, Workload, workloadNamed } from "../cluster/objects";
+import { resolveClusterNames } from "./harnessResolver";
+import { localImages } from "./images";
+import { PodBridge } from "./bridge";
+import { ClusterDns } from "./dns";
+import { KubeletEvent } from "./kubelet";
+import { LocalCluster } from "./localCluster";
+import { ClusterObjects, Workload, workloadNamed } from "./objects";
 import { ScriptResult } from "../scriptProcess";
 import { BackupTarget, backupTarget } from "../backup/job";
 import { ObjectStoreAccess } from "../backup/objectStore";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
-import { seedBeforeStart } from "../cluster/seed";
-import { LocalLoadBalancer } from "../cluster/loadBalancer";
+import { seedBeforeStart } from "./seed";
+import { LocalLoadBalancer } from "./loadBalancer";
 import { waitFor } from "../../probe/wait";
 
 /** A restore's seed: the object store, the backup (or point in time) to load, and where the first pod's output goes. */
@@ -25,30 +26,39 @@ export interface SeedOptions extends SeedChoice {
   onOutput?: (chunk: string) => void;
 }
 
-/** A Redis pod as a drill sees it. */
-export interface DrillPod {
+/** A Redis pod as a drill or a suite sees it. */
+export interface TopologyPod {
   name: string;
   /** The name Sentinel, the peers and the harness know it by: its FQDN. */
   host: string;
 }
 
 export type RedisContainer = RedisScriptContainer;
-/** The containers a drill's Redis pods run: the exporters are left out (no scenario reads them). */
-const DRILL_CONTAINERS: string[] = Object.values(REDIS_SCRIPT_CONTAINERS);
+/** The containers the Redis pods run unless told otherwise: the exporters are left out (only the monitoring suite reads them). */
+const SCRIPT_CONTAINERS: string[] = Object.values(REDIS_SCRIPT_CONTAINERS);
 
-/** The service instances a drill writes through. */
-export interface DrillApps {
+/** The service instances a drill or a suite writes through. */
+export interface TopologyApps {
   urls: string[];
   stop(): Promise<void>;
+}
+
+export interface ClusterTopologyOptions {
+  dnsPropagationMs?: number;
+  onEvent?: (event: KubeletEvent) => void;
+  /** The Redis pods' containers to run; the script containers (no exporters) unless given. */
+  containers?: string[];
 }
 
 /**
  * The rendered StatefulSet and Deployment on the local kubelet, one network namespace per pod,
  * with cluster DNS: peers know each other by FQDN, the app finds Sentinel through the Service
- * name, the kubelet restarts and probes, and a rescheduled pod gets a new address.
+ * name, the kubelet restarts and probes, and a rescheduled pod gets a new address. What the
+ * drills, the real-process suites and the bench run.
  */
-export class DrillTopology {
-  readonly pods: DrillPod[];
+export class ClusterTopology {
+  readonly pods: TopologyPod[];
+  private readonly containers: string[];
   private readonly cluster: LocalCluster;
   private readonly redis: Workload;
   private readonly appWorkload: Workload | undefined;
@@ -59,8 +69,9 @@ export class DrillTopology {
     objects: ClusterObjects,
     baseDir: string,
     bridge: PodBridge,
-    opts: { dnsPropagationMs?: number; onEvent?: (event: KubeletEvent) => void },
+    opts: ClusterTopologyOptions = {},
   ) {
+    this.containers = opts.containers ?? SCRIPT_CONTAINERS;
     this.cluster = new LocalCluster({
       objects,
       baseDir,
@@ -87,15 +98,18 @@ export class DrillTopology {
 
   private client?: (command: string, args: string[]) => { command: string; args: string[] };
 
+  /** How a client process that is not a pod (a peer client, redis-cli) runs with the cluster's names. */
   clientCommand(command: string, args: string[]) {
     this.client ??= this.cluster.addClient("drill-client", this.redis.namespace);
     return this.client(command, args);
   }
 
+  /** Where the pods reach a service on the host: the local object store. */
   get hostAddress(): string {
     return this.cluster.hostAddress;
   }
 
+  /** The pod network, before anything runs (the object store listens on its host address). */
   prepare(): void {
     if (this.restoreResolver) return;
     this.cluster.setUp();
@@ -103,13 +117,14 @@ export class DrillTopology {
     this.restoreResolver = resolveClusterNames(this.cluster.dns);
   }
 
+  /** Start the Redis pods at once; with SEED, each pod runs `backup.sh seed` first (the restore init container). */
   async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
     this.prepare();
     let seeded: ScriptResult | undefined;
     const first = this.pods[0]!.name;
     await this.cluster.createAll(
       this.redis,
-      DRILL_CONTAINERS,
+      this.containers,
       seed
         ? async (pod) => {
             const result = await seedBeforeStart(pod, seed, pod.name === first ? seed.onOutput : undefined);
@@ -122,12 +137,14 @@ export class DrillTopology {
 
   private backupClient?: (command: string, args: string[]) => { command: string; args: string[] };
 
+  /** Where the backup job runs (a namespace of its own, with the cluster's names) and what it reaches. */
   backupTarget(): BackupTarget {
     this.backupClient ??= this.cluster.addClient("redis-backup-job", this.redis.namespace);
     const env = this.cluster.pod(this.pods[0]!.name).spec.containers[0]!.env;
     return backupTarget(this.settings, this.pods.map((p) => p.host), env, this.backupClient);
   }
 
+  /** The region is lost: every pod, service instance and volume, at once. The network stays for the next one. */
   async destroy(): Promise<void> {
     this.appPods = [];
     // The backup job's namespace is not a pod: it stays, as the CronJob would in the new region.
@@ -142,7 +159,7 @@ export class DrillTopology {
    * Service per port: each spreads over the app pods ready at the time, so the URLs outlive
    * the pods (a region's recovery brings new ones up behind the same URLs).
    */
-  async startApps(ports: number[]): Promise<DrillApps> {
+  async startApps(ports: number[]): Promise<TopologyApps> {
     const app = this.appWorkload;
     if (!app) throw new Error("the rendered program has no Deployment for the app");
     const names = LocalCluster.replicaNames(app);
@@ -168,54 +185,99 @@ export class DrillTopology {
     };
   }
 
-  async crash(pod: DrillPod, container: RedisContainer): Promise<void> {
-    this.cluster.pod(pod.name).signal(container, "SIGKILL");
+  /** SIGKILL a container; it comes back as the kubelet brings it back. */
+  async crash(pod: TopologyPod, container: RedisContainer): Promise<void> {
+    this.kubelet(pod).signal(container, "SIGKILL");
   }
 
-  hold(pod: DrillPod, container: RedisContainer): Promise<void> {
-    return this.cluster.pod(pod.name).hold(container);
+  /** Keep a container down (SIGKILL, or SIGTERM and its pod's grace period when GRACEFUL, no hook) until released. */
+  hold(pod: TopologyPod, container: RedisContainer, graceful = false): Promise<void> {
+    return this.kubelet(pod).hold(container, graceful);
   }
 
-  async release(pod: DrillPod, container: RedisContainer): Promise<void> {
-    this.cluster.pod(pod.name).release(container);
+  async release(pod: TopologyPod, container: RedisContainer): Promise<void> {
+    this.kubelet(pod).release(container);
   }
 
-  signal(pod: DrillPod, container: RedisContainer, signal: NodeJS.Signals): void {
-    this.cluster.pod(pod.name).signal(container, signal);
+  isRunning(pod: TopologyPod, container: RedisContainer): boolean {
+    return this.kubelet(pod).status(container).running;
   }
 
-  losePod(pod: DrillPod): Promise<void> {
+  signal(pod: TopologyPod, container: RedisContainer, signal: NodeJS.Signals): void {
+    this.kubelet(pod).signal(container, signal);
+  }
+
+  /** The pod's node dies: every container killed at once, no hook, its link cut. */
+  losePod(pod: TopologyPod): Promise<void> {
     return this.cluster.losePod(pod.name);
   }
 
-  async recoverPod(pod: DrillPod): Promise<void> {
+  /** The lost pod's node is back: the pod starts again where it was. */
+  async recoverPod(pod: TopologyPod): Promise<void> {
     await this.cluster.recoverPod(pod.name);
   }
 
-  async reschedule(pod: DrillPod): Promise<void> {
+  /** The pod is recreated elsewhere under its name and volume, with a new address. */
+  async reschedule(pod: TopologyPod): Promise<void> {
     await this.cluster.reschedule(pod.name);
   }
 
-  // A StatefulSet's rolling restart deletes the pod (the kubelet runs preStop) and recreates it.
-  async restartPod(pod: DrillPod): Promise<void> {
+  /** `kubectl delete pod`: preStop, SIGTERM within the grace period; the pod is gone until created again. */
+  async deletePod(pod: TopologyPod): Promise<void> {
     await this.cluster.deletePod(pod.name);
-    await this.cluster.createPod(this.redis, pod.name, DRILL_CONTAINERS);
   }
 
-  partition(pod: DrillPod): void {
+  /** The StatefulSet controller creates a missing pod again: its name and volume, a new address. */
+  async createPod(pod: TopologyPod): Promise<void> {
+    await this.cluster.createPod(this.redis, pod.name, this.containers);
+  }
+
+  /** Planned restart, as a StatefulSet's rolling restart does it: the pod is deleted (preStop) and created again. */
+  async restartPod(pod: TopologyPod): Promise<void> {
+    await this.deletePod(pod);
+    await this.createPod(pod);
+  }
+
+  /** Cut the pod off from every other pod and from the clients, as a failed node link would. */
+  partition(pod: TopologyPod): void {
     this.cluster.partition(pod.name);
   }
 
-  heal(pod: DrillPod): void {
+  heal(pod: TopologyPod): void {
     this.cluster.heal(pod.name);
   }
 
-  addressOf(pod: DrillPod): string {
+  addressOf(pod: TopologyPod): string {
     return this.cluster.ipOf(pod.name);
   }
 
-  exec(pod: DrillPod, script: string, args: string[] = []): Promise<ScriptResult> {
-    return this.cluster.pod(pod.name).script("redis", script, args);
+  /** Run one of the pod's scripts in its redis container (kubectl exec), with ENV added to the container's. */
+  exec(pod: TopologyPod, script: string, args: string[] = [], env: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
+    return this.kubelet(pod).script(REDIS_SCRIPT_CONTAINERS.redis, script, args, 0, env, onOutput);
+  }
+
+  /** The redis container's environment, as the kubelet resolved it (Secret and ConfigMap references, paths here). */
+  redisEnv(pod: TopologyPod): Record<string, string> {
+    return this.kubelet(pod).spec.containers.find((c) => c.name === REDIS_SCRIPT_CONTAINERS.redis)!.env;
+  }
+
+  /** What a container wrote to its log, every run of it. */
+  log(pod: TopologyPod, container: string): string {
+    const file = path.join(this.kubelet(pod).sandbox.logDir, `${container}.log`);
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  }
+
+  /** Each app pod's probe listener (/healthz, /readyz, /metrics), which no Service exposes. */
+  appProbeUrls(): string[] {
+    const app = this.appWorkload;
+    if (!app) return [];
+    const probe = app.template.spec.containers[0]!.ports?.find((p) => p.name === APP_PORT_NAMES.probe);
+    if (!probe) throw new Error(`${app.kind}/${app.name} declares no probes port`);
+    return this.appPods.map((n) => `http://${this.cluster.ipOf(n)}:${probe.containerPort}`);
+  }
+
+  private kubelet(pod: TopologyPod) {
+    return this.cluster.pod(pod.name);
   }
 
   async shutdown(): Promise<void> {
@@ -227,7 +289,7 @@ export class DrillTopology {
 
 function appPort(app: Workload): number {
   const container = app.template.spec.containers[0]!;
-  const port = container.ports?.find((p) => p.name === "http") ?? container.ports?.[0];
+  const port = container.ports?.find((p) => p.name === APP_PORT_NAMES.http);
   if (!port) throw new Error(`${app.kind}/${app.name} declares no port`);
   return port.containerPort;
 }
