@@ -1,7 +1,7 @@
 import * as path from "path";
 import { PodRunner } from "../ops/switchover";
 import { clusterPodRunner, readClusterState } from "./cluster/localState";
-import { LocalTopology } from "./process/topology";
+import { ClusterTopology } from "./cluster/topology";
 
 /** The pods `npm start` runs for a stack (state in .local/<stack>), as kubectl exec reaches them. */
 export function localPods(stack: string, stateDir = path.resolve(".local")): PodRunner {
@@ -10,13 +10,12 @@ export function localPods(stack: string, stateDir = path.resolve(".local")): Pod
   return clusterPodRunner(cluster);
 }
 
-/** The pods of a local topology, run as the kubelet would run a script in them. */
-export function topologyPods(topology: LocalTopology): PodRunner {
+/** A topology's Redis pods, as `kubectl exec` into their redis container runs a script, with ENV added. */
+export function topologyPods(topology: ClusterTopology, env: Record<string, string> = {}): PodRunner {
   const byName = (pod: string) => topology.pods.find((p) => p.name === pod)!;
   return {
     pods: topology.pods.map((p) => p.name),
-    stableName: (pod) => byName(pod).address,
-    run: (pod, script, args) => topology.runScript(byName(pod), script, args),
+    stableName: (pod) => byName(pod).host,
+    run: (pod, script, args) => topology.exec(byName(pod), script, args, env),
   };
 }
-

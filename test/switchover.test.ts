@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { waitForConvergence, watchMasters } from "../local/measure/sentinelGroupWatch";
 import { CONVERGE_MS } from "./helpers/redisTier";
-import { LocalTopology } from "../local/process/topology";
+import { ClusterTopology } from "../local/cluster/topology";
 import { topologyPods } from "../local/podRunner";
 import { kubectlPods, switchover } from "../ops/switchover";
 import { majorityMaster } from "../probe/agreement";
@@ -14,28 +14,29 @@ import { roleOf, sentinelMaster } from "../probe/roles";
 import { waitFor } from "../probe/wait";
 import { AckWriter } from "./helpers/ackWriter";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
-import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
-import { LoopbackNetwork } from "../local/process/network";
+import { suiteTopology } from "./helpers/clusterTopology";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 // The operator's switchover (ops/switchover.ts running k8s/redis/scripts/switchover.sh in the
-// master pod, exactly as the preStop hook does) against real redis-server and redis-sentinel.
+// master pod, exactly as the preStop hook does) against real redis-server and redis-sentinel
+// in the rendered pods on the local kubelet.
 const cfg = FAST_FAILOVER_CFG;
 const creds = TEST_CREDENTIALS;
 
-let topology: LocalTopology | undefined;
+let topology: ClusterTopology | undefined;
 afterEach(async () => {
-  await topology?.stopAll();
+  await topology?.shutdown();
   topology = undefined;
 });
 
+/** A converged tier, and its pods as ops sees them, switchover.sh given SYNC_WAIT_SECONDS. */
 async function converged(syncWaitSeconds = 1) {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-switchover-"));
-  const extraEnv = { SYNC_WAIT_SECONDS: String(syncWaitSeconds), PRIORITY_WAIT_SECONDS: "15" };
-  topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(cfg.redisReplicas, SUITE_LOOPBACK.switchover), ...creds, extraEnv });
-  topology.startAll();
-  const hosts = topology.pods.map((p) => p.address);
-  const view = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
-  return { t: topology, hosts, master: topology.pods.find((p) => p.address === view.masters[0])! };
+  const suite = await suiteTopology(SUITE_BRIDGES.switchover);
+  topology = suite.topology;
+  await topology.start();
+  const view = await waitForConvergence(suite.hosts, cfg.masterName, creds, CONVERGE_MS);
+  const runner = topologyPods(topology, { SYNC_WAIT_SECONDS: String(syncWaitSeconds), PRIORITY_WAIT_SECONDS: "15" });
+  return { t: topology, runner, hosts: suite.hosts, master: topology.pods.find((p) => p.host === view.masters[0])! };
 }
 
 const priorities = (hosts: string[]) =>
@@ -60,24 +61,24 @@ const writesTheTargetCannotHave = (master: string) =>
 
 describe("switchover", () => {
   it("moves the master to the chosen replica with no acknowledged write lost and a short write pause", async () => {
-    const { t, hosts, master } = await converged();
+    const { t, runner, hosts, master } = await converged();
     const target = t.pods.filter((p) => p !== master).at(-1)!;
     const writer = new AckWriter(hosts, cfg.masterName, creds, "drill:acked", 5);
     writer.start();
     await waitFor("writes to flow", async () => writer.acked.length > 50, 5000);
     const stopWatch = watchMasters(hosts, cfg.masterName, creds);
 
-    const result = await switchover(topologyPods(t), target.name);
+    const result = await switchover(runner, target.name);
     expect(result, result.output).toMatchObject({ from: master.name, to: target.name, code: 0 });
-    expect(result.output).toMatch(new RegExp(`handover complete: ${target.address.replace(/\./g, "\\.")} is master`));
+    expect(result.output).toMatch(new RegExp(`handover complete: ${target.host.replace(/\./g, "\\.")} is master`));
     const final = await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
     await waitFor("writes on the new master", async () => writer.samples.some((s) => s.ok && s.at > Date.now() - 200), 5000);
     await writer.stop();
 
-    expect(final.masters).toEqual([target.address]);
-    expect(majorityMaster(await Promise.all(hosts.map((h) => sentinelMaster(h, cfg.masterName, creds))), hosts.length)).toBe(target.address);
-    expect(await roleOf(master.address, creds)).toMatchObject({ role: "slave", master: target.address });
-    expect(await writer.lostOn(target.address)).toEqual([]);
+    expect(final.masters).toEqual([target.host]);
+    expect(majorityMaster(await Promise.all(hosts.map((h) => sentinelMaster(h, cfg.masterName, creds))), hosts.length)).toBe(target.host);
+    expect(await roleOf(master.host, creds)).toMatchObject({ role: "slave", master: target.host });
+    expect(await writer.lostOn(target.host)).toEqual([]);
     expect((await stopWatch()).twoWritable).toBe(0);
     // Sentinel was steered with replica-priority 0 on the others; every pod has its priority back.
     expect(await priorities(hosts)).toEqual(["100", "100", "100"]);
@@ -87,25 +88,24 @@ describe("switchover", () => {
   });
 
   it("refuses, changing nothing, when the target is not a replica that holds every byte", async () => {
-    const { t, hosts, master } = await converged();
-    const runner = topologyPods(t);
+    const { t, runner, hosts, master } = await converged();
     await expect(switchover(runner, master.name)).rejects.toThrow(`${master.name} is already the master`);
     await expect(switchover(runner, "redis-9")).rejects.toThrow("--to redis-9: not a Redis pod");
 
     // A target that falls behind: stopped, while the master takes more writes.
     const target = t.pods.find((p) => p !== master)!;
     // This case is about a target that falls behind, so let Sentinel see it promotable first.
-    await promotable(master.address, target.address);
+    await promotable(master.host, target.host);
     t.signal(target, "redis", "SIGSTOP");
     try {
-      await writesTheTargetCannotHave(master.address);
+      await writesTheTargetCannotHave(master.host);
       const result = await switchover(runner, target.name);
       expect(result.code, result.output).toBe(3);
       expect(result.output).toMatch(/refused: .* not in sync with offset \d+ after 1s/);
       // Nothing changed: same master, writes accepted at once (the pause was released), priorities back.
-      expect(await roleOf(master.address, creds)).toMatchObject({ role: "master" });
+      expect(await roleOf(master.host, creds)).toMatchObject({ role: "master" });
       const started = Date.now();
-      await withConnection(master.address, REDIS_PORT, creds.redisPassword, (c) => c.set("after-refusal", "x"), 500);
+      await withConnection(master.host, REDIS_PORT, creds.redisPassword, (c) => c.set("after-refusal", "x"), 500);
       expect(Date.now() - started).toBeLessThan(500);
     } finally {
       t.signal(target, "redis", "SIGCONT");
@@ -119,24 +119,24 @@ describe("switchover", () => {
     // a pause longer than down-after while a candidate catches up reads as a dead master. No
     // target: every online replica is a candidate and no priority is steered, so the switchover
     // reaches its pause while one of them is still stopped.
-    const { t, master } = await converged(15);
+    const { t, runner, master } = await converged(15);
     const lagging = t.pods.find((p) => p !== master)!;
-    await promotable(master.address, lagging.address);
+    await promotable(master.host, lagging.host);
     const sentinelLogs = () => t.pods.map((p) => t.log(p, "sentinel"));
     const before = sentinelLogs().map((log) => log.length);
     t.signal(lagging, "redis", "SIGSTOP");
     let resume: NodeJS.Timeout | undefined;
     try {
-      await writesTheTargetCannotHave(master.address);
+      await writesTheTargetCannotHave(master.host);
       resume = setTimeout(() => t.signal(lagging, "redis", "SIGCONT"), 5 * cfg.sentinelDownAfterMs);
-      const result = await switchover(topologyPods(t));
+      const result = await switchover(runner);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toMatch(/handover complete: \S+ is master/);
     } finally {
       clearTimeout(resume);
       t.signal(lagging, "redis", "SIGCONT");
     }
-    const downs = sentinelLogs().flatMap((log, i) => log.slice(before[i]).split("\n").filter((line) => line.includes(`+sdown master ${cfg.masterName} ${master.address} `)));
+    const downs = sentinelLogs().flatMap((log, i) => log.slice(before[i]).split("\n").filter((line) => line.includes(`+sdown master ${cfg.masterName} ${master.host} `)));
     expect(downs).toEqual([]);
   });
 });

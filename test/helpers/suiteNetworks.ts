@@ -29,4 +29,6 @@ export const SUITE_BRIDGES = {
   drill: { prefix: "rdrh", subnet: "10.231.15" },
   redisAcl: { prefix: "rdra", subnet: "10.231.16" },
   monitoring: { prefix: "rdrm", subnet: "10.231.17" },
+  promotionFollower: { prefix: "rdrf", subnet: "10.231.18" },
+  switchover: { prefix: "rdrw", subnet: "10.231.19" },
 } as const;
