@@ -134,11 +134,14 @@ export class LocalCluster {
     return this.opts.bridge.namespaceOf(name);
   }
 
-  /** `kubectl delete pod`: preStop, SIGTERM, grace; then the name and address are gone. */
-  async deletePod(name: string): Promise<void> {
+  /**
+   * `kubectl delete pod`: preStop, SIGTERM, grace; then the name and address are gone. Without
+   * HOOKS, as its node shuts down: SIGTERM and the grace period only.
+   */
+  async deletePod(name: string, hooks = true): Promise<void> {
     const running = this.pods.get(name);
     if (!running) return;
-    await running.kubelet.delete();
+    await (hooks ? running.kubelet.delete() : running.kubelet.shutdown());
     this.remove(name);
   }
 

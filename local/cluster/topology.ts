@@ -222,9 +222,12 @@ export class ClusterTopology {
     await this.cluster.reschedule(pod.name);
   }
 
-  /** `kubectl delete pod`: preStop, SIGTERM within the grace period; the pod is gone until created again. */
-  async deletePod(pod: TopologyPod): Promise<void> {
-    await this.cluster.deletePod(pod.name);
+  /**
+   * `kubectl delete pod`: preStop, SIGTERM within the grace period; the pod is gone until
+   * created again. Without HOOKS, as at its node's shutdown: SIGTERM and the grace period only.
+   */
+  async deletePod(pod: TopologyPod, hooks = true): Promise<void> {
+    await this.cluster.deletePod(pod.name, hooks);
   }
 
   /** The StatefulSet controller creates a missing pod again: its name and volume, a new address. */

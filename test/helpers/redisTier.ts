@@ -1,12 +1,10 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { afterEach } from "vitest";
 import { waitForConvergence } from "../../local/measure/sentinelGroupWatch";
-import { LoopbackNetwork } from "../../local/process/network";
-import { LocalTopology } from "../../local/process/topology";
+import { PodNetworkSite } from "../../local/cluster/sites";
+import { ClusterTopology } from "../../local/cluster/topology";
 import { waitFor } from "../../probe/wait";
 import { AckWriter } from "./ackWriter";
+import { suiteTopology } from "./clusterTopology";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./fastFailover";
 
 /**
@@ -16,30 +14,29 @@ import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./fastFailover";
  * under the whole suite on two cores that took longer than 30 s in two CI runs.
  */
 export const CONVERGE_MS = 60_000;
-export const hostsOf = (t: LocalTopology) => t.pods.map((p) => p.address);
-export const podAt = (t: LocalTopology, address: string) => t.pods.find((p) => p.address === address)!;
+export const hostsOf = (t: ClusterTopology) => t.pods.map((p) => p.host);
+export const podAt = (t: ClusterTopology, host: string) => t.pods.find((p) => p.host === host)!;
 
 /**
- * One Redis tier of real redis-server and redis-sentinel processes per test, on its own
- * loopback /24, stopped after each test of the suite that calls this.
+ * One Redis tier of the rendered pods on the local kubelet per test, on the suite's own pod
+ * network, shut down after each test of the suite that calls this.
  */
-export function redisTierPerTest(loopback: string) {
-  let topology: LocalTopology | undefined;
+export function redisTierPerTest(site: PodNetworkSite) {
+  let topology: ClusterTopology | undefined;
   afterEach(async () => {
-    await topology?.stopAll();
+    await topology?.shutdown();
     topology = undefined;
   });
 
-  const fresh = (config = FAST_FAILOVER_CFG): LocalTopology => {
-    const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-test-"));
-    topology = new LocalTopology({ cfg: config, baseDir, network: new LoopbackNetwork(config.redisReplicas, loopback), ...TEST_CREDENTIALS });
+  const fresh = async (): Promise<ClusterTopology> => {
+    topology = (await suiteTopology(site)).topology;
     return topology;
   };
 
   /** A converged tier with writes flowing to its master: the start of every failover test. */
   const convergedWithWrites = async () => {
-    const t = fresh();
-    t.startAll();
+    const t = await fresh();
+    await t.start();
     const first = await waitForConvergence(hostsOf(t), FAST_FAILOVER_CFG.masterName, TEST_CREDENTIALS, CONVERGE_MS);
     const oldMaster = podAt(t, first.masters[0]!);
     const writer = new AckWriter(hostsOf(t), FAST_FAILOVER_CFG.masterName, TEST_CREDENTIALS);

@@ -31,4 +31,6 @@ export const SUITE_BRIDGES = {
   monitoring: { prefix: "rdrm", subnet: "10.231.17" },
   promotionFollower: { prefix: "rdrf", subnet: "10.231.18" },
   switchover: { prefix: "rdrw", subnet: "10.231.19" },
+  redisProcesses: { prefix: "rdrp", subnet: "10.231.20" },
+  wholeTierRestart: { prefix: "rdrr", subnet: "10.231.21" },
 } as const;
