@@ -1,23 +1,19 @@
 import { createKubeClusterSchema } from "@linode/validation";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AppProcess, startApp } from "../local/process/appProcess";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { Credentials } from "../probe/connection";
-import { LoopbackNetwork } from "../local/process/network";
-import { LocalTopology } from "../local/process/topology";
+import { ClusterTopology, TopologyApps } from "../local/cluster/topology";
 import { waitFor } from "../probe/wait";
 import { CONVERGE_MS } from "./helpers/redisTier";
 import { TEST_API_TOKEN } from "./helpers/fastFailover";
+import { suiteTopology } from "./helpers/clusterTopology";
 import { apiOptionsFromEnv, configureLinodeApi, LinodeApiError } from "../ops/linodeApi";
 import { nodeDrill, podOf } from "../ops/nodeDrill";
 import { controlPlaneAclCheck, formatResult, preflight, publicTlsCheck } from "../ops/preflight";
 import { clusterStatus, nodeBalancerStatus, redisStatus } from "../ops/status";
 import { FakeLinodeApi, healthyState } from "./helpers/fakeLinodeApi";
 import { stackConfig, stackConfigWithout } from "./helpers/stackConfig";
-import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 
 let api: FakeLinodeApi;
 let apiUrl: string;
@@ -192,25 +188,28 @@ describe("podOf", () => {
   });
 });
 
-// Sentinel status and the node drill against a real local topology: the fake API's
-// recycle kills the pod on that "node", and the kubelet brings it back on a new one.
+// Sentinel status and the node drill against the rendered pods on the local kubelet: the fake
+// API's recycle loses the pod with its "node", and brings it back.
 describe("Redis status and node drill on a local topology", () => {
-  const cfg = dev({ "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2", "redis-dr:sentinelFailoverTimeoutMs": "8000" });
+  const overrides = { "redis-dr:sentinelDownAfterMs": "2000", "redis-dr:minReplicasMaxLagSeconds": "2", "redis-dr:sentinelFailoverTimeoutMs": "8000" };
+  const cfg = dev(overrides);
   const creds: Credentials = { redisPassword: "redis-ops-test-password-01", sentinelPassword: "sentinel-ops-test-password-01" };
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-ops-test-"));
-  const topology = new LocalTopology({ cfg, baseDir, network: new LoopbackNetwork(3, SUITE_LOOPBACK.ops), ...creds });
-  const sentinels = topology.pods.map((p) => `${p.address}:26379`);
-  let app: AppProcess;
+  let topology: ClusterTopology;
+  let hosts: string[];
+  let sentinels: string[];
+  let apps: TopologyApps;
 
   beforeAll(async () => {
-    topology.startAll();
-    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, CONVERGE_MS);
-    app = await startApp({ cfg, sentinels: topology.pods.map((p) => p.address), creds, apiToken: TEST_API_TOKEN, port: 18598, logFile: path.join(baseDir, "app.log") });
+    ({ topology, hosts } = await suiteTopology(SUITE_BRIDGES.ops, { creds, overrides }));
+    sentinels = hosts.map((h) => `${h}:26379`);
+    await topology.start();
+    await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS);
+    apps = await topology.startApps([18598]);
   });
 
   afterAll(async () => {
-    await app?.stop();
-    await topology.shutdown();
+    await apps?.stop();
+    await topology?.shutdown();
   });
 
   it("finds the master, both replicas and their lag through the Sentinels", async () => {
@@ -227,17 +226,19 @@ describe("Redis status and node drill on a local topology", () => {
       500,
     );
     expect(status.agreeing).toBe(3);
-    expect(topology.pods.map((p) => p.address)).toContain(status.master);
-    expect(status.replicas.map((r) => r.address).sort()).toEqual(topology.pods.map((p) => p.address).filter((a) => a !== status.master).sort());
+    expect(hosts).toContain(status.master);
+    expect(status.replicas.map((r) => r.address).sort()).toEqual(hosts.filter((a) => a !== status.master).sort());
     expect(status.masterOffset).toBeGreaterThan(0);
     for (const r of status.replicas) {
       expect(r.linkStatus).toBe("ok");
       expect(r.lagBytes).toBeLessThan(10_000);
     }
-    const partial = await redisStatus([...sentinels, `${SUITE_LOOPBACK.ops}.99:26379`], cfg.masterName, { sentinel: creds.sentinelPassword });
+    // The node's own address on the pod network: reachable, and no Sentinel listens there.
+    const absent = `${topology.hostAddress}:26379`;
+    const partial = await redisStatus([...sentinels, absent], cfg.masterName, { sentinel: creds.sentinelPassword });
     expect(partial.agreeing).toBe(3);
     expect(partial.asked).toBe(4);
-    expect(partial.sentinels.find((s) => s.sentinel === `${SUITE_LOOPBACK.ops}.99:26379`)!.error).toBeDefined();
+    expect(partial.sentinels.find((s) => s.sentinel === absent)!.error).toBeDefined();
   });
 
   it("recycles the node that hosts the master and measures recovery through the public URL", async () => {
@@ -245,8 +246,8 @@ describe("Redis status and node drill on a local topology", () => {
     api.onRecycle = (_cluster, nodeId) => {
       const index = ["7001-aaaa", "7001-bbbb", "7001-cccc"].indexOf(nodeId);
       const pod = topology.pods[index]!;
-      topology.killPod(pod);
-      setTimeout(() => topology.startPod(pod), 2 * cfg.sentinelDownAfterMs);
+      void topology.losePod(pod);
+      setTimeout(() => void topology.recoverPod(pod), 2 * cfg.sentinelDownAfterMs);
     };
     const lines: string[] = [];
     const result = await nodeDrill({
@@ -254,15 +255,15 @@ describe("Redis status and node drill on a local topology", () => {
       masterName: cfg.masterName,
       sentinels,
       sentinelPassword: creds.sentinelPassword,
-      url: app.url,
+      url: apps.urls[0]!,
       apiToken: TEST_API_TOKEN,
-      podNode: (address) => nodeOfPod(topology.pods.findIndex((p) => p.address === address)),
+      podNode: (address) => nodeOfPod(hosts.indexOf(address)),
       probeIntervalMs: 100,
       settleMs: 3000,
       timeoutMs: 60_000,
       progress: (line) => lines.push(line),
     });
-    const masterIndex = topology.pods.findIndex((p) => p.address === result.masterBefore);
+    const masterIndex = hosts.indexOf(result.masterBefore);
     expect(api.recycled).toEqual([{ clusterId: 7001, nodeId: ["7001-aaaa", "7001-bbbb", "7001-cccc"][masterIndex] }]);
     expect(result.node).toBe(nodeOfPod(masterIndex));
     expect(result.masterAfter).toBeDefined();

@@ -33,4 +33,5 @@ export const SUITE_BRIDGES = {
   switchover: { prefix: "rdrw", subnet: "10.231.19" },
   redisProcesses: { prefix: "rdrp", subnet: "10.231.20" },
   wholeTierRestart: { prefix: "rdrr", subnet: "10.231.21" },
+  ops: { prefix: "rdro", subnet: "10.231.22" },
 } as const;
