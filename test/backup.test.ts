@@ -6,33 +6,36 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupSettings } from "../k8s/backup/settings";
 import { alertRuleGroups } from "../k8s/monitoring";
 import { REDIS_PORT } from "../k8s/redis/render";
-import { LocalBackupOptions, backupIdFrom, processBackupTarget, runBackupScript, seedAndStartAll, seedPod } from "../local/backup/job";
+import { LocalBackupOptions, backupIdFrom, runBackupScript } from "../local/backup/job";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
 import { watchArgv } from "../local/drill/argvWatch";
-import { LocalObjectStore, objectStoreEnvironment } from "../local/backup/objectStore";
-import { LoopbackNetwork } from "../local/process/network";
-import { LocalTopology } from "../local/process/topology";
+import { LocalObjectStore } from "../local/backup/objectStore";
+import { ClusterTopology } from "../local/cluster/topology";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { CONVERGE_MS } from "./helpers/redisTier";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
-import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
+import { suiteTopology } from "./helpers/clusterTopology";
 import { storeClient } from "./helpers/storeClient";
 import { startPushgateway } from "./helpers/pushgateway";
 
 // backup.sh, the one script the CronJob, the restore init container and the local topology
-// run, against real redis-server/redis-sentinel pods, rclone and an S3-compatible server.
+// run, against the rendered redis-server/redis-sentinel pods on the local kubelet, rclone and
+// an S3-compatible server on the node's address of the pod network. The job runs in a
+// namespace of its own, with the cluster's names, as the CronJob's pod does.
 const cfg = FAST_FAILOVER_CFG;
 const creds = TEST_CREDENTIALS;
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-backup-test-"));
-const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-test-backups", 19911);
-const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), network: new LoopbackNetwork(3, SUITE_LOOPBACK.backup), ...creds });
-const hosts = topology.pods.map((p) => p.address);
+const BUCKET = "redis-dr-test-backups";
+let store: LocalObjectStore;
+let topology: ClusterTopology;
+let hosts: string[];
 let job: LocalBackupOptions;
 
 const redis = <T>(host: string, fn: (c: import("ioredis").default) => Promise<T>) => withConnection(host, REDIS_PORT, creds.redisPassword, fn, 5000);
 const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
-const objects = async () => (await rclone("lsf", "-R", `store:${store.bucket}/backups`)).stdout.toString().split("\n").filter(Boolean).map((o) => o.replace(/\/$/, ""));
+const objects = async () => (await rclone("lsf", "-R", `store:${BUCKET}/backups`)).stdout.toString().split("\n").filter(Boolean).map((o) => o.replace(/\/$/, ""));
 const rclone = storeClient(() => job);
 const manifestOf = async (id: string) => JSON.parse((await rclone("cat", `store:${store.bucket}/backups/${id}/manifest.json`)).stdout.toString());
 
@@ -49,9 +52,12 @@ async function writeKeys(master: string, n: number, prefix = "kv:") {
 }
 
 beforeAll(async () => {
+  ({ topology, hosts } = await suiteTopology(SUITE_BRIDGES.backup, { baseDir: path.join(baseDir, "live") }));
+  topology.prepare();
+  store = new LocalObjectStore(path.join(baseDir, "objects"), BUCKET, 19911, topology.hostAddress);
   await store.start();
-  job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
-  topology.startAll();
+  await topology.start();
+  job = { target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
   await writeKeys(await masterOf(), 1000);
   // The replicas must hold the keys before a backup copies from one of them.
   await waitFor("both replicas to hold the keys", async () => {
@@ -62,8 +68,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await topology.shutdown();
-  await store.stop();
+  await topology?.shutdown();
+  await store?.stop();
 });
 
 describe("backup.sh run", () => {
@@ -180,36 +186,36 @@ describe("backup.sh run", () => {
 
   it("fails without a healthy replica, and uploads nothing", async () => {
     const master = await masterOf();
-    const replicas = topology.pods.filter((p) => p.address !== master);
+    const replicas = topology.pods.filter((p) => p.host !== master);
     const before = (await objects()).length;
-    await Promise.all(replicas.map((p) => topology.stop(p, "redis")));
+    await Promise.all(replicas.map((p) => topology.hold(p, "redis", true)));
     const result = await runBackupScript(job, ["take"]);
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(/no healthy replica of .* \(a backup never loads the master\)/);
     expect((await objects()).length).toBe(before);
-    for (const p of replicas) topology.start(p, "redis");
+    for (const p of replicas) await topology.release(p, "redis");
     await masterOf();
   });
 });
 
 describe("backup.sh seed", () => {
   it("loads the newest verified backup into the first pod of an empty deployment, which the others then replicate", async () => {
-    const fresh = new LocalTopology({ cfg, baseDir: path.join(baseDir, "restored"), network: new LoopbackNetwork(3, SUITE_LOOPBACK.backupRestored), ...creds });
-    const scratch = path.join(baseDir, "seed-scratch");
+    const restored = await suiteTopology(SUITE_BRIDGES.backupRestored, { baseDir: path.join(baseDir, "restored") });
+    const fresh = restored.topology;
+    const seed = { store: store.access, backup: "latest", scratchDir: path.join(baseDir, "seed-scratch") };
     try {
       // Peers that are not up yet may hold data: the first pod waits for them, and restores nothing while one does not answer.
       fresh.prepare();
-      const alone = await fresh.runScript(fresh.pods[0]!, "backup.sh", ["seed"], { ...objectStoreEnvironment(store.access), RESTORE_BACKUP: "latest", SCRATCH_DIR: scratch, DISCOVERY_TIMEOUT_SECONDS: "3" });
-      expect(alone.code).toBe(1);
-      expect(alone.output).toMatch(/a peer still does not answer after 3s; it may hold data, so nothing is restored yet/);
-      expect(fs.existsSync(path.join(fresh.pods[0]!.dataDir, "appendonlydir"))).toBe(false);
+      await expect(fresh.createPod(fresh.pods[0]!, { ...seed, env: { DISCOVERY_TIMEOUT_SECONDS: "3" } })).rejects.toThrow(/a peer still does not answer after 3s; it may hold data, so nothing is restored yet/);
+      const firstData = fresh.redisEnv(fresh.pods[0]!).DATA_DIR!;
+      await fresh.deletePod(fresh.pods[0]!);
+      expect(fs.existsSync(path.join(firstData, "appendonlydir"))).toBe(false);
 
-      const seeded = await seedAndStartAll(fresh, store.access, { backup: "latest" }, scratch);
+      const seeded = await fresh.start(seed);
       expect(seeded.map((s) => s.code)).toEqual([0, 0, 0]);
       expect(seeded[0]!.output).toMatch(/seed: restored 1002 keys from backup \d{8}T\d{6}Z/);
       expect(seeded[1]!.output).toMatch(/only the first pod seeds/);
-      fresh.startAll();
-      const freshHosts = fresh.pods.map((p) => p.address);
+      const freshHosts = restored.hosts;
       const view = await waitForConvergence(freshHosts, cfg.masterName, creds, CONVERGE_MS);
       expect(view.masters).toEqual([freshHosts[0]]);
       for (const h of freshHosts) {
@@ -217,9 +223,10 @@ describe("backup.sh seed", () => {
       }
 
       // Never over existing data: a second seed on the same volumes does nothing.
-      const again = await seedPod(fresh, fresh.pods[0]!, store.access, { backup: "latest" }, scratch);
-      expect(again.code).toBe(0);
-      expect(again.output).toMatch(/already holds data; never restoring over it/);
+      await fresh.deletePod(fresh.pods[0]!);
+      const again = await fresh.createPod(fresh.pods[0]!, seed);
+      expect(again!.code).toBe(0);
+      expect(again!.output).toMatch(/already holds data; never restoring over it/);
     } finally {
       await fresh.shutdown();
     }
@@ -228,12 +235,14 @@ describe("backup.sh seed", () => {
 
 describe("backup metrics", () => {
   it("pushes size, keys, duration and the newest verified backup's time to a Pushgateway", async () => {
-    const pushgateway = await startPushgateway("127.0.0.1:19912");
+    // On the node's address: the job pushes from its own namespace.
+    const gateway = `${topology.hostAddress}:19912`;
+    const pushgateway = await startPushgateway(gateway);
     try {
-      const result = await runBackupScript({ ...job, pushgateway: "127.0.0.1:19912" }, ["run"]);
+      const result = await runBackupScript({ ...job, pushgateway: gateway }, ["run"]);
       expect(result.code, result.output).toBe(0);
       const id = backupIdFrom(result.output)!;
-      const metrics = await (await fetch("http://127.0.0.1:19912/metrics")).text();
+      const metrics = await (await fetch(`http://${gateway}/metrics`)).text();
       const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*bucket="${store.bucket}"[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1]);
       expect(value("redis_dr_backup_last_keys")).toBe((await manifestOf(id)).keys);
       expect(value("redis_dr_backup_last_size_bytes")).toBe((await manifestOf(id)).bytes);
@@ -250,12 +259,12 @@ describe("backup metrics", () => {
 
       // A failed run pushes its failure time and keeps the last success's figures.
       const master = await masterOf();
-      const replicas = topology.pods.filter((p) => p.address !== master);
-      await Promise.all(replicas.map((p) => topology.stop(p, "redis")));
-      const failed = await runBackupScript({ ...job, pushgateway: "127.0.0.1:19912" }, ["run"]);
-      for (const p of replicas) topology.start(p, "redis");
+      const replicas = topology.pods.filter((p) => p.host !== master);
+      await Promise.all(replicas.map((p) => topology.hold(p, "redis", true)));
+      const failed = await runBackupScript({ ...job, pushgateway: `${topology.hostAddress}:19912` }, ["run"]);
+      for (const p of replicas) await topology.release(p, "redis");
       expect(failed.code).not.toBe(0);
-      const after = await (await fetch("http://127.0.0.1:19912/metrics")).text();
+      const after = await (await fetch(`http://${gateway}/metrics`)).text();
       const failure = Number(new RegExp(`^redis_dr_backup_last_failure_timestamp_seconds\\{[^}]*\\} (\\S+)$`, "m").exec(after)?.[1]);
       expect(failure).toBeGreaterThan(value("redis_dr_backup_last_success_timestamp_seconds") - 1);
       for (const name of ruled) expect(after, name).toMatch(new RegExp(`^${name}\\{`, "m"));

@@ -112,6 +112,9 @@ export class PodBridge {
     ip("-n", attached.namespace, "addr", "add", `${attached.ip}/24`, "dev", "eth0");
     ip("-n", attached.namespace, "link", "set", "eth0", "up");
     ip("-n", attached.namespace, "link", "set", "lo", "up");
+    // As a pod's is, its default route is the node: every address of this machine (another
+    // pod network's node address, where a second topology's object store listens) is reachable.
+    ip("-n", attached.namespace, "route", "add", "default", "via", this.hostAddress);
     this.pods.set(pod, attached);
     return { namespace: attached.namespace, ip: attached.ip };
   }

@@ -12,7 +12,7 @@ import { KubeletPod } from "./kubelet";
  */
 export async function seedBeforeStart(
   pod: KubeletPod,
-  seed: SeedChoice & { store: ObjectStoreAccess; scratchDir: string },
+  seed: SeedChoice & { store: ObjectStoreAccess; scratchDir: string; env?: Record<string, string> },
   onOutput?: (chunk: string) => void,
 ): Promise<ScriptResult> {
   const result = await pod.script(
@@ -20,7 +20,7 @@ export async function seedBeforeStart(
     "backup.sh",
     ["seed"],
     0,
-    { ...objectStoreEnvironment(seed.store), ...seedVariables(seed), ...LOCAL_TOOL_VARIABLES, SCRATCH_DIR: path.join(seed.scratchDir, pod.name) },
+    { ...objectStoreEnvironment(seed.store), ...seedVariables(seed), ...LOCAL_TOOL_VARIABLES, SCRATCH_DIR: path.join(seed.scratchDir, pod.name), ...seed.env },
     onOutput,
   );
   if (result.code !== 0) throw new Error(`seeding ${pod.name} from backup "${seed.backup}" ${seed.at ? ` at ${seed.at}` : ""} failed (exit ${result.code}): ${result.output.trim().split("\n").at(-1) ?? ""}`);

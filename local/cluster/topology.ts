@@ -24,6 +24,8 @@ export interface SeedOptions extends SeedChoice {
   store: ObjectStoreAccess;
   scratchDir: string;
   onOutput?: (chunk: string) => void;
+  /** Added to the seed's environment (shorter waits in tests). */
+  env?: Record<string, string>;
 }
 
 /** A Redis pod as a drill or a suite sees it. */
@@ -117,22 +119,21 @@ export class ClusterTopology {
     this.restoreResolver = resolveClusterNames(this.cluster.dns);
   }
 
-  /** Start the Redis pods at once; with SEED, each pod runs `backup.sh seed` first (the restore init container). */
-  async start(seed?: SeedOptions): Promise<ScriptResult | undefined> {
+  /**
+   * Start the Redis pods at once; with SEED, each pod runs `backup.sh seed` first (the restore
+   * init container). Resolves with each pod's seed result, in pod order (none without SEED); the
+   * first pod's is the one that restores, and its output goes to SEED's onOutput.
+   */
+  async start(seed?: SeedOptions): Promise<ScriptResult[]> {
     this.prepare();
-    let seeded: ScriptResult | undefined;
+    const results = new Map<string, ScriptResult>();
     const first = this.pods[0]!.name;
     await this.cluster.createAll(
       this.redis,
       this.containers,
-      seed
-        ? async (pod) => {
-            const result = await seedBeforeStart(pod, seed, pod.name === first ? seed.onOutput : undefined);
-            if (pod.name === first) seeded = result;
-          }
-        : undefined,
+      seed ? async (pod) => void results.set(pod.name, await seedBeforeStart(pod, seed, pod.name === first ? seed.onOutput : undefined)) : undefined,
     );
-    return seeded;
+    return this.pods.flatMap((p) => results.get(p.name) ?? []);
   }
 
   private backupClient?: (command: string, args: string[]) => { command: string; args: string[] };
@@ -230,9 +231,14 @@ export class ClusterTopology {
     await this.cluster.deletePod(pod.name, hooks);
   }
 
-  /** The StatefulSet controller creates a missing pod again: its name and volume, a new address. */
-  async createPod(pod: TopologyPod): Promise<void> {
-    await this.cluster.createPod(this.redis, pod.name, this.containers);
+  /**
+   * The StatefulSet controller creates a missing pod again: its name and volume, a new address.
+   * With SEED it runs `backup.sh seed` first and starts only if that succeeds (else this throws).
+   */
+  async createPod(pod: TopologyPod, seed?: SeedOptions): Promise<ScriptResult | undefined> {
+    let seeded: ScriptResult | undefined;
+    await this.cluster.createPod(this.redis, pod.name, this.containers, seed ? async (k) => void (seeded = await seedBeforeStart(k, seed, seed.onOutput)) : undefined);
+    return seeded;
   }
 
   /** Planned restart, as a StatefulSet's rolling restart does it: the pod is deleted (preStop) and created again. */

@@ -147,7 +147,7 @@ export async function runDisaster(name: DisasterName, opts: DisasterOptions): Pr
           if (/restore: plan: /.test(line)) marks.replay ??= Date.now();
           if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
         },
-      }))!;
+      }))[0]!;
       const seededAt = Date.now();
       backupUsed = /from backup (\S+)/.exec(seeded.output)?.[1] ?? backupUsed;
       keysRestored = Number(/restored (\d+) keys/.exec(seeded.output)?.[1] ?? 0);

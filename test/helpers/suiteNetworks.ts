@@ -34,4 +34,6 @@ export const SUITE_BRIDGES = {
   redisProcesses: { prefix: "rdrp", subnet: "10.231.20" },
   wholeTierRestart: { prefix: "rdrr", subnet: "10.231.21" },
   ops: { prefix: "rdro", subnet: "10.231.22" },
+  backup: { prefix: "rdrb", subnet: "10.231.23" },
+  backupRestored: { prefix: "rdrx", subnet: "10.231.24" },
 } as const;
