@@ -8,38 +8,41 @@ import { alertRuleGroups } from "../k8s/monitoring";
 import { idTime } from "../local/drill/disasterReport";
 import { REDIS_PORT } from "../k8s/redis/render";
 import { LocalArchiver } from "../local/backup/archiver";
-import { backupIdFrom, LocalBackupOptions, processBackupTarget, runBackupScript } from "../local/backup/job";
+import { backupIdFrom, LocalBackupOptions, runBackupScript } from "../local/backup/job";
 import { windowFrom } from "../ops/backup";
 import { LocalObjectStore } from "../local/backup/objectStore";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
-import { LoopbackNetwork } from "../local/process/network";
-import { LocalTopology } from "../local/process/topology";
+import { ClusterTopology } from "../local/cluster/topology";
 import { withConnection } from "../probe/connection";
 import { waitFor } from "../probe/wait";
 import { FAST_FAILOVER_CFG, TEST_CREDENTIALS } from "./helpers/fastFailover";
+import { suiteTopology } from "./helpers/clusterTopology";
 import { CONVERGE_MS } from "./helpers/redisTier";
-import { SUITE_LOOPBACK } from "./helpers/suiteNetworks";
+import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 import { storeClient } from "./helpers/storeClient";
 import { startPushgateway } from "./helpers/pushgateway";
 
-// The continuous archive end to end: redis-dr-archiver following a replica of real pods,
-// archive.sh shipping its segments to an S3-compatible server, and backup.sh restoring the
-// state at a time from a verified backup plus the archive.
+// The continuous archive end to end: redis-dr-archiver following a replica of the rendered pods
+// on the local kubelet (from the backup job's namespace, by the pods' names), archive.sh
+// shipping its segments to an S3-compatible server on the node's address, and backup.sh
+// restoring the state at a time from a verified backup plus the archive.
 // Segments of a second, not a quarter: this file checks what the archive holds and replays, not
 // how soon (the drills measure that), and a quarter of the objects keeps the S3 stand-in, which
 // walks its whole directory on every listing, responsive beside the suite.
-const cfg = { ...FAST_FAILOVER_CFG, archiveIntervalMs: 4000 };
+const ARCHIVE_INTERVAL = { "redis-dr:archiveIntervalMs": "4000" };
+const cfg = { ...FAST_FAILOVER_CFG, archiveIntervalMs: Number(ARCHIVE_INTERVAL["redis-dr:archiveIntervalMs"]) };
 const creds = TEST_CREDENTIALS;
 const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-archive-test-"));
-const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-test-archive", 19931);
-const topology = new LocalTopology({ cfg, baseDir: path.join(baseDir, "live"), network: new LoopbackNetwork(3, SUITE_LOOPBACK.archive), ...creds });
-const hosts = topology.pods.map((p) => p.address);
+let store: LocalObjectStore;
+let topology: ClusterTopology;
+let hosts: string[];
 let job: LocalBackupOptions;
 let archiver: LocalArchiver;
 let pushgateway: ChildProcess;
 /** The first backup of this file, and when it was verified: the oldest base retention keeps. */
 let firstBackup: { id: string; verifiedAt: number } | undefined;
-const PUSHGATEWAY = "127.0.0.1:19913";
+/** On the node's address of the pod network: the job and the shipper push from the job's namespace. */
+let PUSHGATEWAY: string;
 
 const masterOf = async () => (await waitForConvergence(hosts, cfg.masterName, creds, CONVERGE_MS)).masters[0]!;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,10 +83,14 @@ async function waitShipped(master: string) {
 }
 
 beforeAll(async () => {
+  ({ topology, hosts } = await suiteTopology(SUITE_BRIDGES.archive, { baseDir: path.join(baseDir, "live"), overrides: ARCHIVE_INTERVAL }));
+  topology.prepare();
+  store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-test-archive", 19931, topology.hostAddress);
   await store.start();
+  PUSHGATEWAY = `${topology.hostAddress}:19913`;
   pushgateway = await startPushgateway(PUSHGATEWAY);
-  job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch"), pushgateway: PUSHGATEWAY };
-  topology.startAll();
+  await topology.start();
+  job = { target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch"), pushgateway: PUSHGATEWAY };
   await masterOf();
   archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "spool"), timing: archiveTiming(cfg) });
   await archiver.start();
@@ -92,8 +99,8 @@ beforeAll(async () => {
 afterAll(async () => {
   pushgateway?.kill();
   await archiver?.stop();
-  await topology.shutdown();
-  await store.stop();
+  await topology?.shutdown();
+  await store?.stop();
 }, 60_000);
 
 describe("restore to a time from a backup and the continuous archive", () => {
@@ -290,13 +297,13 @@ describe("retention of the archive", () => {
 describe("checking the archive against each new backup", () => {
   it("flags a replica whose data the archive does not replay to, and the run still succeeds", async () => {
     const master = await masterOf();
-    const replicas = topology.pods.filter((p) => p.address !== master);
+    const replicas = topology.pods.filter((p) => p.host !== master);
     // A write on a writable replica reaches neither the master nor that replica's own replicas
     // (the archiver is one): the next backup, taken from a replica, holds what the archive lacks.
     const onReplicas = (fn: (c: import("ioredis").default) => Promise<unknown>) =>
       Promise.all(
         replicas.map((r) =>
-          redis(r.address, async (c) => {
+          redis(r.host, async (c) => {
             await c.call("CONFIG", "SET", "replica-read-only", "no");
             await fn(c);
             await c.call("CONFIG", "SET", "replica-read-only", "yes");

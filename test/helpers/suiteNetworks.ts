@@ -36,4 +36,5 @@ export const SUITE_BRIDGES = {
   ops: { prefix: "rdro", subnet: "10.231.22" },
   backup: { prefix: "rdrb", subnet: "10.231.23" },
   backupRestored: { prefix: "rdrx", subnet: "10.231.24" },
+  archive: { prefix: "rdry", subnet: "10.231.25" },
 } as const;
