@@ -7,7 +7,7 @@ import { backupSettings } from "../k8s/backup/settings";
 import { clusterPodRunner, readClusterState } from "../local/cluster/localState";
 import { ClusterRun } from "../local/cluster/start";
 import { localApiToken, localCredentials } from "../local/credentials";
-import { NamespaceNetwork } from "../local/process/network";
+import { namespacesAvailable } from "../local/cluster/bridge";
 import { localObjectStore } from "../local/backup/objectStore";
 import { switchover } from "../ops/switchover";
 import { stackConfig } from "./helpers/stackConfig";
@@ -17,7 +17,7 @@ import { SUITE_BRIDGES } from "./helpers/suiteNetworks";
 // app behind the LoadBalancer stand-in, and the commands that act on a running topology.
 const cfg = stackConfig("dev");
 
-describe.skipIf(!NamespaceNetwork.available())("npm start on the cluster runtime", () => {
+describe.skipIf(!namespacesAvailable())("npm start on the cluster runtime", () => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-clusterrun-"));
   const creds = localCredentials(baseDir);
   const apiToken = localApiToken(baseDir);

@@ -38,7 +38,7 @@ beforeAll(async () => {
   options = { cfg, baseDir, appPorts: [18590, 18591], withPeers: false, creds, apiToken, topology: (dir) => new ClusterTopology(cfg, objects, dir, new PodBridge(prefix, subnet), {}) };
 });
 
-const [baseline, loseTwoSentinels, rescheduleMaster] = scenariosNamed(["baseline", "lose-two-sentinels", "reschedule-master"]);
+const [baseline, loseTwoSentinels] = scenariosNamed(["baseline", "lose-two-sentinels"]);
 
 describe("RTO", () => {
   const sample = (at: number, ok: boolean) => ({ at, seq: at, ok });

@@ -7,7 +7,7 @@ import { PodBridge } from "../local/cluster/bridge";
 import { LocalCluster } from "../local/cluster/localCluster";
 import { clusterObjects, ClusterObjects, workloadNamed } from "../local/cluster/objects";
 import { waitForConvergence } from "../local/measure/sentinelGroupWatch";
-import { NamespaceNetwork } from "../local/process/network";
+import { namespacesAvailable } from "../local/cluster/bridge";
 import { resolveClusterNames } from "../local/cluster/harnessResolver";
 import { majorityMaster } from "../probe/agreement";
 import { sentinelMaster } from "../probe/roles";
@@ -28,7 +28,7 @@ const FAST = {
   "redis-dr:redisTerminationGraceSeconds": "20",
 };
 const creds = { redisPassword: SECRETS["redis-dr:redisPassword"], sentinelPassword: SECRETS["redis-dr:sentinelPassword"] };
-const namespaces = NamespaceNetwork.available();
+const namespaces = namespacesAvailable();
 
 describe.skipIf(!namespaces)("the rendered Redis StatefulSet on the local kubelet, with cluster DNS", () => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-cluster-"));

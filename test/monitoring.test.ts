@@ -62,7 +62,7 @@ describe("metric names the alert rules use", () => {
     const urls = [
       `http://${topology.addressOf(master)}:${EXPORTER_PORTS.redis}/metrics`,
       `http://${topology.addressOf(topology.pods[1]!)}:${EXPORTER_PORTS.sentinel}/metrics`,
-      `${topology.appProbeUrls()[0]}/metrics`,
+      `${topology.appInstances()[0]!.probeUrl}/metrics`,
     ];
     // Put a little traffic through the app so its request counters exist.
     await fetch(`${apps.urls[0]}/kv/monitoring`, { method: "PUT", body: "x", headers: { Authorization: `Bearer ${TEST_API_TOKEN}` } });

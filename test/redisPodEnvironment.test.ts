@@ -5,7 +5,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ACL_USERS } from "../k8s/redis/acl";
 import {
   BACKUP_SECRET_VARIABLES,
-  hostProcessVariables,
   POD_NAME_VARIABLE,
   podPasswordSecretKey,
   REDIS_POD_SECRET_VARIABLES,
@@ -53,14 +52,13 @@ describe("the Redis pod environment contract", () => {
     expect(podDeclared.filter((name) => !readBySomeScript(name))).toEqual([]);
     expect(requiredBy(POD_SCRIPTS).length).toBeGreaterThanOrEqual(7);
     expect(requiredBy(POD_SCRIPTS).filter((name) => !podDeclared.includes(name))).toEqual([]);
-    expect(Object.keys(hostProcessVariables("127.0.0.1")).filter((name) => !readBySomeScript(name))).toEqual([]);
   });
 
   it("is the table of docs/failover.md", () => {
     const doc = fs.readFileSync(path.join(REPO_ROOT, "docs/failover.md"), "utf8");
     const section = doc.slice(doc.indexOf("## Pod environment contract"), doc.indexOf("\n## ", doc.indexOf("## Pod environment contract") + 1));
     const documented = [...section.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) => [...row[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!));
-    expect(documented.sort()).toEqual([...podDeclared, ...Object.keys(hostProcessVariables("127.0.0.1"))].sort());
+    expect(documented.sort()).toEqual([...podDeclared].sort());
   });
 
   it("is exactly what each script container of the StatefulSet gets, every password by secretKeyRef to a key of redis-auth", () => {

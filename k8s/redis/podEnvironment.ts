@@ -94,11 +94,3 @@ export function seedVariables(choice: SeedChoice): Record<string, string> {
     ...(choice.allowGap ? { RESTORE_ALLOW_GAP: "1" } : {}),
   };
 }
-
-/**
- * What a pod outside its own network namespace (a host process on a loopback address) must
- * add: where its servers answer and bind. In a pod both are the defaults of lib.sh.
- */
-export function hostProcessVariables(address: string): Record<string, string> {
-  return { LOCAL_ADDRESS: address, REDIS_BIND: address, SENTINEL_BIND: address };
-}

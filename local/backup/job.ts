@@ -1,11 +1,10 @@
 import * as path from "path";
-import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment, SeedChoice, seedVariables } from "../../k8s/redis/podEnvironment";
+import { BACKUP_IDENTITY_VARIABLES, BACKUP_SECRET_VARIABLES, POD_NAME_VARIABLE, scriptEnvironment } from "../../k8s/redis/podEnvironment";
 import { SCRIPT_DIR } from "../../k8s/redis/render";
 import { BackupSettings, backupJobVariables } from "../../k8s/backup/settings";
 import { ObjectStoreAccess, objectStoreEnvironment } from "./objectStore";
 import { podPassword } from "../credentials";
 import { runCollecting, ScriptResult } from "../scriptProcess";
-import { LocalPod, LocalTopology } from "../process/topology";
 import { StackConfig } from "../../config/schema";
 
 /** The archiver binary `npm run app:build` makes (redis-dr-archiver: follow and replay). */
@@ -40,11 +39,6 @@ export function backupTarget(
   return { settings, nodes, redisPassword: podEnv.REDIS_PASSWORD!, sentinelPassword: podEnv.SENTINEL_PASSWORD!, wrap };
 }
 
-/** The backup job beside a topology of host processes (in the host namespace, as the CronJob's pod is a pod of its own). */
-export function processBackupTarget(topology: LocalTopology): BackupTarget {
-  return backupTarget(topology.settings, topology.pods.map((p) => p.address), topology.pods[0]!.env);
-}
-
 export interface LocalBackupOptions {
   target: BackupTarget;
   store: ObjectStoreAccess;
@@ -77,44 +71,4 @@ export function localBackupEnvironment(opts: LocalBackupOptions): NodeJS.Process
 export function runBackupScript(opts: LocalBackupOptions, args: string[], extraEnv: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
   const { command, args: argv } = opts.target.wrap("bash", [path.join(SCRIPT_DIR, "backup.sh"), ...args]);
   return runCollecting(command, argv, { ...localBackupEnvironment(opts), ...extraEnv }, onOutput);
-}
-
-/**
- * The restore init container's work in one pod (`backup.sh seed`, with the pod's own environment
- * and the store's): only the first pod of an empty topology loads the backup, the others skip.
- */
-export function seedPod(
-  topology: LocalTopology,
-  pod: LocalPod,
-  store: ObjectStoreAccess,
-  choice: SeedChoice,
-  scratchDir: string,
-  onOutput?: (chunk: string) => void,
-): Promise<ScriptResult> {
-  return topology.runScript(pod, "backup.sh", ["seed"], { ...objectStoreEnvironment(store), ...seedVariables(choice), ...LOCAL_TOOL_VARIABLES, SCRATCH_DIR: scratchDir }, onOutput);
-}
-
-/**
- * Start an empty process topology from a backup, as the restore init containers would: every pod
- * runs `backup.sh seed` before it starts, and the first, the one that loads the backup, runs it
- * while the others already run, since the seed waits until every peer answers with no data.
- * Resolves with each pod's seed result, in pod order; the first pod's is the one that restored.
- */
-export async function seedAndStartAll(
-  topology: LocalTopology,
-  store: ObjectStoreAccess,
-  choice: SeedChoice,
-  scratchDir: string,
-  onOutput?: (chunk: string) => void,
-): Promise<ScriptResult[]> {
-  topology.prepare();
-  const [first, ...others] = topology.pods;
-  const results: ScriptResult[] = [];
-  for (const pod of others) {
-    results.push(await seedPod(topology, pod, store, choice, scratchDir));
-    topology.startPod(pod);
-  }
-  const seeded = await seedPod(topology, first!, store, choice, scratchDir, onOutput);
-  if (seeded.code === 0) topology.startPod(first!);
-  return [seeded, ...results];
 }

@@ -4,19 +4,21 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
-import { startApp } from "../process/appProcess";
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { waitFor } from "../../probe/wait";
 import { ADMIN_USER } from "../../probe/connection";
 import { sentinelGroupView, waitForConvergence } from "../measure/sentinelGroupWatch";
 import { localApiToken, localCredentials } from "../credentials";
-import { LocalTopology } from "../process/topology";
+import { ClusterTopology } from "../cluster/topology";
+import { PodBridge } from "../cluster/bridge";
+import { localSecretConfig, renderClusterObjects } from "../cluster/render";
+import { rerunRootlessUnlessRoot } from "../cluster/rootless";
+import { LOCAL_SITES } from "../cluster/sites";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../measure/results";
 import { hostileTable, runHostileClients } from "../measure/hostileClients";
 import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
 import { LocalArchiver } from "../backup/archiver";
-import { processBackupTarget } from "../backup/job";
 import { LocalObjectStore } from "../backup/objectStore";
 
 /**
@@ -87,7 +89,7 @@ function runRedisBenchmark(host: string, password: string, concurrency: number, 
   return { rps: col("rps"), p50: col("p50_latency_ms"), p99: col("p99_latency_ms") };
 }
 
-async function measureKillRecovery(topology: LocalTopology, url: string, apiToken: string, master: string) {
+async function measureKillRecovery(topology: ClusterTopology, url: string, apiToken: string, master: string) {
   let seq = 0;
   const put = () =>
     fetch(`${url}/kv/recovery-${++seq}`, { method: "PUT", body: "x", headers: { Authorization: `Bearer ${apiToken}` }, signal: AbortSignal.timeout(5000) }).then(
@@ -95,9 +97,10 @@ async function measureKillRecovery(topology: LocalTopology, url: string, apiToke
       () => false,
     );
   await waitFor("a successful write before the fault", put, 10_000, 50);
-  const pod = topology.pods.find((p) => p.address === master)!;
+  const pod = topology.pods.find((p) => p.host === master)!;
   const killedAt = Date.now();
-  topology.signal(pod, "redis", "SIGKILL");
+  // Killed and kept down (a master that does not come back), as the figure has always been taken.
+  await topology.hold(pod, "redis");
   let failed = 0;
   await waitFor(
     "the first successful write after SIGKILL",
@@ -117,15 +120,15 @@ async function measureKillRecovery(topology: LocalTopology, url: string, apiToke
  * a local S3-compatible store, against the rows measured without it just before.
  */
 async function measureArchiveOverhead(
-  topology: LocalTopology,
+  topology: ClusterTopology,
   baseDir: string,
   cfg: ReturnType<typeof stackFileConfig>,
   without: Row[],
   put: (concurrency: number) => Promise<{ rps: number; p99: number; errors: number }>,
 ): Promise<string> {
-  const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-bench-archive", 19532);
+  const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-bench-archive", 19532, topology.hostAddress);
   await store.start();
-  const job = { target: processBackupTarget(topology), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
+  const job = { target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
   const archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "archive", "spool"), timing: archiveTiming(cfg) });
   const lines = [
     `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in a process of its own, on the same cores) vs off (above)`,
@@ -172,24 +175,28 @@ async function main(): Promise<void> {
   const cfg = stackFileConfig(values.stack!);
   const levels = values.concurrency!.split(",").map(Number);
   const seconds = Number(values.seconds);
+  await rerunRootlessUnlessRoot();
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-bench-"));
   const creds = localCredentials(baseDir);
   const apiToken = localApiToken(baseDir);
-  const topology = new LocalTopology({ cfg, baseDir, ...creds });
-  const hosts = topology.pods.map((p) => p.address);
   console.log(`bench: stack ${values.stack}, ${os.cpus().length} cores, state in ${baseDir}`);
-  topology.startAll();
+  const objects = await renderClusterObjects(values.stack!, {}, localSecretConfig(creds, apiToken));
+  // The stack's rendered pods on the local kubelet; the service measured at one app pod's own address, as a client in the cluster reaches it.
+  const topology = new ClusterTopology(cfg, objects, baseDir, new PodBridge(LOCAL_SITES.bench.prefix, LOCAL_SITES.bench.subnet));
+  const hosts = topology.pods.map((p) => p.host);
   try {
+    await topology.start();
     const view = await waitForConvergence(hosts, cfg.masterName, creds, 120_000);
     const master = view.masters[0]!;
-    const app = await startApp({ cfg, sentinels: hosts, creds, apiToken, port: 18480, logFile: path.join(baseDir, "app.log") });
+    await topology.startApps([]);
+    const app = topology.appInstances()[0]!;
     await waitFor("the service to be ready", () => fetch(`${app.probeUrl}/readyz`).then((r) => r.ok, () => false), 30_000);
     const rows: Row[] = [];
     for (const concurrency of levels) {
       process.stdout.write(`  concurrency ${concurrency}: service...`);
       const service = await runWrk(app.url, apiToken, concurrency, seconds);
       process.stdout.write(" redis-benchmark...");
-      const redis = runRedisBenchmark(master, creds.redisPassword, concurrency, Math.max(20_000, Math.round(service.rps * seconds)));
+      const redis = runRedisBenchmark(topology.addressOf(topology.pods.find((p) => p.host === master)!), creds.redisPassword, concurrency, Math.max(20_000, Math.round(service.rps * seconds)));
       console.log(" done");
       rows.push({ concurrency, appRps: service.rps, appP50: service.p50, appP99: service.p99, appErrors: service.errors, redisRps: redis.rps, redisP50: redis.p50, redisP99: redis.p99 });
     }
@@ -215,9 +222,8 @@ async function main(): Promise<void> {
     console.log(`\n${failover}`);
     if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${archive}\n\n${hostile}\n\n${failover}.\n`);
     if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
-    await app.stop();
   } finally {
-    await topology.stopAll();
+    await topology.shutdown();
   }
 }
 

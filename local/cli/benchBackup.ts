@@ -3,7 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { stackFileConfig } from "../../config/stackFile";
 import { parseCommandLine } from "../../scripts/commandLine";
-import { backupIdFrom, runBackupScript, seedAndStartAll } from "../backup/job";
+import { backupIdFrom, runBackupScript } from "../backup/job";
+import { rerunRootlessUnlessRoot } from "../cluster/rootless";
 import { waitForConvergence } from "../measure/sentinelGroupWatch";
 import { writeResults } from "../measure/results";
 import { everyPodHolds, fill, FILL_VALUE_BYTES } from "../measure/dataset";
@@ -26,7 +27,6 @@ options:
   --stack NAME          stack file to read; default dev
   --sizes A,B           key counts; default 10000,100000,1000000
   --archive             the archive's figures (undo, replay, restore from backup plus archive)
-  --loopback            loopback addresses instead of network namespaces
   --results FILE        also write the table, with how it was measured, to FILE (docs/results/backup.md,
                         or docs/results/archive.md with --archive)
   -h, --help            this text`;
@@ -40,42 +40,37 @@ interface Row {
   startMs: number;
 }
 
-async function measure(n: number, stack: string, loopback: boolean, baseDir: string): Promise<Row> {
+async function measure(n: number, stack: string, baseDir: string): Promise<Row> {
   const cfg = stackFileConfig(stack);
-  const region = benchRegion(cfg, path.join(baseDir, String(n)), loopback, "redis-dr-bench-backups", 19530);
-  const { dir, creds, store, job } = region;
-  let topology = region.topology("before");
+  const { dir, creds, store, job, topology, hosts } = await benchRegion(stack, cfg, path.join(baseDir, String(n)), "redis-dr-bench-backups", 19530);
   try {
     topology.prepare();
     await store.start();
-    topology.startAll();
-    const master = (await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 120_000)).masters[0]!;
+    await topology.start();
+    const master = (await waitForConvergence(hosts, cfg.masterName, creds, 120_000)).masters[0]!;
     await fill(master, creds.redisPassword, n);
-    await everyPodHolds(topology, creds.redisPassword, n);
+    await everyPodHolds(hosts, creds.redisPassword, n);
 
     let started = Date.now();
-    const taken = await runBackupScript(job(topology), ["take"]);
+    const taken = await runBackupScript(job(), ["take"]);
     const id = backupIdFrom(taken.output);
     if (taken.code !== 0 || !id) throw new Error(`backup failed: ${taken.output}`);
     const takeMs = Date.now() - started;
     const bytes = Number(/(\d+) bytes from/.exec(taken.output)?.[1] ?? 0);
     started = Date.now();
-    const verified = await runBackupScript(job(topology), ["verify", id]);
+    const verified = await runBackupScript(job(), ["verify", id]);
     if (verified.code !== 0) throw new Error(`verify failed: ${verified.output}`);
     const verifyMs = Date.now() - started;
-    await topology.shutdown();
 
-    // The region is gone: a new, empty topology seeded from the store.
-    topology = region.topology("after");
-    topology.prepare();
+    // The region is gone (pods and volumes): new, empty pods seeded from the store, as the restore init containers do.
+    await topology.destroy();
     started = Date.now();
-    const [seeded] = await seedAndStartAll(topology, store.access, { backup: "latest" }, path.join(dir, "seed-scratch"));
+    const [seeded] = await topology.start({ store: store.access, backup: "latest", scratchDir: path.join(dir, "seed-scratch") });
     if (!seeded || seeded.code !== 0) throw new Error(`seed failed: ${seeded?.output}`);
     const seedMs = Date.now() - started;
     started = Date.now();
-    topology.startAll();
-    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 300_000);
-    await everyPodHolds(topology, creds.redisPassword, n);
+    await waitForConvergence(hosts, cfg.masterName, creds, 300_000);
+    await everyPodHolds(hosts, creds.redisPassword, n);
     return { keys: n, bytes, takeMs, verifyMs, seedMs, startMs: Date.now() - started };
   } finally {
     await topology.shutdown();
@@ -97,7 +92,6 @@ async function main(): Promise<void> {
   const { values } = parseCommandLine(USAGE, {
     stack: { type: "string", default: "dev" },
     sizes: { type: "string", default: "10000,100000,1000000" },
-    loopback: { type: "boolean", default: false },
     results: { type: "string" },
     archive: { type: "boolean", default: false },
   });
@@ -106,6 +100,7 @@ async function main(): Promise<void> {
     console.error(`--sizes: "${values.sizes}" must be key counts from 1 to 10000000\n\n${USAGE}`);
     process.exit(2);
   }
+  await rerunRootlessUnlessRoot();
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-backup-bench-"));
   let result: string;
   let how: string;
@@ -113,7 +108,7 @@ async function main(): Promise<void> {
     const rows: ArchiveBenchRow[] = [];
     for (const n of sizes) {
       console.log(`${n} keys, archived...`);
-      rows.push(await measureArchive(stackFileConfig(values.stack!), n, values.loopback!, baseDir));
+      rows.push(await measureArchive(values.stack!, stackFileConfig(values.stack!), n, baseDir));
     }
     result = archiveTable(rows);
     how = `Values of ${FILL_VALUE_BYTES} bytes, archiveIntervalMs of the stack; the undo takes back a FLUSHALL of every key (one script; held = its run time on the master); commands replayed = the overwrite of every key, the FLUSHALL and the undo's RESTOREs; restore RTO = seed (download, replay, load) + start.`;
@@ -121,7 +116,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const n of sizes) {
       console.log(`${n} keys...`);
-      rows.push(await measure(n, values.stack!, values.loopback!, baseDir));
+      rows.push(await measure(n, values.stack!, baseDir));
     }
     result = table(rows);
     how = `Values of ${FILL_VALUE_BYTES} bytes; restore RTO = seed + start (a new, empty topology until every pod holds every key).`;

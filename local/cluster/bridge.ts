@@ -6,10 +6,7 @@ function ip(...args: string[]): void {
 }
 const ipQuiet = (...args: string[]) => spawnSync("ip", args, { stdio: "ignore" }).status === 0;
 
-/**
- * The one module that makes and removes network namespaces (ip-netns(8)): the pod networks of
- * the cluster runtime, and the namespaced layout of the process runtime (local/process/network.ts).
- */
+/** The one module that makes and removes network namespaces (ip-netns(8)): the local runtime's pod networks. */
 
 /** Whether this machine lets us build a pod network: a namespace, a bridge and a veth into it. */
 export function namespacesAvailable(): boolean {

@@ -8,6 +8,7 @@
 export const LOCAL_SITES = {
   start: { prefix: "rdr", subnet: "10.231.0" },
   drill: { prefix: "rdrd", subnet: "10.231.1" },
+  bench: { prefix: "rdrk", subnet: "10.231.2" },
 } as const;
 
 export type PodNetworkSite = { prefix: string; subnet: string };

@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as path from "path";
 import { StackConfig } from "../../config/schema";
 import { REDIS_SCRIPT_CONTAINERS, RedisScriptContainer, SENTINEL_SERVICE_NAME } from "../../k8s/redis/render";
-import { Credentials } from "../../probe/connection";
 import { resolveClusterNames } from "./harnessResolver";
 import { localImages } from "./images";
 import { PodBridge } from "./bridge";
@@ -18,6 +17,7 @@ import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { seedBeforeStart } from "./seed";
 import { LocalLoadBalancer } from "./loadBalancer";
 import { waitFor } from "../../probe/wait";
+import type { AppInstance } from "../measure/hostileClients";
 
 /** A restore's seed: the object store, the backup (or point in time) to load, and where the first pod's output goes. */
 export interface SeedOptions extends SeedChoice {
@@ -276,13 +276,17 @@ export class ClusterTopology {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   }
 
-  /** Each app pod's probe listener (/healthz, /readyz, /metrics), which no Service exposes. */
-  appProbeUrls(): string[] {
+  /** Each app pod as a client inside the cluster reaches it: its own address (no load balancer), probe listener, process. */
+  appInstances(): AppInstance[] {
     const app = this.appWorkload;
     if (!app) return [];
-    const probe = app.template.spec.containers[0]!.ports?.find((p) => p.name === APP_PORT_NAMES.probe);
-    if (!probe) throw new Error(`${app.kind}/${app.name} declares no probes port`);
-    return this.appPods.map((n) => `http://${this.cluster.ipOf(n)}:${probe.containerPort}`);
+    const ports = app.template.spec.containers[0]!.ports ?? [];
+    const port = (name: string) => ports.find((p) => p.name === name)?.containerPort ?? NaN;
+    return this.appPods.map((n) => {
+      const host = this.cluster.ipOf(n);
+      const container = this.cluster.pod(n).spec.containers[0]!.name;
+      return { url: `http://${host}:${port(APP_PORT_NAMES.http)}`, host, port: port(APP_PORT_NAMES.http), probeUrl: `http://${host}:${port(APP_PORT_NAMES.probe)}`, pid: this.cluster.pod(n).status(container).pid ?? 0 };
+    });
   }
 
   private kubelet(pod: TopologyPod) {

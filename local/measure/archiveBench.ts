@@ -7,7 +7,7 @@ import { withConnection } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
 import { loggedOffsets, undoReport } from "../../ops/backup";
 import { LocalArchiver } from "../backup/archiver";
-import { backupIdFrom, runBackupScript, seedAndStartAll } from "../backup/job";
+import { backupIdFrom, runBackupScript } from "../backup/job";
 import { benchRegion } from "./benchRegion";
 import { everyPodHolds, fill } from "./dataset";
 import { waitForConvergence } from "./sentinelGroupWatch";
@@ -33,33 +33,31 @@ export interface ArchiveBenchRow {
  * it, backup undo takes it back (n keys in one script). Then the region is lost and a new,
  * empty topology is seeded from the base and the whole archive (restore latest).
  */
-export async function measureArchive(cfg: StackConfig, n: number, loopback: boolean, baseDir: string): Promise<ArchiveBenchRow> {
-  const region = benchRegion(cfg, path.join(baseDir, `archive-${n}`), loopback, "redis-dr-bench-archive", 19531);
-  const { dir, creds, store, job } = region;
-  let topology = region.topology("before");
-  const archiver = new LocalArchiver({ job: job(topology), spoolDir: path.join(dir, "archive", "spool"), timing: archiveTiming(cfg) });
+export async function measureArchive(stack: string, cfg: StackConfig, n: number, baseDir: string): Promise<ArchiveBenchRow> {
+  const { dir, creds, store, job, topology, hosts } = await benchRegion(stack, cfg, path.join(baseDir, `archive-${n}`), "redis-dr-bench-archive", 19531);
+  let archiver: LocalArchiver | undefined;
   const script = async (args: string[]) => {
     const started = Date.now();
-    const result = await runBackupScript(job(topology), args);
+    const result = await runBackupScript(job(), args);
     if (result.code !== 0) throw new Error(`backup.sh ${args.join(" ")} failed: ${result.output}`);
     return { output: result.output, ms: Date.now() - started };
   };
   try {
     topology.prepare();
     await store.start();
-    topology.startAll();
-    const hosts = topology.pods.map((p) => p.address);
+    await topology.start();
     const master = (await waitForConvergence(hosts, cfg.masterName, creds, 120_000)).masters[0]!;
+    archiver = new LocalArchiver({ job: job(), spoolDir: path.join(dir, "archive", "spool"), timing: archiveTiming(cfg) });
     await archiver.start();
     await fill(master, creds.redisPassword, n);
-    await everyPodHolds(topology, creds.redisPassword, n);
+    await everyPodHolds(hosts, creds.redisPassword, n);
     if (!backupIdFrom((await script(["run"])).output)) throw new Error("no base backup");
     await fill(master, creds.redisPassword, n, 1);
     const flushedFrom = Date.now();
     await withConnection(master, REDIS_PORT, creds.redisPassword, (c) => c.flushall());
     const shippedThrough = async () => {
       const offset = await withConnection(master, REDIS_PORT, creds.redisPassword, async (c) => Number(/master_repl_offset:(\d+)/.exec(await c.info("replication"))![1]));
-      await waitFor(`the archive to store offset ${offset}`, async () => archiver.shippedThrough(offset), 300_000);
+      await waitFor(`the archive to store offset ${offset}`, async () => archiver!.shippedThrough(offset), 300_000);
     };
     await shippedThrough();
 
@@ -69,25 +67,29 @@ export async function measureArchive(cfg: StackConfig, n: number, loopback: bool
     const undo = await script(["undo", offset]);
     console.log(undo.output.trimEnd().replace(/^/gm, "    "));
     const { keysSet: keysUndone, heldMs } = undoReport(undo.output);
-    await everyPodHolds(topology, creds.redisPassword, n);
+    await everyPodHolds(hosts, creds.redisPassword, n);
     await shippedThrough();
     await archiver.stop();
-    await topology.shutdown();
 
-    // The region is lost: a new, empty topology from the base and the whole archive.
-    topology = region.topology("after");
+    // The region is lost (pods and volumes): new, empty pods from the base and the whole archive.
+    await topology.destroy();
     const marks: Record<string, number> = {};
     const seedStart = Date.now();
-    const [seeded] = await seedAndStartAll(topology, store.access, { backup: "latest", at: "latest" }, path.join(dir, "seed-scratch"), (line) => {
-      if (/restore: plan: /.test(line)) marks.replay ??= Date.now();
-      if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
+    const [seeded] = await topology.start({
+      store: store.access,
+      backup: "latest",
+      at: "latest",
+      scratchDir: path.join(dir, "seed-scratch"),
+      onOutput: (line) => {
+        if (/restore: plan: /.test(line)) marks.replay ??= Date.now();
+        if (/loading \d+ bytes into a scratch/.test(line)) marks.load ??= Date.now();
+      },
     });
     if (!seeded || seeded.code !== 0) throw new Error(`seed failed: ${seeded?.output}`);
     const seedMs = Date.now() - seedStart;
     const started = Date.now();
-    topology.startAll();
-    await waitForConvergence(topology.pods.map((p) => p.address), cfg.masterName, creds, 300_000);
-    await everyPodHolds(topology, creds.redisPassword, n);
+    await waitForConvergence(hosts, cfg.masterName, creds, 300_000);
+    await everyPodHolds(hosts, creds.redisPassword, n);
     return {
       keys: n,
       commandsReplayed: Number(/(\d+) commands replayed/.exec(seeded.output)?.[1] ?? 0),
@@ -100,7 +102,7 @@ export async function measureArchive(cfg: StackConfig, n: number, loopback: bool
       startMs: Date.now() - started,
     };
   } finally {
-    await archiver.stop();
+    await archiver?.stop();
     await topology.shutdown();
     await store.stop();
     fs.rmSync(dir, { recursive: true, force: true });

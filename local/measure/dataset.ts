@@ -1,7 +1,6 @@
 import { REDIS_PORT } from "../../k8s/redis/render";
 import { withConnection } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
-import type { LocalTopology } from "../process/topology";
 
 /** Bytes of each value fill writes. */
 export const FILL_VALUE_BYTES = 100;
@@ -46,7 +45,7 @@ export async function fill(host: string, password: string, n: number, generation
 }
 
 /** Until every pod of the topology holds exactly n keys (replicas synced, or a seed loaded). */
-export async function everyPodHolds(topology: LocalTopology, password: string, n: number, timeoutMs = 300_000): Promise<void> {
-  const sizes = () => Promise.all(topology.pods.map((p) => withConnection(p.address, REDIS_PORT, password, (c) => c.dbsize(), 5000).catch(() => -1)));
+export async function everyPodHolds(hosts: string[], password: string, n: number, timeoutMs = 300_000): Promise<void> {
+  const sizes = () => Promise.all(hosts.map((host) => withConnection(host, REDIS_PORT, password, (c) => c.dbsize(), 5000).catch(() => -1)));
   await waitFor(`every pod to hold ${n} keys`, async () => (await sizes()).every((size) => size === n), timeoutMs, 100);
 }

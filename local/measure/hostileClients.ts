@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
-import { AppProcess } from "../process/appProcess";
 
 /**
  * What a hostile client can do to the service's public port, measured: each probe runs against
@@ -57,9 +56,18 @@ function watchLiveness(probeUrl: string) {
   };
 }
 
-function connect(port: number): Promise<net.Socket> {
+/** The service instance under test: its public URL, host and port, probe listener and process. */
+export interface AppInstance {
+  url: string;
+  host: string;
+  port: number;
+  probeUrl: string;
+  pid: number;
+}
+
+function connect(host: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+    const socket = net.connect(port, host, () => resolve(socket));
     socket.once("error", reject);
   });
 }
@@ -107,9 +115,8 @@ async function publicReadyz(url: string): Promise<string> {
   );
 }
 
-export async function runHostileClients(app: AppProcess, apiToken: string): Promise<HostileResult[]> {
-  const pid = app.child.pid!;
-  const port = app.port;
+export async function runHostileClients(app: AppInstance, apiToken: string): Promise<HostileResult[]> {
+  const { pid, host, port } = app;
   const auth = `Authorization: Bearer ${apiToken}\r\n`;
   const results: HostileResult[] = [];
   const probe = async (name: string, attack: () => Promise<string>) => {
@@ -120,7 +127,7 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
   };
 
   await probe("PUT with a 300 MiB chunked body", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.write(`PUT /kv/hostile HTTP/1.1\r\nHost: b\r\n${auth}Transfer-Encoding: chunked\r\n\r\n`);
     const answer = answerOf(socket, 15_000);
     const sent = await sendChunked(socket, 300 << 20);
@@ -128,19 +135,19 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
   });
 
   await probe("PUT with Content-Length 10 GB", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.write(`PUT /kv/hostile HTTP/1.1\r\nHost: b\r\n${auth}Content-Length: 10000000000\r\n\r\n`);
     return answerOf(socket, 5000);
   });
 
   await probe("no credentials", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.write("PUT /kv/hostile HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\n\r\nx");
     return answerOf(socket, 5000);
   });
 
   await probe("80 connections trickling a header line a second for 12 s", async () => {
-    const sockets = await Promise.all(Array.from({ length: 80 }, () => connect(port).catch(() => undefined)));
+    const sockets = await Promise.all(Array.from({ length: 80 }, () => connect(host, port).catch(() => undefined)));
     const open = sockets.filter((s): s is net.Socket => s !== undefined);
     const told408 = new Set<net.Socket>();
     for (const s of open) {
@@ -160,7 +167,7 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
   });
 
   await probe("1000 idle connections", async () => {
-    const sockets = await Promise.all(Array.from({ length: 1000 }, () => connect(port).catch(() => undefined)));
+    const sockets = await Promise.all(Array.from({ length: 1000 }, () => connect(host, port).catch(() => undefined)));
     const open = sockets.filter((s): s is net.Socket => s !== undefined);
     for (const s of open) s.on("error", () => undefined);
     await sleep(3000);
@@ -170,7 +177,7 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
   });
 
   await probe("100 header lines of 8 KiB on GET /kv/missing (a 404 means all were taken)", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.on("error", () => undefined);
     const headers = Array.from({ length: 100 }, (_, i) => `X-Big-${i}: ${"z".repeat(8000)}\r\n`).join("");
     socket.write(`GET /kv/missing HTTP/1.1\r\nHost: b\r\n${auth}${headers}\r\n`);
@@ -178,14 +185,14 @@ export async function runHostileClients(app: AppProcess, apiToken: string): Prom
   });
 
   await probe("a 100 KiB URL", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.on("error", () => undefined);
     socket.write(`GET /kv/${"u".repeat(100 * 1024)} HTTP/1.1\r\nHost: b\r\n${auth}\r\n`);
     return answerOf(socket, 5000);
   });
 
   await probe("garbage bytes", async () => {
-    const socket = await connect(port);
+    const socket = await connect(host, port);
     socket.write("\x00\x01\x02 NOT HTTP \xff\xfe\r\n\r\n");
     return answerOf(socket, 5000);
   });

@@ -18,7 +18,6 @@
 #   DATA_DIR           the pod's volume: AOF and saved Sentinel state
 #   CONFIG_DIR         the ConfigMap: redis.conf, sentinel.conf, users.acl, sentinel-users.acl
 #   RUNTIME_DIR        writable scratch for the generated config files
-#   LOCAL_ADDRESS      where this pod's own redis/sentinel answer (127.0.0.1 in a pod)
 
 set -euo pipefail
 # Config files here hold passwords; Redis derives a rewritten file's mode from the umask.
@@ -34,7 +33,9 @@ SENTINEL_PORT="${SENTINEL_PORT:-26379}"
 DATA_DIR="${DATA_DIR:-/data}"
 CONFIG_DIR="${CONFIG_DIR:-/config}"
 RUNTIME_DIR="${RUNTIME_DIR:-/run/redis}"
-LOCAL_ADDRESS="${LOCAL_ADDRESS:-127.0.0.1}"
+# Where this pod's own redis and sentinel answer: every container of the pod shares its network.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+LOCAL_ADDRESS=127.0.0.1
 CALL_TIMEOUT_SECONDS="${CALL_TIMEOUT_SECONDS:-2}"
 SAVED_SENTINEL_CONF="$DATA_DIR/sentinel/sentinel.conf"
 

@@ -107,7 +107,6 @@ mkdir -p "$RUNTIME_DIR"
 {
   echo "include $CONFIG_DIR/redis.conf"
   echo "port $REDIS_PORT"
-  if [[ -n ${REDIS_BIND:-} ]]; then echo "bind $REDIS_BIND"; fi
   echo "dir $DATA_DIR"
   echo "replica-announce-ip $POD_FQDN"
   echo "replica-announce-port $REDIS_PORT"

@@ -83,7 +83,6 @@ topology=$(saved_topology "$master")
 
 {
   echo "port $SENTINEL_PORT"
-  if [[ -n ${SENTINEL_BIND:-} ]]; then echo "bind $SENTINEL_BIND"; fi
   echo "dir $DATA_DIR/sentinel"
   sed -e "s|{{POD_FQDN}}|$POD_FQDN|g" -e "s|{{MASTER_HOST}}|$master|g" "$CONFIG_DIR/sentinel.conf"
   echo "sentinel announce-port $SENTINEL_PORT"
