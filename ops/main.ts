@@ -1,8 +1,10 @@
 import { StackConfigError } from "../config/load";
 import { stackFileConfig } from "../config/stackFile";
-import { command, CommandSpec, OptionSpecs, runCommandTable } from "../scripts/commandTable";
+import { command, commandGroup, CommandSpec, OptionSpecs, runCommandTable } from "../scripts/commandTable";
 import { kubectlAvailable, kubectlPods, switchover, SWITCHOVER_TARGET, switchoverLine } from "./switchover";
-import { RESTORE_OPTIONS, BACKUP_COMMANDS, BackupCommand, backupCommand, kubectlBackupRunner } from "./backup";
+import { kubectlBackupRunner } from "./backup";
+import { backupCommands } from "./backupCommands";
+import { STACK, YES } from "./commonOptions";
 import { apiOptionsFromEnv, configureLinodeApi, describeError } from "./linodeApi";
 import { kubectlPodNode, nodeDrill } from "./nodeDrill";
 import { formatResult, preflight } from "./preflight";
@@ -13,11 +15,9 @@ const ENVIRONMENT = `environment: LINODE_TOKEN (required), LINODE_API_URL (optio
 (for --sentinel; reach a Sentinel with: kubectl port-forward -n <namespace> svc/redis-sentinel 26379),
 API_TOKEN (drill: the API's bearer token, pulumi stack output --show-secrets apiToken)`;
 
-// Options more than one command takes, declared once.
-const STACK = { stack: { type: "string", default: "dev", value: "NAME", help: "stack file to read; default dev" } } as const;
+// Options more than one command takes, declared once (the stack and --yes: commonOptions.ts).
 const JSON_OUTPUT = { json: { type: "boolean", default: false, help: "machine-readable output" } } as const;
 const SENTINEL = { sentinel: { type: "string", multiple: true, value: "HOST:PORT", help: "a Sentinel to ask (repeatable)" } } as const;
-const YES = { yes: { type: "boolean", default: false, help: "confirm" } } as const;
 
 /** The commands that ask the Linode API set it up from the environment, logging retries to stderr. */
 const useLinodeApi = () => configureLinodeApi({ ...apiOptionsFromEnv(), log: (line) => console.error(line) });
@@ -105,20 +105,13 @@ const COMMANDS: Record<string, CommandSpec<OptionSpecs>> = {
       return result.code;
     },
   }),
-  backup: command({
-    summary: "the stack's backups, by the CronJob's own pod run as a one-off Job: list, verify, restore (asks first; skips suspect backups), accept a suspect one, take one now, the times a restore to a time can reach (window), list the archived commands (log) or undo some (asks first)",
-    args: "list | verify ID | restore ID|latest|--at TIME [--skip OFFSETS] [--allow-gap] | accept ID | now | window | log [--since T] [--until T] [--match X] | undo OFFSET...",
-    positionals: { min: 1, max: 64 },
-    options: { ...STACK, ...YES, ...RESTORE_OPTIONS },
-    async run(values, [sub, id, ...offsets]) {
-      if (!(BACKUP_COMMANDS as readonly string[]).includes(sub!)) {
-        console.error(`backup needs one of: ${BACKUP_COMMANDS.join(", ")}`);
-        return 2;
-      }
+  backup: commandGroup(
+    "the stack's backups, by the CronJob's own pod run as a one-off Job: take one now, list, verify, restore (asks first; skips suspect backups), accept a suspect one, the times a restore to a time can reach (window), list the archived commands (log) or undo some (asks first)",
+    backupCommands(async (stack) => {
       if (!kubectlAvailable()) throw new Error("backup needs kubectl with the stack's kubeconfig (for the npm start topology: npm run backup)");
-      return backupCommand(kubectlBackupRunner(stackFileConfig(values.stack)), sub as BackupCommand, id, { stack: values.stack, yes: values.yes, allowSuspect: values["allow-suspect"], at: values.at, skip: values.skip, allowGap: values["allow-gap"], since: values.since, until: values.until, match: values.match, offsets, print: (line) => console.log(line) });
-    },
-  }),
+      return kubectlBackupRunner(stackFileConfig(stack));
+    }),
+  ),
 };
 
 runCommandTable(PROGRAM, COMMANDS, process.argv.slice(2), ENVIRONMENT).then(

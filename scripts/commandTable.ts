@@ -20,11 +20,18 @@ export interface CommandSpec<O extends OptionSpecs> {
   options: O;
   /** Runs the command; the exit code. */
   run(values: Parsed<O>, positionals: string[]): Promise<number>;
+  /** A group's commands (`ops backup list`): each with its own options; the group itself takes none. */
+  subcommands?: Record<string, CommandSpec<OptionSpecs>>;
 }
 
 /** A command, typed by its own options (the table holds commands of different ones). */
 export function command<O extends OptionSpecs>(spec: CommandSpec<O>): CommandSpec<OptionSpecs> {
   return spec as unknown as CommandSpec<OptionSpecs>;
+}
+
+/** A command made of commands (`ops backup list`): the rest of the line goes to the one it names. */
+export function commandGroup(summary: string, subcommands: Record<string, CommandSpec<OptionSpecs>>): CommandSpec<OptionSpecs> {
+  return { summary, args: `${Object.keys(subcommands).join(" | ")} ...`, positionals: { min: 1, max: Infinity }, options: {}, run: async () => 2, subcommands };
 }
 
 function optionLines(options: OptionSpecs): string[] {
@@ -66,6 +73,7 @@ export async function runCommandTable(program: string, commands: Record<string, 
     process.stderr.write(`unknown command or extra argument: ${argv.join(" ")}\n\n${usage}\n`);
     return 2;
   }
+  if (spec.subcommands) return runCommandTable(`${program} ${name}`, spec.subcommands, rest, epilog);
   const ownUsage = commandUsage(program, name, spec, epilog);
   const parseOptions = Object.fromEntries(Object.entries(spec.options).map(([key, { help: _help, value: _value, ...option }]) => [key, option]));
   const { values, positionals } = parseCommandLine(ownUsage, parseOptions, true, rest);

@@ -59,9 +59,24 @@ describe("npm run ops", () => {
 describe("npm run backup", () => {
   it("refuses a missing or unknown command with exit 2, and says when no topology runs", () => {
     expect(run("local/cli/backup.ts").status).toBe(2);
-    expect(run("local/cli/backup.ts", "snapshot").stderr).toMatch(/unknown command: snapshot/);
+    expect(run("local/cli/backup.ts", "snapshot").stderr).toMatch(/unknown command or extra argument: snapshot/);
     const none = run("local/cli/backup.ts", "list", "--stack", "prod");
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/no local topology for stack prod in .*; start the topology with: npm start -- --stack prod/);
+  });
+
+  it("gives each backup command only its own options, here and under ops", () => {
+    const list = run("local/cli/backup.ts", "list", "--at", "latest");
+    expect(list.status).toBe(2);
+    expect(list.stderr).toMatch(/Unknown option '--at'/);
+    expect(list.stderr).toMatch(/^usage: npm run backup -- list/m);
+    expect(run("local/cli/backup.ts", "verify").stderr).toMatch(/verify needs ID/);
+    expect(run("local/cli/backup.ts", "restore", "--help").stdout).toMatch(/--at TIME/);
+    expect(run("local/cli/backup.ts", "list", "--help").stdout).not.toMatch(/--at/);
+    const log = run("ops/main.ts", "backup", "log", "--yes");
+    expect(log.status).toBe(2);
+    expect(log.stderr).toMatch(/Unknown option '--yes'/);
+    expect(log.stderr).toMatch(/^usage: npm run ops -- backup log/m);
+    expect(run("ops/main.ts", "backup", "--help").stdout).toMatch(/^usage: npm run ops -- backup <command>/);
   });
 });
