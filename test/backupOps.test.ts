@@ -79,7 +79,7 @@ describe("ops backup", () => {
     const log = "2026-12-04T21:30:00.120Z\t1044\t0\tSET\tkv:1\n2026-12-04T21:30:00.250Z\t2088\t0\tFLUSHALL\t\n2026-12-04T21:30:01.000Z\t3000\t1\tFLUSHALL\t\n";
     expect(loggedOffsets(log, "FLUSHALL")).toEqual(["2088", "3000"]);
     expect(loggedOffsets(log, "DEL")).toEqual([]);
-    const undone = "backup[redis-backup] undo: base backup 20261204T210000Z (offset 12); leaving out 2088\nundone at offset 3100: 1 command(s) left out; 938 key(s) set and 0 deleted in one script that held writes for 10 ms (sent and answered in 41 ms; attempt 1)\n";
+    const undone = "backup[redis-backup] undo: base backup 20261204T210000Z (offset 12); leaving out 2088\nundone at offset 3100: 1 command(s) left out; 938 key(s) set and 0 deleted in 1 script(s) of at most 10000 keys; the longest held writes for 10 ms (all 10 ms; sent and answered in 41 ms; attempt 1)\n";
     expect(undoReport(undone)).toEqual({ base: "20261204T210000Z", keysSet: 938, heldMs: 10 });
   });
 

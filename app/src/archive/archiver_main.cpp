@@ -186,14 +186,16 @@ int undoCommand(int argc, char** argv) {
     EnvReader env(envLookup);
     request.catchUpWait = std::chrono::milliseconds(env.millis("UNDO_CATCH_UP_MS", 30000, 1000, 600000));
     request.replicatedWait = std::chrono::milliseconds(env.millis("UNDO_REPLICATED_MS", 30000, 1000, 600000));
+    request.batchKeys = static_cast<std::size_t>(env.integer("UNDO_BATCH_KEYS", 10000, 1, 1000000));
     env.check();
     auto without = openServer("REPLAY");
     auto with = openServer("REFERENCE");
     auto live = openServer("LIVE");
     const UndoResult done = undo(request, UndoServers{*without, *with, *live}, [](const std::string& line) { std::cout << line << std::endl; });
-    std::cout << "undone at offset " << done.throughOffset << ": " << done.skippedCommands << " command(s) left out; " << done.keysSet << " key(s) set and "
-              << done.keysDeleted << " deleted in one script that held writes for " << done.held.count() << " ms (sent and answered in " << done.roundTrip.count() << " ms; attempt " << done.attempts
-              << "); every other key untouched; confirmed by " << done.replicasConfirmed << " replica(s)" << std::endl;
+    std::cout << "undone at offset " << done.throughOffset << ": " << done.skippedCommands << " command(s) left out; " << done.keysSet << " key(s) set and " << done.keysDeleted
+              << " deleted in " << done.scripts << " script(s) of at most " << request.batchKeys << " keys; the longest held writes for " << done.held.count() << " ms (all "
+              << done.heldTotal.count() << " ms; sent and answered in " << done.roundTrip.count() << " ms; attempt " << done.attempts << "); every other key untouched; confirmed by "
+              << done.replicasConfirmed << " replica(s)" << std::endl;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -224,29 +225,40 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
         if (changed.empty()) return result;
 
         log(std::to_string(changed.size()) + " key(s) differ; applying them on the live master" + elapsed());
-        std::vector<std::string> apply{"EVAL", scripts::kUndoApply, std::to_string(changed.size())};
-        for (const auto& [db, key] : changed) apply.push_back(key);
-        for (std::size_t i = 0; i < changed.size(); i++) {
-            apply.push_back(std::to_string(changed[i].first));
-            apply.push_back(expected[i].exists ? std::string(expected[i].value()) : "");
-            apply.push_back(target[i].exists ? "set" : "del");
-            apply.push_back(std::to_string(target[i].ttlMs));
-            apply.push_back(target[i].exists ? target[i].dump : "");
+        bool overtaken = false;
+        for (std::size_t from = 0; from < changed.size() && !overtaken; from += request.batchKeys) {
+            const std::size_t to = std::min(changed.size(), from + request.batchKeys);
+            std::vector<std::string> apply{"EVAL", scripts::kUndoApply, std::to_string(to - from)};
+            for (std::size_t i = from; i < to; i++) apply.push_back(changed[i].second);
+            for (std::size_t i = from; i < to; i++) {
+                apply.push_back(std::to_string(changed[i].first));
+                apply.push_back(expected[i].exists ? std::string(expected[i].value()) : "");
+                apply.push_back(target[i].exists ? "set" : "del");
+                apply.push_back(std::to_string(target[i].ttlMs));
+                apply.push_back(target[i].exists ? target[i].dump : "");
+            }
+            const auto sent = std::chrono::steady_clock::now();
+            const Reply done = servers.live.command(apply);
+            result.roundTrip += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+            // Batches before this one stay applied: running the undo again compares afresh and sends only the rest.
+            const auto applied = [&] { return " (" + std::to_string(result.keysSet + result.keysDeleted) + " key(s) applied before it; running the undo again applies the rest)"; };
+            if (done.isError()) throw std::runtime_error("the script that applies the undo failed: " + done.str + applied());
+            if (done.type != Reply::Type::Array || done.elements.size() < 2) throw std::runtime_error("the script that applies the undo answered " + done.str + applied());
+            if (done.elements[0].integer == 0) {
+                const auto& moved = changed.at(from + static_cast<std::size_t>(done.elements[1].integer - 1));
+                log("key " + printable(moved.second) + " (db " + std::to_string(moved.first) + ") was written after offset " + std::to_string(reached.offset) + "; " +
+                    std::to_string(from) + " of " + std::to_string(changed.size()) + " key(s) applied, catching up with the archive" + elapsed());
+                overtaken = true;
+                continue;
+            }
+            result.scripts++;
+            result.keysSet += static_cast<std::size_t>(done.elements[1].integer);
+            result.keysDeleted += done.elements.size() > 2 ? static_cast<std::size_t>(done.elements[2].integer) : 0;
+            const auto held = std::chrono::milliseconds(done.elements.size() > 3 ? done.elements[3].integer / 1000 : 0);
+            result.held = std::max(result.held, held);
+            result.heldTotal += held;
         }
-        const auto sent = std::chrono::steady_clock::now();
-        const Reply done = servers.live.command(apply);
-        result.roundTrip = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
-        if (done.isError()) throw std::runtime_error("the script that applies the undo failed: " + done.str);
-        if (done.type != Reply::Type::Array || done.elements.size() < 2) throw std::runtime_error("the script that applies the undo answered " + done.str);
-        if (done.elements[0].integer == 0) {
-            const auto& moved = changed.at(static_cast<std::size_t>(done.elements[1].integer - 1));
-            log("key " + printable(moved.second) + " (db " + std::to_string(moved.first) + ") was written after offset " + std::to_string(reached.offset) +
-                "; nothing changed, catching up with the archive" + elapsed());
-            continue;
-        }
-        result.keysSet = static_cast<std::size_t>(done.elements[1].integer);
-        result.keysDeleted = done.elements.size() > 2 ? static_cast<std::size_t>(done.elements[2].integer) : 0;
-        result.held = std::chrono::milliseconds(done.elements.size() > 3 ? done.elements[3].integer / 1000 : result.roundTrip.count());
+        if (overtaken) continue;
         // A script that runs longer than Sentinel's down-after goes unanswered: PINGs wait, then
         // get -BUSY, and only PONG, LOADING and MASTERDOWN count as the instance being available
         // (sentinelPingReplyCallback, sentinel.c). The Sentinels may then fail over to a replica
@@ -261,14 +273,14 @@ UndoResult undo(const UndoRequest& request, const UndoServers& servers, const st
             unconfirmed = std::string("the master dropped the connection waiting for a replica (") + e.what() + ")";
         }
         if (!unconfirmed.empty()) {
-            throw std::runtime_error("the undo's " + std::to_string(result.keysSet + result.keysDeleted) + " key(s) were written on the master in a script that held it " +
-                                     std::to_string(result.held.count()) + " ms, but " + unconfirmed +
-                                     ": a failover meanwhile (a script longer than Sentinel's down-after reads as a dead master) loses them; check the keys on the current master and run the undo again if they are gone");
+            throw std::runtime_error("the undo's " + std::to_string(result.keysSet + result.keysDeleted) + " key(s) were written on the master in " + std::to_string(result.scripts) +
+                                     " script(s), the longest holding it " + std::to_string(result.held.count()) + " ms, but " + unconfirmed +
+                                     ": a failover meanwhile loses them; check the keys on the current master and run the undo again if they are gone");
         }
         return result;
     }
-    throw std::runtime_error("the keys to change kept being written on the live master; gave up after " + std::to_string(request.attempts) +
-                             " attempts with nothing changed");
+    throw std::runtime_error("the keys to change kept being written on the live master; gave up after " + std::to_string(request.attempts) + " attempts, with " +
+                             std::to_string(result.keysSet + result.keysDeleted) + " key(s) applied (running the undo again applies the rest)");
 }
 
 }  // namespace redisdr::archive
