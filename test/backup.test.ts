@@ -171,9 +171,11 @@ describe("backup.sh run", () => {
   });
 
   it("keeps every verified backup of the last hour, not only its hour's newest: the base of an undo of a recent bad write", async () => {
-    // Two of one clock hour, both under an hour old: an hour's slot alone keeps only the newer.
-    const hourStart = new Date(Date.now() - 120_000).setUTCMinutes(0, 0, 0);
-    const recent = [hourStart + 10_000, hourStart + 20_000].map((t) => new Date(t).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z"));
+    // Two of one clock hour, both about a minute old: an hour's slot alone keeps only the newer.
+    // (Both from the start of the hour failed a CI run a minute past the hour: they were 61 min old.)
+    const newer = Date.now() - 60_000;
+    const older = Math.max(new Date(newer).setUTCMinutes(0, 0, 0), newer - 10_000);
+    const recent = [older, older === newer ? newer + 1000 : newer].map((t) => new Date(t).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z"));
     const marker = path.join(baseDir, "marker.json");
     for (const fake of recent) {
       for (const name of ["manifest.json", "verified.json"]) expect((await rclone("copyto", marker, `store:${store.bucket}/backups/${fake}/${name}`)).status).toBe(0);
