@@ -5,6 +5,7 @@ import { StackConfig } from "../../config/schema";
 import { Credentials } from "../../probe/connection";
 import { waitFor } from "../../probe/wait";
 import { localImages } from "./images";
+import { appPort } from "./topology";
 import { BackupTarget } from "../backup/job";
 import { SeedChoice } from "../../k8s/redis/podEnvironment";
 import { PodBridge } from "./bridge";
@@ -100,7 +101,7 @@ export class ClusterRun {
       await cluster.createAll(app);
       const appPods = LocalCluster.replicaNames(app);
       await waitFor("the app pods to be ready", async () => appPods.every((p) => cluster.pod(p).ready), 60_000, 200);
-      const port = app.template.spec.containers[0]!.ports!.find((p) => p.name === "http")!.containerPort;
+      const port = appPort(app);
       lb = new LocalLoadBalancer("127.0.0.1", opts.publicPort, () =>
         appPods.filter((p) => cluster.pod(p).ready).map((p) => ({ host: cluster.ipOf(p), port })),
       );

@@ -280,12 +280,11 @@ export class ClusterTopology {
   appInstances(): AppInstance[] {
     const app = this.appWorkload;
     if (!app) return [];
-    const ports = app.template.spec.containers[0]!.ports ?? [];
-    const port = (name: string) => ports.find((p) => p.name === name)?.containerPort ?? NaN;
+    const [port, probePort] = [appPort(app), appPort(app, APP_PORT_NAMES.probe)];
     return this.appPods.map((n) => {
       const host = this.cluster.ipOf(n);
       const container = this.cluster.pod(n).spec.containers[0]!.name;
-      return { url: `http://${host}:${port(APP_PORT_NAMES.http)}`, host, port: port(APP_PORT_NAMES.http), probeUrl: `http://${host}:${port(APP_PORT_NAMES.probe)}`, pid: this.cluster.pod(n).status(container).pid ?? 0 };
+      return { url: `http://${host}:${port}`, host, port, probeUrl: `http://${host}:${probePort}`, pid: this.cluster.pod(n).status(container).pid ?? 0 };
     });
   }
 
@@ -300,9 +299,9 @@ export class ClusterTopology {
   }
 }
 
-function appPort(app: Workload): number {
-  const container = app.template.spec.containers[0]!;
-  const port = container.ports?.find((p) => p.name === APP_PORT_NAMES.http);
-  if (!port) throw new Error(`${app.kind}/${app.name} declares no port`);
+/** The app container's port of that name (the public one unless told), as the Deployment declares it. */
+export function appPort(app: Workload, name: string = APP_PORT_NAMES.http): number {
+  const port = app.template.spec.containers[0]!.ports?.find((p) => p.name === name);
+  if (!port) throw new Error(`${app.kind}/${app.name} declares no port named ${name}`);
   return port.containerPort;
 }
