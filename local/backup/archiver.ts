@@ -4,6 +4,7 @@ import * as path from "path";
 import { ArchiveTiming, archiverTimingEnvironment } from "../../k8s/backup/settings";
 import { SCRIPT_DIR } from "../../k8s/redis/render";
 import { ADMIN_USER } from "../../probe/connection";
+import { cpuSecondsOf } from "../measure/processCpu";
 import { ARCHIVER_BINARY, LocalBackupOptions, localBackupEnvironment } from "./job";
 
 export interface LocalArchiverOptions {
@@ -65,19 +66,9 @@ export class LocalArchiver {
     this.shipper = this.spawnLogged("archive-ship", "bash", [path.join(SCRIPT_DIR, "archive.sh"), "ship"]);
   }
 
-  /**
-   * CPU seconds used so far by the archiver and by the shipper with every child it has reaped
-   * (its sha256sum and curl runs), from /proc (clock ticks of 1/100 s on Linux).
-   */
+  /** CPU seconds used so far by the archiver and by the shipper with its children (its uploader coprocess, and any it has reaped). */
   cpuSeconds(): { archiver: number; shipper: number } {
-    const of = (child: ChildProcess | undefined, withChildren: boolean) => {
-      if (!child?.pid) return 0;
-      // Fields after the ")" that ends the command name: utime is the 12th, then stime, cutime, cstime.
-      const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      const ticks = fields.slice(11, withChildren ? 15 : 13).reduce((sum, f) => sum + Number(f), 0);
-      return ticks / 100;
-    };
-    return { archiver: of(this.follower, false), shipper: of(this.shipper, true) };
+    return { archiver: cpuSecondsOf(this.follower?.pid), shipper: cpuSecondsOf(this.shipper?.pid, true) };
   }
 
   /**

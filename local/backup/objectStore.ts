@@ -44,6 +44,11 @@ export class LocalObjectStore {
     return { endpoint: `http://${this.address}:${this.port}`, bucket: this.bucket, accessKeyId: LOCAL_KEY, secretAccessKey: LOCAL_KEY, region: "local" };
   }
 
+  /** The server's process, while it runs. */
+  get pid(): number | undefined {
+    return this.server?.pid;
+  }
+
   /** Starts s3rver in a process of its own (objectStoreServer.ts says why) and waits until it serves. */
   async start(): Promise<ObjectStoreAccess> {
     fs.mkdirSync(this.directory, { recursive: true });

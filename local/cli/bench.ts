@@ -17,9 +17,7 @@ import { LOCAL_SITES } from "../cluster/sites";
 import { parseCommandLine } from "../../scripts/commandLine";
 import { writeResults } from "../measure/results";
 import { hostileTable, runHostileClients } from "../measure/hostileClients";
-import { archiveTiming, backupSettings } from "../../k8s/backup/settings";
-import { LocalArchiver } from "../backup/archiver";
-import { LocalObjectStore } from "../backup/objectStore";
+import { measureArchiveOverhead, overheadTable } from "../measure/archiveOverhead";
 
 /**
  * `npm run bench`: the service's PUT /kv throughput and latency next to
@@ -30,7 +28,8 @@ import { LocalObjectStore } from "../backup/objectStore";
 const USAGE = `usage: npm run bench [-- options]
 
 The service's PUT /kv throughput and latency next to redis-benchmark SET on the same master in
-the same run, and again with the continuous archive following a replica (its cost on PUT); each hostile-client probe (oversized and slow requests, many connections, no
+the same run, and again with and without the continuous archive following a replica, in
+alternating runs (its cost on PUT); each hostile-client probe (oversized and slow requests, many connections, no
 credentials, garbage) with what the client got, the process's peak RSS and the slowest liveness
 answer meanwhile; then the time from SIGKILL of the master to the first write through the service.
 
@@ -38,6 +37,7 @@ options:
   --stack NAME          stack file to read; default dev
   --concurrency A,B     client concurrency levels; default 1,8,32
   --seconds N           seconds per level; default 8
+  --archive-trials N    runs with and without the archive per level, alternating; default 5
   --json FILE           also write the results as JSON
   --results FILE        also write the tables, with how they were measured, to FILE (docs/results/bench.md)
   -h, --help            this text`;
@@ -115,66 +115,20 @@ async function measureKillRecovery(topology: ClusterTopology, url: string, apiTo
   return { ms: Date.now() - killedAt, failed };
 }
 
-/**
- * PUT throughput again with redis-dr-archiver following a replica and the shipper uploading to
- * a local S3-compatible store, against the rows measured without it just before.
- */
-async function measureArchiveOverhead(
-  topology: ClusterTopology,
-  baseDir: string,
-  cfg: ReturnType<typeof stackFileConfig>,
-  without: Row[],
-  put: (concurrency: number) => Promise<{ rps: number; p99: number; errors: number }>,
-): Promise<string> {
-  const store = new LocalObjectStore(path.join(baseDir, "objects"), "redis-dr-bench-archive", 19532, topology.hostAddress);
-  await store.start();
-  const job = { target: topology.backupTarget(), store: store.access, settings: backupSettings(cfg), scratchDir: path.join(baseDir, "scratch") };
-  const archiver = new LocalArchiver({ job, spoolDir: path.join(baseDir, "archive", "spool"), timing: archiveTiming(cfg) });
-  const lines = [
-    `PUT /kv/{key} through the service with the continuous archive on (archiveIntervalMs ${cfg.archiveIntervalMs}; the store is s3rver in a process of its own, on the same cores) vs off (above)`,
-    "",
-    "| concurrency | off req/s | on req/s | cost | on p99 ms | on errors | store behind at the end ms | CPU % of a core: archiver, shipper, store |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-  ];
-  const percentOfACore = (cpuSeconds: number, seconds: number) => `${((cpuSeconds / seconds) * 100).toFixed(0)}%`;
-  let idle = "";
-  try {
-    await archiver.start();
-    // With no writes: what the archive costs by just running (the master's PINGs, ten passes a second).
-    const idleBefore = archiver.cpuSeconds();
-    await new Promise((r) => setTimeout(r, 5000));
-    const idleAfter = archiver.cpuSeconds();
-    idle = `With no writes for 5 s the archiver took ${percentOfACore(idleAfter.archiver - idleBefore.archiver, 5)} of a core and the shipper ${percentOfACore(idleAfter.shipper - idleBefore.shipper, 5)}.`;
-    for (const off of without) {
-      process.stdout.write(`  concurrency ${off.concurrency}: service with the archive...`);
-      const [cpuBefore, storeBefore, startedAt] = [archiver.cpuSeconds(), process.cpuUsage(), Date.now()];
-      const on = await put(off.concurrency);
-      const [cpuAfter, storeCpu, seconds] = [archiver.cpuSeconds(), process.cpuUsage(storeBefore), (Date.now() - startedAt) / 1000];
-      const percent = (cpu: number) => percentOfACore(cpu, seconds);
-      const cpu = [percent(cpuAfter.archiver - cpuBefore.archiver), percent(cpuAfter.shipper - cpuBefore.shipper), percent((storeCpu.user + storeCpu.system) / 1e6)].join(", ");
-      const shipped = archiver.shipped();
-      console.log(" done");
-      const behind = shipped ? String(Date.now() - shipped.lastAtMs) : "nothing stored";
-      lines.push(`| ${off.concurrency} | ${off.appRps.toFixed(0)} | ${on.rps.toFixed(0)} | ${(((off.appRps - on.rps) / off.appRps) * 100).toFixed(1)}% | ${on.p99.toFixed(2)} | ${on.errors} | ${behind} | ${cpu} |`);
-    }
-  } finally {
-    await archiver.stop();
-    await store.stop();
-  }
-  return [...lines, "", idle].join("\n");
-}
-
 async function main(): Promise<void> {
   const { values } = parseCommandLine(USAGE, {
     stack: { type: "string", default: "dev" },
     concurrency: { type: "string", default: "1,8,32" },
     seconds: { type: "string", default: "8" },
+    "archive-trials": { type: "string", default: "5" },
     json: { type: "string" },
     results: { type: "string" },
   });
   const cfg = stackFileConfig(values.stack!);
   const levels = values.concurrency!.split(",").map(Number);
   const seconds = Number(values.seconds);
+  const trials = Number(values["archive-trials"]);
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`--archive-trials must be a whole number of at least 1, not "${values["archive-trials"]}"`);
   await rerunRootlessUnlessRoot();
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "redis-dr-bench-"));
   const creds = localCredentials(baseDir);
@@ -211,7 +165,8 @@ async function main(): Promise<void> {
       ),
     ].join("\n");
     console.log(`\n${throughput}`);
-    const archive = await measureArchiveOverhead(topology, baseDir, cfg, rows, (concurrency) => runWrk(app.url, apiToken, concurrency, seconds));
+    const overhead = await measureArchiveOverhead({ topology, baseDir, cfg, levels, trials, put: (concurrency) => runWrk(app.url, apiToken, concurrency, seconds) });
+    const archive = overheadTable(cfg, overhead);
     console.log(`\n${archive}`);
     process.stdout.write("\n  hostile clients...");
     const hostile = `Hostile clients against one instance (MAX_VALUE_BYTES ${1024 * 1024}; liveness: GET /healthz on the probe listener every 100 ms, 2 s timeout)\n\n${hostileTable(await runHostileClients(app, apiToken))}`;
@@ -221,7 +176,7 @@ async function main(): Promise<void> {
     const failover = `SIGKILL of the master (${master}) -> first successful write through the service: ${recovery.ms} ms, ${recovery.failed} failed requests (down-after ${cfg.sentinelDownAfterMs} ms; new master ${after.masters.join(",")})`;
     console.log(`\n${failover}`);
     if (values.results) writeResults(values.results, "Service benchmark results", "bench", `${throughput}\n\n${archive}\n\n${hostile}\n\n${failover}.\n`);
-    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
+    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ stack: values.stack, rows, archive: overhead, recovery, downAfterMs: cfg.sentinelDownAfterMs }, null, 2));
   } finally {
     await topology.shutdown();
   }
