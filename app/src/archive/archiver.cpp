@@ -30,6 +30,12 @@ bool named(const StreamCommand& command, const char* name) { return strcasecmp(c
 // The longest a replica's stream may be silent: the master PINGs its replicas every
 // repl-ping-replica-period (10 s by default) and a replica passes the PINGs on.
 constexpr auto kSilence = 30s;
+// After a read that emptied the socket, the archiver waits this long before the next, so that
+// under steady writes it wakes a hundred times a second instead of once per write the upstream
+// forwards: on a loaded node each wake-up takes a core from the master, the replicas and the
+// service, which is most of what archiving costs their throughput (docs/archive.md, "Cost").
+// A read that filled its chunk goes on at once, so catching up runs at full speed.
+constexpr auto kCoalesce = 10ms;
 // How long to wait for a replica to reach our position before taking one that is behind
 // (which, unless it catches up first, answers with a full resync: a gap).
 constexpr auto kBehindPatience = 15s;
@@ -97,6 +103,7 @@ void Archiver::followOnce(const Endpoint& upstream, const std::atomic<bool>& sto
     CommandStream stream(start.position.offset);
     std::vector<StreamCommand> transaction;
     auto lastData = std::chrono::steady_clock::now(), lastAck = lastData;
+    bool drained = true;
     try {
         while (!stop.load()) {
             std::string bytes;
@@ -105,6 +112,7 @@ void Archiver::followOnce(const Endpoint& upstream, const std::atomic<bool>& sto
             const std::int64_t nowMs = wallMs();
             if (got) {
                 lastData = now;
+                drained = bytes.size() < ReplicationLink::kReadChunk;
                 stream.feed(bytes.data(), bytes.size());
                 StreamCommand command;
                 while (stream.next(command)) {
@@ -134,6 +142,7 @@ void Archiver::followOnce(const Endpoint& upstream, const std::atomic<bool>& sto
                 link->ack(spool_.position()->offset);
                 lastAck = now;
             }
+            if (got && drained) std::this_thread::sleep_for(kCoalesce);
         }
     } catch (...) {
         closeSegment();

@@ -52,7 +52,7 @@ bool ReplicationLink::read(std::string& out, std::chrono::milliseconds wait) {
         return true;
     }
     if (!waitReadable(wait)) return false;
-    char chunk[64 * 1024];
+    char chunk[kReadChunk];
     const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n == 0) throw RedisError(ErrorKind::Io, "upstream " + upstream_.str() + " closed the replication link");
     if (n < 0) {

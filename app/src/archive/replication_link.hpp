@@ -39,8 +39,10 @@ public:
     // PSYNC from `from` (an empty replication id asks for a full sync). Reads up to the first
     // stream byte; `rdbTimeout` bounds the wait for and the reading of a full sync's RDB.
     SyncStart start(const StreamPosition& from, std::chrono::milliseconds rdbTimeout);
-    // Reads what the stream has within `wait` into `out` (appended); false if nothing came.
-    // Throws RedisError(Io) when the upstream closed or failed the link.
+    // The most one read takes from the socket.
+    static constexpr std::size_t kReadChunk = 64 * 1024;
+    // Reads what the stream has within `wait` into `out` (appended; at most kReadChunk); false
+    // if nothing came. Throws RedisError(Io) when the upstream closed or failed the link.
     bool read(std::string& out, std::chrono::milliseconds wait);
     // REPLCONF ACK: keeps the upstream from timing the link out (repl-timeout).
     void ack(std::uint64_t offset);
