@@ -228,7 +228,7 @@ export const stackConfigShape = {
 
   // --- k8s/ and app/: the C++ service ---
   appImage: pinnedImage("app").describe("Image of the C++ service built from app/Dockerfile (pinned tag or digest)."),
-  archiverImage: pinnedImage("archiver").describe("Image of the continuous archive's pod built from app/Dockerfile with --target archiver (pinned tag or digest): redis-dr-archiver, and curl for the uploads, which the app image does not carry."),
+  archiverImage: pinnedImage("archiver").describe("Image of the continuous archive's pod built from app/Dockerfile with --target archiver (pinned tag or digest): redis-dr-archiver, and redis-dr-uploader with libcurl for the uploads, which the app image does not carry."),
   appReplicas: z.number().int().min(2, "must be at least 2 so one app pod can be lost or drained").describe("App Deployment replicas."),
   appPort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8080).describe("Container port of the app's HTTP API: HTTP_PORT, the public Service's target."),
   appProbePort: z.number().int().min(1024, "must be 1024 or above: the app runs as a non-root user").max(65535).default(8081).describe("Container port of the app's /healthz, /readyz and /metrics: PROBE_PORT, never in the public Service, so public traffic cannot starve the probes; the app NetworkPolicy admits only monitoringNamespace to it (the kubelet's probes come from the node, which is always allowed)."),

@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   g++ make cmake pkg-config               # builds app/
   libhiredis-dev libboost-dev nlohmann-json3-dev # the service: hiredis, Boost.Beast/Asio, JSON
   libssl-dev                              # the archiver's segment checksums (libcrypto, linked in statically)
+  libcurl4-openssl-dev                    # the archive's uploader (libcurl: TLS, SigV4, one kept connection)
   libgtest-dev libcpp-httplib-dev                # its tests (cpp-httplib as the HTTP client)
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology
@@ -17,7 +18,7 @@ DEBIAN_PACKAGES=(
   python3-redis                           # redis-py, a peer Sentinel client in the drills
   prometheus prometheus-redis-exporter    # promtool checks the alert rules; the exporter proves their metric names
   rclone                                  # the backup job's S3 client (the CronJob copies it from the rclone image)
-  curl                                    # the archive shipper's uploads (the archiver image installs it)
+  curl                                    # the requests npm start prints and the README shows
   prometheus-pushgateway                  # where the backup job pushes its metrics, in the tests
 )
 

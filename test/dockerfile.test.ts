@@ -20,6 +20,7 @@ const stage = (name: string) => stages.get(name) ?? "";
 const binaries = [
   ["redis-dr-app", "app"],
   ["redis-dr-archiver", "archiver"],
+  ["redis-dr-uploader", "archiver"],
 ].map(([name, target]) => ({ binary: path.join(REPO_ROOT, "app/build", name!), target: target! }));
 
 function owningPackage(library: string): string {
@@ -34,7 +35,7 @@ function owningPackage(library: string): string {
 }
 
 describe("app/Dockerfile", () => {
-  it.each(binaries)("installs a Debian package for every library $binary links, and copies it into the $target image", ({ binary, target }) => {
+  it.each(binaries)("installs a Debian package for every library $binary links (in the shared runtime stage or its own), and copies it into the $target image", ({ binary, target }) => {
     expect(fs.existsSync(binary), "build app/ first: npm run app:build").toBe(true);
     expect(stage(target)).toMatch(/^FROM runtime AS/);
     expect(stage(target)).toContain(`COPY --from=build /src/build/${path.basename(binary)} /usr/local/bin/${path.basename(binary)}`);
@@ -46,7 +47,7 @@ describe("app/Dockerfile", () => {
     expect(needed.filter((library) => library.startsWith("libhiredis")), "hiredis is linked in statically").toEqual([]);
     for (const pkg of new Set(needed.map(owningPackage))) {
       if (pkg === "libc6") continue; // in every Debian image
-      expect(stage("runtime"), `runtime stage must install ${pkg}`).toMatch(new RegExp(`\\b${pkg.replace(/[.+]/g, "\\$&")}\\b`));
+      expect(stage("runtime") + stage(target), `the runtime or ${target} stage must install ${pkg}`).toMatch(new RegExp(`\\b${pkg.replace(/[.+]/g, "\\$&")}\\b`));
     }
   });
 
@@ -59,9 +60,9 @@ describe("app/Dockerfile", () => {
     expect(Math.max(...versions)).toBeLessThanOrEqual(36);
   });
 
-  it("gives curl, which archive.sh uploads with, to the archiver image only, and builds the app by default", () => {
-    expect(stage("archiver")).toMatch(/apt-get install -y --no-install-recommends curl\b/);
-    expect(stage("app")).not.toMatch(/curl|redis-dr-archiver/);
+  it("gives libcurl, which the archive's uploader links, to the archiver image only, and builds the app by default", () => {
+    expect(stage("archiver")).toMatch(/apt-get install -y --no-install-recommends libcurl4\b/);
+    expect(stage("app")).not.toMatch(/curl|redis-dr-archiver|redis-dr-uploader/);
     expect(stage("runtime")).not.toMatch(/curl/);
     expect([...stages.keys()].at(-1)).toBe("app");
   });

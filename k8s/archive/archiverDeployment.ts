@@ -23,7 +23,7 @@ const SPOOL_LIMIT = "1Gi";
 
 export interface ArchiverArgs {
   namespace: pulumi.Input<string>;
-  /** The archiver image: redis-dr-archiver, bash, coreutils and curl (app/Dockerfile, target archiver). */
+  /** The archiver image: redis-dr-archiver, redis-dr-uploader (with libcurl), bash and coreutils (app/Dockerfile, target archiver). */
   image: string;
   rcloneImage: string;
   /** The Redis tier's settings: the archiver follows one of its pods by name. */

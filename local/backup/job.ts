@@ -10,8 +10,11 @@ import { StackConfig } from "../../config/schema";
 /** The archiver binary `npm run app:build` makes (redis-dr-archiver: follow and replay). */
 export const ARCHIVER_BINARY = path.resolve(__dirname, "../../app/build/redis-dr-archiver");
 
-/** Tools the image has on its PATH that this machine has elsewhere: the archive's replayer. */
-export const LOCAL_TOOL_VARIABLES = { ARCHIVER: ARCHIVER_BINARY } as const;
+/** The archive's uploader `npm run app:build` makes (redis-dr-uploader, the shipper's coprocess). */
+export const UPLOADER_BINARY = path.resolve(__dirname, "../../app/build/redis-dr-uploader");
+
+/** Tools the images have on their PATH that this machine has elsewhere: the archive's replayer and uploader. */
+export const LOCAL_TOOL_VARIABLES = { ARCHIVER: ARCHIVER_BINARY, ARCHIVE_UPLOADER: UPLOADER_BINARY } as const;
 
 /** backup.sh's own output format, read where the commands are (ops/backup.ts). */
 export { backupIdFrom } from "../../ops/backup";
