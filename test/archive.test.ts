@@ -186,8 +186,9 @@ describe("the archive's checksums", () => {
     const master = await masterOf();
     await ackedWrites(master, "checksum:", 20, new Map());
     await waitShipped(master);
+    // s3rver keeps each object as a file under its name's folders (archive/<hour>/...).
     const dir = path.join(store.directory, store.bucket, "archive");
-    const stored = fs.readdirSync(dir).filter((f) => /^\d{20}-[0-9a-f]{40}\.resp\._S3rver_object$/.test(f)).sort();
+    const stored = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => /(^|\/)\d{20}-[0-9a-f]{40}\.resp\._S3rver_object$/.test(f)).sort((a, b) => path.basename(a).localeCompare(path.basename(b)));
     const data = path.join(dir, stored.at(-1)!);
     const original = fs.readFileSync(data);
     // One bit flipped in what the store holds, its own MD5 (the ETag rclone checks) recomputed:
@@ -262,12 +263,42 @@ describe("finding and undoing a bad write with the archive", () => {
   }, 60_000);
 });
 
+describe("the archive's hours", () => {
+  it("lists the hours from a restore's base on and no older one", async () => {
+    const rclone = storeClient(() => job);
+    // A manifest past every stored offset, with no data: a restore that lists it downloads it
+    // and fails. Stored in an hour before every base, it is never listed; in this hour, it is.
+    const name = `${"9".repeat(20)}-${"a".repeat(40)}.json`;
+    const thisHour = new Date().toISOString().slice(0, 13);
+    const scratch = path.join(baseDir, "broken-manifest.json");
+    fs.writeFileSync(scratch, '{"sha256":"00"}\n');
+    expect((await runBackupScript(job, ["run"])).code).toBe(0);
+    const master = await masterOf();
+    await ackedWrites(master, "hours:", 20, new Map());
+    await waitShipped(master);
+    const restore = () => runBackupScript(job, ["restore", "--at", "latest"]);
+    try {
+      expect((await rclone("copyto", scratch, `store:${store.bucket}/archive/2000-01-01T00/${name}`)).status).toBe(0);
+      const restored = await restore();
+      expect(restored.code, restored.output).toBe(0);
+      expect(restored.output).toMatch(/archive restored to offset \d+/);
+      expect((await rclone("copyto", scratch, `store:${store.bucket}/archive/${thisHour}/${name}`)).status).toBe(0);
+      const failed = await restore();
+      expect(failed.code).not.toBe(0);
+      // Listed, it is downloaded and checked: its data is missing.
+      expect(failed.output).toContain(name.replace(/\.json$/, ".resp"));
+    } finally {
+      for (const hour of ["2000-01-01T00", thisHour]) await rclone("deletefile", `store:${store.bucket}/archive/${hour}/${name}`);
+    }
+  }, 120_000);
+});
+
 describe("retention of the archive", () => {
   const rclone = storeClient(() => job);
-  /** Every object under the archive prefix, with when the store took it. */
+  /** Every object under the archive prefix (its path there: <hour>/<segment>, gaps/<gap>), with when the store took it. */
   const archived = async () =>
-    (JSON.parse((await rclone("lsjson", "--files-only", `store:${store.bucket}/archive`)).stdout.toString()) as Array<{ Name: string; ModTime: string }>).map((o) => ({
-      name: o.Name,
+    (JSON.parse((await rclone("lsjson", "-R", "--files-only", `store:${store.bucket}/archive`)).stdout.toString()) as Array<{ Path: string; ModTime: string }>).map((o) => ({
+      name: o.Path,
       storedAt: Date.parse(o.ModTime),
     }));
 
@@ -277,8 +308,16 @@ describe("retention of the archive", () => {
     const before = await archived();
     const cutoff = idTime(id);
     // The newest gap record (the archive's start here) and the newest segment always stay: the archiver resumes after them.
-    const newest = (pattern: RegExp) => before.map((o) => o.name).filter((n) => pattern.test(n)).sort().at(-1);
+    const newest = (pattern: RegExp) =>
+      before
+        .map((o) => o.name)
+        .filter((n) => pattern.test(path.basename(n)))
+        .sort((a, b) => path.basename(a).localeCompare(path.basename(b)))
+        .at(-1);
     const kept = [newest(/^gap-.*\.json$/), newest(/^\d{20}-[0-9a-f]{40}\.json$/)?.replace(/\.json$/, ".")];
+    // Segments are stored under the hour their first command arrived; gap records under gaps/.
+    expect(before.filter((o) => /^\d{20}-/.test(path.basename(o.name))).every((o) => /^\d{4}-\d{2}-\d{2}T\d{2}\/\d{20}-[0-9a-f]{40}\.(resp|json)$/.test(o.name))).toBe(true);
+    expect(kept[0]).toMatch(/^gaps\/gap-/);
     const older = before.filter((o) => o.storedAt < cutoff && o.name !== kept[0] && !(kept[1] && o.name.startsWith(kept[1])));
     expect(older.length).toBeGreaterThan(0);
     const pruned = await runBackupScript(job, ["prune"], { ARCHIVE_PRUNE_MARGIN_SECONDS: "0" });

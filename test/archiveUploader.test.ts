@@ -39,11 +39,12 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A file in the spool and its sha256sum line. */
+/** A file in the spool, and the line that has the uploader store it as NAME under the prefix. */
 function spoolFile(name: string, content: string): string {
-  const file = path.join(dir, name);
+  const file = path.join(dir, "spool dir", path.basename(name));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);
-  return `${createHash("sha256").update(content).digest("hex")}  ${file}`;
+  return `${createHash("sha256").update(content).digest("hex")} ${name} ${file}`;
 }
 
 /** The uploader with the store's settings (and any changed), and a way to send it one batch. */
@@ -63,16 +64,16 @@ function uploader(overrides: Record<string, string> = {}) {
 async function stored(name: string): Promise<string | undefined> {
   const env = { PATH: process.env.PATH!, RCLONE_CONFIG: "/dev/null", ...objectStoreEnvironment(store.access) };
   const rclone = (...args: string[]) => promisify(execFile)("rclone", ["-q", ...args], { env, encoding: "utf8" }).then((r) => r.stdout);
-  const names = (await rclone("lsf", `store:${store.bucket}/${ARCHIVE_PREFIX}`).catch(() => "")).split("\n");
+  const names = (await rclone("lsf", "-R", "--files-only", `store:${store.bucket}/${ARCHIVE_PREFIX}`).catch(() => "")).split("\n");
   return names.includes(name) ? rclone("cat", `store:${store.bucket}/${ARCHIVE_PREFIX}/${name}`) : undefined;
 }
 
 describe("redis-dr-uploader", () => {
-  it("stores each file of a batch under the archive's prefix and answers ok with the count", async () => {
+  it("stores each file of a batch under its name below the archive's prefix and answers ok with the count", async () => {
     const send = uploader();
-    expect(await send([spoolFile("a.resp", "*1\r\n$4\r\nPING\r\n"), spoolFile("a.json", '{"endOffset":14}\n')])).toBe("ok 2");
-    expect(await stored("a.resp")).toBe("*1\r\n$4\r\nPING\r\n");
-    expect(await stored("a.json")).toBe('{"endOffset":14}\n');
+    expect(await send([spoolFile("2026-12-07T18/a.resp", "*1\r\n$4\r\nPING\r\n"), spoolFile("2026-12-07T18/a.json", '{"endOffset":14}\n')])).toBe("ok 2");
+    expect(await stored("2026-12-07T18/a.resp")).toBe("*1\r\n$4\r\nPING\r\n");
+    expect(await stored("2026-12-07T18/a.json")).toBe('{"endOffset":14}\n');
     // The same process takes the next batch.
     expect(await send([spoolFile("b.resp", "more")])).toBe("ok 1");
     expect(await stored("b.resp")).toBe("more");
@@ -131,10 +132,13 @@ describe("redis-dr-uploader", () => {
 
   it("stops at a file it cannot read and at a line that is not a checksum and a path", async () => {
     const send = uploader();
-    const missing = `${"0".repeat(64)}  ${path.join(dir, "missing.resp")}`;
+    const missing = `${"0".repeat(64)} missing.resp ${path.join(dir, "missing.resp")}`;
     expect(await send([missing, spoolFile("d.json", "after the missing one")])).toMatch(/^failed cannot read .*missing\.resp$/);
     expect(await stored("d.json")).toBeUndefined();
-    expect(await send(["not a checksum line"])).toBe('failed not a "SHA256 PATH" line: not a checksum line');
+    expect(await send(["not a checksum line"])).toBe('failed not a "SHA256 NAME PATH" line: not a checksum line');
+    // A name may not climb out of the prefix.
+    const climbing = spoolFile("../outside.resp", "x");
+    expect(await send([climbing])).toBe(`failed not a "SHA256 NAME PATH" line: ${climbing}`);
   });
 
   it("fails while the store is down and stores again, in the same process, once it is back", async () => {

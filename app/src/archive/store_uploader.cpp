@@ -47,11 +47,6 @@ bool transientCode(CURLcode code) {
 
 bool transientStatus(long status) { return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504; }
 
-std::string baseName(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 struct StoreUploader::Handle {
@@ -71,7 +66,7 @@ std::string StoreUploader::urlOf(const std::string& name) const {
     return settings_.endpoint + "/" + settings_.bucket + "/" + settings_.prefix + "/" + name;
 }
 
-long StoreUploader::attempt(const std::string& path, const std::string& sha256, bool& transient, std::string& body) {
+long StoreUploader::attempt(const std::string& path, const std::string& url, const std::string& sha256, bool& transient, std::string& body) {
     transient = false;
     std::unique_ptr<std::FILE, CloseFile> file(std::fopen(path.c_str(), "rb"));
     struct stat info {};
@@ -79,7 +74,6 @@ long StoreUploader::attempt(const std::string& path, const std::string& sha256, 
 
     const std::unique_ptr<curl_slist, FreeHeaders> headers(curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha256).c_str()));
     if (!headers) throw UploadError("out of memory for headers");
-    const std::string url = urlOf(baseName(path));
     const std::string sigv4 = "aws:amz:" + settings_.region + ":s3";
     CURL* easy = handle_->easy.get();
     // Options persist on the handle between transfers; every one a transfer depends on is set
@@ -121,15 +115,16 @@ long StoreUploader::attempt(const std::string& path, const std::string& sha256, 
     return status;
 }
 
-void StoreUploader::put(const std::string& path, const std::string& sha256) {
+void StoreUploader::put(const std::string& path, const std::string& name, const std::string& sha256) {
+    const std::string url = urlOf(name);
     for (int tried = 0;; tried++) {
         bool transient = false;
         std::string body;
         std::string failure;
         try {
-            const long status = attempt(path, sha256, transient, body);
+            const long status = attempt(path, url, sha256, transient, body);
             if (status >= 200 && status < 300) return;
-            failure = urlOf(baseName(path)) + ": HTTP " + std::to_string(status) + (body.empty() ? "" : ": " + body);
+            failure = url + ": HTTP " + std::to_string(status) + (body.empty() ? "" : ": " + body);
         } catch (const UploadError& e) {
             failure = e.what();
         }

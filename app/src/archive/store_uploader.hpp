@@ -14,7 +14,7 @@ struct StoreSettings {
     // scheme://host[:port], no bucket: path-style addressing, as rclone's "Other" provider uses.
     std::string endpoint;
     std::string bucket;
-    // Object names are <prefix>/<file's own name>.
+    // Object names are <prefix>/<name>.
     std::string prefix;
     std::string accessKeyId;
     std::string secretAccessKey;
@@ -40,17 +40,17 @@ public:
     StoreUploader(const StoreUploader&) = delete;
     StoreUploader& operator=(const StoreUploader&) = delete;
 
-    // PUT the file at PATH as <prefix>/<its name>, signed (SigV4) with SHA256, the hex digest of
-    // its bytes, as x-amz-content-sha256: a store that checks it refuses a body that changed.
+    // PUT the file at PATH as <prefix>/NAME, signed (SigV4) with SHA256, the hex digest of its
+    // bytes, as x-amz-content-sha256: a store that checks it refuses a body that changed.
     // Throws UploadError once the retries are spent or at a failure that is not transient.
-    void put(const std::string& path, const std::string& sha256);
+    void put(const std::string& path, const std::string& name, const std::string& sha256);
 
     // The URL an object of that name has.
     std::string urlOf(const std::string& name) const;
 
 private:
     // One attempt: the HTTP status, or throws UploadError (transient says whether to try again).
-    long attempt(const std::string& path, const std::string& sha256, bool& transient, std::string& body);
+    long attempt(const std::string& path, const std::string& url, const std::string& sha256, bool& transient, std::string& body);
 
     struct Handle;
     StoreSettings settings_;

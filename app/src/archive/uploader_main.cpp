@@ -1,8 +1,10 @@
 // redis-dr-uploader: the continuous archive's uploads, on one kept connection to the store.
 // The shipper (archive.sh ship) runs it as a coprocess and writes it batches on stdin:
 //
-//   SHA256 PATH      one line per file, as sha256sum prints them, in the order to store them
-//   (empty line)     the end of a batch
+//   SHA256 NAME PATH  one line per file, in the order to store them: its sha256 (hex), its
+//                     object name under ARCHIVE_PREFIX (no spaces: <hour>/<segment>.resp),
+//                     and its path
+//   (empty line)      the end of a batch
 //
 // For each batch it answers one line on stdout: "ok N" once all N files are stored, or
 // "failed REASON" (naming the object) at the first that could not be (the rest of that batch is not sent,
@@ -54,17 +56,19 @@ StoreSettings settingsFromEnvironment() {
     return settings;
 }
 
-// One line of a batch: the digest, then the path after the whitespace sha256sum puts between
-// them (and the "*" it marks binary mode with).
-bool parseLine(const std::string& line, std::string& sha256, std::string& path) {
-    const auto space = line.find_first_of(" \t");
-    if (space != 64) return false;
-    sha256 = line.substr(0, space);
-    auto start = line.find_first_not_of(" \t", space);
-    if (start != std::string::npos && line[start] == '*') start++;
-    if (start == std::string::npos || start >= line.size()) return false;
-    path = line.substr(start);
-    return sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+// One line of a batch: the digest, the object's name (letters, digits, ".", "_", "-" and "/",
+// no ".." and no leading "/"), then the path, which may hold spaces.
+bool parseLine(const std::string& line, std::string& sha256, std::string& name, std::string& path) {
+    const auto firstSpace = line.find(' ');
+    if (firstSpace != 64) return false;
+    sha256 = line.substr(0, firstSpace);
+    const auto secondSpace = line.find(' ', firstSpace + 1);
+    if (secondSpace == std::string::npos || secondSpace + 1 >= line.size()) return false;
+    name = line.substr(firstSpace + 1, secondSpace - firstSpace - 1);
+    path = line.substr(secondSpace + 1);
+    const bool nameIsSafe = !name.empty() && name.front() != '/' && name.find("..") == std::string::npos &&
+                            name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/") == std::string::npos;
+    return nameIsSafe && sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 std::string oneLine(std::string text) {
@@ -90,10 +94,10 @@ int main() {
             }
             std::string failure;
             for (const auto& entry : batch) {
-                std::string sha256, path;
+                std::string sha256, name, path;
                 try {
-                    if (!parseLine(entry, sha256, path)) throw UploadError("not a \"SHA256 PATH\" line: " + entry);
-                    uploader.put(path, sha256);
+                    if (!parseLine(entry, sha256, name, path)) throw UploadError("not a \"SHA256 NAME PATH\" line: " + entry);
+                    uploader.put(path, name, sha256);
                 } catch (const UploadError& e) {
                     failure = oneLine(e.what());
                     break;

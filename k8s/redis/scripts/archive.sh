@@ -34,15 +34,17 @@ ARCHIVE_MAX_LAG_SECONDS="${ARCHIVE_MAX_LAG_SECONDS:-21}"
 log() { printf '%s %s[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_TAG" "${POD_NAME:-archiver}" "$*" >&2; }
 
 cmd_resume() {
-  local newest gap_newest work
+  local newest gap_newest gap_name work
   mkdir -p "$ARCHIVE_SPOOL_DIR"
   [[ -e $ARCHIVE_SPOOL_DIR/position.json ]] && { log "resume: the spool has its own position"; return 0; }
-  newest=$(archive_segments | tail -n 1)
-  gap_newest=$(archive_manifests | grep '^gap-' | sed 's/^gap-//; s/\.json$//' | tail -n 1 || true)
+  newest=$(archive_newest_segment)
+  gap_newest=$(archive_gap_records | tail -n 1)
   [[ -n $newest || -n $gap_newest ]] || { log "resume: the archive is empty; the archiver starts with a full sync"; return 0; }
   work=$(mktemp -d)
-  if [[ -n $gap_newest && $gap_newest > $newest ]]; then
-    rclone_quiet copyto "$(archive_path)/gap-$gap_newest.json" "$work/m.json" || { log "resume: cannot read gap-$gap_newest.json"; return 1; }
+  # Names sort by offset: a gap record after the newest segment is where the archive continues.
+  gap_name=${gap_newest##*/gap-}
+  if [[ -n $gap_newest && ${gap_name%.json} > ${newest##*/} ]]; then
+    rclone_quiet copyto "$(archive_path)/$gap_newest" "$work/m.json" || { log "resume: cannot read $gap_newest"; return 1; }
     printf '{"db":0,"offset":%s,"replicationId":"%s"}\n' "$(json_number "$work/m.json" toOffset)" "$(json_text "$work/m.json" toReplicationId)" >"$work/position.json"
   else
     rclone_quiet copyto "$(archive_path)/$newest.json" "$work/m.json" || { log "resume: cannot read $newest.json"; return 1; }
@@ -62,7 +64,7 @@ cmd_resume() {
 # body against. The key reaches it in its environment, never in its argv.
 ARCHIVE_UPLOADER="${ARCHIVE_UPLOADER:-redis-dr-uploader}"
 
-# archive_upload "SHA256 FILE"...: PUT each file as <ARCHIVE_PREFIX>/<its name>, in that order,
+# archive_upload "SHA256 NAME FILE"...: PUT each file as <ARCHIVE_PREFIX>/NAME, in that order,
 # stopping at the first that fails, so a file is only ever stored after every file before it.
 # Starts the uploader on first use (bash sets UPLOADER_PID while it runs) and again after a
 # failure, which ends the one that failed.
@@ -93,7 +95,7 @@ LC_COLLATE=C
 # One pass: what the archiver has closed (its manifest is renamed in last), data first and
 # manifests last, so that no manifest is ever in the store before its data.
 ship_once() {
-  local names=() gaps=() path name started=$EPOCHREALTIME data=() manifests=() records=() shipped=() sum line
+  local names=() gaps=() path name started=$EPOCHREALTIME data=() manifests=() records=() keys=() sums=() shipped=() sum line hour i
   for path in "$ARCHIVE_SPOOL_DIR"/*.json; do
     name=${path##*/}
     if [[ $name =~ ^$SEGMENT_NAME\.json$ ]]; then
@@ -104,20 +106,29 @@ ship_once() {
   done
   ((${#names[@]} + ${#gaps[@]} > 0)) || return 0
   for name in "${names[@]}"; do
-    { read -r sum _ && data+=("$sum $ARCHIVE_SPOOL_DIR/$name.resp") && read -r sum _ && manifests+=("$sum $ARCHIVE_SPOOL_DIR/$name.json"); } \
+    # Stored under the hour its first command arrived (archivestore.sh).
+    read -r line <"$ARCHIVE_SPOOL_DIR/$name.json"
+    json_field "$line" firstAtMs || { log "segment $name has no firstAtMs in its manifest"; return 1; }
+    archive_hour "$((JSON_FIELD / 1000))"
+    hour=$ARCHIVE_HOUR
+    { read -r sum _ && data+=("$sum $hour/$name.resp $ARCHIVE_SPOOL_DIR/$name.resp") && read -r sum _ && manifests+=("$sum $hour/$name.json $ARCHIVE_SPOOL_DIR/$name.json"); } \
       <"$ARCHIVE_SPOOL_DIR/$name.sha256" || { log "segment $name has no checksums beside its manifest"; return 1; }
     shipped+=("$ARCHIVE_SPOOL_DIR/$name.sha256" "$ARCHIVE_SPOOL_DIR/$name.resp" "$ARCHIVE_SPOOL_DIR/$name.json")
   done
   for name in "${gaps[@]}"; do
     records+=("$ARCHIVE_SPOOL_DIR/$name")
+    keys+=("$GAPS/$name")
     read -r line <"$ARCHIVE_SPOOL_DIR/$name"
     # The archive's very first full sync has nothing before it: its start, not a gap. A real
     # one is also stored under a fixed name, which the after-gap backup run reads with one GET.
     [[ $line == *'"fromReplicationId":""'* ]] || { json_field "$line" atMs && newest_gap_ms=$JSON_FIELD && cp "$ARCHIVE_SPOOL_DIR/$name" "$ARCHIVE_SPOOL_DIR/$NEWEST_GAP"; }
   done
-  [[ ! -e $ARCHIVE_SPOOL_DIR/$NEWEST_GAP ]] || records+=("$ARCHIVE_SPOOL_DIR/$NEWEST_GAP")
+  [[ ! -e $ARCHIVE_SPOOL_DIR/$NEWEST_GAP ]] || { records+=("$ARCHIVE_SPOOL_DIR/$NEWEST_GAP") && keys+=("$NEWEST_GAP"); }
   data+=("${manifests[@]}")
-  ((${#records[@]} == 0)) || mapfile -t -O "${#data[@]}" data < <(sha256sum -- "${records[@]}")
+  if ((${#records[@]} > 0)); then
+    mapfile -t sums < <(sha256sum -- "${records[@]}")
+    for i in "${!records[@]}"; do data+=("${sums[i]%% *} ${keys[i]} ${records[i]}"); done
+  fi
   archive_upload "${data[@]}" || return 1
   shipped+=("${records[@]}")
   ((${#names[@]} == 0)) || record_shipped "$ARCHIVE_SPOOL_DIR/${names[-1]}.json" "$started"

@@ -29,7 +29,7 @@ archive_verify() {
   ARCHIVE_CHECK=unchecked
   base=$(store_trusted | awk -v id="$id" '$0 < id' | tail -n 1)
   [[ -n $base ]] || { log "archive check: no trusted backup before $id to replay from"; return 3; }
-  [[ -n $(archive_segments) ]] || { log "archive check: the archive is empty"; return 3; }
+  [[ -n $(archive_newest_segment) ]] || { log "archive check: the archive is empty"; return 3; }
   offset=$(manifest_field "$WORK/manifest.json" replicationOffset)
   want=$VERIFIED_DIGEST
   dir="$WORK/archive-check"
@@ -39,7 +39,7 @@ archive_verify() {
   from=$(manifest_field "$dir/base/manifest.json" replicationOffset)
   # The shipper stores within archiveIntervalMs; the backup may be ahead of it by that much.
   deadline=$((SECONDS + ARCHIVE_CHECK_WAIT_SECONDS))
-  until archive_fetch "$from" "$dir/segments" >/dev/null && ARCHIVE_UNTIL_OFFSET=$offset ARCHIVE_PLAN_ONLY=1 archive_replay "$dir/segments" "$replid" "$from" "" "$dir" >"$dir/plan.log" 2>&1; do
+  until archive_fetch "$from" "$(id_time "$base")" "$dir/segments" >/dev/null && ARCHIVE_UNTIL_OFFSET=$offset ARCHIVE_PLAN_ONLY=1 archive_replay "$dir/segments" "$replid" "$from" "" "$dir" >"$dir/plan.log" 2>&1; do
     if ((SECONDS >= deadline)); then
       log "archive check: the archive does not continue $base (offset $from) to $id's offset $offset: $(tail -n 1 "$dir/plan.log")"
       return 3

@@ -19,7 +19,7 @@ restore_point_into_scratch() {
   if [[ $at != latest ]]; then
     at_ms=$(date -u -d "$at" +%s%3N 2>/dev/null) || { log "restore: '$at' is not a time (RFC 3339, e.g. 2026-12-04T21:30:00Z) or latest"; return 1; }
   fi
-  if [[ $at == latest && -z $(archive_segments) ]]; then
+  if [[ $at == latest && -z $(archive_newest_segment) ]]; then
     log "restore: the archive is empty; latest is the newest backup alone"
     id=$(resolve_backup latest) || return 1
     base="$WORK/base-$id"
@@ -36,7 +36,7 @@ restore_point_into_scratch() {
     base="$WORK/base-$id"
     mkdir -p "$base"
     store_get "$id" manifest.json "$base/manifest.json" || { log "backup $id has no manifest in $(store_path)"; return 1; }
-    archive_fetch "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" >/dev/null || return 1
+    archive_fetch "$(manifest_field "$base/manifest.json" replicationOffset)" "$(id_time "$id")" "$WORK/archive" >/dev/null || return 1
     # Plan from the manifest first; only a base the archive continues to AT costs a download.
     # A time past the newest archived write is past it for every older base too.
     rc=0
@@ -116,27 +116,27 @@ first_base_after() {
 # newest archived write, less each stretch from a gap to the first trusted backup after it (a
 # restore crosses a gap only with --allow-gap). Exit 1 when the store cannot be listed.
 cmd_window() {
-  local trusted oldest="" manifests segments newest gap gap_offset gap_ms next line why="no segment"
+  local trusted oldest="" oldest_segment newest gap gap_offset gap_ms next line why="no segment"
   rclone_quiet lsf --max-depth 1 "$(store_path)" >/dev/null || { log "window: cannot list $(store_path)"; return 1; }
   new_workdir
   trusted=$(store_trusted)
   [[ -n $trusted ]] || { echo "restorable: nothing (no trusted backup in $(store_path))"; return 0; }
-  manifests=$(archive_manifests)
-  segments=$(grep -E "^$SEGMENT_NAME\\.json\$" <<<"$manifests" || true)
+  oldest_segment=$(archive_oldest_segment)
   # A base the archive continues from: taken at or after the oldest stored segment's start.
-  if [[ -n $segments ]]; then
-    oldest=$(first_base_after "$((10#$(head -n 1 <<<"$segments" | cut -d - -f 1)))" "")
+  if [[ -n $oldest_segment ]]; then
+    oldest_segment=${oldest_segment##*/}
+    oldest=$(first_base_after "$((10#${oldest_segment%%-*}))" "")
     why="no trusted backup since its oldest segment"
   fi
   if [[ -z $oldest ]]; then
     echo "restorable: the backups alone, $(id_time "$(head -n 1 <<<"$trusted")" %Y-%m-%dT%H:%M:%SZ) to $(id_time "$(tail -n 1 <<<"$trusted")" %Y-%m-%dT%H:%M:%SZ); no time between (the archive in $(archive_path) has $why)"
     return 0
   fi
-  newest=$(tail -n 1 <<<"$segments")
-  rclone_quiet copyto "$(archive_path)/$newest" "$WORK/newest-segment.json" || { log "window: cannot read $newest"; return 1; }
+  newest=$(archive_newest_segment)
+  rclone_quiet copyto "$(archive_path)/$newest.json" "$WORK/newest-segment.json" || { log "window: cannot read $newest.json"; return 1; }
   line="restorable: $(id_time "$oldest" %Y-%m-%dT%H:%M:%SZ) (backup $oldest) to $(ms_time "$(json_number "$WORK/newest-segment.json" lastAtMs)")"
   line+=" (the newest archived write, offset $(json_number "$WORK/newest-segment.json" endOffset), $((EPOCHSECONDS - $(json_number "$WORK/newest-segment.json" lastAtMs) / 1000)) s ago)"
-  for gap in $(grep '^gap-' <<<"$manifests" || true); do
+  for gap in $(archive_gap_records); do
     rclone_quiet copyto "$(archive_path)/$gap" "$WORK/gap.json" || { log "window: cannot read $gap"; return 1; }
     gap_offset=$(json_number "$WORK/gap.json" toOffset)
     gap_ms=$(json_number "$WORK/gap.json" atMs)

@@ -21,26 +21,27 @@ cmd_log() {
     shift
   done
   new_workdir
-  archive_sync "$(log_start_offset "$since")" "$WORK/archive" || return 1
+  # shellcheck disable=SC2046 # log_start_offset prints two numbers: the offset and the time
+  archive_sync $(log_start_offset "$since") "$WORK/archive" || return 1
   mkdir -p "$WORK/keys"
   scratch_start "$WORK/keys" || return 1
   (cd "$SCRATCH_HOME" && KEYS_TARGET="./$SCRATCH_SOCKET" KEYS_USER="" KEYS_PASSWORD="" "$ARCHIVER" log --dir "$WORK/archive" "${args[@]}")
 }
 
 # log_start_offset SINCE_MS: where the archive must be read from to list commands received
-# from SINCE_MS on: the offset of the newest trusted backup verified before then, so its RDB was
-# taken before then too (0: all of it).
+# from SINCE_MS on, as "OFFSET SECONDS": the offset of the newest trusted backup verified before
+# then, so its RDB was taken before then too, and when it was taken ("0 0": all of it).
 log_start_offset() {
   local since="$1" id verified
-  [[ -n $since ]] || { echo 0; return; }
+  [[ -n $since ]] || { echo 0 0; return; }
   for id in $(store_trusted | sort -r); do
     (($(id_time "$id") * 1000 < since)) || continue
     store_get "$id" verified.json "$WORK/log-verified.json" || continue
     verified=$(date -u -d "$(manifest_field "$WORK/log-verified.json" verifiedAt)" +%s%3N 2>/dev/null) || continue
     ((verified < since)) || continue
-    store_get "$id" manifest.json "$WORK/log-base.json" && { manifest_field "$WORK/log-base.json" replicationOffset; return; }
+    store_get "$id" manifest.json "$WORK/log-base.json" && { echo "$(manifest_field "$WORK/log-base.json" replicationOffset) $(id_time "$id")"; return; }
   done
-  echo 0
+  echo 0 0
 }
 
 REFERENCE_PID=""
@@ -82,8 +83,8 @@ cmd_undo() {
     break
   done
   [[ -n $base ]] || { log "undo: no trusted backup from before offset $floor; the archive alone cannot rebuild what came before it"; return 1; }
-  archive_sync "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" || return 1
-  archive_follow "$(manifest_field "$base/manifest.json" replicationOffset)" "$WORK/archive" &
+  archive_sync "$(manifest_field "$base/manifest.json" replicationOffset)" "$(id_time "$id")" "$WORK/archive" || return 1
+  archive_follow "$(manifest_field "$base/manifest.json" replicationOffset)" "$(id_time "$id")" "$WORK/archive" &
   FOLLOW_PID=$!
   mkdir -p "$WORK/with" && ln "$base/dump.rdb" "$WORK/with/dump.rdb"
   scratch_start "$WORK/with" || return 1
