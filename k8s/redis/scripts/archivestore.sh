@@ -14,7 +14,8 @@
 # writes segments close four times a second, so one flat list of a month's retention would be
 # millions of objects, listed whole by every restore, undo and resume; by the hour, a reader
 # lists only the hours from its base on, and the newest hour gives the newest segment.
-# Segments stored before hours existed (at the top level) are still read, as hour "".
+# Segments stored before hours existed (at the top level) are still listed by every reader,
+# until retention has deleted them.
 #
 #   ARCHIVER   the redis-dr-archiver binary (default: on PATH)
 
