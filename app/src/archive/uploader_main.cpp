@@ -80,8 +80,11 @@ std::string oneLine(std::string text) {
 }  // namespace
 
 int main() {
-    // The shipper stops it by closing stdin; a SIGPIPE from a shipper already gone ends it too.
-    std::signal(SIGPIPE, SIG_DFL);
+    // A write to a store connection closed at the other end raises SIGPIPE, and with
+    // CURLOPT_NOSIGNAL (set: no signals from timeouts) libcurl no longer ignores it for us
+    // (CURLOPT_NOSIGNAL(3)): it fails that upload, not the process. The shipper stops the
+    // uploader by closing stdin.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         const CurlGlobal curl;
         StoreUploader uploader(settingsFromEnvironment());
