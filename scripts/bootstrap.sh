@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   libhiredis-dev libboost-dev nlohmann-json3-dev # the service: hiredis, Boost.Beast/Asio, JSON
   libssl-dev                              # the archiver's segment checksums (libcrypto, linked in statically)
   libcurl4-openssl-dev                    # the archive's uploader (libcurl: TLS, SigV4, one kept connection)
+  openssl                                 # certificates for the uploader's TLS test
   libgtest-dev libcpp-httplib-dev                # its tests (cpp-httplib as the HTTP client)
   shellcheck                              # lints the pod scripts
   iproute2 procps                         # ip netns, pkill for the local topology

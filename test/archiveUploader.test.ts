@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as http from "http";
+import * as https from "https";
 import { AddressInfo } from "net";
 import { createInterface } from "readline";
 import * as aws4 from "aws4";
@@ -121,6 +122,30 @@ describe("redis-dr-uploader", () => {
       server.close();
     }
   });
+
+  it("verifies the store's TLS certificate against CURL_CA_BUNDLE, and refuses one it does not sign", async () => {
+    // A CA and a certificate for 127.0.0.1 signed by it, as a private store's would be.
+    const tls = path.join(dir, "tls");
+    fs.mkdirSync(tls, { recursive: true });
+    const openssl = (...args: string[]) => promisify(execFile)("openssl", args, { cwd: tls });
+    await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis-dr test CA", "-keyout", "ca.key", "-out", "ca.crt");
+    await openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "store.key", "-out", "store.csr");
+    fs.writeFileSync(path.join(tls, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    await openssl("x509", "-req", "-in", "store.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "store.crt");
+    const server = https.createServer({ key: fs.readFileSync(path.join(tls, "store.key")), cert: fs.readFileSync(path.join(tls, "store.crt")) }, (req, res) => {
+      req.resume();
+      req.on("end", () => res.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect(await uploader({ RCLONE_CONFIG_STORE_ENDPOINT: endpoint, CURL_CA_BUNDLE: path.join(tls, "ca.crt") })([spoolFile("t.resp", "over TLS")])).toBe("ok 1");
+      // The system's bundle does not hold this CA: the certificate is refused, and nothing is sent.
+      expect(await uploader({ RCLONE_CONFIG_STORE_ENDPOINT: endpoint })([spoolFile("t.resp", "over TLS")])).toMatch(/^failed .*certificate/i);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
 
   it("stops a batch at the first file the store refuses, so nothing after it is stored", async () => {
     const send = uploader({ RCLONE_CONFIG_STORE_ACCESS_KEY_ID: "not-the-key" });

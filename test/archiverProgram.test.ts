@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ARCHIVER_BINARY_PATH } from "../k8s/backup/tools";
+import { ARCHIVER_BINARY_PATH, TOOLS_PATH } from "../k8s/backup/tools";
 import { STORE_KEY_VARIABLES, STORE_SECRET_KEYS, STORE_SECRET_NAME } from "../k8s/backup/settings";
 import { podFqdns, REDIS_PORT, renderRedisConf, REPLICA_PING_PERIOD_SECONDS, roleSecretKeys } from "../k8s/redis/render";
 import { plain } from "./helpers/k8sObjects";
@@ -59,6 +59,16 @@ describe("the archiver under Pulumi mocks", () => {
       expect(Object.keys(env).filter((n) => n.includes("PASSWORD"))).toEqual([]);
     }
     expect(envOf(container("shipper")).ARCHIVE_SHIP_MS!.value).toBe("80");
+  });
+
+  it("gives the shipper's uploader the CA bundle the tools init container copies, since libcurl reads no CURL_CA_BUNDLE itself", () => {
+    const shipper = container("shipper");
+    const bundle = envOf(shipper).CURL_CA_BUNDLE!.value!;
+    expect(path.dirname(bundle)).toBe(TOOLS_PATH);
+    expect(shipper.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain(TOOLS_PATH);
+    const tools = container("tools");
+    expect(tools.command.at(-1)).toBe(`${TOOLS_PATH}/`);
+    expect(tools.command.map((file: string) => path.basename(file))).toContain(path.basename(bundle));
   });
 
   it("gives the shipper the ArchiveLagging threshold, and the Pushgateway only when one is configured", async () => {

@@ -43,7 +43,7 @@ export function archiverToolsContainer(image: string): k8s.types.input.core.v1.C
   return copyingContainer("archiver-tools", image, [ARCHIVER_BINARY_PATH]);
 }
 
-/** For a container that mounts the tools: rclone, and the CA bundle rclone and curl verify TLS with. */
+/** For a container that mounts the tools: rclone, and the CA bundle rclone and redis-dr-uploader verify TLS with. */
 export const TOOLS_ENV = [
   { name: "RCLONE", value: `${TOOLS_PATH}/rclone` },
   { name: "RCLONE_CA_CERT", value: TOOLS_CA_BUNDLE },
