@@ -45,10 +45,9 @@ public:
     // Throws UploadError once the retries are spent or at a failure that is not transient.
     void put(const std::string& path, const std::string& name, const std::string& sha256);
 
+private:
     // The URL an object of that name has.
     std::string urlOf(const std::string& name) const;
-
-private:
     // One attempt: the HTTP status, or throws UploadError (transient says whether to try again).
     long attempt(const std::string& path, const std::string& url, const std::string& sha256, bool& transient, std::string& body);
 

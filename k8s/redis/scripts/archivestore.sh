@@ -70,37 +70,43 @@ archive_manifests() {
     done
     echo "- **"
   } >"$filter"
-  rclone_quiet lsf -R --files-only --filter-from "$filter" "$(archive_path)" 2>/dev/null | awk -F / '{ print $NF "\t" $0 }' | sort | cut -f 2
+  rclone_quiet lsf -R --files-only --filter-from "$filter" "$(archive_path)" 2>/dev/null | by_name
   rm -f "$filter"
+}
+
+# archive_end_segment_in HOUR head|tail: the oldest (head) or newest (tail) segment's name (no
+# suffix) stored directly under HOUR ("" for the top level); nothing when it holds none.
+archive_end_segment_in() {
+  rclone_quiet lsf --files-only --max-depth 1 --include '*.json' "$(archive_path)${1:+/$1}" 2>/dev/null | grep -E "^$SEGMENT_NAME\.json\$" | sort | "$2" -n 1 | sed 's/\.json$//'
 }
 
 # archive_newest_segment: the newest segment's path under the prefix (no suffix), from the
 # newest hour that has one (the top level when none has); nothing when the archive is empty.
 archive_newest_segment() {
   local hour newest
-  for hour in $(archive_hours | sort -r); do
-    newest=$(rclone_quiet lsf --files-only --include '*.json' "$(archive_path)/$hour" 2>/dev/null | grep -E "^$SEGMENT_NAME\.json\$" | sort | tail -n 1 | sed 's/\.json$//')
-    [[ -n $newest ]] && { echo "$hour/$newest"; return 0; }
+  for hour in $(archive_hours | sort -r) ""; do
+    newest=$(archive_end_segment_in "$hour" tail)
+    [[ -n $newest ]] && { echo "${hour:+$hour/}$newest"; return 0; }
   done
-  rclone_quiet lsf --files-only --max-depth 1 --include '*.json' "$(archive_path)" 2>/dev/null | grep -E "^$SEGMENT_NAME\.json\$" | sort | tail -n 1 | sed 's/\.json$//'
 }
 
 # archive_oldest_segment: the oldest segment's path under the prefix (no suffix), from the top
 # level or the oldest hour that has one; nothing when the archive is empty.
 archive_oldest_segment() {
   local hour oldest
-  oldest=$(rclone_quiet lsf --files-only --max-depth 1 --include '*.json' "$(archive_path)" 2>/dev/null | grep -E "^$SEGMENT_NAME\.json\$" | sort | head -n 1 | sed 's/\.json$//')
-  [[ -n $oldest ]] && { echo "$oldest"; return 0; }
-  for hour in $(archive_hours); do
-    oldest=$(rclone_quiet lsf --files-only --include '*.json' "$(archive_path)/$hour" 2>/dev/null | grep -E "^$SEGMENT_NAME\.json\$" | sort | head -n 1 | sed 's/\.json$//')
-    [[ -n $oldest ]] && { echo "$hour/$oldest"; return 0; }
+  for hour in "" $(archive_hours); do
+    oldest=$(archive_end_segment_in "$hour" head)
+    [[ -n $oldest ]] && { echo "${hour:+$hour/}$oldest"; return 0; }
   done
 }
+
+# by_name: paths, sorted by their last component (segment and gap names sort by offset).
+by_name() { awk -F / '{ print $NF "\t" $0 }' | sort | cut -f 2; }
 
 # archive_gap_records: every gap record's path under the prefix (gaps/, or the top level from
 # before hours), oldest first.
 archive_gap_records() {
-  rclone_quiet lsf -R --files-only --include "/$GAPS/gap-*.json" --include "/gap-*.json" "$(archive_path)" 2>/dev/null | awk -F / '{ print $NF "\t" $0 }' | sort | cut -f 2
+  rclone_quiet lsf -R --files-only --include "/$GAPS/gap-*.json" --include "/gap-*.json" "$(archive_path)" 2>/dev/null | by_name
 }
 
 # json_number FILE NAME, json_text FILE NAME: a field of the one-line JSON the archiver writes.
