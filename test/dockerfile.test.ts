@@ -19,6 +19,7 @@ const stage = (name: string) => stages.get(name) ?? "";
 /** Each binary and the image (stage) that ships it. */
 const binaries = [
   ["redis-dr-app", "app"],
+  ["redis-dr-relay", "app"],
   ["redis-dr-archiver", "archiver"],
   ["redis-dr-uploader", "archiver"],
 ].map(([name, target]) => ({ binary: path.join(REPO_ROOT, "app/build", name!), target: target! }));

@@ -6,6 +6,7 @@
 
 #include "api_auth.hpp"
 #include "env_reader.hpp"
+#include "sentinel_env.hpp"
 
 namespace redisdr {
 
@@ -37,25 +38,14 @@ std::vector<std::string> parseTokens(const std::string& list, std::vector<std::s
 ServiceConfig parseServiceConfig(const EnvLookup& env) {
     EnvReader r(env);
     ServiceConfig c;
-    const int sentinelPort = static_cast<int>(r.integer("SENTINEL_PORT", 26379, 1, 65535));
-    const auto hosts = r.text("SENTINEL_HOST", "", true);
-    if (!hosts.empty()) {
-        try {
-            c.sentinels = parseEndpointList(hosts, sentinelPort);
-        } catch (const std::invalid_argument& e) {
-            r.problems.push_back(std::string("SENTINEL_HOST: ") + e.what());
-        }
-    }
-    c.masterName = r.text("REDIS_MASTER_NAME", "", true);
-    if (c.masterName.find_first_of(" \t\r\n") != std::string::npos) {
-        r.problems.push_back("REDIS_MASTER_NAME must not contain white space");
-    }
+    const SentinelSettings sentinel = readSentinelSettings(r);
+    c.sentinels = sentinel.sentinels;
+    c.masterName = sentinel.masterName;
+    c.sentinelUsername = sentinel.username;
+    c.sentinelPassword = sentinel.password;
     c.redisUsername = r.text("REDIS_USERNAME", "");
     if (c.redisUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("REDIS_USERNAME must not contain white space");
     c.redisPassword = r.text("REDIS_PASSWORD", "");
-    c.sentinelUsername = r.text("SENTINEL_USERNAME", "");
-    if (c.sentinelUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("SENTINEL_USERNAME must not contain white space");
-    c.sentinelPassword = r.text("SENTINEL_PASSWORD", "");
     c.apiTokens = parseTokens(r.text("API_TOKENS", "", true), r.problems);
     c.httpBind = r.text("HTTP_BIND", c.httpBind);
     c.httpPort = static_cast<int>(r.integer("HTTP_PORT", c.httpPort, 1, 65535));

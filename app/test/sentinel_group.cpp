@@ -106,7 +106,8 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     return condition();
 }
 
-SentinelGroup::SentinelGroup(int downAfterMs) : downAfterMs_(downAfterMs) {
+SentinelGroup::SentinelGroup(int downAfterMs, std::string extraRedisConfig)
+    : downAfterMs_(downAfterMs), extraRedisConfig_(std::move(extraRedisConfig)) {
     char pattern[] = "/tmp/redisdr-it-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -130,7 +131,7 @@ void SentinelGroup::startRedis(int i, const std::string& replicaOf) {
     conf << "bind " << host(i) << "\nport " << kRedisPort << "\ndir " << data << "\ndaemonize no\n"
          << "appendonly yes\nrequirepass " << kPassword << "\nmasterauth " << kPassword << "\n"
          << "replica-announce-ip " << host(i) << "\nmin-replicas-to-write 1\nmin-replicas-max-lag 10\n"
-         << "repl-diskless-sync-delay 0\n";
+         << "repl-diskless-sync-delay 0\n" << extraRedisConfig_;
     if (!replicaOf.empty()) conf << "replicaof " << replicaOf << " " << kRedisPort << "\n";
     conf.close();
     redis_[static_cast<size_t>(i)] = Process({"redis-server", data + "/redis.conf"}, {{"PATH", std::getenv("PATH")}}, data + "/redis.log");
@@ -226,6 +227,12 @@ void SentinelGroup::killRedis(int i, int sig) {
     p.signal(sig);
     p.wait(std::chrono::seconds(5));
 }
+
+void SentinelGroup::pauseRedis(int i) {
+    if (!redis_[static_cast<size_t>(i)].stop(std::chrono::seconds(5))) throw std::runtime_error("redis " + std::to_string(i) + " did not stop");
+}
+
+void SentinelGroup::resumeRedis(int i) { redis_[static_cast<size_t>(i)].signal(SIGCONT); }
 
 void SentinelGroup::restartRedisAsReplica(int i) { startRedis(i, masterBySentinel(i == 0 ? 1 : 0)); }
 

@@ -58,7 +58,8 @@ public:
     static constexpr const char* kPassword = "integration-redis-pass";
     static constexpr const char* kSentinelPassword = "integration-sentinel-pass";
 
-    explicit SentinelGroup(int downAfterMs = 2000);
+    // EXTRA_REDIS_CONFIG is appended to each redis-server's config (a TLS port, say).
+    explicit SentinelGroup(int downAfterMs = 2000, std::string extraRedisConfig = "");
     ~SentinelGroup();
 
     // Starts everything and waits until every Sentinel sees the master, both replicas and both peers.
@@ -75,6 +76,9 @@ public:
     Reply sentinel(int i, const std::vector<std::string>& argv) const;
 
     void killRedis(int i, int sig = 9);
+    // SIGSTOP (it neither answers nor closes its connections, as a hung or cut-off node) and SIGCONT.
+    void pauseRedis(int i);
+    void resumeRedis(int i);
     pid_t redisPid(int i) const { return redis_[static_cast<size_t>(i)].pid(); }
     // Restarts a killed redis as a replica of the current master.
     void restartRedisAsReplica(int i);
@@ -87,6 +91,7 @@ private:
     void startRedis(int i, const std::string& replicaOf);
     void startSentinel(int i);
     int downAfterMs_;
+    std::string extraRedisConfig_;
     std::string dir_;
     std::vector<Process> redis_;
     std::vector<Process> sentinels_;
