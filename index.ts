@@ -49,6 +49,20 @@ const backupStore = new BackupStore("backups", {
   ...(cfg.restoreFrom ? { restoreFrom: { bucket: cfg.restoreFrom.bucket, region: cfg.restoreFrom.region } } : {}),
 }, guarded);
 
+// The standby region's way in (docs/standby.md): a reserved address whose NodeBalancer the CCM
+// creates with a firewall that admits only the standby's addresses.
+const replicationEntry = cfg.replicationEndpoint
+  ? new PublicEntry("replication", {
+      mode: "reserved-ip",
+      region: cfg.region,
+      labels: { nodeBalancer: `${names.nodeBalancer}-replication`, firewall: `${names.firewall}-replication` },
+      tags,
+      publicPort: cfg.replicationEndpoint.port,
+      ingressCidrs: cfg.replicationEndpoint.allowedCidrs,
+      resourceName: "replication",
+    }, guarded)
+  : undefined;
+
 const k8sProvider = { providers: { kubernetes: cluster.provider }, ...guarded };
 new NodeFirewall("nodes", {}, k8sProvider);
 
@@ -83,6 +97,9 @@ const workloads = new Workloads(
       kubeconfig: cluster.kubeconfig,
     },
     prometheusOperator: cfg.prometheusOperator,
+    ...(cfg.replicationEndpoint && replicationEntry
+      ? { replicationEndpoint: { port: cfg.replicationEndpoint.port, loadBalancer: replicationEntry.binding, stack } }
+      : {}),
     backup: {
       settings: backupSettings(cfg),
       archiveTiming: archiveTiming(cfg),
@@ -114,3 +131,9 @@ export const apiToken = pulumi.secret(workloads.apiTokens.apply((t) => t.split("
 export const backupBucket = backupStore.access.bucket;
 export const backupRegion = cfg.backupRegion;
 export const backupEndpoint = backupStore.access.endpoint;
+/** With replicationEndpoint: where and how a standby region follows this one (the standby's StackReference reads these). */
+export const replicationEndpoint = replicationEntry ? pulumi.interpolate`${replicationEntry.binding.ipv4}:${cfg.replicationEndpoint!.port}` : undefined;
+export const replicationCaCert = workloads.standbyCredentials?.tls.caCertPem;
+export const replicationClientCert = workloads.standbyCredentials?.tls.certPem;
+export const replicationClientKey = workloads.standbyCredentials ? pulumi.secret(workloads.standbyCredentials.tls.keyPem) : undefined;
+export const standbyPassword = workloads.standbyCredentials?.password;

@@ -14,6 +14,8 @@ export const ROLE_PASSWORD_KEYS = {
   app: "appRedisPasswords",
   monitor: "monitorPasswords",
   archiver: "archiverPasswords",
+  standby: "standbyPasswords",
+  relay: "relayPasswords",
 } as const;
 
 /** Keys that are read as secrets and never pass through the typed object. */

@@ -1,5 +1,7 @@
 import { CronExpressionParser } from "cron-parser";
+import { cidr } from "./cidr";
 import { DATA_SHAPE_KEYS, DataShapeKey } from "./dataShape";
+import { replicationConfigProblems, replicationConfigShape } from "./replicationSchema";
 import { z } from "zod";
 
 /**
@@ -78,10 +80,6 @@ export function redisImageVulnerability(image: string): string | undefined {
 
 const quantity = (example: string) =>
   z.string().regex(QUANTITY, `must be a Kubernetes quantity such as ${example}`);
-
-const cidr = z
-  .string()
-  .regex(/^(([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}|[0-9a-fA-F:]+\/[0-9]{1,3})$/, "must be an IPv4 or IPv6 CIDR such as 203.0.113.0/24");
 
 export const stackConfigShape = {
   // --- infra/: Linode ---
@@ -244,6 +242,9 @@ export const stackConfigShape = {
     .default(3600)
     .describe("IDEMPOTENCY_KEEP_SECONDS: how long the outcome of a counter increment sent with an Idempotency-Key is kept; a retry with that key within it gets the same answer and counts nothing. Each kept outcome costs Redis memory (about 100 bytes plus the key and counter name)."),
   appRequestTimeoutMs: z.number().int().min(100).default(3000).describe("REDIS_REQUEST_TIMEOUT_MS: deadline for one Redis operation inside the app, retries and re-discovery included."),
+
+  // --- k8s/: replication to a standby region (docs/standby.md) ---
+  ...replicationConfigShape,
 } as const;
 
 export const stackConfigSchema = z
@@ -304,6 +305,7 @@ export const stackConfigSchema = z
     if (c.backupRegion === c.region) {
       at("backupRegion", `is the cluster's own region (${c.region}); choose another region so a regional outage cannot take the backups with the cluster`);
     }
+    if (QUANTITY.test(c.redisMemory)) replicationConfigProblems(c, toBytes(c.redisMemory), at);
     const graceMs = c.redisTerminationGraceSeconds * 1000;
     if (graceMs <= c.sentinelDownAfterMs) {
       at("redisTerminationGraceSeconds", `(${c.redisTerminationGraceSeconds}s) must exceed sentinelDownAfterMs so the preStop handover can finish before the pod is killed`);

@@ -14,6 +14,8 @@ export interface PublicEntryArgs {
   tags: string[];
   publicPort: number;
   ingressCidrs: string[];
+  /** Name of the Linode resources inside (default "app", the service's entry): one per entry. */
+  resourceName?: string;
 }
 
 /** What the app's LoadBalancer Service needs to bind to this entry, and where it answers. */
@@ -53,6 +55,7 @@ export class PublicEntry extends pulumi.ComponentResource {
   constructor(name: string, args: PublicEntryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:infra:PublicEntry", name, {}, opts);
     const child = { parent: this };
+    const resourceName = args.resourceName ?? "app";
     const common = {
       [CCM_ANNOTATIONS.tags]: args.tags.join(","),
       [CCM_ANNOTATIONS.throttle]: String(CONNECTION_THROTTLE),
@@ -60,7 +63,7 @@ export class PublicEntry extends pulumi.ComponentResource {
 
     if (args.mode === "pulumi") {
       this.firewall = new linode.Firewall(
-        "app",
+        resourceName,
         {
           label: args.labels.firewall,
           tags: args.tags,
@@ -68,7 +71,7 @@ export class PublicEntry extends pulumi.ComponentResource {
           outboundPolicy: "ACCEPT",
           inbounds: [
             {
-              label: "app-public",
+              label: `${resourceName}-public`,
               action: "ACCEPT",
               protocol: "TCP",
               ports: String(args.publicPort),
@@ -82,7 +85,7 @@ export class PublicEntry extends pulumi.ComponentResource {
         { ...child, ignoreChanges: ["linodes", "nodebalancers"] },
       );
       this.nodeBalancer = new linode.NodeBalancer(
-        "app",
+        resourceName,
         {
           label: args.labels.nodeBalancer,
           region: args.region,
@@ -107,7 +110,7 @@ export class PublicEntry extends pulumi.ComponentResource {
       };
     } else {
       this.reservedIp = new linode.NetworkingIp(
-        "app",
+        resourceName,
         { type: "ipv4", public: true, reserved: true, region: args.region },
         // Losing the address breaks every client and DNS record that points at it.
         { ...child, protect: true },

@@ -9,6 +9,7 @@ import { RedisConnection } from "./redisTier";
 import { dnsEgress, isolatingPolicy, namespaceLabel, podEgress } from "./networkPolicy";
 import { labelsFor, selectorFor } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity, shortNodeFailureTolerations } from "./security";
+import { oneAtATime } from "./disruptionBudget";
 
 export const APP_COMPONENT = "redis-dr-app";
 export const APP_SERVICE_NAME = "redis-dr-app";
@@ -217,11 +218,7 @@ export class AppTier extends pulumi.ComponentResource {
     );
     this.serviceAddress = wait.address;
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      APP_COMPONENT,
-      { metadata: { name: APP_COMPONENT, namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
-      child,
-    );
+    oneAtATime(APP_COMPONENT, { namespace, labels, selector: selector }, child);
 
     // Public traffic arrives through the NodeBalancer and node ports, so any source may reach the HTTP port;
     // only the monitoring namespace reaches the probe port (the kubelet's probes come from the node, which

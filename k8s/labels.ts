@@ -11,3 +11,9 @@ export function labelsFor(component: string): Record<string, string> {
 export function selectorFor(component: string): Record<string, string> {
   return { "app.kubernetes.io/name": component, "app.kubernetes.io/part-of": "redis-dr" };
 }
+
+/**
+ * On a LoadBalancer Service whose TLS ends at Redis itself, not at the NodeBalancer (the
+ * replication endpoint): the policy pack then checks that it does (policy/tlsPassthrough.ts).
+ */
+export const TLS_PASSTHROUGH_ANNOTATION = "redis-dr/tls-passthrough";

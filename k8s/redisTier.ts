@@ -5,6 +5,9 @@ import {
   HEADLESS_SERVICE_NAME,
   readScripts,
   REDIS_PORT,
+  REPLICATION_TLS_FILES,
+  REPLICATION_TLS_PORT,
+  REPLICATION_TLS_SECRET_NAME,
   RedisSettings,
   renderRedisConf,
   renderSentinelTemplate,
@@ -22,6 +25,9 @@ import { SeedChoice } from "./redis/podEnvironment";
 import { labelsFor, selectorFor } from "./labels";
 import { dnsEgress, endpointEgress, isolatingPolicy, namespaceLabel, podEgress } from "./networkPolicy";
 import { BackupStoreRef } from "./backup/backupJob";
+import { RELAY_SELECTOR } from "./standby/replicationEndpoint";
+import type { TlsIdentity } from "./standby/replicationTls";
+import { oneAtATime } from "./disruptionBudget";
 
 export const REDIS_COMPONENT = "redis";
 
@@ -58,6 +64,8 @@ export interface RedisTierArgs {
   clientSelectors: Record<string, string>[];
   /** Seed a new, empty deployment from a backup (stack config restoreFrom). */
   seed?: SeedFromBackup;
+  /** The pods' TLS identity for the standby region's link: required exactly when settings.replicationEndpoint is set. */
+  replicationTls?: TlsIdentity;
 }
 
 /** What the restore init container needs: the bucket to read, which point, rclone and the archiver (to replay the archive). */
@@ -90,6 +98,25 @@ export class RedisTier extends pulumi.ComponentResource {
     const child = { parent: this };
     const labels = labelsFor(REDIS_COMPONENT);
     const selector = selectorFor(REDIS_COMPONENT);
+
+    if (Boolean(cfg.replicationEndpoint) !== Boolean(args.replicationTls)) {
+      throw new Error("RedisTier: replicationTls must be given exactly when settings.replicationEndpoint is set (redis.conf then serves TLS)");
+    }
+    const tlsSecret = args.replicationTls
+      ? new k8s.core.v1.Secret(
+          REPLICATION_TLS_SECRET_NAME,
+          {
+            metadata: { name: REPLICATION_TLS_SECRET_NAME, namespace, labels },
+            type: "Opaque",
+            stringData: {
+              [REPLICATION_TLS_FILES.ca]: args.replicationTls.caCertPem,
+              [REPLICATION_TLS_FILES.cert]: args.replicationTls.certPem,
+              [REPLICATION_TLS_FILES.key]: pulumi.secret(args.replicationTls.keyPem),
+            },
+          },
+          child,
+        )
+      : undefined;
 
     const secret = new k8s.core.v1.Secret(
       SECRET_NAME,
@@ -126,7 +153,7 @@ export class RedisTier extends pulumi.ComponentResource {
     // does a changed password (a hash of the Secret's values, which says nothing about them).
     const checksum = crypto.createHash("sha256").update(JSON.stringify({ configFiles, scripts })).digest("hex");
     const secretChecksum = pulumi
-      .all([args.redisPassword, args.sentinelPassword, ...ROLE_USERS.map((user) => args.rolePasswords[user])])
+      .all([args.redisPassword, args.sentinelPassword, ...ROLE_USERS.map((user) => args.rolePasswords[user]), ...(args.replicationTls ? [args.replicationTls.certPem] : [])])
       .apply((values) => crypto.createHash("sha256").update(JSON.stringify(values)).digest("hex"));
 
     const headless = new k8s.core.v1.Service(
@@ -187,6 +214,7 @@ export class RedisTier extends pulumi.ComponentResource {
             configMapName: config.metadata.name,
             scriptsMapName: scriptMap.metadata.name,
             ...(args.seed ? { seed: args.seed } : {}),
+            ...(tlsSecret ? { replicationTlsSecretName: tlsSecret.metadata.name } : {}),
           }),
           volumeClaimTemplates: [
             {
@@ -201,14 +229,10 @@ export class RedisTier extends pulumi.ComponentResource {
         },
       },
       // Protected: volumeClaimTemplates are replace-only, and a replacement stops every pod at once.
-      { ...child, protect: true, dependsOn: [headless, config, scriptMap, secret] },
+      { ...child, protect: true, dependsOn: [headless, config, scriptMap, secret, ...(tlsSecret ? [tlsSecret] : [])] },
     );
 
-    new k8s.policy.v1.PodDisruptionBudget(
-      "redis",
-      { metadata: { name: "redis", namespace, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
-      child,
-    );
+    oneAtATime("redis", { namespace, labels, selector: selector }, child);
 
     isolatingPolicy(
       "redis",
@@ -224,6 +248,10 @@ export class RedisTier extends pulumi.ComponentResource {
               { protocol: "TCP", port: SENTINEL_PORT },
             ],
           },
+          // The replication endpoint's relay: the master lookup, and the standby's TLS stream.
+          ...(cfg.replicationEndpoint
+            ? [{ from: [{ podSelector: { matchLabels: RELAY_SELECTOR } }], ports: [SENTINEL_PORT, REPLICATION_TLS_PORT].map((port) => ({ protocol: "TCP", port })) }]
+            : []),
           {
             from: [{ namespaceSelector: { matchLabels: namespaceLabel(cfg.monitoringNamespace) } }],
             ports: [

@@ -4,13 +4,16 @@ import * as random from "@pulumi/random";
 import { APP_SELECTOR, AppTier, AppTierArgs } from "./appTier";
 import { Monitoring } from "./monitoring";
 import { RedisSettings } from "./redis/render";
-import { ROLE_USERS, RoleUser } from "./redis/acl";
+import { firstPassword, ROLE_USERS, RoleUser } from "./redis/acl";
 import { REDIS_COMPONENT, RedisTier } from "./redisTier";
 import { selectorFor, labelsFor } from "./labels";
 import { BACKUP_COMPONENT, BACKUP_SELECTOR, BackupJob } from "./backup/backupJob";
 import { ArchiveTiming, BackupSettings, STORE_SECRET_KEYS, STORE_SECRET_NAME, StoreLocation } from "./backup/settings";
 import { ARCHIVER_SELECTOR, ArchiverDeployment } from "./archive/archiverDeployment";
 import type { SeedChoice } from "./redis/podEnvironment";
+import { LoadBalancerBinding } from "../infra/publicEntry";
+import { ReplicationEndpoint } from "./standby/replicationEndpoint";
+import { ReplicationTls, TlsIdentity } from "./standby/replicationTls";
 
 export interface WorkloadsArgs {
   /** Namespace every workload lives in (created here). */
@@ -29,6 +32,14 @@ export interface WorkloadsArgs {
   /** Create the prometheus-operator objects (needs its CRDs). */
   prometheusOperator: boolean;
   backup: WorkloadsBackupArgs;
+  /** Serve the replication stream to a standby region (exactly when redis.replicationEndpoint is set). */
+  replicationEndpoint?: { port: number; loadBalancer: LoadBalancerBinding; stack: string };
+}
+
+/** What a standby region needs to follow this one: its client identity and the `standby` user's password (secrets). */
+export interface StandbyCredentials {
+  tls: TlsIdentity;
+  password: pulumi.Output<string>;
 }
 
 /** Backups: where they go (a bucket in another region and its key) and how often. */
@@ -58,6 +69,8 @@ export class Workloads extends pulumi.ComponentResource {
   readonly appServiceName: pulumi.Output<string>;
   /** The public API's bearer tokens, comma-separated (a secret). */
   readonly apiTokens: pulumi.Output<string>;
+  /** With a replication endpoint: what the standby stack reads from this one. */
+  readonly standbyCredentials?: StandbyCredentials;
 
   constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("redis-dr:k8s:Workloads", name, {}, opts);
@@ -93,16 +106,21 @@ export class Workloads extends pulumi.ComponentResource {
       child,
     );
 
+    const redisPassword = passwordOrGenerated("redis-password", args.redisPassword, this);
+    const sentinelPassword = passwordOrGenerated("sentinel-password", args.sentinelPassword, this);
+    const rolePasswords = Object.fromEntries(
+      ROLE_USERS.map((user) => [user, passwordOrGenerated(`redis-${user}-password`, args.rolePasswords?.[user], this)]),
+    ) as Record<RoleUser, pulumi.Output<string>>;
+    const replicationTls = args.replicationEndpoint ? new ReplicationTls("replication-tls", { stack: args.replicationEndpoint.stack }, child) : undefined;
     const redis = new RedisTier(
       "redis",
       {
         settings: args.redis,
         namespace: namespace.metadata.name,
-        redisPassword: passwordOrGenerated("redis-password", args.redisPassword, this),
-        sentinelPassword: passwordOrGenerated("sentinel-password", args.sentinelPassword, this),
-        rolePasswords: Object.fromEntries(
-          ROLE_USERS.map((user) => [user, passwordOrGenerated(`redis-${user}-password`, args.rolePasswords?.[user], this)]),
-        ) as Record<RoleUser, pulumi.Output<string>>,
+        redisPassword,
+        sentinelPassword,
+        rolePasswords,
+        ...(replicationTls ? { replicationTls: replicationTls.server } : {}),
         clientSelectors: [APP_SELECTOR, BACKUP_SELECTOR, ARCHIVER_SELECTOR],
         ...(backup.restoreFrom
           ? {
@@ -160,6 +178,23 @@ export class Workloads extends pulumi.ComponentResource {
       { ...args.app, namespace: namespace.metadata.name, redis: redis.connection, apiTokens: this.apiTokens },
       { ...child, dependsOn: [redis] },
     );
+
+    if (args.replicationEndpoint && replicationTls) {
+      new ReplicationEndpoint(
+        "replication",
+        {
+          namespace: namespace.metadata.name,
+          image: args.app.image,
+          redis: redis.connection,
+          relayPasswords: rolePasswords.relay,
+          port: args.replicationEndpoint.port,
+          loadBalancer: args.replicationEndpoint.loadBalancer,
+          notReadyTolerationSeconds: args.app.notReadyTolerationSeconds,
+        },
+        { ...child, dependsOn: [redis] },
+      );
+      this.standbyCredentials = { tls: replicationTls.client, password: pulumi.secret(rolePasswords.standby.apply(firstPassword)) };
+    }
 
     if (args.prometheusOperator) {
       new Monitoring(

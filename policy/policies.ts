@@ -1,6 +1,8 @@
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { parseImage, redisImageVulnerability } from "../config/schema";
 import { CCM_ANNOTATIONS } from "../infra/ccmAnnotations";
+import { TLS_PASSTHROUGH_ANNOTATION } from "../k8s/labels";
+import { tlsPassthroughProven } from "./tlsPassthrough";
 
 // The invariants the program relies on, checked by `pulumi preview --policy-pack policy`
 // on what the program would create, whatever the config or a later change to the code.
@@ -120,7 +122,7 @@ export interface HttpsConfig {
 
 const httpsInProd: ResourcePolicy = {
   name: "https-in-prod",
-  description: "In a prod stack every port of a LoadBalancer Service is HTTPS at the NodeBalancer.",
+  description: "In a prod stack every port of a LoadBalancer Service is HTTPS at the NodeBalancer, or TLS passed through to Redis (tls-passthrough-proven checks that).",
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
@@ -134,6 +136,7 @@ const httpsInProd: ResourcePolicy = {
     const stack = stackOf(resource.urn);
     if (!config.prodStacks.includes(stack) || config.allowPlainHttp.includes(stack)) return;
     const annotations = resource.props?.metadata?.annotations ?? {};
+    if (annotations[TLS_PASSTHROUGH_ANNOTATION] === "true") return;
     for (const port of resource.props?.spec?.ports ?? []) {
       const portConfig = annotations[`${CCM_ANNOTATIONS.portPrefix}${port.port}`];
       const protocol = portConfig ? (JSON.parse(portConfig) as { protocol?: string }).protocol : annotations[CCM_ANNOTATIONS.protocol];
@@ -177,4 +180,4 @@ export function checkConfigMaps(resources: Resource[], report: ReportViolation):
 }
 
 export const RESOURCE_POLICIES = [pinnedImages, restrictedPodSecurity, redisAntiAffinity, firewalledLoadBalancer, dataProtected, httpsInProd];
-export const STACK_POLICIES = [noSecretInConfigMap];
+export const STACK_POLICIES = [noSecretInConfigMap, tlsPassthroughProven];

@@ -13,7 +13,7 @@ export function configReferenceTable(): string {
     "| `redis-dr:redisPassword` (secret) | generated | The Redis `admin` user's password (pod scripts, backups, operators); 16-128 of letters, digits and !#%+-./:=@^_~ (no comma). Set with `pulumi config set --secret`. |",
     "| `redis-dr:sentinelPassword` (secret) | generated | Sentinel requirepass; 16-128 of letters, digits and !#%+,-./:=@^_~. |",
     "| `redis-dr:apiTokens` (secret) | one generated (48 characters) | Bearer tokens the public API accepts, comma-separated, each 32-128 of letters, digits and -._~+/; list the old and the new one during a rotation. Stack output `apiToken` is the last. |",
-    "| `redis-dr:appRedisPasswords`, `redis-dr:monitorPasswords`, `redis-dr:replicationPasswords`, `redis-dr:sentinelUserPasswords`, `redis-dr:archiverPasswords` (secret) | one generated each (40 characters) | Passwords of the Redis users `app`, `monitor`, `replication`, `sentinel` and `archiver`, each a comma-separated list of 16-128 of letters, digits and !#%+-./:=@^_~: Redis accepts all, clients use the first (see Redis users below). |",
+    "| `redis-dr:appRedisPasswords`, `redis-dr:monitorPasswords`, `redis-dr:replicationPasswords`, `redis-dr:sentinelUserPasswords`, `redis-dr:archiverPasswords`, `redis-dr:standbyPasswords`, `redis-dr:relayPasswords` (secret) | one generated each (40 characters) | Passwords of the Redis users `app`, `monitor`, `replication`, `sentinel`, `archiver`, `standby` and `relay`, each a comma-separated list of 16-128 of letters, digits and !#%+-./:=@^_~: Redis accepts all, clients use the first (see Redis users below). |",
   ];
   return ["| key | default | meaning |", "| --- | --- | --- |", ...rows, ...secrets].join("\n");
 }

@@ -229,3 +229,23 @@ describe("ops status reads the CCM's failure off the Service's events", () => {
     expect(diagnoseLoadBalancer({}, [], "reserved-ip")).toMatchObject({ state: "pending", message: expect.stringContaining("no failure recorded") });
   });
 });
+
+describe.each([
+  ["an unrestricted token", { restricted: [] }],
+  ["a restricted token", { restricted: ["ccm" as const] }],
+])("the replication endpoint with %s", (_name, options) => {
+  it("gets a TCP NodeBalancer on its reserved address, admitting only the standby's ranges on its port, beside the app's", async () => {
+    const rendered = await renderStack("prod", { "redis-dr:replicationEndpoint": JSON.stringify({ allowedCidrs: ["203.0.113.0/28", "2001:db8::/64"] }) });
+    const { account, ccm } = deploy(rendered, options);
+    const replication = structuredClone(plain(one(rendered, "kubernetes:core/v1:Service", "redis-replication").inputs)) as ServiceObject;
+    replication.spec.ports[0]!.nodePort = 31380;
+    expect(ccm.ensure(replication).ingress[0]!.ip).toBe(MOCK_RESERVED_IPV4);
+    const nb = [...account.nodeBalancers.values()].find((n) => n.ipv4 === MOCK_RESERVED_IPV4)!;
+    expect(nb.createdBy).toBe("ccm");
+    expect(nb.configs).toEqual([expect.objectContaining({ port: 6380, protocol: "tcp", check: "connection", nodes: NODES.map((n) => `${n.privateIp}:31380`) })]);
+    const firewalls = account.nodeBalancerFirewalls("ccm", nb.id);
+    expect(firewalls).toHaveLength(1);
+    expect(firewalls[0]!.inbound.map((r) => [r.action, r.ports, r.ipv4, r.ipv6])).toEqual([["ACCEPT", "6380", ["203.0.113.0/28"], ["2001:db8::/64"]]]);
+    expect(pulumiDrift(account, rendered)).toEqual([]);
+  });
+});

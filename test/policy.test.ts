@@ -39,11 +39,13 @@ beforeAll(async () => {
   rendered.dev = await renderStack("dev", {}, SECRET_CONFIG);
   rendered.prod = await renderStack("prod", {}, SECRET_CONFIG);
   rendered.reserved = await renderStack("prod", { "redis-dr:publicEntry": "reserved-ip" }, SECRET_CONFIG);
+  // With the replication endpoint: a second LoadBalancer Service, the relay and the TLS Secret.
+  rendered.replication = await renderStack("prod", { "redis-dr:replicationEndpoint": JSON.stringify({ allowedCidrs: ["203.0.113.0/28"] }) }, SECRET_CONFIG);
 });
 
-const resourcesOf = (name: "dev" | "prod" | "reserved") => rendered[name]!.resources.map((r) => asPolicied(name === "dev" ? "dev" : "prod", r));
+const resourcesOf = (name: "dev" | "prod" | "reserved" | "replication") => rendered[name]!.resources.map((r) => asPolicied(name === "dev" ? "dev" : "prod", r));
 /** The stack's resources with the first of TYPE (named NAME) changed by CHANGE. */
-function breaking(name: "dev" | "prod", type: string, change: (r: Policied) => void, resourceName?: string): Policied[] {
+function breaking(name: "dev" | "prod" | "replication", type: string, change: (r: Policied) => void, resourceName?: string): Policied[] {
   const resources = resourcesOf(name);
   const target = resources.find((r) => r.type === type && (!resourceName || r.name === resourceName));
   if (!target) throw new Error(`no ${type} ${resourceName ?? ""} in ${name}`);
@@ -52,7 +54,7 @@ function breaking(name: "dev" | "prod", type: string, change: (r: Policied) => v
 }
 
 describe("the policy pack", () => {
-  it.each(["dev", "prod", "reserved"] as const)("passes the rendered %s stack", async (name) => {
+  it.each(["dev", "prod", "reserved", "replication"] as const)("passes the rendered %s stack", async (name) => {
     expect(await violations(resourcesOf(name))).toEqual([]);
   });
 
@@ -95,6 +97,26 @@ describe("the policy pack", () => {
       delete service.props.metadata.annotations[CCM_ANNOTATIONS.firewallAcl];
       expect(await violations(resources)).toEqual([expect.stringMatching(/^load-balancer-firewalled: Service redis-dr-app would get a NodeBalancer with no firewall/)]);
     }
+    const resources = resourcesOf("replication");
+    const replication = resources.find((r) => r.type === "kubernetes:core/v1:Service" && r.name === "redis-replication")!;
+    delete replication.props.metadata.annotations[CCM_ANNOTATIONS.firewallAcl];
+    expect(await violations(resources)).toEqual([expect.stringMatching(/^load-balancer-firewalled: Service redis-replication would get a NodeBalancer with no firewall/)]);
+  });
+
+  it("lets a Service pass TLS through only to relays in front of Redis's client-certificate TLS port", async () => {
+    const passthrough = /^tls-passthrough-proven: Service redis-replication is marked redis-dr\/tls-passthrough but does not select only redis-dr-relay pods/;
+    const withoutClientCertificates = resourcesOf("replication");
+    const config = withoutClientCertificates.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "redis-config")!;
+    config.props.data["redis.conf"] = config.props.data["redis.conf"].replace("tls-auth-clients yes", "tls-auth-clients no");
+    expect(await violations(withoutClientCertificates)).toEqual([expect.stringMatching(passthrough)]);
+    const toThePlainPort = breaking("replication", "kubernetes:apps/v1:Deployment", (r) => {
+      r.props.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "RELAY_MASTER_PORT").value = "6379";
+    }, "redis-relay");
+    expect(await violations(toThePlainPort)).toEqual([expect.stringMatching(passthrough)]);
+    const toTheApp = breaking("replication", "kubernetes:core/v1:Service", (r) => {
+      r.props.spec.selector = { "app.kubernetes.io/name": "redis-dr-app", "app.kubernetes.io/part-of": "redis-dr" };
+    }, "redis-replication");
+    expect(await violations(toTheApp)).toEqual([expect.stringMatching(passthrough)]);
   });
 
   it("refuses unprotected data", async () => {

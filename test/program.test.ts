@@ -46,6 +46,8 @@ const ROLE_PASSWORDS = {
   replication: "Replication-Password-0123456789",
   sentinel: "Sentinel-User-Password-0123456789",
   archiver: "Archiver-Password-0123456789",
+  standby: "Standby-Password-0123456789",
+  relay: "Relay-Password-0123456789",
 } as const;
 const SECRET_CONFIG = {
   "redis-dr:redisPassword": REDIS_PASSWORD,
@@ -425,7 +427,7 @@ describe.each(["dev", "prod"] as const)("%s stack under Pulumi mocks", (stack) =
       for (const password of EVERY_PASSWORD) expect(text, resource.name).not.toContain(password);
     }
     for (const [name, value] of Object.entries(rendered.outputs)) {
-      const text = JSON.stringify(value);
+      const text = JSON.stringify(value) ?? "";
       if (EVERY_PASSWORD.some((password) => text.includes(password))) expect(rendered.secretOutputs, name).toContain(name);
     }
   });
@@ -485,7 +487,7 @@ describe("program without password config", () => {
     ]);
     for (const name of ["redis-auth", "redis-dr-api"]) expect(isSecretWrapper(one(rendered, T.secret, name).inputs.stringData)).toBe(true);
     // The generated token is an output (clients need it), and only as a secret.
-    const holding = Object.entries(rendered.outputs).filter(([, v]) => JSON.stringify(v).includes(MOCK_GENERATED_PASSWORD)).map(([k]) => k);
+    const holding = Object.entries(rendered.outputs).filter(([, v]) => (JSON.stringify(v) ?? "").includes(MOCK_GENERATED_PASSWORD)).map(([k]) => k);
     expect(holding).toEqual(["apiToken"]);
     expect(rendered.secretOutputs).toContain("apiToken");
   });

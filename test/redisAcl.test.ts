@@ -99,12 +99,13 @@ describe("Redis users: least privilege", () => {
     const cfg = suite.cfg;
     const sentinel = suite.hosts[0]!;
     // Each client's Sentinel password is the one it already holds for Redis (SENTINEL_ACL_USERS).
-    const passwords = { app: rolePassword(creds, "app"), monitor: rolePassword(creds, "monitor"), backup: creds.redisPassword };
+    const passwords = { app: rolePassword(creds, "app"), monitor: rolePassword(creds, "monitor"), relay: rolePassword(creds, "relay"), backup: creds.redisPassword };
     const on = (user: keyof typeof SENTINEL_ACL_USERS, ...command: string[]) =>
       withConnection(sentinel, SENTINEL_PORT, passwords[user], (c) => c.call(command[0]!, ...command.slice(1)), 2000, user).catch((error: Error) => error.message.split(" ")[0]);
     const uses = {
       app: [["SENTINEL", "MASTER", cfg.masterName], ["SENTINEL", "REPLICAS", cfg.masterName], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.masterName]],
       monitor: [["INFO"], ["SENTINEL", "MASTERS"], ["SENTINEL", "SENTINELS", cfg.masterName], ["SENTINEL", "SLAVES", cfg.masterName], ["SENTINEL", "CKQUORUM", cfg.masterName]],
+      relay: [["SENTINEL", "MASTER", cfg.masterName], ["SENTINEL", "REPLICAS", cfg.masterName], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.masterName]],
       backup: [["SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg.masterName], ["SENTINEL", "MASTER", cfg.masterName]],
     };
     const refused = [
@@ -126,9 +127,23 @@ describe("Redis users: least privilege", () => {
     // The app hears failover events but not the Sentinels' hello channel (their addresses and epochs).
     expect(await on("app", "SUBSCRIBE", "+switch-master")).not.toBe("NOPERM");
     expect(await on("app", "SUBSCRIBE", "__sentinel__:hello")).toBe("NOPERM");
+    expect(await on("relay", "SUBSCRIBE", "+switch-master")).not.toBe("NOPERM");
+    expect(await on("relay", "SUBSCRIBE", "__sentinel__:hello")).toBe("NOPERM");
     expect(await on("monitor", "SUBSCRIBE", "+switch-master")).toBe("NOPERM");
     // The Sentinels' own password still does everything (peers, pod scripts, operators).
     expect(await withConnection(sentinel, SENTINEL_PORT, creds.sentinelPassword, (c) => c.call("ACL", "WHOAMI"))).toBe("default");
+  });
+
+  it("lets a standby's leader link as `standby` and read no key, and the relay run nothing on Redis", async () => {
+    const standby = (...command: string[]) => as(master, "standby", rolePassword(creds, "standby"), ...command);
+    expect(await standby("PING")).toBe("PONG");
+    expect(await standby("REPLCONF", "capa", "psync2")).toBe("OK");
+    for (const refused of [["GET", "kv:acl"], ["SET", "kv:acl", "x"], ["KEYS", "*"], ["INFO"], ["CONFIG", "GET", "masterauth"], ["SUBSCRIBE", "x"]]) {
+      expect(await standby(...refused), refused.join(" ")).toBe("NOPERM");
+    }
+    for (const refused of [["PING"], ["GET", "kv:acl"], ["INFO"], ["ROLE"], ["PSYNC", "?", "-1"]]) {
+      expect(await as(master, "relay", rolePassword(creds, "relay"), ...refused), refused.join(" ")).toBe("NOPERM");
+    }
   });
 
   it("lets redis-dr-archiver follow a replica as `archiver`, reading no key", async () => {
@@ -195,6 +210,8 @@ describe("a password rotation", () => {
       APP_PASSWORDS: "app-old-0123456789,app-new-0123456789",
       MONITOR_PASSWORDS: "monitor-0123456789",
       ARCHIVER_PASSWORDS: "archiver-0123456789",
+      STANDBY_PASSWORDS: "standby-0123456789",
+      RELAY_PASSWORDS: "relay-0123456789",
     };
     const rendered = spawnSync("bash", ["-c", `source "${SCRIPT_DIR}/lib.sh" && acl_user_lines "$CONFIG_DIR/users.acl" && echo "first: $(first_password "$APP_PASSWORDS")"`], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     expect(rendered.status, rendered.stderr).toBe(0);

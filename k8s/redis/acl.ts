@@ -35,6 +35,18 @@ export const ACL_USERS = {
    * (PSYNC, REPLCONF, PING) and reading INFO replication to choose one; no key, no channel.
    */
   archiver: { variable: "ARCHIVER_PASSWORDS", rules: "resetchannels -@all +psync +replconf +ping +info" },
+  /**
+   * A standby region's leader, through the replication endpoint (docs/standby.md): a replica's
+   * link (PSYNC, REPLCONF, PING), with a password of its own so a standby can be cut off without
+   * touching the region's own replicas. It arrives only over TLS with a client certificate.
+   */
+  standby: { variable: "STANDBY_PASSWORDS", rules: "resetchannels -@all +psync +replconf +ping" },
+  /**
+   * The replication endpoint's relay (redis-dr-relay) asks Sentinel for the master and passes
+   * TLS through: on Redis it may run nothing at all (AUTH is always allowed). It is a Redis user
+   * only because Sentinel's users take their passwords from this list (SENTINEL_ACL_USERS).
+   */
+  relay: { variable: "RELAY_PASSWORDS", rules: "resetchannels -@all" },
   /** The exporters: read-only statistics. */
   monitor: {
     variable: "MONITOR_PASSWORDS",
@@ -45,7 +57,7 @@ export const ACL_USERS = {
 export type AclUser = keyof typeof ACL_USERS;
 
 /** The users whose passwords the program generates besides the admin's (REDIS_PASSWORD, redis-password). */
-export const ROLE_USERS = ["replication", "sentinel", "app", "monitor", "archiver"] as const satisfies ReadonlyArray<AclUser>;
+export const ROLE_USERS = ["replication", "sentinel", "app", "monitor", "archiver", "standby", "relay"] as const satisfies ReadonlyArray<AclUser>;
 export type RoleUser = (typeof ROLE_USERS)[number];
 
 /**
@@ -68,6 +80,8 @@ export const SENTINEL_ACL_USERS = {
     variable: "MONITOR_PASSWORDS",
     rules: "resetchannels -@all +ping +info +client|setname +sentinel|masters +sentinel|master +sentinel|ckquorum +sentinel|sentinels +sentinel|slaves +sentinel|replicas",
   },
+  /** The replication endpoint's relay: master lookups and the failover events, as the service has them. */
+  relay: { variable: "RELAY_PASSWORDS", rules: "resetchannels &+* &-* -@all +ping +sentinel|master +sentinel|replicas +sentinel|get-master-addr-by-name +subscribe" },
   /** The backup job, which is Redis's admin already: it finds the master and the replicas' state (lib.sh). */
   backup: { variable: "REDIS_PASSWORD", rules: "resetchannels -@all +ping +sentinel|get-master-addr-by-name +sentinel|master" },
 } as const;

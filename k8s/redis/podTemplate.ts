@@ -32,6 +32,8 @@ export interface RedisPodArgs {
   configMapName: pulumi.Input<string>;
   scriptsMapName: pulumi.Input<string>;
   seed?: SeedFromBackup;
+  /** With a replication endpoint: the Secret with the TLS identity redis-server serves the standby with. */
+  replicationTlsSecretName?: pulumi.Input<string>;
 }
 
 const scriptCommand = (script: string, ...args: string[]) => ["bash", `${POD_PATHS.scripts}/${script}`, ...args];
@@ -117,7 +119,11 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
           livenessProbe: scriptProbe("probe-redis.sh", "liveness", 10, 5, 3),
           readinessProbe: { ...scriptProbe("probe-redis.sh", "readiness", 5, 4, 2), successThreshold: 1 },
           lifecycle: { preStop: { exec: { command: scriptCommand("prestop-redis.sh") } } },
-          volumeMounts: [...mounts, { name: "runtime", mountPath: POD_PATHS.runtime }],
+          volumeMounts: [
+            ...mounts,
+            { name: "runtime", mountPath: POD_PATHS.runtime },
+            ...(args.replicationTlsSecretName ? [{ name: "replication-tls", mountPath: POD_PATHS.tls, readOnly: true }] : []),
+          ],
         }),
         scriptContainer(cfg, {
           name: REDIS_SCRIPT_CONTAINERS.sentinel,
@@ -148,6 +154,8 @@ export function redisPodTemplate(args: RedisPodArgs): k8s.types.input.core.v1.Po
         // Holds the generated redis.conf with the password: memory-backed, never on disk.
         { name: "runtime", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
         ...(args.seed ? [TOOLS_VOLUME] : []),
+        // Readable by the redis user only (fsGroup): the key never leaves this container.
+        ...(args.replicationTlsSecretName ? [{ name: "replication-tls", secret: { secretName: args.replicationTlsSecretName, defaultMode: 0o440 } }] : []),
       ],
     },
   };

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackConfig, toBytes } from "../../config/schema";
+import { replicationBacklogBytes } from "../../config/replicationSchema";
 
 /**
  * The stack config keys that shape the Redis pods (their config files, scripts and the
@@ -29,6 +30,9 @@ export const REDIS_SETTING_KEYS = [
   "redisExporterImage",
   "exporterCpu",
   "exporterMemory",
+  "replicationPeakWriteBytesPerSecond",
+  "replicationOutageSeconds",
+  "replicationEndpoint",
 ] as const satisfies ReadonlyArray<keyof StackConfig>;
 export type RedisSettings = Pick<StackConfig, (typeof REDIS_SETTING_KEYS)[number]>;
 
@@ -40,10 +44,14 @@ export function redisSettings(cfg: RedisSettings): RedisSettings {
 /** Names shared by the StatefulSet, its Services and the pod scripts. */
 export const REDIS_PORT = 6379;
 export const SENTINEL_PORT = 26379;
+/** Where a Redis pod serves TLS, only with a replication endpoint: the standby region's link. */
+export const REPLICATION_TLS_PORT = 6380;
 export const STATEFULSET_NAME = "redis";
 export const HEADLESS_SERVICE_NAME = "redis-headless";
 export const SENTINEL_SERVICE_NAME = "redis-sentinel";
 export const SECRET_NAME = "redis-auth";
+/** The Redis pods' certificate and key for the standby's link, and the CA it checks clients against. */
+export const REPLICATION_TLS_SECRET_NAME = "redis-replication-tls";
 /** The Redis pod's containers that run its scripts, by their names in the pod template (the exporters are the rest). */
 export const REDIS_SCRIPT_CONTAINERS = { redis: "redis", sentinel: "sentinel", follower: "promotion-follower" } as const;
 export type RedisScriptContainer = (typeof REDIS_SCRIPT_CONTAINERS)[keyof typeof REDIS_SCRIPT_CONTAINERS];
@@ -55,7 +63,9 @@ export function roleSecretKeys(user: string): { accepted: string; current: strin
 /** uid/gid of the `redis` user in the official Redis images. */
 export const REDIS_UID = 999;
 /** Mount points inside the Redis pod; the scripts get them through the environment. */
-export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis" } as const;
+export const POD_PATHS = { data: "/data", config: "/config", scripts: "/scripts", runtime: "/run/redis", tls: "/tls" } as const;
+/** The replication TLS Secret's keys, as the Redis pods mount them under POD_PATHS.tls. */
+export const REPLICATION_TLS_FILES = { ca: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
 
 export const SCRIPT_DIR = path.join(__dirname, "scripts");
 /**
@@ -126,10 +136,39 @@ min-replicas-max-lag ${cfg.minReplicasMaxLagSeconds}
 replica-read-only yes
 replica-serve-stale-data yes
 repl-diskless-sync yes
-repl-backlog-size 64mb
+${replicationBuffers(cfg)}
 repl-timeout 60
 repl-ping-replica-period ${REPLICA_PING_PERIOD_SECONDS}
 replica-priority 100
+${cfg.replicationEndpoint ? replicationTls() : ""}`;
+}
+
+/**
+ * The backlog covers the peak stream for the longest outage to ride out (the stack config's
+ * replicationPeakWriteBytesPerSecond x replicationOutageSeconds), so a replica back within it
+ * resyncs partially. Since Redis 7.0 replicas' output buffers share the backlog's memory
+ * (redis/redis #9166, "shared replication buffer"); the hard limit only has to let a replica
+ * fall as far behind as the backlog reaches, as a replica further behind needs a full resync anyway.
+ */
+function replicationBuffers(cfg: RedisSettings): string {
+  const backlog = replicationBacklogBytes(cfg);
+  const hard = Math.max(256 * 1024 * 1024, backlog);
+  const soft = Math.max(64 * 1024 * 1024, Math.floor(backlog / 2));
+  return `repl-backlog-size ${backlog}\nclient-output-buffer-limit replica ${hard} ${soft} 60`;
+}
+
+/** TLS for the standby region's leader only (docs/standby.md); the pods replicate among themselves in plain TCP. */
+function replicationTls(): string {
+  const file = (name: string) => `${POD_PATHS.tls}/${name}`;
+  return `
+# The standby region's link (docs/standby.md): TLS on a port of its own, client certificates required.
+tls-port ${REPLICATION_TLS_PORT}
+tls-cert-file ${file(REPLICATION_TLS_FILES.cert)}
+tls-key-file ${file(REPLICATION_TLS_FILES.key)}
+tls-ca-cert-file ${file(REPLICATION_TLS_FILES.ca)}
+tls-auth-clients yes
+tls-protocols "TLSv1.2 TLSv1.3"
+tls-replication no
 `;
 }
 

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { tlsOutputs } from "./tlsMocks";
 
 /**
  * The Pulumi mocks under which the real program (index.ts) renders without the CLI or any
@@ -35,6 +36,8 @@ export const MOCK_OBJECT_KEY = { accessKey: "MOCKACCESSKEY0123", secretKey: "Moc
 export const MOCK_BUCKET_SUFFIX = "a1b2c3";
 
 function mockState(type: string, inputs: Record<string, any>): Record<string, any> {
+  const tls = tlsOutputs(type, plain(inputs));
+  if (tls) return { ...inputs, ...tls };
   switch (type) {
     case "linode:index/lkeCluster:LkeCluster":
       return { ...inputs, kubeconfig: Buffer.from(MOCK_KUBECONFIG).toString("base64"), apiEndpoints: ["https://lke.example:443"] };
