@@ -6,10 +6,10 @@ import { plain } from "./helpers/k8sObjects";
 import { one, renderStack } from "./helpers/pulumiMocks";
 import { REPO_ROOT } from "./helpers/stackConfig";
 
-/** The variable names parseServiceConfig reads (r.text / r.integer / r.millis "NAME"), the Sentinel settings (sentinel_env.cpp) included. */
+/** The variable names parseServiceConfig reads (r.text / r.word / r.integer / r.millis "NAME"), the Sentinel settings (sentinel_env.cpp) included. */
 function namesTheBinaryReads(): string[] {
   const source = ["service_config.cpp", "sentinel_env.cpp"].map((file) => fs.readFileSync(path.join(REPO_ROOT, "app/src", file), "utf8")).join("\n");
-  return [...source.matchAll(/(?:r\.(?:text|integer|size|millis)\(|singleWord\(r, )"([A-Z_]+)"/g)].map((m) => m[1]!).sort();
+  return [...source.matchAll(/r\.(?:text|word|integer|size|millis)\("([A-Z_]+)"/g)].map((m) => m[1]!).sort();
 }
 
 const sample = { sentinelHosts: "s", sentinelPort: 1, masterName: "m", aclUser: "app", httpBind: "b", httpPort: 2, probePort: 6, waitReplicas: 0, waitTimeoutMs: 3, requestTimeoutMs: 4, idempotencyKeepSeconds: 7, shutdownDrainSeconds: 5 };

@@ -27,6 +27,12 @@ std::string EnvReader::text(const char* name, const std::string& fallback, bool 
     return value;
 }
 
+std::string EnvReader::word(const char* name, bool required) {
+    std::string value = text(name, "", required);
+    if (value.find_first_of(" \t\r\n") != std::string::npos) problems.push_back(std::string(name) + " must not contain white space");
+    return value;
+}
+
 long long EnvReader::integer(const char* name, long long fallback, long long min, long long max) {
     const char* value = env_(name);
     if (value == nullptr || *value == '\0') return fallback;

@@ -28,6 +28,8 @@ public:
     explicit EnvReader(EnvLookup env) : env_(std::move(env)) {}
 
     std::string text(const char* name, const std::string& fallback, bool required = false);
+    // As text, with no white space in it (a name, a user): one that has some is a problem.
+    std::string word(const char* name, bool required = false);
     long long integer(const char* name, long long fallback, long long min, long long max);
     std::size_t size(const char* name, std::size_t fallback, long long min, long long max) {
         return static_cast<std::size_t>(integer(name, static_cast<long long>(fallback), min, max));

@@ -43,8 +43,7 @@ ServiceConfig parseServiceConfig(const EnvLookup& env) {
     c.masterName = sentinel.masterName;
     c.sentinelUsername = sentinel.username;
     c.sentinelPassword = sentinel.password;
-    c.redisUsername = r.text("REDIS_USERNAME", "");
-    if (c.redisUsername.find_first_of(" \t\r\n") != std::string::npos) r.problems.push_back("REDIS_USERNAME must not contain white space");
+    c.redisUsername = r.word("REDIS_USERNAME");
     c.redisPassword = r.text("REDIS_PASSWORD", "");
     c.apiTokens = parseTokens(r.text("API_TOKENS", "", true), r.problems);
     c.httpBind = r.text("HTTP_BIND", c.httpBind);
